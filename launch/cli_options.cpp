@@ -1,0 +1,49 @@
+#include "launch/cli_options.h"
+
+#include <iostream>
+
+#include "common/log.h"
+#include "parallel/mpi_runtime.h"
+
+namespace tessera::cli {
+
+cxxopts::Options make_options(const std::string& subcommand, const std::string& description) {
+  cxxopts::Options options("tessera " + subcommand, description);
+  options.add_options("common")
+      ("h,help", "Show this help")
+      ("log-level", "trace, debug, info, warn, error or off (default: info on rank 0, warn elsewhere)",
+       cxxopts::value<std::string>())
+      ("threads", "CPU threads per rank (default: cores / ranks on this node)", cxxopts::value<int>())
+      ("device", "auto, cpu or cuda (auto: cuda:<local rank mod GPUs> when a GPU is visible)",
+       cxxopts::value<std::string>()->default_value("auto"));
+  return options;
+}
+
+std::optional<cxxopts::ParseResult> parse(cxxopts::Options& options, int argc, char** argv, bool print_help) {
+  cxxopts::ParseResult result;
+  try {
+    result = options.parse(argc, argv);
+  } catch (const cxxopts::exceptions::exception& error) {
+    throw UsageError(options.program() + ": " + error.what() + "; see '" + options.program() + " --help'");
+  }
+  if (result.count("help")) {
+    if (print_help) std::cout << options.help() << std::flush;
+    return std::nullopt;
+  }
+  if (!result.unmatched().empty()) {
+    throw UsageError(options.program() + ": unexpected argument '" + result.unmatched().front() + "'; see '" +
+                     options.program() + " --help'");
+  }
+  return result;
+}
+
+DeviceBinding configure_rank(const MpiRuntime& runtime, const cxxopts::ParseResult& options) {
+  std::optional<log::Level> level;
+  if (options.count("log-level")) level = log::parse_level(options["log-level"].as<std::string>());
+  log::configure(runtime.world_rank(), runtime.world_size(), level);
+  std::optional<int> threads;
+  if (options.count("threads")) threads = options["threads"].as<int>();
+  return bind_device(runtime, options["device"].as<std::string>(), threads);
+}
+
+}  // namespace tessera::cli

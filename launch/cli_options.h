@@ -1,0 +1,25 @@
+#pragma once
+// Shared option handling for the tessera subcommands: every subcommand has --help, --log-level and
+// --threads, rejects unknown flags and stray arguments with a message naming the subcommand.
+#include <cxxopts.hpp>
+
+#include <optional>
+#include <string>
+
+#include "launch/device_binding.h"
+
+namespace tessera::cli {
+
+// Thrown for bad command lines; main prints the message and exits with status 2 (no stack of errors).
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+cxxopts::Options make_options(const std::string& subcommand, const std::string& description);
+// Parses, rejecting unknown options and positional arguments. Returns nullopt when --help was printed.
+std::optional<cxxopts::ParseResult> parse(cxxopts::Options& options, int argc, char** argv, bool print_help);
+
+// Applies the common options on this rank: log level and "[rank r/N]" prefix, device and threads.
+DeviceBinding configure_rank(const MpiRuntime& runtime, const cxxopts::ParseResult& options);
+
+}  // namespace tessera::cli

@@ -1,0 +1,9 @@
+#pragma once
+// The tessera subcommands. Each parses its own options (cli_options.h) and returns the exit status.
+namespace tessera {
+
+class MpiRuntime;
+
+int run_info(int argc, char** argv, MpiRuntime& runtime);
+
+}  // namespace tessera

@@ -1,0 +1,41 @@
+#include "launch/device_binding.h"
+
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "common/check.h"
+#include "parallel/mpi_runtime.h"
+
+namespace tessera {
+
+DeviceBinding bind_device(const MpiRuntime& runtime, const std::string& device, std::optional<int> threads) {
+  TESSERA_CHECK(device == "auto" || device == "cpu" || device == "cuda", "unknown device '", device,
+                "'; use auto, cpu or cuda");
+  const int visible = at::globalContext().hasCUDA() ? at::detail::getCUDAHooks().deviceCount() : 0;
+  TESSERA_CHECK(device != "cuda" || visible > 0, "--device cuda, but no CUDA device is visible on rank ",
+                runtime.world_rank(), "; use --device cpu");
+  DeviceBinding binding;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  binding.threads = threads.value_or(std::max(1, cores / std::max(1, runtime.local_size())));
+  TESSERA_CHECK(binding.threads >= 1, "--threads must be at least 1, got ", binding.threads);
+  at::set_num_threads(binding.threads);
+  if (device != "cpu" && visible > 0) {
+    binding.cuda = true;
+    binding.cuda_index = runtime.local_rank() % visible;
+    c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)
+        ->setDevice(c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(binding.cuda_index)));
+    binding.description = detail::concat("cuda:", binding.cuda_index, " (", visible, " visible, local rank ",
+                                         runtime.local_rank(), ")");
+  } else {
+    binding.description = detail::concat("cpu, ", binding.threads, " threads (local rank ", runtime.local_rank(),
+                                         " of ", runtime.local_size(), ")");
+  }
+  return binding;
+}
+
+}  // namespace tessera

@@ -1,0 +1,83 @@
+// The tessera command line: `tessera <subcommand> [options]`, launched directly or under mpirun.
+#include <c10/util/Exception.h>
+
+#include <cstring>
+#include <iostream>
+#include <optional>
+
+#include "common/log.h"
+#include "launch/cli_options.h"
+#include "launch/commands.h"
+#include "parallel/deadline.h"
+#include "parallel/mpi_runtime.h"
+
+namespace {
+
+struct Subcommand {
+  const char* name;
+  const char* summary;
+  int (*run)(int, char**, tessera::MpiRuntime&);
+};
+
+constexpr Subcommand kSubcommands[] = {
+    {"info", "build, torch, CUDA, NCCL and MPI versions, and each rank's device", tessera::run_info},
+};
+
+void print_usage(std::ostream& out) {
+  out << "tessera: diffusion transformers across many GPUs (context parallelism over NCCL/MPI).\n\n"
+         "usage: [mpirun -np N] tessera <subcommand> [options]\n\nsubcommands:\n";
+  for (const auto& subcommand : kSubcommands) out << "  " << subcommand.name << "\t" << subcommand.summary << "\n";
+  out << "\n'tessera <subcommand> --help' lists a subcommand's options.\n";
+}
+
+const Subcommand* find_subcommand(const char* name) {
+  for (const auto& subcommand : kSubcommands) {
+    if (std::strcmp(subcommand.name, name) == 0) return &subcommand;
+  }
+  return nullptr;
+}
+
+std::string message_of(const std::exception& error) {
+  if (const auto* torch_error = dynamic_cast<const c10::Error*>(&error)) return torch_error->what_without_backtrace();
+  return error.what();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::optional<tessera::MpiRuntime> runtime;
+  try {
+    runtime.emplace(&argc, &argv);
+  } catch (const std::exception& error) {
+    std::cerr << "tessera: could not start MPI: " << error.what() << "\n";
+    return 1;
+  }
+  const bool rank0 = runtime->world_rank() == 0;
+  tessera::log::configure(runtime->world_rank(), runtime->world_size());
+
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    if (rank0) print_usage(argc < 2 ? std::cerr : std::cout);
+    return argc < 2 ? 2 : 0;
+  }
+  const Subcommand* subcommand = find_subcommand(argv[1]);
+  if (subcommand == nullptr) {
+    if (rank0) {
+      std::cerr << "tessera: unknown subcommand '" << argv[1] << "'\n\n";
+      print_usage(std::cerr);
+    }
+    return 2;
+  }
+  try {
+    return subcommand->run(argc - 1, argv + 1, *runtime);
+  } catch (const tessera::cli::UsageError& error) {
+    // Every rank sees the same command line, so every rank stops here; one message is enough.
+    if (rank0) std::cerr << error.what() << "\n";
+    return 2;
+  } catch (const std::exception& error) {
+    const std::string message = std::string("tessera ") + subcommand->name + " failed: " + message_of(error);
+    // Peers may be waiting in a collective for this rank: take the whole job down rather than let them wait.
+    if (runtime->world_size() > 1) tessera::abort_job(message, 1);
+    TESSERA_LOG_ERROR(message);
+    return 1;
+  }
+}

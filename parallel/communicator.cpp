@@ -1,0 +1,277 @@
+#include "parallel/communicator.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "common/check.h"
+#include "parallel/shard_sizes.h"
+
+namespace tessera {
+namespace {
+
+// Shapes travel as fixed-size int64 records: [ndim, size0, size1, ...].
+constexpr int64_t kMaxShapeDims = 15;
+constexpr int64_t kShapeRecord = kMaxShapeDims + 1;
+
+int64_t wrap_dim(int64_t dim, int64_t ndim, const char* operation) {
+  TESSERA_CHECK(ndim > 0, operation, " needs a tensor with at least one dimension");
+  TESSERA_CHECK(dim >= -ndim && dim < ndim, operation, ": dim ", dim, " is out of range for a tensor with ",
+                ndim, " dimensions");
+  return dim < 0 ? dim + ndim : dim;
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) { return c10::str(at::IntArrayRef(shape)); }
+
+int64_t product(at::IntArrayRef sizes) {
+  return std::accumulate(sizes.begin(), sizes.end(), int64_t{1}, std::multiplies<>());
+}
+
+}  // namespace
+
+std::string to_string(Backend backend) { return backend == Backend::mpi ? "mpi" : "nccl"; }
+
+std::string to_string(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::sum: return "sum";
+    case ReduceOp::avg: return "avg";
+    case ReduceOp::max: return "max";
+  }
+  return "?";
+}
+
+PendingExchange::PendingExchange(std::function<void()> wait_for_completion, at::Tensor received,
+                                 c10::Device result_device)
+    : wait_for_completion_(std::move(wait_for_completion)),
+      received_(std::move(received)),
+      result_device_(result_device) {}
+
+at::Tensor PendingExchange::wait() {
+  TESSERA_CHECK(!waited_, "PendingExchange::wait called twice");
+  waited_ = true;
+  wait_for_completion_();
+  return received_.to(result_device_);
+}
+
+Communicator::Communicator(std::string name, std::vector<int> world_ranks, int rank)
+    : name_(std::move(name)), world_ranks_(std::move(world_ranks)), rank_(rank) {
+  TESSERA_INTERNAL_ASSERT(rank_ >= 0 && rank_ < size(), "rank ", rank_, " of ", size());
+}
+
+Communicator::~Communicator() = default;
+
+std::string Communicator::describe() const { return describe_group(name_, world_ranks_); }
+
+OperationDescription Communicator::describe_operation(const std::string& operation, const std::string& detail) const {
+  return OperationDescription{operation, name_, world_ranks_, rank_, detail};
+}
+
+void Communicator::record(const std::string& operation, int64_t bytes_sent) {
+  auto& entry = stats_[operation];
+  ++entry.calls;
+  entry.bytes_sent += bytes_sent;
+}
+
+void Communicator::check_peer(int peer, const char* operation) const {
+  TESSERA_CHECK(peer >= 0 && peer < size(), operation, ": rank ", peer, " is not in ", describe(), " of size ",
+                size());
+}
+
+std::vector<std::vector<int64_t>> Communicator::exchange_shapes(const at::Tensor& input) {
+  TESSERA_CHECK(input.dim() <= kMaxShapeDims, "tensors with more than ", kMaxShapeDims,
+                " dimensions cannot be exchanged, got ", input.dim());
+  std::vector<int64_t> record_values(kShapeRecord, 0);
+  record_values[0] = input.dim();
+  std::copy(input.sizes().begin(), input.sizes().end(), record_values.begin() + 1);
+  at::Tensor local = stage(at::tensor(record_values, at::kLong));
+  at::Tensor gathered = at::empty({kShapeRecord * size()}, local.options());
+  const std::vector<int64_t> counts(size(), kShapeRecord);
+  all_gather_flat(local, gathered, counts, exclusive_prefix_sum(counts));
+  gathered = gathered.cpu();
+  const int64_t* values = gathered.data_ptr<int64_t>();
+  std::vector<std::vector<int64_t>> shapes(size());
+  for (int r = 0; r < size(); ++r) {
+    const int64_t* entry = values + r * kShapeRecord;
+    shapes[r].assign(entry + 1, entry + 1 + entry[0]);
+  }
+  return shapes;
+}
+
+at::Tensor Communicator::all_gather(const at::Tensor& input, int64_t dim) {
+  const int64_t d = wrap_dim(dim, input.dim(), "all_gather");
+  const auto shapes = exchange_shapes(input);
+  std::vector<int64_t> sizes(size());
+  for (int r = 0; r < size(); ++r) {
+    bool compatible = shapes[r].size() == static_cast<size_t>(input.dim());
+    for (int64_t i = 0; compatible && i < input.dim(); ++i) compatible = i == d || shapes[r][i] == input.size(i);
+    TESSERA_CHECK(compatible, "all_gather along dim ", d, " on ", describe(), ": rank ", r, " has shape ",
+                  shape_text(shapes[r]), " but rank ", rank_, " has ", input.sizes(),
+                  "; shapes may differ only along the gathered dim");
+    sizes[r] = shapes[r][d];
+  }
+  return all_gather(input, d, sizes);
+}
+
+at::Tensor Communicator::all_gather(const at::Tensor& input, int64_t dim, const std::vector<int64_t>& sizes) {
+  const int64_t d = wrap_dim(dim, input.dim(), "all_gather");
+  TESSERA_CHECK(sizes.size() == static_cast<size_t>(size()), "all_gather: ", sizes.size(), " sizes given for ",
+                size(), " ranks");
+  TESSERA_CHECK(sizes[rank_] == input.size(d), "all_gather: sizes[", rank_, "] = ", sizes[rank_],
+                " but the local tensor has ", input.size(d), " along dim ", d);
+  const at::Tensor moved = input.movedim(d, 0);
+  const at::Tensor send = stage(moved).reshape({-1});
+  const int64_t row = product(moved.sizes().slice(1));
+  std::vector<int64_t> counts(size());
+  for (int r = 0; r < size(); ++r) counts[r] = sizes[r] * row;
+  const auto displacements = exclusive_prefix_sum(counts);
+  const int64_t total_rows = std::accumulate(sizes.begin(), sizes.end(), int64_t{0});
+  at::Tensor recv = at::empty({total_rows * row}, send.options());
+  all_gather_flat(send, recv, counts, displacements);
+  std::vector<int64_t> gathered_shape(moved.sizes().begin(), moved.sizes().end());
+  gathered_shape[0] = total_rows;
+  record("all_gather", send.nbytes() * (size() - 1));
+  return recv.view(gathered_shape).movedim(0, d).contiguous().to(input.device());
+}
+
+at::Tensor Communicator::all_to_all(const at::Tensor& input, int64_t scatter_dim, int64_t gather_dim) {
+  const int64_t g = wrap_dim(gather_dim, input.dim(), "all_to_all");
+  const auto shapes = exchange_shapes(input);
+  std::vector<int64_t> gather_sizes(size());
+  for (int r = 0; r < size(); ++r) {
+    bool compatible = shapes[r].size() == static_cast<size_t>(input.dim());
+    for (int64_t i = 0; compatible && i < input.dim(); ++i) compatible = i == g || shapes[r][i] == input.size(i);
+    TESSERA_CHECK(compatible, "all_to_all on ", describe(), ": rank ", r, " has shape ", shape_text(shapes[r]),
+                  " but rank ", rank_, " has ", input.sizes(), "; shapes may differ only along gather_dim ", g);
+    gather_sizes[r] = shapes[r][g];
+  }
+  return all_to_all(input, scatter_dim, g, gather_sizes);
+}
+
+at::Tensor Communicator::all_to_all(const at::Tensor& input, int64_t scatter_dim, int64_t gather_dim,
+                                    const std::vector<int64_t>& gather_sizes) {
+  const int64_t s = wrap_dim(scatter_dim, input.dim(), "all_to_all");
+  const int64_t g = wrap_dim(gather_dim, input.dim(), "all_to_all");
+  TESSERA_CHECK(s != g, "all_to_all: scatter_dim and gather_dim must differ, both are ", s);
+  TESSERA_CHECK(gather_sizes.size() == static_cast<size_t>(size()), "all_to_all: ", gather_sizes.size(),
+                " gather sizes given for ", size(), " ranks");
+  TESSERA_CHECK(gather_sizes[rank_] == input.size(g), "all_to_all: gather_sizes[", rank_, "] = ",
+                gather_sizes[rank_], " but the local tensor has ", input.size(g), " along dim ", g);
+
+  // Moving the scatter dim to the front makes every outgoing chunk one contiguous run of rows.
+  const at::Tensor moved = input.movedim(s, 0);
+  const at::Tensor send = stage(moved).reshape({-1});
+  const int64_t moved_gather_dim = g < s ? g + 1 : g;
+  const auto scatter_sizes = shard_sizes(input.size(s), size());
+  std::vector<int64_t> piece_shape(moved.sizes().begin(), moved.sizes().end());
+  piece_shape[0] = scatter_sizes[rank_];
+
+  const int64_t row = product(moved.sizes().slice(1));
+  std::vector<int64_t> send_counts(size()), recv_counts(size());
+  std::vector<std::vector<int64_t>> piece_shapes(size(), piece_shape);
+  for (int r = 0; r < size(); ++r) {
+    send_counts[r] = scatter_sizes[r] * row;
+    piece_shapes[r][moved_gather_dim] = gather_sizes[r];
+    recv_counts[r] = product(piece_shapes[r]);
+  }
+  const auto send_displacements = exclusive_prefix_sum(send_counts);
+  const auto recv_displacements = exclusive_prefix_sum(recv_counts);
+  at::Tensor recv = at::empty({std::accumulate(recv_counts.begin(), recv_counts.end(), int64_t{0})}, send.options());
+  all_to_all_flat(send, send_counts, send_displacements, recv, recv_counts, recv_displacements);
+
+  std::vector<at::Tensor> pieces;
+  pieces.reserve(size());
+  for (int r = 0; r < size(); ++r) {
+    pieces.push_back(recv.narrow(0, recv_displacements[r], recv_counts[r]).view(piece_shapes[r]).movedim(0, s));
+  }
+  record("all_to_all", (send.numel() - send_counts[rank_]) * send.element_size());
+  return at::cat(pieces, g).to(input.device());
+}
+
+at::Tensor Communicator::all_reduce(const at::Tensor& input, ReduceOp op) {
+  const auto dtype = input.scalar_type();
+  TESSERA_CHECK(op != ReduceOp::avg || at::isFloatingType(dtype),
+                "all_reduce avg needs a floating-point tensor, got ", dtype, "; use sum and divide");
+  // Reduced types the backend lacks (bf16/fp16 over MPI) are summed in fp32, which is also more accurate.
+  const auto work_dtype = reduces_natively(dtype) ? dtype : at::kFloat;
+  at::Tensor buffer = stage(input).to(work_dtype, /*non_blocking=*/false, /*copy=*/true).reshape({-1});
+  all_reduce_flat(buffer, op == ReduceOp::avg ? ReduceOp::sum : op);
+  if (op == ReduceOp::avg) buffer.div_(size());
+  record("all_reduce", input.nbytes() * 2 * (size() - 1) / size());
+  return buffer.view(input.sizes()).to(input.device(), dtype);
+}
+
+at::Tensor Communicator::broadcast(const at::Tensor& input, int root) {
+  check_peer(root, "broadcast");
+  at::Tensor buffer = stage(input);
+  if (buffer.is_alias_of(input)) buffer = buffer.clone();
+  at::Tensor flat = buffer.view({-1});
+  broadcast_flat(flat, root);
+  record("broadcast", rank_ == root ? input.nbytes() * (size() - 1) : 0);
+  return buffer.to(input.device());
+}
+
+void Communicator::send(const at::Tensor& input, int peer) {
+  check_peer(peer, "send");
+  TESSERA_CHECK(peer != rank_, "send to self (rank ", peer, ") would wait forever; use exchange()");
+  send_flat(stage(input).reshape({-1}), peer);
+  record("send", input.nbytes());
+}
+
+void Communicator::recv(at::Tensor& output, int peer) {
+  check_peer(peer, "recv");
+  TESSERA_CHECK(peer != rank_, "recv from self (rank ", peer, ") would wait forever; use exchange()");
+  at::Tensor buffer = stage(output);
+  at::Tensor flat = buffer.view({-1});
+  recv_flat(flat, peer);
+  if (!buffer.is_alias_of(output)) output.copy_(buffer);
+  record("recv", 0);
+}
+
+std::unique_ptr<PendingExchange> Communicator::exchange_async(const at::Tensor& input, int send_to, int recv_from) {
+  check_peer(send_to, "exchange");
+  check_peer(recv_from, "exchange");
+  const at::Tensor send_buffer = stage(input).reshape({-1});
+  at::Tensor recv_buffer = at::empty_like(send_buffer);
+  auto wait = start_exchange_flat(send_buffer, recv_buffer, send_to, recv_from);
+  record("exchange", send_to == rank_ ? 0 : input.nbytes());
+  // The send buffer must outlive the transfer: the waiter keeps it.
+  return std::make_unique<PendingExchange>([wait = std::move(wait), send_buffer] { wait(); },
+                                           recv_buffer.view(input.sizes()), input.device());
+}
+
+at::Tensor Communicator::exchange(const at::Tensor& input, int send_to, int recv_from) {
+  return exchange_async(input, send_to, recv_from)->wait();
+}
+
+at::Tensor Communicator::ring_exchange(const at::Tensor& input) {
+  return exchange(input, (rank_ + 1) % size(), (rank_ + size() - 1) % size());
+}
+
+void Communicator::barrier() {
+  barrier_impl();
+  record("barrier", 0);
+}
+
+std::shared_ptr<Communicator> Communicator::split(int color, int key, const std::string& name) {
+  at::Tensor local = stage(at::tensor(std::vector<int64_t>{color, key}, at::kLong));
+  at::Tensor gathered = at::empty({2 * size()}, local.options());
+  const std::vector<int64_t> counts(size(), 2);
+  all_gather_flat(local, gathered, counts, exclusive_prefix_sum(counts));
+  gathered = gathered.cpu();
+  const int64_t* values = gathered.data_ptr<int64_t>();
+  std::vector<std::pair<int64_t, int>> members;  // (key, rank) of ranks sharing this color
+  for (int r = 0; r < size() && color >= 0; ++r) {
+    if (values[2 * r] == color) members.emplace_back(values[2 * r + 1], r);
+  }
+  std::sort(members.begin(), members.end());
+  std::vector<int> member_world_ranks;
+  int new_rank = -1;
+  for (const auto& [member_key, member_rank] : members) {
+    if (member_rank == rank_) new_rank = static_cast<int>(member_world_ranks.size());
+    member_world_ranks.push_back(world_ranks_[member_rank]);
+  }
+  return split_impl(color, key, name, std::move(member_world_ranks), new_rank);
+}
+
+}  // namespace tessera

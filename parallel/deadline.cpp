@@ -1,0 +1,67 @@
+#include "parallel/deadline.h"
+
+#include <mpi.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "common/env.h"
+#include "common/log.h"
+
+namespace tessera {
+
+double communication_timeout_seconds() {
+  static const double seconds = env::seconds("TESSERA_COMM_TIMEOUT_S", 600.0);
+  return seconds;
+}
+
+std::string describe_group(const std::string& group, const std::vector<int>& world_ranks) {
+  std::string ranks;
+  for (size_t i = 0; i < world_ranks.size(); ++i) ranks += (i ? "," : "") + std::to_string(world_ranks[i]);
+  return "group '" + group + "' (world ranks " + ranks + ")";
+}
+
+void wait_with_deadline(const std::function<bool()>& is_done, const OperationDescription& description,
+                        const std::function<void()>& on_timeout) {
+  using Clock = std::chrono::steady_clock;
+  if (is_done()) return;
+  const auto timeout = std::chrono::duration<double>(communication_timeout_seconds());
+  const auto start = Clock::now();
+  // Spin briefly for latency, then sleep with growing pauses so oversubscribed ranks leave the cores
+  // to the peers they are waiting for.
+  auto pause = std::chrono::microseconds(0);
+  for (int polls = 1;; ++polls) {
+    if (is_done()) return;
+    if (Clock::now() - start > timeout) break;
+    if (polls < 64) {
+      std::this_thread::yield();
+    } else {
+      pause = std::min(std::chrono::microseconds(1000), std::max(std::chrono::microseconds(20), pause * 2));
+      std::this_thread::sleep_for(pause);
+    }
+  }
+  if (on_timeout) on_timeout();
+  const int world_rank = description.world_ranks.empty() ? -1 : description.world_ranks.at(description.group_rank);
+  abort_job(detail::concat("communication deadline exceeded: ", description.operation,
+                           description.detail.empty() ? "" : " (" + description.detail + ")", " on ",
+                           describe_group(description.group, description.world_ranks), " did not complete within ",
+                           communication_timeout_seconds(), " s on world rank ", world_rank,
+                           "; a peer never arrived or died. Aborting every rank. "
+                           "If the work between collectives is legitimately longer, raise TESSERA_COMM_TIMEOUT_S."));
+}
+
+void abort_job(const std::string& message, int exit_code) {
+  TESSERA_LOG_ERROR(message);
+  log::flush();
+  std::fflush(stdout);
+  std::fflush(stderr);
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (initialized && !finalized) MPI_Abort(MPI_COMM_WORLD, exit_code);
+  std::_Exit(exit_code);
+}
+
+}  // namespace tessera

@@ -1,0 +1,32 @@
+#pragma once
+// Deadlines for collectives: no communication call may wait forever. A wait that outlives
+// TESSERA_COMM_TIMEOUT_S (default 600 s) aborts the whole job with one message naming the operation,
+// the group and its ranks, so a missing or dead peer never turns into a silent hang.
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace tessera {
+
+struct OperationDescription {
+  std::string operation;         // "all_reduce", "send", ...
+  std::string group;             // communicator name, e.g. "world" or "ulysses"
+  std::vector<int> world_ranks;  // members of the group, as ranks of the world
+  int group_rank = 0;            // this process's rank in the group
+  std::string detail;            // optional: "peer 3", "root 0"
+};
+
+// The deadline in seconds, read once from TESSERA_COMM_TIMEOUT_S.
+double communication_timeout_seconds();
+
+// Polls `is_done` (which drives progress) with a back-off until it returns true. When the deadline
+// passes, calls `on_timeout` (a backend may abort its own communicator there) and then aborts the job.
+void wait_with_deadline(const std::function<bool()>& is_done, const OperationDescription& description,
+                        const std::function<void()>& on_timeout = {});
+
+// Logs `message` and terminates every rank of the job (MPI_Abort on MPI_COMM_WORLD).
+[[noreturn]] void abort_job(const std::string& message, int exit_code = 3);
+
+std::string describe_group(const std::string& group, const std::vector<int>& world_ranks);
+
+}  // namespace tessera

@@ -1,0 +1,16 @@
+// Built instead of nccl_communicator.cpp when the CUDA toolkit or the wheel's NCCL was missing at build time.
+#include "common/check.h"
+#include "parallel/nccl_communicator.h"
+
+namespace tessera {
+
+bool nccl_built() { return false; }
+
+std::string nccl_version() { return "not built"; }
+
+std::shared_ptr<Communicator> make_nccl_communicator(MpiCommunicator&) {
+  TESSERA_CHECK(false, "this tessera was built without NCCL (no CUDA toolkit or nvidia-nccl at configure time); "
+                "use --backend mpi, or rebuild on a machine with nvcc after scripts/setup.sh");
+}
+
+}  // namespace tessera

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Configures (once) and builds tessera into build/ with Ninja and ccache. Used by test.sh and demo.sh.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${TESSERA_BUILD_DIR:-$ROOT/build}"
+export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/tessera/ccache}"
+export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}"
+export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-9.0}"
+if [ -d /usr/local/cuda/bin ] && ! command -v nvcc >/dev/null; then export PATH="/usr/local/cuda/bin:$PATH"; fi
+JOBS="${TESSERA_JOBS:-$(nproc)}"
+if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${TESSERA_BUILD_TYPE:-RelWithDebInfo}" "$@"
+fi
+cmake --build "$BUILD_DIR" -j "$JOBS"
