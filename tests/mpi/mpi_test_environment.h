@@ -1,0 +1,19 @@
+#pragma once
+// Shared by the MPI gtest binaries: one MPI runtime and one world communicator per process.
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <vector>
+
+#include "parallel/communicator.h"
+
+namespace tessera::testing {
+
+// The world communicator of the current test backend (MPI; CUDA tensors staged through the host).
+Communicator& world();
+
+// A tensor that depends only on (rank, shape, dtype), so any rank can compute what another rank holds.
+// Values are small integers, exact in bf16 and fp16.
+at::Tensor rank_tensor(int rank, at::IntArrayRef shape, c10::ScalarType dtype, int salt = 0);
+
+}  // namespace tessera::testing

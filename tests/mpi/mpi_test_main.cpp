@@ -1,0 +1,58 @@
+// gtest main for tests that run under mpirun: every rank runs every test; rank 0 prints the report and
+// the other ranks print only their failures.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <gtest/gtest.h>
+
+#include "common/log.h"
+#include "mpi_test_environment.h"
+#include "parallel/mpi_communicator.h"
+#include "parallel/mpi_runtime.h"
+
+namespace tessera::testing {
+namespace {
+
+std::shared_ptr<Communicator> world_communicator;
+
+class FailurePrinter : public ::testing::EmptyTestEventListener {
+ public:
+  explicit FailurePrinter(int rank) : rank_(rank) {}
+  void OnTestPartResult(const ::testing::TestPartResult& result) override {
+    if (result.failed()) {
+      fprintf(stderr, "[rank %d] %s:%d: failure\n%s\n", rank_, result.file_name() ? result.file_name() : "?",
+              result.line_number(), result.summary());
+    }
+  }
+
+ private:
+  int rank_;
+};
+
+}  // namespace
+
+Communicator& world() { return *world_communicator; }
+
+at::Tensor rank_tensor(int rank, at::IntArrayRef shape, c10::ScalarType dtype, int salt) {
+  int64_t numel = 1;
+  for (auto size : shape) numel *= size;
+  auto values = (at::arange(numel, at::kLong) * 7 + rank * 13 + salt * 5).remainder(61) - 30;
+  return values.reshape(shape).to(dtype);
+}
+
+}  // namespace tessera::testing
+
+int main(int argc, char** argv) {
+  tessera::MpiRuntime runtime(&argc, &argv);
+  tessera::log::configure(runtime.world_rank(), runtime.world_size());
+  ::testing::InitGoogleTest(&argc, argv);
+  at::set_num_threads(1);
+  tessera::testing::world_communicator = tessera::MpiCommunicator::world();
+  if (runtime.world_rank() != 0) {
+    auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
+    delete listeners.Release(listeners.default_result_printer());
+    listeners.Append(new tessera::testing::FailurePrinter(runtime.world_rank()));
+  }
+  const int status = RUN_ALL_TESTS();
+  tessera::testing::world_communicator.reset();
+  return status;
+}

@@ -1,0 +1,71 @@
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "common/check.h"
+#include "mpi_test_environment.h"
+#include "parallel/device_mesh.h"
+#include "parallel/parallel_config.h"
+
+namespace tessera::testing {
+namespace {
+
+std::shared_ptr<Communicator> shared_world() {
+  // DeviceMesh owns its world pointer; hand it a non-owning alias of the test world.
+  return std::shared_ptr<Communicator>(&world(), [](Communicator*) {});
+}
+
+// Sum of world ranks over a group, computed from the coordinate formula alone.
+int64_t expected_sum(const ParallelConfig& config, int world_size, bool (*same_group)(const MeshCoordinates&,
+                                                                                       const MeshCoordinates&)) {
+  const auto mine = mesh_coordinates(config, world().rank());
+  int64_t sum = 0;
+  for (int r = 0; r < world_size; ++r) {
+    if (same_group(mine, mesh_coordinates(config, r))) sum += r;
+  }
+  return sum;
+}
+
+TEST(DeviceMesh, EveryFactorisationOfTheWorldBuildsConsistentGroups) {
+  const int n = world().size();
+  for (int cfg = 1; cfg <= 2; ++cfg) {
+    for (int ring = 1; ring <= n; ++ring) {
+      if (n % (cfg * ring) != 0) continue;
+      const ParallelConfig config{n / (cfg * ring), ring, cfg};
+      SCOPED_TRACE(config.to_string());
+      DeviceMesh mesh(shared_world(), config);
+      EXPECT_EQ(mesh.ulysses().size(), config.ulysses);
+      EXPECT_EQ(mesh.ring().size(), config.ring);
+      EXPECT_EQ(mesh.context_parallel().size(), config.context_parallel_degree());
+      EXPECT_EQ(mesh.cfg().size(), config.cfg);
+      EXPECT_EQ(mesh.ulysses().rank(), mesh.coordinates().ulysses);
+      EXPECT_EQ(mesh.ring().rank(), mesh.coordinates().ring);
+      const auto rank = at::full({1}, world().rank(), at::kLong);
+      auto sum_over = [&](Communicator& group) { return group.all_reduce(rank, ReduceOp::sum).item<int64_t>(); };
+      EXPECT_EQ(sum_over(mesh.ulysses()), expected_sum(config, n, [](auto& a, auto& b) {
+                  return a.cfg == b.cfg && a.ring == b.ring;
+                }));
+      EXPECT_EQ(sum_over(mesh.ring()), expected_sum(config, n, [](auto& a, auto& b) {
+                  return a.cfg == b.cfg && a.ulysses == b.ulysses;
+                }));
+      EXPECT_EQ(sum_over(mesh.context_parallel()),
+                expected_sum(config, n, [](auto& a, auto& b) { return a.cfg == b.cfg; }));
+      EXPECT_EQ(sum_over(mesh.cfg()), expected_sum(config, n, [](auto& a, auto& b) {
+                  return a.ring == b.ring && a.ulysses == b.ulysses;
+                }));
+    }
+  }
+}
+
+TEST(DeviceMesh, WrongWorldSizeIsAClearErrorOnEveryRank) {
+  const int n = world().size();
+  try {
+    DeviceMesh mesh(shared_world(), ParallelConfig{n + 1, 1, 1});
+    FAIL() << "accepted a mesh larger than the world";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("but the job has " + std::to_string(n)), std::string::npos)
+        << error.what();
+  }
+}
+
+}  // namespace
+}  // namespace tessera::testing
