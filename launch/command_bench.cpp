@@ -1,0 +1,84 @@
+#include <ATen/ATen.h>
+
+#include <iostream>
+
+#include "benchmarks/comm_bandwidth.h"
+#include "common/atomic_file.h"
+#include "common/check.h"
+#include "common/log.h"
+#include "launch/cli_options.h"
+#include "launch/commands.h"
+#include "parallel/mpi_runtime.h"
+#include "parallel/world_communicator.h"
+
+namespace tessera {
+namespace {
+
+// "4096", "1K", "64M", "1G" (powers of 1024).
+int64_t parse_bytes(const std::string& text) {
+  size_t consumed = 0;
+  int64_t value = 0;
+  try {
+    value = std::stoll(text, &consumed);
+  } catch (const std::exception&) {
+    consumed = 0;
+  }
+  TESSERA_CHECK(consumed > 0, "cannot read a byte size from '", text, "'; write e.g. 4096, 1K, 64M");
+  const std::string suffix = text.substr(consumed);
+  int64_t scale = 1;
+  if (suffix == "K" || suffix == "KiB") scale = int64_t{1} << 10;
+  else if (suffix == "M" || suffix == "MiB") scale = int64_t{1} << 20;
+  else if (suffix == "G" || suffix == "GiB") scale = int64_t{1} << 30;
+  else TESSERA_CHECK(suffix.empty(), "unknown size suffix '", suffix, "' in '", text, "'; use K, M or G");
+  return value * scale;
+}
+
+int run_comm_bench(const cxxopts::ParseResult& parsed, MpiRuntime& runtime, const DeviceBinding& binding) {
+  CommBenchmarkOptions options;
+  options.min_bytes = parse_bytes(parsed["min-bytes"].as<std::string>());
+  options.max_bytes = parse_bytes(parsed["max-bytes"].as<std::string>());
+  options.operations = parsed["ops"].as<std::vector<std::string>>();
+  options.seconds_per_point = parsed["seconds-per-point"].as<double>();
+  options.device = binding.cuda ? c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(binding.cuda_index))
+                                : c10::Device(c10::DeviceType::CPU);
+  auto world = make_world_communicator(parsed["backend"].as<std::string>(), binding.cuda);
+  TESSERA_LOG_INFO("communication benchmark: ", to_string(world->backend()), " backend, ", world->size(),
+                   " ranks, ", options.device.str(), ", ", options.min_bytes, "..", options.max_bytes, " bytes");
+  const auto points = run_comm_benchmark(*world, options);
+  if (runtime.world_rank() == 0) {
+    std::cout << comm_benchmark_table(points) << std::flush;
+    if (parsed.count("json")) {
+      const auto path = parsed["json"].as<std::string>();
+      write_file_atomically(path, comm_benchmark_json(*world, options, points));
+      TESSERA_LOG_INFO("wrote ", path);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_bench(int argc, char** argv, MpiRuntime& runtime) {
+  auto options = cli::make_options("bench", "Measure tessera. Benchmarks: comm (collective bandwidth, "
+                                            "nccl-tests definitions of algbw/busbw).");
+  options.positional_help("comm");
+  options.add_options("bench")
+      ("benchmark", "which benchmark: comm", cxxopts::value<std::string>())
+      ("backend", "auto, mpi or nccl", cxxopts::value<std::string>()->default_value("auto"))
+      ("min-bytes", "smallest size (K, M, G suffixes)", cxxopts::value<std::string>()->default_value("1K"))
+      ("max-bytes", "largest size", cxxopts::value<std::string>()->default_value("64M"))
+      ("ops", "operations to measure", cxxopts::value<std::vector<std::string>>()->default_value(
+                                           "all_to_all,all_gather,ring_exchange,all_reduce"))
+      ("seconds-per-point", "target time per size and operation", cxxopts::value<double>()->default_value("0.2"))
+      ("json", "also write the results as JSON to this file (rank 0, atomically)", cxxopts::value<std::string>());
+  options.parse_positional({"benchmark"});
+  const auto parsed = cli::parse(options, argc, argv, runtime.world_rank() == 0);
+  if (!parsed) return 0;
+  if (!parsed->count("benchmark")) throw cli::UsageError("tessera bench: name a benchmark (comm); see --help");
+  const auto benchmark = (*parsed)["benchmark"].as<std::string>();
+  if (benchmark != "comm") throw cli::UsageError("tessera bench: unknown benchmark '" + benchmark + "'; use comm");
+  const DeviceBinding binding = cli::configure_rank(runtime, *parsed);
+  return run_comm_bench(*parsed, runtime, binding);
+}
+
+}  // namespace tessera
