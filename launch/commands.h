@@ -4,6 +4,8 @@ namespace tessera {
 
 class MpiRuntime;
 
+int run_bench(int argc, char** argv, MpiRuntime& runtime);
+int run_describe(int argc, char** argv, MpiRuntime& runtime);
 int run_info(int argc, char** argv, MpiRuntime& runtime);
 
 }  // namespace tessera

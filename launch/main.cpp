@@ -21,6 +21,8 @@ struct Subcommand {
 
 constexpr Subcommand kSubcommands[] = {
     {"info", "build, torch, CUDA, NCCL and MPI versions, and each rank's device", tessera::run_info},
+    {"bench", "benchmarks: comm (collective bandwidth over MPI or NCCL)", tessera::run_bench},
+    {"describe", "what a model supports: caches, CP plan, dtypes, attention backends", tessera::run_describe},
 };
 
 void print_usage(std::ostream& out) {

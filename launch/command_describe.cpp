@@ -1,0 +1,29 @@
+#include <iostream>
+
+#include "common/check.h"
+#include "launch/cli_options.h"
+#include "launch/commands.h"
+#include "parallel/mpi_runtime.h"
+#include "src/models/model_registry.h"
+
+namespace tessera {
+
+int run_describe(int argc, char** argv, MpiRuntime& runtime) {
+  auto options = cli::make_options("describe", "Print what a model supports: caches, context-parallel plan, dtypes, "
+                                               "attention backends, parameter count and config.");
+  options.add_options()
+      ("model", "Model directory in the diffusers layout (holds config.json)", cxxopts::value<std::string>())
+      ("verbose", "Also explain each row and list the CP plan, every config entry and the hook points");
+  const auto parsed = cli::parse(options, argc, argv, runtime.world_rank() == 0);
+  if (!parsed) return 0;
+  if (!parsed->count("model")) {
+    throw cli::UsageError("tessera describe: --model DIR is required; see 'tessera describe --help'");
+  }
+  cli::configure_rank(runtime, *parsed);
+  // Every rank builds the model so that a bad directory fails the same way everywhere; one rank prints.
+  const auto model = create_model_from_dir((*parsed)["model"].as<std::string>());
+  if (runtime.world_rank() == 0) std::cout << model->describe(parsed->count("verbose") > 0) << std::flush;
+  return 0;
+}
+
+}  // namespace tessera

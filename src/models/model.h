@@ -1,0 +1,26 @@
+#pragma once
+// The base of every top-level model (the transformer a pipeline denoises with). Its capabilities are
+// declared once, by the class, in capabilities(); metadata() adds what only an instance knows.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "hooks/module.h"
+#include "src/models/model_metadata.h"
+
+namespace tessera {
+
+class Model : public Module {
+ public:
+  // The diffusers class name, as config.json's "_class_name" spells it.
+  virtual std::string class_name() const = 0;
+  // The class's declared capabilities; an implementation returns the same table for every instance.
+  virtual ModelCapabilities capabilities() const = 0;
+  // The configuration the instance was built from, key -> value as text.
+  virtual std::vector<std::pair<std::string, std::string>> config_entries() const { return {}; }
+
+  ModelMetadata metadata() const;
+  std::string describe(bool verbose = false) const { return metadata().describe(verbose); }
+};
+
+}  // namespace tessera

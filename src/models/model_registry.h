@@ -1,0 +1,26 @@
+#pragma once
+// The model classes tessera can build, looked up by their diffusers class name ("_class_name").
+#include <nlohmann/json_fwd.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "src/models/model.h"
+
+namespace tessera {
+
+// Class names in the order they are listed in error messages.
+std::vector<std::string> supported_model_classes();
+bool is_supported_model_class(const std::string& class_name);
+
+// A model of class `class_name` built from `config`, with freshly initialised weights. Throws naming the
+// class and the supported classes when the class is unknown.
+std::shared_ptr<Model> create_model(const std::string& class_name, const nlohmann::json& config);
+
+// The model a diffusers directory describes: its config.json picks the class and the sizes. Weights are not
+// loaded here; that is the job of the weight loader.
+std::shared_ptr<Model> create_model_from_dir(const std::filesystem::path& model_dir);
+
+}  // namespace tessera
