@@ -19,6 +19,9 @@ class Model : public Module {
   // The configuration the instance was built from, key -> value as text.
   virtual std::vector<std::pair<std::string, std::string>> config_entries() const { return {}; }
 
+  // Casts the weights to `dtype`; a model may keep numerically sensitive parts in fp32.
+  virtual void set_dtype(c10::ScalarType dtype) { to(dtype); }
+
   ModelMetadata metadata() const;
   std::string describe(bool verbose = false) const { return metadata().describe(verbose); }
 };

@@ -5,6 +5,7 @@
 #include "common/check.h"
 #include "src/models/model_config.h"
 #include "src/models/tiny/tiny_dit.h"
+#include "src/models/wan/wan_transformer.h"
 
 namespace tessera {
 namespace {
@@ -17,6 +18,9 @@ struct ModelClass {
 // An explicit table rather than self-registering statics: the library is static, and the linker drops
 // object files nothing refers to, registrations included.
 const ModelClass kModelClasses[] = {
+    {WanTransformer3DModel::kClassName, [](const nlohmann::json& config) -> std::shared_ptr<Model> {
+       return std::make_shared<WanTransformer3DModel>(wan_config_from_json(config));
+     }},
     {TinyDiTModel::kClassName, [](const nlohmann::json& config) -> std::shared_ptr<Model> {
        return std::make_shared<TinyDiTModel>(tiny_dit_config_from_json(config));
      }},

@@ -1,0 +1,58 @@
+#include "kernels/attention.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+#include "common/check.h"
+
+namespace tessera {
+namespace {
+
+// All paths work in torch's [batch, heads, seq, head_dim] layout.
+AttentionResult math_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale) {
+  const at::Tensor scores = at::matmul(q.to(at::kFloat), k.to(at::kFloat).transpose(-2, -1)) * scale;
+  const at::Tensor lse = at::logsumexp(scores, -1);
+  const at::Tensor probabilities = at::exp(scores - lse.unsqueeze(-1));
+  return {at::matmul(probabilities, v.to(at::kFloat)).to(q.scalar_type()), lse};
+}
+
+AttentionResult fused_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+                                bool need_lse) {
+  if (q.is_cpu()) {
+    // Returns the log-sum-exp as a strided view; callers get a contiguous copy.
+    auto [output, lse] = at::_scaled_dot_product_flash_attention_for_cpu(q, k, v, 0.0, false, std::nullopt, scale);
+    return {output, need_lse ? lse.contiguous() : at::Tensor()};
+  }
+  if (q.is_cuda() && (q.scalar_type() == at::kHalf || q.scalar_type() == at::kBFloat16) && q.size(-1) <= 256) {
+    auto result = at::_scaled_dot_product_flash_attention(q, k, v, 0.0, false, false, scale);
+    return {std::get<0>(result), need_lse ? std::get<1>(result) : at::Tensor()};
+  }
+  if (q.is_cuda()) {
+    // fp32 on CUDA: the memory-efficient kernel; its log-sum-exp is padded along seq_q to a multiple of 32.
+    auto result = at::_scaled_dot_product_efficient_attention(q, k, v, std::nullopt, need_lse, 0.0, false, scale);
+    at::Tensor lse = need_lse ? std::get<1>(result).narrow(-1, 0, q.size(-2)).contiguous() : at::Tensor();
+    return {std::get<0>(result), lse};
+  }
+  return math_attention(q, k, v, scale);
+}
+
+}  // namespace
+
+AttentionResult attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                          const AttentionOptions& options) {
+  TESSERA_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "attention takes [batch, seq, heads, head_dim] "
+                "tensors, got q ", q.sizes(), ", k ", k.sizes(), ", v ", v.sizes());
+  TESSERA_CHECK(k.sizes() == v.sizes() && q.size(0) == k.size(0) && q.size(2) == k.size(2) && q.size(3) == k.size(3),
+                "attention: incompatible shapes q ", q.sizes(), ", k ", k.sizes(), ", v ", v.sizes());
+  const double scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(-1))));
+  const at::Tensor q_heads = q.transpose(1, 2), k_heads = k.transpose(1, 2), v_heads = v.transpose(1, 2);
+  AttentionResult result = options.backend == AttentionBackend::math
+                               ? math_attention(q_heads, k_heads, v_heads, scale)
+                               : fused_attention(q_heads, k_heads, v_heads, scale, options.need_lse);
+  result.output = result.output.transpose(1, 2);
+  if (!options.need_lse) result.lse = at::Tensor();
+  return result;
+}
+
+}  // namespace tessera

@@ -1,0 +1,82 @@
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include <chrono>
+
+#include "common/check.h"
+#include "common/log.h"
+#include "launch/cli_options.h"
+#include "launch/commands.h"
+#include "parallel/mpi_runtime.h"
+#include "parallel/parallel_config.h"
+#include "src/io/safetensors.h"
+#include "src/models/load_model.h"
+
+namespace tessera {
+namespace {
+
+// Floating-point inputs follow the model's dtype, except the timestep, which the model embeds in fp32.
+Args read_inputs(const std::string& path, c10::ScalarType dtype, c10::Device device) {
+  const io::SafetensorsFile file(path);
+  Args args;
+  for (const auto& name : file.names()) {
+    const auto& info = file.info(name);
+    const bool cast = at::isFloatingType(info.dtype) && name != "timestep";
+    args.set(name, file.load(name, cast ? std::optional<c10::ScalarType>(dtype) : std::nullopt, device));
+  }
+  TESSERA_CHECK(!args.empty(), path, " holds no tensors; it should hold the forward's arguments by their "
+                "diffusers names (hidden_states, timestep, encoder_hidden_states)");
+  return args;
+}
+
+}  // namespace
+
+int run_forward(int argc, char** argv, MpiRuntime& runtime) {
+  auto options = cli::make_options(
+      "forward", "Run one transformer forward: the model of a diffusers directory on the keyword arguments in a "
+                 "safetensors file (diffusers names, e.g. hidden_states, timestep, encoder_hidden_states); writes "
+                 "the output as 'sample'.");
+  options.add_options("forward")
+      ("model", "diffusers model directory (config.json + safetensors weights)", cxxopts::value<std::string>())
+      ("inputs", "safetensors file with the forward's arguments", cxxopts::value<std::string>())
+      ("output", "safetensors file to write (rank 0, atomically)", cxxopts::value<std::string>())
+      ("dtype", "fp32, bf16 or fp16", cxxopts::value<std::string>()->default_value("fp32"))
+      ("ulysses", "Ulysses (all-to-all) degree", cxxopts::value<int>()->default_value("1"))
+      ("ring", "Ring attention degree", cxxopts::value<int>()->default_value("1"));
+  const auto parsed = cli::parse(options, argc, argv, runtime.world_rank() == 0);
+  if (!parsed) return 0;
+  for (const char* required : {"model", "inputs", "output"}) {
+    if (!parsed->count(required)) {
+      throw cli::UsageError(std::string("tessera forward: --") + required + " is required; see --help");
+    }
+  }
+  const DeviceBinding binding = cli::configure_rank(runtime, *parsed);
+  const ParallelConfig parallel{(*parsed)["ulysses"].as<int>(), (*parsed)["ring"].as<int>(), 1};
+  TESSERA_CHECK(parallel.ulysses == 1 && parallel.ring == 1, "--ulysses/--ring other than 1 are not available "
+                "yet: context parallelism is the next milestone. Run with --ulysses 1 --ring 1 on one rank.");
+  validate(parallel, runtime.world_size());
+
+  const auto dtype = parse_dtype((*parsed)["dtype"].as<std::string>());
+  const c10::Device device = binding.cuda ? c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(binding.cuda_index))
+                                          : c10::Device(c10::kCPU);
+  const auto model_dir = (*parsed)["model"].as<std::string>();
+  const auto start = std::chrono::steady_clock::now();
+  const auto model = load_model(model_dir, dtype, device);
+  TESSERA_LOG_INFO("loaded ", model->class_name(), " from ", model_dir, " (", model->metadata().parameter_count,
+                   " parameters) in ", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+                   " s");
+  Args args = read_inputs((*parsed)["inputs"].as<std::string>(), dtype, device);
+  c10::InferenceMode inference;
+  const auto forward_start = std::chrono::steady_clock::now();
+  const at::Tensor sample = (*model)(std::move(args)).at(0);
+  TESSERA_LOG_INFO("forward: sample ", sample.sizes(), " in ",
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - forward_start).count(), " s");
+  if (runtime.world_rank() == 0) {
+    const auto output = (*parsed)["output"].as<std::string>();
+    io::save_safetensors(output, {{"sample", sample.cpu()}});
+    TESSERA_LOG_INFO("wrote ", output);
+  }
+  return 0;
+}
+
+}  // namespace tessera

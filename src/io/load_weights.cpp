@@ -1,0 +1,95 @@
+#include "src/io/load_weights.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <set>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/check.h"
+
+namespace tessera::io {
+namespace {
+
+constexpr size_t kListed = 10;  // error messages list this many entries, then a count
+
+// "a, b, c", at most kListed of them, then "... (N in all)".
+std::string name_list(const std::vector<std::string>& names) {
+  std::string text;
+  for (size_t i = 0; i < names.size() && i < kListed; ++i) text += (i ? ", " : "") + names[i];
+  if (names.size() > kListed) text += ", ... (" + std::to_string(names.size()) + " in all)";
+  return text;
+}
+
+// One indented line per entry, at most kListed of them, then "... (N in all)".
+std::string line_list(const std::vector<std::string>& lines) {
+  std::string text;
+  for (size_t i = 0; i < lines.size() && i < kListed; ++i) text += "\n  " + lines[i];
+  if (lines.size() > kListed) text += "\n  ... (" + std::to_string(lines.size()) + " in all)";
+  return text;
+}
+
+std::string shape_text(c10::IntArrayRef shape) {
+  std::ostringstream text;
+  text << shape;
+  return text.str();
+}
+
+}  // namespace
+
+void load_weights(torch::nn::Module& module, const WeightSource& source, c10::ScalarType dtype,
+                  c10::Device device) {
+  std::vector<std::pair<std::string, at::Tensor>> targets;
+  for (const auto& item : module.named_parameters(/*recurse=*/true)) {
+    targets.emplace_back(item.key(), item.value());
+  }
+  for (const auto& item : module.named_buffers(/*recurse=*/true)) {
+    targets.emplace_back(item.key(), item.value());
+  }
+
+  std::set<std::string> needed;
+  std::vector<std::string> missing;
+  for (const auto& [name, tensor] : targets) {
+    needed.insert(name);
+    if (!source.contains(name)) missing.push_back(name);
+  }
+  std::vector<std::string> unexpected;
+  for (const std::string& name : source.names()) {
+    if (needed.count(name) == 0) unexpected.push_back(name);
+  }
+  std::vector<std::string> name_problems;
+  if (!missing.empty()) {
+    name_problems.push_back("missing (" + std::to_string(missing.size()) +
+                            ", in the module but not the weights): " + name_list(missing));
+  }
+  if (!unexpected.empty()) {
+    name_problems.push_back("unexpected (" + std::to_string(unexpected.size()) +
+                            ", in the weights but not the module): " + name_list(unexpected));
+  }
+  TESSERA_CHECK(name_problems.empty(), "weights ", source.origin(), " do not match the module's tensors:",
+                line_list(name_problems));
+
+  std::vector<std::string> wrong_shapes;
+  for (const auto& [name, tensor] : targets) {
+    const TensorInfo& info = source.info(name);
+    if (tensor.sizes() != c10::IntArrayRef(info.shape)) {
+      wrong_shapes.push_back("tensor '" + name + "' in " + source.file_of(name) + " has shape " +
+                             shape_text(info.shape) + ", the module expects " + shape_text(tensor.sizes()));
+    }
+  }
+  TESSERA_CHECK(wrong_shapes.empty(), "weights ", source.origin(), ": ", wrong_shapes.size(),
+                " tensors have the wrong shape:", line_list(wrong_shapes));
+
+  // set_data swaps the storage under the existing tensor objects, so parameters keep their identity (and
+  // requires_grad) and whatever holds them sees the new values; no grad: loading is not part of a graph.
+  torch::NoGradGuard no_grad;
+  for (auto& [name, tensor] : targets) {
+    const bool floating = at::isFloatingType(tensor.scalar_type());
+    tensor.set_data(source.load(name, floating ? dtype : tensor.scalar_type(), device));
+  }
+}
+
+}  // namespace tessera::io

@@ -1,0 +1,172 @@
+#include "src/io/weight_source.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "common/check.h"
+
+namespace tessera::io {
+namespace {
+
+constexpr const char* kSingleFile = "diffusion_pytorch_model.safetensors";
+constexpr const char* kIndexFile = "diffusion_pytorch_model.safetensors.index.json";
+constexpr size_t kNamesListed = 10;  // error messages list this many names, then a count
+
+// POSIX rather than std::filesystem: the torch wheel's libtorch exports its own std::filesystem symbols.
+bool is_regular_file(const std::string& path) {
+  struct stat status {};
+  return ::stat(path.c_str(), &status) == 0 && S_ISREG(status.st_mode);
+}
+
+bool is_directory(const std::string& path) {
+  struct stat status {};
+  return ::stat(path.c_str(), &status) == 0 && S_ISDIR(status.st_mode);
+}
+
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Regular files in `dir`, sorted.
+std::vector<std::string> files_in(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* listing = ::opendir(dir.c_str());
+  TESSERA_CHECK(listing != nullptr, "cannot list model directory ", dir);
+  while (const dirent* entry = ::readdir(listing)) {
+    const std::string name = entry->d_name;
+    if (is_regular_file(dir + "/" + name)) names.push_back(name);
+  }
+  ::closedir(listing);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::vector<std::string> with_suffix(const std::vector<std::string>& names, const std::string& suffix) {
+  std::vector<std::string> matching;
+  std::copy_if(names.begin(), names.end(), std::back_inserter(matching),
+               [&](const std::string& name) { return ends_with(name, suffix); });
+  return matching;
+}
+
+// "a, b, c" — the first kNamesListed, then "... (N in all)".
+std::string name_list(const std::vector<std::string>& names) {
+  std::string text;
+  for (size_t i = 0; i < names.size() && i < kNamesListed; ++i) text += (i ? ", " : "") + names[i];
+  if (names.size() > kNamesListed) text += ", ... (" + std::to_string(names.size()) + " in all)";
+  return text;
+}
+
+std::string parent_of(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+}  // namespace
+
+WeightSource WeightSource::open_dir(const std::string& dir) {
+  TESSERA_CHECK(is_directory(dir), "model directory ", dir, " does not exist");
+  if (is_regular_file(dir + "/" + kSingleFile)) return open_file(dir + "/" + kSingleFile);
+  if (is_regular_file(dir + "/" + kIndexFile)) return open_index(dir + "/" + kIndexFile);
+
+  const std::vector<std::string> files = files_in(dir);
+  const std::vector<std::string> indexes = with_suffix(files, ".safetensors.index.json");
+  TESSERA_CHECK(indexes.size() <= 1, "model directory ", dir, " holds several safetensors indexes (",
+                name_list(indexes), ") and no ", kIndexFile, "; keep only one");
+  if (indexes.size() == 1) return open_index(dir + "/" + indexes.front());
+  const std::vector<std::string> weights = with_suffix(files, ".safetensors");
+  TESSERA_CHECK(weights.size() <= 1, "model directory ", dir, " holds several .safetensors files (",
+                name_list(weights), ") but no ", kIndexFile, " saying which tensor is in which");
+  if (weights.size() == 1) return open_file(dir + "/" + weights.front());
+
+  const bool has_bin = !with_suffix(files, ".bin").empty() || !with_suffix(files, ".pt").empty();
+  TESSERA_CHECK(false, "no weights in model directory ", dir, ": looked for ", kSingleFile, ", ", kIndexFile,
+                ", or a single *.safetensors file",
+                has_bin ? " (PyTorch .bin/.pt weights are not read; save the model as safetensors)" : "");
+}
+
+WeightSource WeightSource::open_file(const std::string& path) {
+  WeightSource source;
+  source.origin_ = path;
+  source.files_.emplace_back(path);
+  for (const std::string& name : source.files_.front().names()) source.file_index_[name] = 0;
+  return source;
+}
+
+WeightSource WeightSource::open_index(const std::string& index_path) {
+  nlohmann::json index;
+  {
+    std::ifstream stream(index_path);
+    TESSERA_CHECK(stream.good(), "cannot open safetensors index ", index_path);
+    try {
+      index = nlohmann::json::parse(stream);
+    } catch (const nlohmann::json::parse_error& error) {
+      TESSERA_CHECK(false, "safetensors index ", index_path, " is not valid JSON: ", error.what());
+    }
+  }
+  const auto weight_map = index.is_object() ? index.find("weight_map") : index.end();
+  TESSERA_CHECK(index.is_object() && weight_map != index.end() && weight_map->is_object(),
+                "safetensors index ", index_path,
+                " has no \"weight_map\" object (tensor name -> shard file)");
+
+  // Shard file name -> the tensors the index places there, sorted (JSON objects iterate in key order).
+  std::map<std::string, std::vector<std::string>> tensors_of_shard;
+  for (const auto& [name, shard] : weight_map->items()) {
+    TESSERA_CHECK(shard.is_string(), "safetensors index ", index_path, ": \"weight_map\" entry '", name,
+                  "' must name a shard file, not ", shard.type_name());
+    tensors_of_shard[shard.get<std::string>()].push_back(name);
+  }
+
+  WeightSource source;
+  source.origin_ = index_path;
+  const std::string dir = parent_of(index_path);
+  for (const auto& [shard, listed] : tensors_of_shard) {
+    const std::string shard_path = dir + "/" + shard;
+    TESSERA_CHECK(is_regular_file(shard_path), "safetensors index ", index_path, " places ", listed.size(),
+                  " tensors (", name_list(listed), ") in shard ", shard, ", which does not exist in ", dir);
+    const SafetensorsFile& file = source.files_.emplace_back(shard_path);
+    std::vector<std::string> absent;
+    for (const std::string& name : listed) {
+      if (!file.contains(name)) absent.push_back(name);
+    }
+    TESSERA_CHECK(absent.empty(), "safetensors index ", index_path, " places ", absent.size(),
+                  " tensors in shard ", shard_path, ", which does not hold them: ", name_list(absent));
+    std::vector<std::string> unlisted;
+    for (const std::string& name : file.names()) {
+      if (!std::binary_search(listed.begin(), listed.end(), name)) unlisted.push_back(name);
+    }
+    // A shard's extra tensors would be silently ignored, or shadow the index's choice; both hide a bad save.
+    TESSERA_CHECK(unlisted.empty(), "shard ", shard_path, " holds ", unlisted.size(), " tensors that ",
+                  "safetensors index ", index_path, " does not place there: ", name_list(unlisted));
+    for (const std::string& name : listed) source.file_index_[name] = source.files_.size() - 1;
+  }
+  return source;
+}
+
+std::vector<std::string> WeightSource::names() const {
+  std::vector<std::string> names;
+  names.reserve(file_index_.size());
+  for (const auto& [name, index] : file_index_) names.push_back(name);
+  return names;
+}
+
+const SafetensorsFile& WeightSource::file_holding(const std::string& name) const {
+  const auto it = file_index_.find(name);
+  TESSERA_CHECK(it != file_index_.end(), "weights ", origin_, " have no tensor '", name, "'");
+  return files_[it->second];
+}
+
+const TensorInfo& WeightSource::info(const std::string& name) const { return file_holding(name).info(name); }
+
+at::Tensor WeightSource::load(const std::string& name, std::optional<c10::ScalarType> dtype,
+                              c10::Device device) const {
+  return file_holding(name).load(name, dtype, device);
+}
+
+const std::string& WeightSource::file_of(const std::string& name) const { return file_holding(name).path(); }
+
+}  // namespace tessera::io

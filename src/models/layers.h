@@ -1,0 +1,62 @@
+#pragma once
+// Small building blocks with diffusers' parameter names, shared by the models.
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/linear.h>
+
+#include "hooks/module.h"
+
+namespace tessera {
+
+// LayerNorm computed in fp32 whatever the input dtype (diffusers FP32LayerNorm); parameters "weight" and
+// "bias" exist only when elementwise-affine.
+class Fp32LayerNorm : public torch::nn::Module {
+ public:
+  Fp32LayerNorm(int64_t dim, double eps, bool elementwise_affine);
+  at::Tensor forward(const at::Tensor& x) const;
+
+ private:
+  int64_t dim_;
+  double eps_;
+  at::Tensor weight_, bias_;
+};
+
+// RMSNorm with a learned "weight" (torch.nn.RMSNorm).
+class RmsNorm : public torch::nn::Module {
+ public:
+  RmsNorm(int64_t dim, double eps);
+  at::Tensor forward(const at::Tensor& x) const;
+
+ private:
+  int64_t dim_;
+  double eps_;
+  at::Tensor weight_;
+};
+
+// A Linear that hooks and plans can target ("proj_out" gathers its output under context parallelism).
+// Parameters "weight" and "bias" as torch.nn.Linear names them. hidden_states -> output 0.
+class HookableLinear : public Module {
+ public:
+  HookableLinear(int64_t in_features, int64_t out_features);
+
+ protected:
+  Outputs forward_impl(Args& args) override;
+
+ private:
+  at::Tensor weight_, bias_;
+};
+
+// diffusers FeedForward with activation "gelu-approximate": net.0.proj (Linear + tanh GELU), net.1
+// (dropout, nothing at inference), net.2 (Linear). hidden_states -> output 0.
+class FeedForward : public Module {
+ public:
+  FeedForward(int64_t dim, int64_t inner_dim);
+
+ protected:
+  Outputs forward_impl(Args& args) override;
+
+ private:
+  torch::nn::Linear project_in_{nullptr}, project_out_{nullptr};
+};
+
+}  // namespace tessera

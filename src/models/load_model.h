@@ -1,0 +1,19 @@
+#pragma once
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include <memory>
+#include <string>
+
+#include "src/models/model.h"
+
+namespace tessera {
+
+// The model of a diffusers directory (config.json + safetensors weights, single or sharded), with its
+// weights loaded, in `dtype` on `device`, in eval mode. Errors name the directory, file and tensor.
+std::shared_ptr<Model> load_model(const std::string& model_dir, c10::ScalarType dtype, c10::Device device);
+
+// "fp32" / "float32", "bf16" / "bfloat16", "fp16" / "float16"; anything else is an error naming the choices.
+c10::ScalarType parse_dtype(const std::string& name);
+
+}  // namespace tessera

@@ -1,0 +1,27 @@
+#pragma once
+#include <torch/nn/modules/linear.h>
+
+#include "hooks/module.h"
+#include "src/models/layers.h"
+
+namespace tessera {
+
+// WanAttention (attn1: self-attention with rotary embedding; attn2: cross-attention to the text).
+// Arguments: hidden_states [B, S, dim]; encoder_hidden_states [B, L, dim] for cross-attention; freqs_cos and
+// freqs_sin [1, S, 1, head_dim] for self-attention. Output 0: [B, S, dim]. q and k get RMS norms across heads.
+class WanAttention : public Module {
+ public:
+  WanAttention(int64_t dim, int64_t heads, double eps, bool is_cross_attention);
+  bool is_cross_attention() const { return is_cross_attention_; }
+
+ protected:
+  Outputs forward_impl(Args& args) override;
+
+ private:
+  int64_t heads_;
+  bool is_cross_attention_;
+  torch::nn::Linear to_q_{nullptr}, to_k_{nullptr}, to_v_{nullptr}, to_out_{nullptr};
+  std::shared_ptr<RmsNorm> norm_q_, norm_k_;
+};
+
+}  // namespace tessera

@@ -1,0 +1,35 @@
+#pragma once
+// WanTransformer3DModel's configuration, read from a diffusers config.json with the same keys and defaults.
+#include <nlohmann/json_fwd.hpp>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tessera {
+
+struct WanConfig {
+  std::array<int64_t, 3> patch_size{1, 2, 2};  // (frames, height, width)
+  int64_t num_attention_heads = 40;
+  int64_t attention_head_dim = 128;
+  int64_t in_channels = 16;
+  int64_t out_channels = 16;
+  int64_t text_dim = 4096;
+  int64_t freq_dim = 256;
+  int64_t ffn_dim = 13824;
+  int64_t num_layers = 40;
+  bool cross_attn_norm = true;
+  double eps = 1e-6;
+  int64_t rope_max_seq_len = 1024;
+
+  int64_t inner_dim() const { return num_attention_heads * attention_head_dim; }
+  std::vector<std::pair<std::string, std::string>> entries() const;
+};
+
+// Unknown keys, and image-conditioning keys (image_dim, added_kv_proj_dim, pos_embed_seq_len: the I2V
+// variant, not built yet) are errors naming the key: a silently ignored key could change the architecture.
+WanConfig wan_config_from_json(const nlohmann::json& config);
+
+}  // namespace tessera

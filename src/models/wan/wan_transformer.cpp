@@ -1,0 +1,121 @@
+#include "src/models/wan/wan_transformer.h"
+
+#include <ATen/ATen.h>
+#include <torch/nn/modules/container/modulelist.h>
+
+#include <cmath>
+
+#include "common/check.h"
+
+namespace tessera {
+
+WanTransformer3DModel::WanTransformer3DModel(WanConfig config) : config_(config) {
+  const int64_t dim = config_.inner_dim();
+  const auto& patch = config_.patch_size;
+  rope_ = register_module("rope", std::make_shared<WanRotaryPosEmbed>(config_.attention_head_dim, patch,
+                                                                      config_.rope_max_seq_len));
+  patch_embedding_ = register_module(
+      "patch_embedding", torch::nn::Conv3d(torch::nn::Conv3dOptions(config_.in_channels, dim, {patch[0], patch[1], patch[2]})
+                                               .stride({patch[0], patch[1], patch[2]})));
+  condition_embedder_ = register_module(
+      "condition_embedder", std::make_shared<WanConditionEmbedder>(dim, config_.freq_dim, config_.text_dim));
+  auto blocks = register_module("blocks", torch::nn::ModuleList());
+  for (int64_t i = 0; i < config_.num_layers; ++i) {
+    blocks_.push_back(std::make_shared<WanTransformerBlock>(dim, config_.ffn_dim, config_.num_attention_heads,
+                                                            config_.cross_attn_norm, config_.eps));
+    blocks->push_back(blocks_.back());
+  }
+  norm_out_ = register_module("norm_out", std::make_shared<Fp32LayerNorm>(dim, config_.eps, false));
+  proj_out_ = register_module("proj_out", std::make_shared<HookableLinear>(
+                                              dim, config_.out_channels * patch[0] * patch[1] * patch[2]));
+  scale_shift_table_ = register_parameter("scale_shift_table", at::randn({1, 2, dim}) / std::sqrt(dim));
+}
+
+ModelCapabilities WanTransformer3DModel::capabilities() const {
+  ModelCapabilities declared;
+  declared.supports_cache = true;
+  // diffusers' _cp_plan for Wan: the sequence is split once at the rope output and the first block's input,
+  // per-token timesteps with it, and gathered at proj_out.
+  declared.cp_plan = {{"rope", "split outputs 0 and 1 (cos, sin) along dim 1, 4-D"},
+                      {"blocks.0", "split hidden_states along dim 1, 3-D"},
+                      {"", "split timestep along dim 1 when 2-D (per-token timesteps)"},
+                      {"proj_out", "gather output 0 along dim 1, 3-D"}};
+  declared.no_split_modules = {"WanTransformerBlock"};
+  declared.repeated_blocks = {"WanTransformerBlock"};
+  declared.dtypes = {"float32", "bfloat16", "float16"};
+  declared.attention_backends = {"native", "math"};
+  return declared;
+}
+
+void WanTransformer3DModel::set_dtype(c10::ScalarType dtype) {
+  to(dtype);
+  if (dtype == at::kFloat) return;
+  // diffusers' _keep_in_fp32_modules: rope, time_embedder, scale_shift_table, norm1/2/3.
+  for (auto& item : named_parameters(true)) {
+    const std::string& name = item.key();
+    at::Tensor& parameter = item.value();
+    const bool keep_fp32 = name.find("time_embedder.") != std::string::npos ||
+                           name.find("scale_shift_table") != std::string::npos ||
+                           name.find(".norm1.") != std::string::npos || name.find(".norm2.") != std::string::npos ||
+                           name.find(".norm3.") != std::string::npos;
+    if (keep_fp32) parameter.set_data(parameter.to(at::kFloat));
+  }
+}
+
+Outputs WanTransformer3DModel::forward_impl(Args& args) {
+  const at::Tensor& input = args.tensor("hidden_states");
+  at::Tensor timestep = args.tensor("timestep");
+  const at::Tensor& text = args.tensor("encoder_hidden_states");
+  TESSERA_CHECK(input.dim() == 5 && input.size(1) == config_.in_channels, kClassName,
+                " takes hidden_states [batch, ", config_.in_channels, ", frames, height, width], got ", input.sizes());
+  TESSERA_CHECK(text.dim() == 3 && text.size(0) == input.size(0) && text.size(2) == config_.text_dim, kClassName,
+                " takes encoder_hidden_states [", input.size(0), ", length, ", config_.text_dim, "], got ", text.sizes());
+  const auto& patch = config_.patch_size;
+  const int64_t batch = input.size(0);
+  const int64_t frames = input.size(2) / patch[0], height = input.size(3) / patch[1], width = input.size(4) / patch[2];
+  TESSERA_CHECK(frames > 0 && height > 0 && width > 0, kClassName, ": input ", input.sizes(),
+                " is smaller than one patch ", patch[0], "x", patch[1], "x", patch[2]);
+
+  const Outputs rotary = (*rope_)({{"hidden_states", input}});
+  at::Tensor hidden_states = patch_embedding_(input).flatten(2).transpose(1, 2).contiguous();
+
+  const bool per_token = timestep.dim() == 2;
+  TESSERA_CHECK(timestep.dim() == 1 || per_token, kClassName, " takes timestep [batch] or [batch, tokens], got ",
+                timestep.sizes());
+  const int64_t timestep_tokens = per_token ? timestep.size(1) : 0;
+  if (per_token) timestep = timestep.flatten();
+  const Outputs conditions = (*condition_embedder_)({{"timestep", timestep}, {"encoder_hidden_states", text}});
+  at::Tensor temb = conditions.at(0), timestep_proj = conditions.at(1);
+  if (per_token) {
+    temb = temb.unflatten(0, {-1, timestep_tokens});
+    timestep_proj = timestep_proj.unflatten(0, {-1, timestep_tokens}).unflatten(2, {6, -1});
+  } else {
+    timestep_proj = timestep_proj.unflatten(1, {6, -1});
+  }
+
+  for (const auto& block : blocks_) {
+    hidden_states = (*block)({{"hidden_states", hidden_states},
+                              {"encoder_hidden_states", conditions.at(2)},
+                              {"temb", timestep_proj},
+                              {"freqs_cos", rotary.at(0)},
+                              {"freqs_sin", rotary.at(1)}})
+                        .at(0);
+  }
+
+  const auto shift_scale = per_token ? (scale_shift_table_.unsqueeze(0) + temb.unsqueeze(2)).chunk(2, 2)
+                                     : (scale_shift_table_ + temb.unsqueeze(1)).chunk(2, 1);
+  const at::Tensor shift = per_token ? shift_scale[0].squeeze(2) : shift_scale[0];
+  const at::Tensor scale = per_token ? shift_scale[1].squeeze(2) : shift_scale[1];
+  hidden_states = (norm_out_->forward(hidden_states.to(at::kFloat)) * (1 + scale) + shift).to(hidden_states.scalar_type());
+  hidden_states = (*proj_out_)({{"hidden_states", hidden_states}}).at(0);
+
+  // Unpatchify: [B, F*H*W, pt*ph*pw*C] -> [B, C, F*pt, H*ph, W*pw].
+  const at::Tensor sample = hidden_states.reshape({batch, frames, height, width, patch[0], patch[1], patch[2], -1})
+                                .permute({0, 7, 1, 4, 2, 5, 3, 6})
+                                .flatten(6, 7)
+                                .flatten(4, 5)
+                                .flatten(2, 3);
+  return {sample};
+}
+
+}  // namespace tessera

@@ -1,0 +1,49 @@
+#pragma once
+// WanTransformer3DModel: the Wan2.1 diffusion transformer, module for module and parameter for parameter
+// as in diffusers, so a diffusers `transformer/` folder loads unchanged.
+#include <torch/nn/modules/conv.h>
+
+#include <memory>
+#include <vector>
+
+#include "src/models/layers.h"
+#include "src/models/model.h"
+#include "src/models/wan/wan_condition_embedder.h"
+#include "src/models/wan/wan_config.h"
+#include "src/models/wan/wan_rotary.h"
+#include "src/models/wan/wan_transformer_block.h"
+
+namespace tessera {
+
+// Arguments (diffusers names): hidden_states [B, C, F, H, W], timestep [B] (or [B, tokens] per token),
+// encoder_hidden_states [B, L, text_dim]. Output 0: sample [B, out_channels, F, H, W].
+class WanTransformer3DModel : public Model {
+ public:
+  static constexpr const char* kClassName = "WanTransformer3DModel";
+
+  explicit WanTransformer3DModel(WanConfig config = {});
+
+  std::string class_name() const override { return kClassName; }
+  ModelCapabilities capabilities() const override;
+  std::vector<std::pair<std::string, std::string>> config_entries() const override { return config_.entries(); }
+  const WanConfig& config() const { return config_; }
+
+  // Casts to `dtype`, keeping in fp32 what diffusers keeps there (time embedder, norms, modulation tables)
+  // for accuracy in bf16/fp16.
+  void set_dtype(c10::ScalarType dtype) override;
+
+ protected:
+  Outputs forward_impl(Args& args) override;
+
+ private:
+  WanConfig config_;
+  std::shared_ptr<WanRotaryPosEmbed> rope_;
+  torch::nn::Conv3d patch_embedding_{nullptr};
+  std::shared_ptr<WanConditionEmbedder> condition_embedder_;
+  std::vector<std::shared_ptr<WanTransformerBlock>> blocks_;
+  std::shared_ptr<Fp32LayerNorm> norm_out_;
+  std::shared_ptr<HookableLinear> proj_out_;
+  at::Tensor scale_shift_table_;  // [1, 2, dim]
+};
+
+}  // namespace tessera
