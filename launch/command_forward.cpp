@@ -3,6 +3,9 @@
 
 #include <chrono>
 
+#include <nlohmann/json.hpp>
+
+#include "common/atomic_file.h"
 #include "common/check.h"
 #include "common/log.h"
 #include "launch/cli_options.h"
@@ -42,7 +45,10 @@ int run_forward(int argc, char** argv, MpiRuntime& runtime) {
       ("output", "safetensors file to write (rank 0, atomically)", cxxopts::value<std::string>())
       ("dtype", "fp32, bf16 or fp16", cxxopts::value<std::string>()->default_value("fp32"))
       ("ulysses", "Ulysses (all-to-all) degree", cxxopts::value<int>()->default_value("1"))
-      ("ring", "Ring attention degree", cxxopts::value<int>()->default_value("1"));
+      ("ring", "Ring attention degree", cxxopts::value<int>()->default_value("1"))
+      ("repeat", "run the forward this many times and log the time per forward (benchmarking)",
+       cxxopts::value<int>()->default_value("1"))
+      ("timing-json", "write the per-forward times as JSON to this file (rank 0)", cxxopts::value<std::string>());
   const auto parsed = cli::parse(options, argc, argv, runtime.world_rank() == 0);
   if (!parsed) return 0;
   for (const char* required : {"model", "inputs", "output"}) {
@@ -65,12 +71,22 @@ int run_forward(int argc, char** argv, MpiRuntime& runtime) {
   TESSERA_LOG_INFO("loaded ", model->class_name(), " from ", model_dir, " (", model->metadata().parameter_count,
                    " parameters) in ", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
                    " s");
-  Args args = read_inputs((*parsed)["inputs"].as<std::string>(), dtype, device);
+  const Args args = read_inputs((*parsed)["inputs"].as<std::string>(), dtype, device);
   c10::InferenceMode inference;
-  const auto forward_start = std::chrono::steady_clock::now();
-  const at::Tensor sample = (*model)(std::move(args)).at(0);
-  TESSERA_LOG_INFO("forward: sample ", sample.sizes(), " in ",
-                   std::chrono::duration<double>(std::chrono::steady_clock::now() - forward_start).count(), " s");
+  const int repeat = (*parsed)["repeat"].as<int>();
+  TESSERA_CHECK(repeat >= 1, "--repeat must be at least 1, got ", repeat);
+  at::Tensor sample;
+  std::vector<double> seconds;
+  for (int run = 0; run < repeat; ++run) {
+    const auto forward_start = std::chrono::steady_clock::now();
+    sample = (*model)(args).at(0);
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - forward_start).count());
+    TESSERA_LOG_INFO("forward ", run + 1, "/", repeat, ": sample ", sample.sizes(), " in ", seconds.back(), " s");
+  }
+  if (runtime.world_rank() == 0 && parsed->count("timing-json")) {
+    write_file_atomically((*parsed)["timing-json"].as<std::string>(),
+                          nlohmann::json({{"seconds", seconds}, {"threads", binding.threads}}).dump() + "\n");
+  }
   if (runtime.world_rank() == 0) {
     const auto output = (*parsed)["output"].as<std::string>();
     io::save_safetensors(output, {{"sample", sample.cpu()}});

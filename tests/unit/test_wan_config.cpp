@@ -1,0 +1,73 @@
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/check.h"
+#include "src/models/wan/wan_config.h"
+#include "src/models/wan/wan_transformer.h"
+
+namespace tessera {
+namespace {
+
+std::string error_of(const nlohmann::json& config) {
+  try {
+    wan_config_from_json(config);
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "";
+}
+
+TEST(WanConfig, ReadsDiffusersKeysWithTheirDefaults) {
+  const auto config = wan_config_from_json(nlohmann::json::parse(R"({
+      "_class_name": "WanTransformer3DModel", "_diffusers_version": "0.42.1", "num_layers": 3,
+      "attention_head_dim": 10, "num_attention_heads": 3, "patch_size": [2, 2, 2], "out_channels": null,
+      "in_channels": 8, "image_dim": null, "qk_norm": "rms_norm_across_heads", "cross_attn_norm": false})"));
+  EXPECT_EQ(config.num_layers, 3);
+  EXPECT_EQ(config.inner_dim(), 30);
+  EXPECT_EQ(config.out_channels, 8);  // null: follows in_channels, as in diffusers
+  EXPECT_EQ(config.patch_size[0], 2);
+  EXPECT_FALSE(config.cross_attn_norm);
+  EXPECT_EQ(config.text_dim, 4096);   // untouched default
+  EXPECT_EQ(config.ffn_dim, 13824);
+}
+
+TEST(WanConfig, RefusesWhatWouldChangeTheArchitecture) {
+  EXPECT_NE(error_of({{"window_size", {-1, -1}}}).find("unknown WanTransformer3DModel config key \"window_size\""),
+            std::string::npos);
+  EXPECT_NE(error_of({{"image_dim", 1280}}).find("image-to-video"), std::string::npos);
+  EXPECT_NE(error_of({{"qk_norm", "layer_norm"}}).find("qk_norm"), std::string::npos);
+  EXPECT_NE(error_of({{"num_layers", -2}}).find("must be positive"), std::string::npos);
+  EXPECT_NE(error_of({{"patch_size", {1, 2}}}).find("three integers"), std::string::npos);
+  EXPECT_NE(error_of({{"attention_head_dim", 5}}).find("even"), std::string::npos);
+}
+
+TEST(WanModel, ParameterNamesAreDiffusers) {
+  WanConfig config;
+  config.num_attention_heads = 2;
+  config.attention_head_dim = 12;
+  config.in_channels = config.out_channels = 4;
+  config.text_dim = 16;
+  config.freq_dim = 8;
+  config.ffn_dim = 32;
+  config.num_layers = 1;
+  WanTransformer3DModel model(config);
+  std::vector<std::string> names;
+  for (const auto& item : model.named_parameters(true)) names.push_back(item.key());
+  for (const char* expected :
+       {"patch_embedding.weight", "condition_embedder.time_embedder.linear_1.weight",
+        "condition_embedder.time_proj.bias", "condition_embedder.text_embedder.linear_2.weight",
+        "blocks.0.attn1.to_q.weight", "blocks.0.attn1.norm_q.weight", "blocks.0.attn1.to_out.0.weight",
+        "blocks.0.attn2.norm_k.weight", "blocks.0.norm2.weight", "blocks.0.ffn.net.0.proj.weight",
+        "blocks.0.ffn.net.2.bias", "blocks.0.scale_shift_table", "proj_out.weight", "scale_shift_table"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
+  }
+  EXPECT_EQ(names.size(), 42u);  // diffusers' state_dict of this config has 42 tensors
+  ASSERT_NE(model.find("blocks.0.attn1"), nullptr);
+  ASSERT_NE(model.find("proj_out"), nullptr);
+  ASSERT_NE(model.find("rope"), nullptr);
+  EXPECT_TRUE(model.metadata().supports("cache"));
+  EXPECT_TRUE(model.metadata().supports("cp_plan"));
+}
+
+}  // namespace
+}  // namespace tessera
