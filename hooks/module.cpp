@@ -72,6 +72,14 @@ std::vector<NamedModule> Module::find_all(std::string_view pattern) {
   return matches;
 }
 
+std::vector<NamedModule> Module::all_modules() {
+  std::vector<NamedModule> modules{{"", this}};
+  for (const auto& item : named_modules("", /*include_self=*/false)) {
+    if (auto* module = dynamic_cast<Module*>(item.value().get())) modules.push_back({item.key(), module});
+  }
+  return modules;
+}
+
 bool path_matches(std::string_view pattern, std::string_view path) {
   const auto wanted = split_path(pattern);
   const auto segments = split_path(path);

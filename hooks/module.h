@@ -48,6 +48,8 @@ class Module : public torch::nn::Module {
   // Every tessera::Module whose dotted path matches `pattern`, where a "*" segment matches any one
   // segment ("blocks.*.attn1"), in registration order.
   std::vector<NamedModule> find_all(std::string_view pattern);
+  // This module ("") and every tessera::Module below it, in registration order.
+  std::vector<NamedModule> all_modules();
 
  protected:
   virtual Outputs forward_impl(Args& args) = 0;

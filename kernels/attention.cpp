@@ -17,6 +17,8 @@ AttentionResult math_attention(const at::Tensor& q, const at::Tensor& k, const a
   return {at::matmul(probabilities, v.to(at::kFloat)).to(q.scalar_type()), lse};
 }
 
+thread_local const AttentionImplementation* sequence_parallel_implementation = nullptr;
+
 AttentionResult fused_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
                                 bool need_lse) {
   if (q.is_cpu()) {
@@ -39,8 +41,23 @@ AttentionResult fused_attention(const at::Tensor& q, const at::Tensor& k, const 
 
 }  // namespace
 
+ScopedSequenceParallelAttention::ScopedSequenceParallelAttention(const AttentionImplementation* implementation)
+    : previous_(sequence_parallel_implementation) {
+  sequence_parallel_implementation = implementation;
+}
+
+ScopedSequenceParallelAttention::~ScopedSequenceParallelAttention() { sequence_parallel_implementation = previous_; }
+
 AttentionResult attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                           const AttentionOptions& options) {
+  if (options.sequence_parallel && sequence_parallel_implementation != nullptr) {
+    return (*sequence_parallel_implementation)(q, k, v, options);
+  }
+  return local_attention(q, k, v, options);
+}
+
+AttentionResult local_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                const AttentionOptions& options) {
   TESSERA_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "attention takes [batch, seq, heads, head_dim] "
                 "tensors, got q ", q.sizes(), ", k ", k.sizes(), ", v ", v.sizes());
   TESSERA_CHECK(k.sizes() == v.sizes() && q.size(0) == k.size(0) && q.size(2) == k.size(2) && q.size(3) == k.size(3),

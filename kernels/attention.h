@@ -4,6 +4,7 @@
 // to merge partial results.
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <optional>
 
 namespace tessera {
@@ -17,6 +18,9 @@ struct AttentionOptions {
   AttentionBackend backend = AttentionBackend::fused;
   std::optional<double> scale;  // default 1 / sqrt(head_dim)
   bool need_lse = false;        // compute the log-sum-exp (fp32, [batch, heads, seq_q])
+  // q, k and v are this rank's shards of a sequence that context parallelism split (self-attention). Such
+  // calls go to the distributed implementation in scope, if any; cross-attention to unsplit text never does.
+  bool sequence_parallel = false;
 };
 
 struct AttentionResult {
@@ -25,8 +29,30 @@ struct AttentionResult {
 };
 
 // q [batch, seq_q, heads, head_dim], k and v [batch, seq_kv, heads, head_dim] (the layout diffusers uses
-// after unflattening heads). Non-causal, no dropout.
+// after unflattening heads). Non-causal, no dropout. Sequence-parallel calls go to the implementation that
+// a ScopedSequenceParallelAttention installed on this thread, if any.
 AttentionResult attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                           const AttentionOptions& options = {});
+
+// Attention on whatever q, k, v this rank holds, never distributed: what distributed implementations run
+// on their shards.
+AttentionResult local_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                const AttentionOptions& options = {});
+
+using AttentionImplementation =
+    std::function<AttentionResult(const at::Tensor&, const at::Tensor&, const at::Tensor&, const AttentionOptions&)>;
+
+// While alive, sequence-parallel attention on this thread runs `implementation` (Ulysses, Ring, USP).
+// Context parallelism scopes it to the model's forward, so a model without parallelism is untouched.
+class ScopedSequenceParallelAttention {
+ public:
+  explicit ScopedSequenceParallelAttention(const AttentionImplementation* implementation);
+  ~ScopedSequenceParallelAttention();
+  ScopedSequenceParallelAttention(const ScopedSequenceParallelAttention&) = delete;
+  ScopedSequenceParallelAttention& operator=(const ScopedSequenceParallelAttention&) = delete;
+
+ private:
+  const AttentionImplementation* previous_;
+};
 
 }  // namespace tessera

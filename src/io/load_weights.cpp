@@ -42,12 +42,13 @@ std::string shape_text(c10::IntArrayRef shape) {
 
 void load_weights(torch::nn::Module& module, const WeightSource& source, c10::ScalarType dtype,
                   c10::Device device) {
+  // Undefined tensors (a bias a module was built without) have nothing to load, as in PyTorch's state_dict.
   std::vector<std::pair<std::string, at::Tensor>> targets;
   for (const auto& item : module.named_parameters(/*recurse=*/true)) {
-    targets.emplace_back(item.key(), item.value());
+    if (item.value().defined()) targets.emplace_back(item.key(), item.value());
   }
   for (const auto& item : module.named_buffers(/*recurse=*/true)) {
-    targets.emplace_back(item.key(), item.value());
+    if (item.value().defined()) targets.emplace_back(item.key(), item.value());
   }
 
   std::set<std::string> needed;

@@ -68,7 +68,9 @@ std::string parent_of(const std::string& path) {
 
 }  // namespace
 
-WeightSource WeightSource::open_dir(const std::string& dir) {
+WeightSource WeightSource::open_dir(const std::string& model_dir) {
+  std::string dir = model_dir;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();  // so that paths in messages read "dir/file"
   TESSERA_CHECK(is_directory(dir), "model directory ", dir, " does not exist");
   if (is_regular_file(dir + "/" + kSingleFile)) return open_file(dir + "/" + kSingleFile);
   if (is_regular_file(dir + "/" + kIndexFile)) return open_index(dir + "/" + kIndexFile);

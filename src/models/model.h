@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "hooks/module.h"
+#include "parallel/context_parallel_plan.h"
 #include "src/models/model_metadata.h"
 
 namespace tessera {
@@ -18,6 +19,9 @@ class Model : public Module {
   virtual ModelCapabilities capabilities() const = 0;
   // The configuration the instance was built from, key -> value as text.
   virtual std::vector<std::pair<std::string, std::string>> config_entries() const { return {}; }
+
+  // Where context parallelism splits and gathers the sequence (diffusers' _cp_plan); empty: not supported.
+  virtual ContextParallelPlan context_parallel_plan() const { return {}; }
 
   // Casts the weights to `dtype`; a model may keep numerically sensitive parts in fp32.
   virtual void set_dtype(c10::ScalarType dtype) { to(dtype); }

@@ -112,9 +112,11 @@ TEST(ModelMetadata, VerboseDescribeAddsMeaningsPlanAndHookPoints) {
 
 TEST(ModelRegistry, UnknownClassNamesTheClassAndTheSupportedOnes) {
   EXPECT_TRUE(is_supported_model_class("TinyDiTModel"));
-  const std::string message = message_of([] { create_model("WanTransformer3DModel", nlohmann::json::object()); });
-  EXPECT_TRUE(has(message, "unsupported model class 'WanTransformer3DModel'")) << message;
+  EXPECT_TRUE(is_supported_model_class("WanTransformer3DModel"));
+  const std::string message = message_of([] { create_model("FluxTransformer2DModel", nlohmann::json::object()); });
+  EXPECT_TRUE(has(message, "unsupported model class 'FluxTransformer2DModel'")) << message;
   EXPECT_TRUE(has(message, "TinyDiTModel")) << message;
+  EXPECT_TRUE(has(message, "WanTransformer3DModel")) << message;
 }
 
 TEST(ModelRegistry, BuildsTheFixtureModelFromItsConfig) {
@@ -174,7 +176,7 @@ TEST_F(ModelDirTest, UnknownClassNameListsTheSupportedClasses) {
   write_config("{\"_class_name\": \"FluxTransformer2DModel\"}");
   const std::string message = message_of([&] { create_model_from_dir(dir_); });
   EXPECT_TRUE(has(message, "'FluxTransformer2DModel'")) << message;
-  EXPECT_TRUE(has(message, "supported classes: TinyDiTModel")) << message;
+  EXPECT_TRUE(has(message, "supported classes: WanTransformer3DModel, TinyDiTModel")) << message;
 }
 
 TEST_F(ModelDirTest, BadConfigValueNamesTheKey) {

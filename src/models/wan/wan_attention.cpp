@@ -38,7 +38,9 @@ Outputs WanAttention::forward_impl(Args& args) {
     q = apply_rotary_embedding(q, *cos, sin);
     k = apply_rotary_embedding(k, *cos, sin);
   }
-  const at::Tensor attended = attention(q, k, v).output.flatten(2, 3).to(q.scalar_type());
+  AttentionOptions options;
+  options.sequence_parallel = !is_cross_attention_;  // text keys are never split: cross-attention stays local
+  const at::Tensor attended = attention(q, k, v, options).output.flatten(2, 3).to(q.scalar_type());
   return {to_out_(attended)};
 }
 

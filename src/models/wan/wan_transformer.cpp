@@ -36,15 +36,23 @@ ModelCapabilities WanTransformer3DModel::capabilities() const {
   declared.supports_cache = true;
   // diffusers' _cp_plan for Wan: the sequence is split once at the rope output and the first block's input,
   // per-token timesteps with it, and gathered at proj_out.
-  declared.cp_plan = {{"rope", "split outputs 0 and 1 (cos, sin) along dim 1, 4-D"},
-                      {"blocks.0", "split hidden_states along dim 1, 3-D"},
-                      {"", "split timestep along dim 1 when 2-D (per-token timesteps)"},
-                      {"proj_out", "gather output 0 along dim 1, 3-D"}};
+  for (const auto& [path, action] : describe_plan(context_parallel_plan())) declared.cp_plan.push_back({path, action});
   declared.no_split_modules = {"WanTransformerBlock"};
   declared.repeated_blocks = {"WanTransformerBlock"};
   declared.dtypes = {"float32", "bfloat16", "float16"};
   declared.attention_backends = {"native", "math"};
   return declared;
+}
+
+ContextParallelPlan WanTransformer3DModel::context_parallel_plan() const {
+  // diffusers' _cp_plan for Wan: the sequence is split once, at the rotary frequencies and the first block's
+  // input (per-token timesteps with it), and gathered at proj_out.
+  ContextParallelPlan plan;
+  plan.push_back({"rope", {{}, {{0, {1, 4, true}}, {1, {1, 4, true}}}, {}}});
+  plan.push_back({"blocks.0", {{{"hidden_states", {1, 3, false}}}, {}, {}}});
+  plan.push_back({"proj_out", {{}, {}, {{0, {1, 3}}}}});
+  plan.push_back({"", {{{"timestep", {1, 2, false}}}, {}, {}}});
+  return plan;
 }
 
 void WanTransformer3DModel::set_dtype(c10::ScalarType dtype) {

@@ -25,6 +25,7 @@ class WanTransformer3DModel : public Model {
 
   std::string class_name() const override { return kClassName; }
   ModelCapabilities capabilities() const override;
+  ContextParallelPlan context_parallel_plan() const override;
   std::vector<std::pair<std::string, std::string>> config_entries() const override { return config_.entries(); }
   const WanConfig& config() const { return config_; }
 

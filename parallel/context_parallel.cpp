@@ -1,0 +1,151 @@
+#include "parallel/context_parallel.h"
+
+#include <ATen/ATen.h>
+
+#include "common/check.h"
+#include "hooks/hook_registry.h"
+#include "hooks/model_hook.h"
+#include "parallel/distributed_attention.h"
+#include "parallel/shard_sizes.h"
+
+namespace tessera {
+namespace {
+
+constexpr const char* kPlanHook = "context_parallel.plan";
+constexpr const char* kAttentionHook = "context_parallel.attention";
+
+at::Tensor local_shard(const at::Tensor& tensor, int64_t dim, const Communicator& group) {
+  const auto sizes = shard_sizes(tensor.size(dim), group.size());
+  const auto offsets = exclusive_prefix_sum(sizes);
+  return tensor.narrow(dim, offsets[group.rank()], sizes[group.rank()]).contiguous();
+}
+
+bool applies(const at::Tensor& tensor, int64_t expected_dims) { return tensor.defined() && tensor.dim() == expected_dims; }
+
+// Splits the planned inputs before the forward and splits or gathers the planned outputs after it.
+class PlanHook : public ModelHook {
+ public:
+  PlanHook(ContextParallelModulePlan plan, std::shared_ptr<DeviceMesh> mesh)
+      : plan_(std::move(plan)), mesh_(std::move(mesh)) {}
+
+  void pre_forward(Module& /*module*/, Args& args) override {
+    for (const auto& [name, input] : plan_.split_inputs) {
+      const at::Tensor* tensor = args.get_if<at::Tensor>(name);
+      if (tensor != nullptr && applies(*tensor, input.expected_dims)) {
+        args.set(name, local_shard(*tensor, input.split_dim, mesh_->context_parallel()));
+      }
+    }
+  }
+
+  void post_forward(Module& /*module*/, Outputs& outputs) override {
+    for (const auto& [index, input] : plan_.split_outputs) {
+      if (index < static_cast<int>(outputs.size()) && applies(outputs[index], input.expected_dims)) {
+        outputs[index] = local_shard(outputs[index], input.split_dim, mesh_->context_parallel());
+      }
+    }
+    for (const auto& [index, output] : plan_.gather_outputs) {
+      if (index < static_cast<int>(outputs.size()) && applies(outputs[index], output.expected_dims)) {
+        outputs[index] = mesh_->context_parallel().all_gather(outputs[index], output.gather_dim);
+      }
+    }
+  }
+
+ private:
+  ContextParallelModulePlan plan_;
+  std::shared_ptr<DeviceMesh> mesh_;
+};
+
+// Routes sequence-parallel attention to the mesh's strategy while the model's forward runs.
+class AttentionHook : public ModelHook {
+ public:
+  explicit AttentionHook(std::shared_ptr<DeviceMesh> mesh) : mesh_(std::move(mesh)) {
+    const ParallelConfig& config = mesh_->config();
+    DeviceMesh* mesh_pointer = mesh_.get();
+    if (config.ring == 1) {
+      implementation_ = [mesh_pointer](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                       const AttentionOptions& options) {
+        return ulysses_attention(mesh_pointer->ulysses(), q, k, v, options, local_attention);
+      };
+    } else if (config.ulysses == 1) {
+      implementation_ = [mesh_pointer](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                       const AttentionOptions& options) {
+        return ring_attention(mesh_pointer->ring(), q, k, v, options);
+      };
+    } else {  // USP: Ulysses inside each group, Ring across groups
+      implementation_ = [mesh_pointer](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                       const AttentionOptions& options) {
+        return ulysses_attention(mesh_pointer->ulysses(), q, k, v, options,
+                                 [mesh_pointer](const at::Tensor& hq, const at::Tensor& hk, const at::Tensor& hv,
+                                                const AttentionOptions& inner_options) {
+                                   return ring_attention(mesh_pointer->ring(), hq, hk, hv, inner_options);
+                                 });
+      };
+    }
+  }
+
+  bool overrides_forward() const override { return true; }
+
+  Outputs new_forward(Module& module, Args& args) override {
+    ScopedSequenceParallelAttention scope(&implementation_);
+    return module.original_forward(args);
+  }
+
+ private:
+  std::shared_ptr<DeviceMesh> mesh_;
+  AttentionImplementation implementation_;
+};
+
+}  // namespace
+
+void enable_parallelism(Module& model, const ContextParallelPlan& plan, std::shared_ptr<DeviceMesh> mesh) {
+  TESSERA_CHECK(mesh != nullptr, "enable_parallelism needs a device mesh");
+  TESSERA_CHECK(!parallelism_enabled(model), "context parallelism is already enabled on ", model.name(),
+                "; call disable_parallelism first");
+  TESSERA_CHECK(!plan.empty(), model.name(), " declares no context-parallel plan, so it cannot run with "
+                "--ulysses/--ring above 1");
+  if (mesh->config().context_parallel_degree() == 1) return;  // nothing to split: the model is unchanged
+  // Resolve every path first, so a bad plan changes nothing.
+  std::vector<std::pair<Module*, const ContextParallelModulePlan*>> targets;
+  for (const auto& [path, module_plan] : plan) {
+    const auto matches = model.find_all(path);
+    TESSERA_CHECK(!matches.empty(), "context-parallel plan entry '", path, "' matches no module of ", model.name());
+    for (const auto& match : matches) targets.emplace_back(match.module, &module_plan);
+  }
+  for (const auto& [module, module_plan] : targets) {
+    HookRegistry::get_or_create(*module).register_hook(kPlanHook, std::make_shared<PlanHook>(*module_plan, mesh));
+  }
+  HookRegistry::get_or_create(model).register_hook(kAttentionHook, std::make_shared<AttentionHook>(mesh));
+}
+
+void disable_parallelism(Module& model) {
+  for (const auto& match : model.all_modules()) {
+    if (HookRegistry* registry = match.module->hook_registry()) {
+      registry->remove_hook(kPlanHook);
+      registry->remove_hook(kAttentionHook);
+    }
+  }
+}
+
+bool parallelism_enabled(Module& model) {
+  HookRegistry* registry = model.hook_registry();
+  return registry != nullptr && registry->get_hook(kAttentionHook) != nullptr;
+}
+
+CommunicationStats context_parallel_stats(const DeviceMesh& mesh) {
+  CommunicationStats total;
+  for (const Communicator* group : {&mesh.context_parallel(), &mesh.ulysses(), &mesh.ring()}) {
+    for (const auto& [operation, stats] : group->stats()) {
+      total[operation].calls += stats.calls;
+      total[operation].bytes_sent += stats.bytes_sent;
+    }
+  }
+  return total;
+}
+
+void reset_context_parallel_stats(DeviceMesh& mesh) {
+  mesh.context_parallel().reset_stats();
+  mesh.ulysses().reset_stats();
+  mesh.ring().reset_stats();
+}
+
+}  // namespace tessera
