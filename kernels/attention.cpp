@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <limits>
 
 #include "common/check.h"
 
@@ -63,6 +64,16 @@ AttentionResult local_attention(const at::Tensor& q, const at::Tensor& k, const 
   TESSERA_CHECK(k.sizes() == v.sizes() && q.size(0) == k.size(0) && q.size(2) == k.size(2) && q.size(3) == k.size(3),
                 "attention: incompatible shapes q ", q.sizes(), ", k ", k.sizes(), ", v ", v.sizes());
   const double scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(-1))));
+  if (q.numel() == 0 || k.size(1) == 0) {
+    // Empty shards happen under context parallelism (more ranks than heads or tokens); the fused kernels
+    // do not take them. No keys: output 0 and log-sum-exp -inf, the neutral element of the Ring merge.
+    AttentionResult empty{at::zeros_like(q), at::Tensor()};
+    if (options.need_lse) {
+      empty.lse = at::full({q.size(0), q.size(2), q.size(1)}, -std::numeric_limits<float>::infinity(),
+                           q.options().dtype(at::kFloat));
+    }
+    return empty;
+  }
   const at::Tensor q_heads = q.transpose(1, 2), k_heads = k.transpose(1, 2), v_heads = v.transpose(1, 2);
   AttentionResult result = options.backend == AttentionBackend::math
                                ? math_attention(q_heads, k_heads, v_heads, scale)

@@ -1,0 +1,74 @@
+// Context parallelism on the Wan parity fixtures: at every world size and strategy, the output equals the
+// single-rank output and diffusers' reference; disable_parallelism gives back the single-rank model exactly.
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <gtest/gtest.h>
+
+#include "../parity/parity_check.h"
+#include "common/check.h"
+#include "mpi_test_environment.h"
+#include "parallel/context_parallel.h"
+#include "src/io/safetensors.h"
+#include "src/models/load_model.h"
+
+namespace tessera::testing {
+namespace {
+
+std::shared_ptr<Communicator> shared_world() { return std::shared_ptr<Communicator>(&world(), [](Communicator*) {}); }
+
+// The strategies a world of n ranks can run: Ulysses n, Ring n, and USP 2 x (n / 2) when n allows.
+std::vector<ParallelConfig> strategies(int n) {
+  std::vector<ParallelConfig> configs{{n, 1, 1}, {1, n, 1}};
+  if (n >= 4 && n % 2 == 0) configs.push_back({2, n / 2, 1});
+  return configs;
+}
+
+class ContextParallelWan : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    const std::string dir = std::string(TESSERA_FIXTURES_DIR) + "/wan/" + GetParam();
+    model_ = load_model(dir, at::kFloat, c10::Device(c10::kCPU));
+    const io::SafetensorsFile inputs(dir + "/inputs.safetensors");
+    args_ = {{"hidden_states", inputs.load("hidden_states")},
+             {"timestep", inputs.load("timestep")},
+             {"encoder_hidden_states", inputs.load("encoder_hidden_states")}};
+    expected_ = io::SafetensorsFile(dir + "/expected.safetensors").load("sample");
+  }
+  at::Tensor run() { return (*model_)(args_).at(0); }
+
+  c10::InferenceMode inference_;
+  std::shared_ptr<Model> model_;
+  Args args_;
+  at::Tensor expected_;
+};
+
+TEST_P(ContextParallelWan, EveryStrategyMatchesSingleRankAndDiffusers) {
+  const at::Tensor single_rank = run();
+  ASSERT_TRUE(close_relative_to_scale(single_rank, expected_));
+  for (const auto& config : strategies(world().size())) {
+    SCOPED_TRACE(config.to_string());
+    auto mesh = std::make_shared<DeviceMesh>(shared_world(), config);
+    enable_parallelism(*model_, model_->context_parallel_plan(), mesh);
+    EXPECT_EQ(parallelism_enabled(*model_), config.context_parallel_degree() > 1);
+    const at::Tensor parallel = run();
+    EXPECT_TRUE(close_relative_to_scale(parallel, single_rank));
+    EXPECT_TRUE(close_relative_to_scale(parallel, expected_));
+    disable_parallelism(*model_);
+    EXPECT_FALSE(parallelism_enabled(*model_));
+    EXPECT_TRUE(at::equal(run(), single_rank)) << "disable_parallelism did not restore the single-rank model";
+  }
+}
+
+TEST_P(ContextParallelWan, RefusesToEnableTwice) {
+  if (world().size() < 2) GTEST_SKIP() << "needs two ranks";
+  auto mesh = std::make_shared<DeviceMesh>(shared_world(), ParallelConfig{world().size(), 1, 1});
+  enable_parallelism(*model_, model_->context_parallel_plan(), mesh);
+  EXPECT_THROW(enable_parallelism(*model_, model_->context_parallel_plan(), mesh), Error);
+  disable_parallelism(*model_);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, ContextParallelWan,
+                         ::testing::Values("odd_tokens", "uneven_rope", "temporal_patch", "per_token_timestep"));
+
+}  // namespace
+}  // namespace tessera::testing
