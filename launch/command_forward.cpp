@@ -2,6 +2,8 @@
 #include <c10/core/InferenceMode.h>
 
 #include <chrono>
+#include <iostream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -11,7 +13,10 @@
 #include "launch/cli_options.h"
 #include "launch/commands.h"
 #include "parallel/mpi_runtime.h"
+#include "parallel/context_parallel.h"
+#include "parallel/gather_text.h"
 #include "parallel/parallel_config.h"
+#include "parallel/world_communicator.h"
 #include "src/io/safetensors.h"
 #include "src/models/load_model.h"
 
@@ -32,6 +37,21 @@ Args read_inputs(const std::string& path, c10::ScalarType dtype, c10::Device dev
   return args;
 }
 
+// Every rank's bytes sent per operation, printed by rank 0 in rank order.
+void print_stats(Communicator& world, const CommunicationStats& stats, const ParallelConfig& parallel) {
+  std::ostringstream line;
+  int64_t total = 0;
+  for (const auto& [operation, entry] : stats) {
+    line << " " << operation << " " << entry.bytes_sent << " B in " << entry.calls << " calls;";
+    total += entry.bytes_sent;
+  }
+  const auto lines = all_gather_text(world, detail::concat("total ", total, " B;", line.str()));
+  if (world.rank() != 0) return;
+  std::cout << "communication per forward (" << parallel.to_string() << "), bytes sent by each rank:\n";
+  for (size_t rank = 0; rank < lines.size(); ++rank) std::cout << "  rank " << rank << ": " << lines[rank] << "\n";
+  std::cout << std::flush;
+}
+
 }  // namespace
 
 int run_forward(int argc, char** argv, MpiRuntime& runtime) {
@@ -46,6 +66,8 @@ int run_forward(int argc, char** argv, MpiRuntime& runtime) {
       ("dtype", "fp32, bf16 or fp16", cxxopts::value<std::string>()->default_value("fp32"))
       ("ulysses", "Ulysses (all-to-all) degree", cxxopts::value<int>()->default_value("1"))
       ("ring", "Ring attention degree", cxxopts::value<int>()->default_value("1"))
+      ("backend", "communication backend: auto, mpi or nccl", cxxopts::value<std::string>()->default_value("auto"))
+      ("stats", "print the bytes each rank sent per operation during the (last) forward")
       ("repeat", "run the forward this many times and log the time per forward (benchmarking)",
        cxxopts::value<int>()->default_value("1"))
       ("timing-json", "write the per-forward times as JSON to this file (rank 0)", cxxopts::value<std::string>());
@@ -58,9 +80,9 @@ int run_forward(int argc, char** argv, MpiRuntime& runtime) {
   }
   const DeviceBinding binding = cli::configure_rank(runtime, *parsed);
   const ParallelConfig parallel{(*parsed)["ulysses"].as<int>(), (*parsed)["ring"].as<int>(), 1};
-  TESSERA_CHECK(parallel.ulysses == 1 && parallel.ring == 1, "--ulysses/--ring other than 1 are not available "
-                "yet: context parallelism is the next milestone. Run with --ulysses 1 --ring 1 on one rank.");
   validate(parallel, runtime.world_size());
+  auto mesh = std::make_shared<DeviceMesh>(make_world_communicator((*parsed)["backend"].as<std::string>(), binding.cuda),
+                                           parallel);
 
   const auto dtype = parse_dtype((*parsed)["dtype"].as<std::string>());
   const c10::Device device = binding.cuda ? c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(binding.cuda_index))
@@ -71,6 +93,7 @@ int run_forward(int argc, char** argv, MpiRuntime& runtime) {
   TESSERA_LOG_INFO("loaded ", model->class_name(), " from ", model_dir, " (", model->metadata().parameter_count,
                    " parameters) in ", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
                    " s");
+  enable_parallelism(*model, model->context_parallel_plan(), mesh);
   const Args args = read_inputs((*parsed)["inputs"].as<std::string>(), dtype, device);
   c10::InferenceMode inference;
   const int repeat = (*parsed)["repeat"].as<int>();
@@ -78,11 +101,13 @@ int run_forward(int argc, char** argv, MpiRuntime& runtime) {
   at::Tensor sample;
   std::vector<double> seconds;
   for (int run = 0; run < repeat; ++run) {
+    reset_context_parallel_stats(*mesh);
     const auto forward_start = std::chrono::steady_clock::now();
     sample = (*model)(args).at(0);
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - forward_start).count());
     TESSERA_LOG_INFO("forward ", run + 1, "/", repeat, ": sample ", sample.sizes(), " in ", seconds.back(), " s");
   }
+  if (parsed->count("stats")) print_stats(mesh->world(), context_parallel_stats(*mesh), parallel);
   if (runtime.world_rank() == 0 && parsed->count("timing-json")) {
     write_file_atomically((*parsed)["timing-json"].as<std::string>(),
                           nlohmann::json({{"seconds", seconds}, {"threads", binding.threads}}).dump() + "\n");

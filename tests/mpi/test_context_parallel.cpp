@@ -9,7 +9,9 @@
 #include "mpi_test_environment.h"
 #include "parallel/context_parallel.h"
 #include "src/io/safetensors.h"
+#include "parallel/shard_sizes.h"
 #include "src/models/load_model.h"
+#include "src/models/wan/wan_transformer.h"
 
 namespace tessera::testing {
 namespace {
@@ -65,6 +67,46 @@ TEST_P(ContextParallelWan, RefusesToEnableTwice) {
   enable_parallelism(*model_, model_->context_parallel_plan(), mesh);
   EXPECT_THROW(enable_parallelism(*model_, model_->context_parallel_plan(), mesh), Error);
   disable_parallelism(*model_);
+}
+
+// Bytes each rank sends per forward, as measured by the communicators, against the strategy's formula:
+// Ulysses sends the q, k, v heads it does not keep and the sequence rows of the output it does not keep;
+// Ring sends its padded k and v to the next rank once per hop, size - 1 hops, every self-attention layer.
+TEST(ContextParallelStats, BytesPerForwardMatchTheFormula) {
+  const int n = world().size();
+  if (n < 2) GTEST_SKIP() << "needs two ranks";
+  const std::string dir = std::string(TESSERA_FIXTURES_DIR) + "/wan/odd_tokens";
+  c10::InferenceMode inference;
+  auto model = load_model(dir, at::kFloat, c10::Device(c10::kCPU));
+  const auto& config = dynamic_cast<const WanTransformer3DModel&>(*model).config();
+  const io::SafetensorsFile inputs(dir + "/inputs.safetensors");
+  const Args args{{"hidden_states", inputs.load("hidden_states")},
+                  {"timestep", inputs.load("timestep")},
+                  {"encoder_hidden_states", inputs.load("encoder_hidden_states")}};
+  const int64_t batch = 1, tokens = 45, heads = config.num_attention_heads, head_dim = config.attention_head_dim;
+  const int64_t layers = config.num_layers, element = 4;
+  const auto sequence = shard_sizes(tokens, n);
+  const int64_t local = sequence[world().rank()];
+  for (const auto& parallel : {ParallelConfig{n, 1, 1}, ParallelConfig{1, n, 1}}) {
+    SCOPED_TRACE(parallel.to_string());
+    auto mesh = std::make_shared<DeviceMesh>(shared_world(), parallel);
+    enable_parallelism(*model, model->context_parallel_plan(), mesh);
+    reset_context_parallel_stats(*mesh);
+    (*model)(args);
+    const auto stats = context_parallel_stats(*mesh);
+    if (parallel.ulysses > 1) {
+      const int64_t kept_heads = shard_sizes(heads, n)[world().rank()];
+      const int64_t qkv = 3 * batch * local * (heads - kept_heads) * head_dim;
+      const int64_t output = batch * (tokens - local) * kept_heads * head_dim;
+      EXPECT_EQ(stats.at("all_to_all").bytes_sent, layers * (qkv + output) * element);
+      EXPECT_EQ(stats.at("all_to_all").calls, 2 * layers);
+    } else {
+      const int64_t padded_kv = 2 * batch * sequence[0] * heads * head_dim;
+      EXPECT_EQ(stats.at("exchange").bytes_sent, layers * (n - 1) * padded_kv * element);
+      EXPECT_EQ(stats.count("all_to_all"), 0u);
+    }
+    disable_parallelism(*model);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, ContextParallelWan,
