@@ -29,19 +29,20 @@ void wait_with_deadline(const std::function<bool()>& is_done, const OperationDes
   if (is_done()) return;
   const auto timeout = std::chrono::duration<double>(communication_timeout_seconds());
   const auto start = Clock::now();
-  // Spin briefly for latency, then sleep with growing pauses so oversubscribed ranks leave the cores
-  // to the peers they are waiting for.
-  auto pause = std::chrono::microseconds(0);
-  for (int polls = 1;; ++polls) {
-    if (is_done()) return;
-    if (Clock::now() - start > timeout) break;
-    if (polls < 64) {
+  // Non-blocking MPI collectives advance only while polled, one fragment at a time, so polling must be
+  // continuous for bandwidth (yielding lets oversubscribed peers run). Only a wait that has already lasted
+  // a second, a peer still busy or gone, backs off to millisecond sleeps.
+  const auto patience = std::chrono::seconds(1);
+  while (!is_done()) {
+    const auto waited = Clock::now() - start;
+    if (waited > timeout) break;
+    if (waited < patience) {
       std::this_thread::yield();
     } else {
-      pause = std::min(std::chrono::microseconds(1000), std::max(std::chrono::microseconds(20), pause * 2));
-      std::this_thread::sleep_for(pause);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
+  if (is_done()) return;
   if (on_timeout) on_timeout();
   const int world_rank = description.world_ranks.empty() ? -1 : description.world_ranks.at(description.group_rank);
   abort_job(detail::concat("communication deadline exceeded: ", description.operation,
