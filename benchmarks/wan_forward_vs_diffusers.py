@@ -27,7 +27,9 @@ MEDIUM = dict(patch_size=(1, 2, 2), num_attention_heads=12, attention_head_dim=1
 
 
 def time_diffusers(model_dir, inputs, repeat):
-    model = WanTransformer3DModel.from_pretrained(model_dir).eval()
+    # from_config + load_state_dict: from_pretrained would need accelerate for keep-in-fp32 modules.
+    model = WanTransformer3DModel.from_config(WanTransformer3DModel.load_config(model_dir)).eval()
+    model.load_state_dict(load_file(str(pathlib.Path(model_dir) / "diffusion_pytorch_model.safetensors")))
     times = []
     with torch.inference_mode():
         model(**inputs, return_dict=False)  # warm-up

@@ -98,19 +98,23 @@ std::vector<std::vector<int64_t>> Communicator::exchange_shapes(const at::Tensor
   return shapes;
 }
 
-at::Tensor Communicator::all_gather(const at::Tensor& input, int64_t dim) {
-  const int64_t d = wrap_dim(dim, input.dim(), "all_gather");
+std::vector<int64_t> Communicator::sizes_along(const at::Tensor& input, int64_t dim, const char* operation) {
   const auto shapes = exchange_shapes(input);
   std::vector<int64_t> sizes(size());
   for (int r = 0; r < size(); ++r) {
     bool compatible = shapes[r].size() == static_cast<size_t>(input.dim());
-    for (int64_t i = 0; compatible && i < input.dim(); ++i) compatible = i == d || shapes[r][i] == input.size(i);
-    TESSERA_CHECK(compatible, "all_gather along dim ", d, " on ", describe(), ": rank ", r, " has shape ",
+    for (int64_t i = 0; compatible && i < input.dim(); ++i) compatible = i == dim || shapes[r][i] == input.size(i);
+    TESSERA_CHECK(compatible, operation, " along dim ", dim, " on ", describe(), ": rank ", r, " has shape ",
                   shape_text(shapes[r]), " but rank ", rank_, " has ", input.sizes(),
-                  "; shapes may differ only along the gathered dim");
-    sizes[r] = shapes[r][d];
+                  "; shapes may differ only along dim ", dim);
+    sizes[r] = shapes[r][dim];
   }
-  return all_gather(input, d, sizes);
+  return sizes;
+}
+
+at::Tensor Communicator::all_gather(const at::Tensor& input, int64_t dim) {
+  const int64_t d = wrap_dim(dim, input.dim(), "all_gather");
+  return all_gather(input, d, sizes_along(input, d, "all_gather"));
 }
 
 at::Tensor Communicator::all_gather(const at::Tensor& input, int64_t dim, const std::vector<int64_t>& sizes) {
@@ -136,16 +140,7 @@ at::Tensor Communicator::all_gather(const at::Tensor& input, int64_t dim, const 
 
 at::Tensor Communicator::all_to_all(const at::Tensor& input, int64_t scatter_dim, int64_t gather_dim) {
   const int64_t g = wrap_dim(gather_dim, input.dim(), "all_to_all");
-  const auto shapes = exchange_shapes(input);
-  std::vector<int64_t> gather_sizes(size());
-  for (int r = 0; r < size(); ++r) {
-    bool compatible = shapes[r].size() == static_cast<size_t>(input.dim());
-    for (int64_t i = 0; compatible && i < input.dim(); ++i) compatible = i == g || shapes[r][i] == input.size(i);
-    TESSERA_CHECK(compatible, "all_to_all on ", describe(), ": rank ", r, " has shape ", shape_text(shapes[r]),
-                  " but rank ", rank_, " has ", input.sizes(), "; shapes may differ only along gather_dim ", g);
-    gather_sizes[r] = shapes[r][g];
-  }
-  return all_to_all(input, scatter_dim, g, gather_sizes);
+  return all_to_all(input, scatter_dim, g, sizes_along(input, g, "all_to_all"));
 }
 
 at::Tensor Communicator::all_to_all(const at::Tensor& input, int64_t scatter_dim, int64_t gather_dim,

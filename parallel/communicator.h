@@ -110,6 +110,8 @@ class Communicator {
   void record(const std::string& operation, int64_t bytes_sent);
   void check_peer(int peer, const char* operation) const;
   std::vector<std::vector<int64_t>> exchange_shapes(const at::Tensor& input);
+  // Every rank's size along `dim`, after checking that the shapes differ nowhere else.
+  std::vector<int64_t> sizes_along(const at::Tensor& input, int64_t dim, const char* operation);
 
   std::string name_;
   std::vector<int> world_ranks_;

@@ -3,6 +3,7 @@
 
 #include "common/check.h"
 #include "mpi_test_environment.h"
+#include "parallel/cfg_parallel.h"
 #include "parallel/device_mesh.h"
 #include "parallel/parallel_config.h"
 
@@ -64,6 +65,29 @@ TEST(DeviceMesh, WrongWorldSizeIsAClearErrorOnEveryRank) {
   } catch (const Error& error) {
     EXPECT_NE(std::string(error.what()).find("but the job has " + std::to_string(n)), std::string::npos)
         << error.what();
+  }
+}
+
+// Each CFG branch computes its own prediction; after combine_guidance every rank holds the guided result the
+// serial formula gives from both predictions.
+TEST(CfgParallel, CombinedPredictionEqualsTheSerialFormula) {
+  const int n = world().size();
+  if (n % 2 != 0) GTEST_SKIP() << "needs an even number of ranks";
+  DeviceMesh mesh(shared_world(), ParallelConfig{n / 2, 1, 2});
+  const int cp_position = mesh.context_parallel().rank();
+  auto prediction = [&](GuidanceBranch branch) {
+    return rank_tensor(cp_position, {2, 5, 3}, at::kFloat, static_cast<int>(branch) + 1);
+  };
+  const GuidanceBranch mine = guidance_branch(mesh.cfg());
+  EXPECT_EQ(static_cast<int>(mine), mesh.coordinates().cfg);
+  const at::Tensor guided = combine_guidance(mesh.cfg(), prediction(mine), 5.0);
+  const at::Tensor expected = classifier_free_guidance(prediction(GuidanceBranch::conditional),
+                                                       prediction(GuidanceBranch::unconditional), 5.0);
+  EXPECT_TRUE(at::equal(guided, expected));
+  for (Communicator* group : {&world(), &mesh.context_parallel()}) {
+    if (group->size() != 2) {
+      EXPECT_THROW(guidance_branch(*group), Error);
+    }
   }
 }
 

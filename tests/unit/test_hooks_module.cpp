@@ -1,6 +1,7 @@
 // tessera::Module: the Args convention, dotted-path and wildcard lookup, and hooks on wildcard paths.
 #include <gtest/gtest.h>
 
+#include "tests/unit/error_message.h"
 #include "common/check.h"
 #include "hooks/hook_registry.h"
 #include "src/models/tiny/tiny_dit.h"
@@ -17,15 +18,6 @@ TinyDiTConfig tiny_config(int64_t num_layers, int64_t in_channels = 4, int64_t o
   config.in_channels = in_channels;
   config.out_channels = out_channels;
   return config;
-}
-
-std::string message_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
 }
 
 TEST(Args, KeepsInsertionOrderAndReplacesInPlace) {

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "tests/unit/error_message.h"
 #include "common/check.h"
 #include "src/io/load_weights.h"
 #include "src/io/safetensors.h"
@@ -26,17 +27,6 @@ namespace {
 
 using testing::ScratchDir;
 using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
-
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-std::string message_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
 
 // Parameters in nested modules and a list, a float buffer and an integer buffer.
 struct TinyNet : torch::nn::Module {

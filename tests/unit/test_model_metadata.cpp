@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "tests/unit/error_message.h"
 #include "common/check.h"
 #include "src/models/model_config.h"
 #include "src/models/model_registry.h"
@@ -19,17 +20,6 @@ namespace tessera {
 namespace {
 
 namespace fs = std::filesystem;
-
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-std::string message_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
 
 TEST(ModelMetadata, TinyModelDeclaresItsCapabilities) {
   const ModelMetadata metadata = TinyDiTModel().metadata();

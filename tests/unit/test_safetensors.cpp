@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/error_message.h"
 #include "common/check.h"
 #include "src/io/safetensors.h"
 #include "tests/unit/scratch_dir.h"
@@ -25,17 +26,6 @@ namespace tessera::io {
 namespace {
 
 using testing::ScratchDir;
-
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-std::string message_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
 
 // The dtypes and shapes every round trip covers; check_safetensors_roundtrip.py lists the same ones.
 const std::vector<std::string> kDtypeNames = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2",

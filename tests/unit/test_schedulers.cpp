@@ -14,6 +14,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "tests/unit/error_message.h"
 #include "common/check.h"
 #include "src/schedulers/flow_match_euler_discrete.h"
 #include "src/schedulers/scheduler_config.h"
@@ -144,17 +145,6 @@ TEST(SchedulerFixtures, CoverBothSchedulersAndWansConfig) {
     EXPECT_NE(std::find(cases.begin(), cases.end(), required), cases.end()) << required;
   }
 }
-
-std::string message_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
-
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 std::string message_of_config(const json& config) {
   return message_of([&] { make_scheduler(config, "scheduler_config.json"); });
