@@ -40,7 +40,7 @@ ModelCapabilities WanTransformer3DModel::capabilities() const {
   declared.no_split_modules = {"WanTransformerBlock"};
   declared.repeated_blocks = {"WanTransformerBlock"};
   declared.dtypes = {"float32", "bfloat16", "float16"};
-  declared.attention_backends = {"native", "math"};
+  declared.attention_backends = {"native", "math", "ulysses", "ring", "usp"};
   return declared;
 }
 
