@@ -101,9 +101,9 @@ void enable_parallelism(Module& model, const ContextParallelPlan& plan, std::sha
   TESSERA_CHECK(mesh != nullptr, "enable_parallelism needs a device mesh");
   TESSERA_CHECK(!parallelism_enabled(model), "context parallelism is already enabled on ", model.name(),
                 "; call disable_parallelism first");
+  if (mesh->config().context_parallel_degree() == 1) return;  // nothing to split: the model is unchanged
   TESSERA_CHECK(!plan.empty(), model.name(), " declares no context-parallel plan, so it cannot run with "
                 "--ulysses/--ring above 1");
-  if (mesh->config().context_parallel_degree() == 1) return;  // nothing to split: the model is unchanged
   // Resolve every path first, so a bad plan changes nothing.
   std::vector<std::pair<Module*, const ContextParallelModulePlan*>> targets;
   for (const auto& [path, module_plan] : plan) {
