@@ -53,8 +53,13 @@ class CacheSession {
   CacheContextState& state() { return states_.get_state(); }
 
   // sum|a - b| / sum|b| over the whole (context-parallel) sequence: both sums are all-reduced over the CP
-  // group, so every rank gets the same value and takes the same branch. 0/0 is 0; x/0 is infinity.
-  double relative_l1(const at::Tensor& current, const at::Tensor& previous);
+  // group, so every rank gets the same value and takes the same branch. 0/0 is 0; x/0 is infinity. NaN when
+  // on any rank the shapes differ or `locally_comparable` is false: shard shapes can change on some ranks
+  // only (45 -> 46 tokens over 4 ranks changes rank 1's shard, not rank 0's), and a rank-local check would
+  // send the ranks down different branches, into different collectives.
+  double relative_l1(const at::Tensor& current, const at::Tensor& previous, bool locally_comparable = true);
+  // True on every rank when `local` is true on any rank of the CP group (one tiny all-reduce).
+  bool any_rank(bool local);
 
   void record(int64_t block, BlockAction action, double metric);
   const std::vector<CacheRecord>& records() const { return records_; }

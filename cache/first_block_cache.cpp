@@ -2,6 +2,7 @@
 // residual they added at the last computed step (rank-local shard, like the hidden states).
 #include <ATen/ATen.h>
 
+#include <cmath>
 #include <limits>
 
 #include "cache/cache_hook.h"
@@ -36,13 +37,12 @@ class FirstBlockCacheHook : public CacheHook {
     Outputs outputs = module.original_forward(args);
     const at::Tensor residual = outputs.at(0) - input;
     const double threshold = std::get<FirstBlockCacheConfig>(session_->config()).threshold;
-    const bool comparable = state.reference.defined() && state.reference.sizes() == residual.sizes() &&
-                            state.cached_residual.defined() && session_->num_blocks() > 1;
-    // Every rank evaluates the same all-reduced value, so the collective in relative_l1 is entered by all
-    // ranks or by none (`comparable` depends on shapes and history that are the same on every rank).
-    state.metric = comparable ? session_->relative_l1(residual, state.reference)
-                              : std::numeric_limits<double>::quiet_NaN();
-    state.skip = comparable && state.metric < threshold;
+    // `history` is the same on every rank (set at the same steps), so either all ranks enter the all-reduce
+    // in relative_l1 or none; shard shapes are compared inside it, collectively.
+    const bool history = state.reference.defined() && state.cached_residual.defined() && session_->num_blocks() > 1;
+    state.metric = history ? session_->relative_l1(residual, state.reference)
+                           : std::numeric_limits<double>::quiet_NaN();
+    state.skip = !std::isnan(state.metric) && state.metric < threshold;
     // The reference moves only on computed steps, so slow drift accumulates until it forces a compute.
     if (!state.skip) {
       state.reference = residual;

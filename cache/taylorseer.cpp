@@ -29,6 +29,16 @@ class TaylorSeerHook : public CacheHook {
       state.factors.resize(session_->num_blocks());
       state.factors_step.resize(session_->num_blocks(), -1);
     }
+    if (is_first() && state.skip) {
+      // A forecast needs factors of this shape on every rank; shard shapes can change on some ranks only, and
+      // a rank that computes while another forecasts would wait alone in attention's collectives.
+      const auto& first = state.factors[0];
+      const bool missing = first.empty() || first[0].sizes() != args.tensor("hidden_states").sizes();
+      if (session_->any_rank(missing)) {
+        state.skip = false;
+        for (auto& factors : state.factors) factors.clear();
+      }
+    }
     auto& factors = state.factors[block_];
     const at::Tensor& hidden_states = args.tensor("hidden_states");
     const bool usable = !factors.empty() && factors[0].sizes() == hidden_states.sizes();

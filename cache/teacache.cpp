@@ -3,6 +3,7 @@
 // block is skipped and the stack's cached residual (rank-local shard) is added to its input.
 #include <ATen/ATen.h>
 
+#include <cmath>
 #include <limits>
 
 #include "cache/cache_hook.h"
@@ -62,12 +63,15 @@ class TeaCacheHook : public CacheHook {
     const auto& config = std::get<TeaCacheConfig>(session_->config());
     ++state.step;
     const at::Tensor indicator = modulated_input(module, args);
-    const bool comparable = state.step >= config.warmup_steps && state.reference.defined() &&
-                            state.reference.sizes() == indicator.sizes() && state.cached_residual.defined() &&
-                            state.cached_residual.sizes() == args.tensor("hidden_states").sizes();
-    if (comparable) {
-      // All-reduced sums inside relative_l1: every rank accumulates the same value and decides alike.
-      state.accumulated += rescale(config.coefficients, session_->relative_l1(indicator, state.reference));
+    // Warmup and history are the same on every rank; shapes are compared inside relative_l1, collectively.
+    const bool history = state.step >= config.warmup_steps && state.reference.defined() &&
+                         state.cached_residual.defined();
+    const double change =
+        history ? session_->relative_l1(indicator, state.reference,
+                                        state.cached_residual.sizes() == args.tensor("hidden_states").sizes())
+                : std::numeric_limits<double>::quiet_NaN();
+    if (!std::isnan(change)) {
+      state.accumulated += rescale(config.coefficients, change);
       state.metric = state.accumulated;
       state.skip = state.accumulated < config.threshold;
     } else {
