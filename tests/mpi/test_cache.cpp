@@ -127,6 +127,11 @@ TEST_P(CacheUnderContextParallel, EveryRankDecidesAlikeAndMatchesOneRank) {
     }
   }
   if (world().rank() == 0) {
+    // What the cache costs in accuracy on this toy trajectory: the last step's output against no cache.
+    const at::Tensor uncached = denoise(hidden_states_).outputs.back();
+    const double error = ((single.outputs.back() - uncached).abs().max() / uncached.abs().max()).item<double>();
+    std::printf("[ %s ] last output vs uncached: max abs error / max abs = %.3g\n", case_name({GetParam(), 0}).c_str(),
+                error);
     std::string metrics;
     for (double metric : single.metrics) metrics += " " + (std::isnan(metric) ? std::string("-") : std::to_string(metric));
     std::printf("[ %s ] decisions %s, metrics%s\n", case_name({GetParam(), 0}).c_str(), single.decisions.c_str(),
