@@ -1,0 +1,97 @@
+#pragma once
+// The configurations of the block caches, with the defaults of diffusers (reference/diffusers_cache_methods_zh.txt)
+// or, where diffusers has no such method, of the method's paper/reference implementation.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace tessera {
+
+// Where the cache hooks go: every module matching the pattern, in registration order, is one block of the
+// stack the model runs one after the other (Wan: "blocks.0" ... "blocks.N-1").
+inline constexpr const char* kDefaultCacheBlocks = "blocks.*";
+
+// First Block Cache (ParaAttention / diffusers FirstBlockCacheConfig): run the first block; when its residual
+// changed by less than `threshold` (relative L1, sum|r - r_prev| / sum|r_prev|) since the last computed step,
+// reuse the cached residual of the remaining blocks instead of running them.
+struct FirstBlockCacheConfig {
+  double threshold = 0.05;  // diffusers' default
+  std::string blocks = kDefaultCacheBlocks;
+};
+
+// TeaCache (Liu et al. 2024, arXiv 2411.19108): accumulate the rescaled relative L1 change of the first block's
+// timestep-modulated input; while the accumulation stays under `threshold` skip every block and reuse the
+// cached residual of the whole stack, else compute and reset the accumulation.
+struct TeaCacheConfig {
+  double threshold = 0.08;  // the reference's Wan2.1-T2V-1.3B setting ("slow", best quality)
+  // rescale(x) = c[0] x^4 + c[1] x^3 + c[2] x^2 + c[3] x + c[4] (highest power first, numpy.poly1d order):
+  // the TeaCache4Wan2.1 fit for T2V-1.3B (use_ret_steps=False). It was fitted on the timestep embedding; here the
+  // indicator is the modulated input, so treat it as a starting point (empty: no rescaling).
+  std::vector<double> coefficients{2.39676752e+03, -1.31110545e+03, 2.01331979e+02, -8.29855975e+00,
+                                   1.37887774e-01};
+  // Steps that always compute, counted from the first call in a context (TeaCache computes its first steps).
+  int64_t warmup_steps = 1;
+  std::string blocks = kDefaultCacheBlocks;
+};
+
+// TaylorSeer (Liu et al. 2025, arXiv 2503.06923; defaults of diffusers' TaylorSeerCacheConfig): compute every
+// block fully every `interval` steps, and in between forecast each block's residual (output - input) by a
+// Taylor expansion of order `order` whose derivatives are finite differences of the last computed steps.
+struct TaylorSeerConfig {
+  int64_t order = 1;         // max_order
+  int64_t interval = 5;      // cache_interval: one full step, then interval - 1 forecast steps
+  int64_t warmup_steps = 3;  // disable_cache_before_step: the first steps always compute
+  int64_t stop_after_step = -1;  // disable_cache_after_step: from this step on always compute (-1: never)
+  std::string blocks = kDefaultCacheBlocks;
+};
+
+// Pyramid Attention Broadcast; fields and defaults as diffusers. Configuration only (not applied yet).
+struct PyramidAttentionBroadcastConfig {
+  int64_t spatial_attention_block_skip_range = 0;  // 0: None
+  int64_t temporal_attention_block_skip_range = 0;
+  int64_t cross_attention_block_skip_range = 0;
+  std::pair<int64_t, int64_t> spatial_attention_timestep_skip_range{100, 800};
+  std::pair<int64_t, int64_t> temporal_attention_timestep_skip_range{100, 800};
+  std::pair<int64_t, int64_t> cross_attention_timestep_skip_range{100, 800};
+  std::vector<std::string> spatial_attention_block_identifiers{"blocks", "transformer_blocks",
+                                                               "single_transformer_blocks"};
+  std::vector<std::string> temporal_attention_block_identifiers{"temporal_transformer_blocks"};
+  std::vector<std::string> cross_attention_block_identifiers{"blocks", "transformer_blocks"};
+  std::function<int64_t()> current_timestep_callback;
+};
+
+// FasterCache; fields and defaults as diffusers. Configuration only (not applied yet).
+struct FasterCacheConfig {
+  int64_t spatial_attention_block_skip_range = 2;
+  int64_t temporal_attention_block_skip_range = 0;  // 0: None
+  std::pair<int64_t, int64_t> spatial_attention_timestep_skip_range{-1, 681};
+  std::pair<int64_t, int64_t> temporal_attention_timestep_skip_range{-1, 681};
+  std::pair<int64_t, int64_t> low_frequency_weight_update_timestep_range{99, 901};
+  std::pair<int64_t, int64_t> high_frequency_weight_update_timestep_range{-1, 301};
+  double alpha_low_frequency = 1.1;
+  double alpha_high_frequency = 1.1;
+  int64_t unconditional_batch_skip_range = 5;
+  std::pair<int64_t, int64_t> unconditional_batch_timestep_skip_range{-1, 641};
+  std::vector<std::string> spatial_attention_block_identifiers{"^blocks.*attn", "^transformer_blocks.*attn",
+                                                               "^single_transformer_blocks.*attn"};
+  std::vector<std::string> temporal_attention_block_identifiers{"^temporal_transformer_blocks.*attn"};
+  std::function<double(const std::string& module_path)> attention_weight_callback;  // unset: 0.5
+  std::function<double(const std::string& module_path)> low_frequency_weight_callback;
+  std::function<double(const std::string& module_path)> high_frequency_weight_callback;
+  std::string tensor_format = "BCFHW";
+  bool is_guidance_distilled = false;
+  std::function<int64_t()> current_timestep_callback;
+  std::vector<std::string> unconditional_conditional_input_kwargs_identifiers{
+      "hidden_states", "encoder_hidden_states", "timestep", "attention_mask", "encoder_attention_mask"};
+};
+
+using CacheConfig = std::variant<FirstBlockCacheConfig, TeaCacheConfig, TaylorSeerConfig,
+                                 PyramidAttentionBroadcastConfig, FasterCacheConfig>;
+
+// "first_block_cache", "teacache", "taylorseer", "pyramid_attention_broadcast", "faster_cache".
+std::string cache_method_name(const CacheConfig& config);
+
+}  // namespace tessera

@@ -1,0 +1,38 @@
+#pragma once
+// The hook every cache method registers on each block of the stack (under the name kCacheHookName). It
+// replaces the block's forward, so the method can run, skip or forecast the block.
+#include <cstdint>
+#include <memory>
+#include <utility>
+
+#include "cache/cache_session.h"
+#include "hooks/model_hook.h"
+
+namespace tessera {
+
+inline constexpr const char* kCacheHookName = "cache";
+
+class CacheHook : public ModelHook {
+ public:
+  CacheHook(std::shared_ptr<CacheSession> session, int64_t block) : session_(std::move(session)), block_(block) {}
+
+  bool overrides_forward() const override { return true; }
+  void reset_state(Module& /*module*/) override { session_->reset(); }
+
+  const std::shared_ptr<CacheSession>& session() const { return session_; }
+  int64_t block() const { return block_; }
+
+ protected:
+  bool is_first() const { return block_ == 0; }
+  bool is_last() const { return block_ == session_->num_blocks() - 1; }
+
+  std::shared_ptr<CacheSession> session_;
+  int64_t block_;
+};
+
+// One factory per method (first_block_cache.cpp, teacache.cpp, taylorseer.cpp).
+std::shared_ptr<CacheHook> make_first_block_cache_hook(std::shared_ptr<CacheSession> session, int64_t block);
+std::shared_ptr<CacheHook> make_teacache_hook(std::shared_ptr<CacheSession> session, int64_t block);
+std::shared_ptr<CacheHook> make_taylorseer_hook(std::shared_ptr<CacheSession> session, int64_t block);
+
+}  // namespace tessera

@@ -1,0 +1,64 @@
+#include "cache/cache_session.h"
+
+#include <ATen/ATen.h>
+
+#include <limits>
+
+#include "parallel/communicator.h"
+
+namespace tessera {
+
+const char* to_string(BlockAction action) {
+  switch (action) {
+    case BlockAction::computed: return "computed";
+    case BlockAction::skipped: return "skipped";
+    case BlockAction::forecast: return "forecast";
+  }
+  return "?";
+}
+
+std::string cache_method_name(const CacheConfig& config) {
+  static const char* const names[] = {"first_block_cache", "teacache", "taylorseer", "pyramid_attention_broadcast",
+                                      "faster_cache"};
+  return names[config.index()];
+}
+
+CacheSession::CacheSession(CacheConfig config, int64_t num_blocks, Communicator* cp_group)
+    : config_(std::move(config)), num_blocks_(num_blocks), cp_group_(cp_group) {}
+
+double CacheSession::relative_l1(const at::Tensor& current, const at::Tensor& previous, bool locally_comparable) {
+  // Sums, not means: with uneven shards a mean of local means would weigh ranks wrongly, and the sum ratio
+  // equals the single-rank value. Double accumulation keeps the decision stable across world sizes.
+  const bool comparable = locally_comparable && current.sizes() == previous.sizes();
+  at::Tensor sums = comparable ? at::stack({(current.to(at::kDouble) - previous.to(at::kDouble)).abs().sum(),
+                                            previous.to(at::kDouble).abs().sum(), at::zeros({}, at::kDouble)
+                                                                                      .to(current.device())})
+                                     .cpu()
+                               : at::tensor({0.0, 0.0, 1.0}, at::kDouble);
+  if (cp_group_ != nullptr && cp_group_->size() > 1) sums = cp_group_->all_reduce(sums, ReduceOp::sum).cpu();
+  if (sums[2].item<double>() > 0) return std::numeric_limits<double>::quiet_NaN();
+  const double diff = sums[0].item<double>(), base = sums[1].item<double>();
+  if (base == 0) return diff == 0 ? 0.0 : std::numeric_limits<double>::infinity();
+  return diff / base;
+}
+
+bool CacheSession::any_rank(bool local) {
+  if (cp_group_ == nullptr || cp_group_->size() <= 1) return local;
+  const at::Tensor flag = at::tensor({local ? 1.0 : 0.0}, at::kDouble);
+  return cp_group_->all_reduce(flag, ReduceOp::max).cpu()[0].item<double>() > 0;
+}
+
+void CacheSession::record(int64_t block, BlockAction action, double metric) {
+  const CacheContextState& current = states_.get_state();
+  records_.push_back({states_.context(), current.step, block, action, metric});
+}
+
+void CacheSession::reset() {
+  const std::string context = states_.context();
+  states_.reset();
+  // Keep the selected branch: reset starts a new generation, it does not unselect the branch.
+  if (!context.empty()) states_.set_context(context);
+  records_.clear();
+}
+
+}  // namespace tessera

@@ -1,0 +1,77 @@
+#pragma once
+// What the cache hooks of one model share: the configuration, the per-context state (one per CFG branch),
+// the context-parallel group the decisions are reduced over, and the record of what every block did.
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cache/cache_config.h"
+#include "hooks/state_manager.h"
+
+namespace tessera {
+
+class Communicator;
+
+enum class BlockAction { computed, skipped, forecast };
+const char* to_string(BlockAction action);
+
+// One block in one step on this rank. `metric` is the method's decision value where it has one (FBC: the
+// relative change; TeaCache: the accumulated rescaled change), NaN otherwise.
+struct CacheRecord {
+  std::string context;
+  int64_t step = 0;
+  int64_t block = 0;
+  BlockAction action = BlockAction::computed;
+  double metric = 0;
+};
+
+// The state of one context (branch). Step-level decisions are taken at block 0 and read by the others.
+struct CacheContextState {
+  int64_t step = -1;  // the current step: incremented each time block 0 runs
+  bool skip = false;  // FBC/TeaCache: the blocks after the decision are skipped this step
+  double metric = 0;  // the decision value of this step (recorded with every block)
+  at::Tensor reference;        // FBC: first-block residual, TeaCache: modulated input, of the last reference step
+  at::Tensor stack_start;      // this step's hidden states where the cached span starts
+  at::Tensor cached_residual;  // last computed step: output of the last block - stack_start
+  double accumulated = 0;      // TeaCache's accumulated rescaled change
+  // TaylorSeer, per block: Taylor factors (value, first difference, ...) and the step they were computed at.
+  std::vector<std::vector<at::Tensor>> factors;
+  std::vector<int64_t> factors_step;
+};
+
+class CacheSession {
+ public:
+  CacheSession(CacheConfig config, int64_t num_blocks, Communicator* cp_group);
+
+  const CacheConfig& config() const { return config_; }
+  int64_t num_blocks() const { return num_blocks_; }
+  Communicator* cp_group() const { return cp_group_; }
+  StateManager<CacheContextState>& states() { return states_; }
+  CacheContextState& state() { return states_.get_state(); }
+
+  // sum|a - b| / sum|b| over the whole (context-parallel) sequence: both sums are all-reduced over the CP
+  // group, so every rank gets the same value and takes the same branch. 0/0 is 0; x/0 is infinity. NaN when
+  // on any rank the shapes differ or `locally_comparable` is false: shard shapes can change on some ranks
+  // only (45 -> 46 tokens over 4 ranks changes rank 1's shard, not rank 0's), and a rank-local check would
+  // send the ranks down different branches, into different collectives.
+  double relative_l1(const at::Tensor& current, const at::Tensor& previous, bool locally_comparable = true);
+  // True on every rank when `local` is true on any rank of the CP group (one tiny all-reduce).
+  bool any_rank(bool local);
+
+  void record(int64_t block, BlockAction action, double metric);
+  const std::vector<CacheRecord>& records() const { return records_; }
+  // Forgets every context's state and the records (between generations); keeps the configuration.
+  void reset();
+
+ private:
+  CacheConfig config_;
+  int64_t num_blocks_;
+  Communicator* cp_group_;
+  StateManager<CacheContextState> states_;
+  std::vector<CacheRecord> records_;
+};
+
+}  // namespace tessera

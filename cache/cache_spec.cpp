@@ -1,0 +1,118 @@
+#include "cache/cache_spec.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <vector>
+
+#include "common/check.h"
+
+namespace tessera {
+namespace {
+
+std::vector<std::string> split(std::string_view text, char separator) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    const size_t end = text.find(separator, start);
+    parts.emplace_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    if (end == std::string_view::npos) return parts;
+    start = end + 1;
+  }
+}
+
+double parse_double(const std::string& method, const std::string& key, const std::string& text) {
+  char* end = nullptr;
+  errno = 0;
+  const double value = std::strtod(text.c_str(), &end);
+  TESSERA_CHECK(!text.empty() && end == text.c_str() + text.size() && errno == 0, "--cache ", method, ": ", key,
+                " takes a number, got \"", text, "\"");
+  return value;
+}
+
+int64_t parse_int(const std::string& method, const std::string& key, const std::string& text) {
+  char* end = nullptr;
+  errno = 0;
+  const long long value = std::strtoll(text.c_str(), &end, 10);
+  TESSERA_CHECK(!text.empty() && end == text.c_str() + text.size() && errno == 0, "--cache ", method, ": ", key,
+                " takes an integer, got \"", text, "\"");
+  return value;
+}
+
+using Setter = std::function<void(const std::string& value)>;
+
+// Applies key=value pairs through `setters`, refusing unknown keys with the list of known ones.
+void apply(const std::string& method, const std::string& options, const std::map<std::string, Setter>& setters) {
+  if (options.empty()) return;
+  for (const std::string& pair : split(options, ',')) {
+    const size_t equals = pair.find('=');
+    TESSERA_CHECK(equals != std::string::npos && equals > 0, "--cache ", method, ": expected key=value, got \"", pair,
+                  "\"");
+    const std::string key = pair.substr(0, equals);
+    const auto it = setters.find(key);
+    if (it == setters.end()) {
+      std::string known;
+      for (const auto& entry : setters) known += (known.empty() ? "" : ", ") + entry.first;
+      TESSERA_CHECK(false, "--cache ", method, ": unknown key \"", key, "\"; known keys: ", known);
+    }
+    it->second(pair.substr(equals + 1));
+  }
+}
+
+}  // namespace
+
+CacheConfig parse_cache_spec(std::string_view spec) {
+  const size_t colon = spec.find(':');
+  const std::string method(spec.substr(0, colon));
+  const std::string options(colon == std::string_view::npos ? std::string_view{} : spec.substr(colon + 1));
+  if (method == "fbc" || method == "first_block_cache") {
+    FirstBlockCacheConfig config;
+    apply(method, options,
+          {{"threshold", [&](const std::string& v) { config.threshold = parse_double(method, "threshold", v); }},
+           {"blocks", [&](const std::string& v) { config.blocks = v; }}});
+    TESSERA_CHECK(config.threshold >= 0, "--cache ", method, ": threshold must be >= 0, got ", config.threshold);
+    return config;
+  }
+  if (method == "teacache") {
+    TeaCacheConfig config;
+    apply(method, options,
+          {{"threshold", [&](const std::string& v) { config.threshold = parse_double(method, "threshold", v); }},
+           {"warmup", [&](const std::string& v) { config.warmup_steps = parse_int(method, "warmup", v); }},
+           {"coefficients",
+            [&](const std::string& v) {
+              config.coefficients.clear();
+              if (v == "none") return;
+              for (const std::string& c : split(v, ';')) {
+                config.coefficients.push_back(parse_double(method, "coefficients", c));
+              }
+            }},
+           {"blocks", [&](const std::string& v) { config.blocks = v; }}});
+    TESSERA_CHECK(config.threshold >= 0, "--cache ", method, ": threshold must be >= 0, got ", config.threshold);
+    TESSERA_CHECK(config.warmup_steps >= 0, "--cache ", method, ": warmup must be >= 0, got ", config.warmup_steps);
+    return config;
+  }
+  if (method == "taylorseer") {
+    TaylorSeerConfig config;
+    apply(method, options,
+          {{"order", [&](const std::string& v) { config.order = parse_int(method, "order", v); }},
+           {"interval", [&](const std::string& v) { config.interval = parse_int(method, "interval", v); }},
+           {"warmup", [&](const std::string& v) { config.warmup_steps = parse_int(method, "warmup", v); }},
+           {"stop_after", [&](const std::string& v) { config.stop_after_step = parse_int(method, "stop_after", v); }},
+           {"blocks", [&](const std::string& v) { config.blocks = v; }}});
+    TESSERA_CHECK(config.order >= 0, "--cache ", method, ": order must be >= 0, got ", config.order);
+    TESSERA_CHECK(config.interval >= 1, "--cache ", method, ": interval must be >= 1, got ", config.interval);
+    TESSERA_CHECK(config.warmup_steps >= 0, "--cache ", method, ": warmup must be >= 0, got ", config.warmup_steps);
+    return config;
+  }
+  TESSERA_CHECK(false, "--cache: unknown method \"", method, "\"; known methods: fbc (first_block_cache), teacache, ",
+                "taylorseer");
+  return {};
+}
+
+std::string cache_spec_help() {
+  return "method[:key=value,...]: fbc:threshold=0.05 | teacache:threshold=0.08,warmup=1,coefficients=a;b;c|none | "
+         "taylorseer:order=1,interval=5,warmup=3,stop_after=-1 (every method also takes blocks=<pattern>)";
+}
+
+}  // namespace tessera

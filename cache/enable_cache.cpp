@@ -1,0 +1,129 @@
+#include "cache/enable_cache.h"
+
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "cache/cache_hook.h"
+#include "common/check.h"
+#include "hooks/hook_registry.h"
+#include "src/models/model.h"
+
+namespace tessera {
+namespace {
+
+const std::string& blocks_pattern(const CacheConfig& config) {
+  static const std::string none;
+  if (const auto* fbc = std::get_if<FirstBlockCacheConfig>(&config)) return fbc->blocks;
+  if (const auto* tea = std::get_if<TeaCacheConfig>(&config)) return tea->blocks;
+  if (const auto* taylor = std::get_if<TaylorSeerConfig>(&config)) return taylor->blocks;
+  return none;
+}
+
+void validate(const CacheConfig& config) {
+  if (const auto* fbc = std::get_if<FirstBlockCacheConfig>(&config)) {
+    TESSERA_CHECK(fbc->threshold >= 0, "first_block_cache threshold must be >= 0, got ", fbc->threshold);
+  } else if (const auto* tea = std::get_if<TeaCacheConfig>(&config)) {
+    TESSERA_CHECK(tea->threshold >= 0, "teacache threshold must be >= 0, got ", tea->threshold);
+    TESSERA_CHECK(tea->warmup_steps >= 0, "teacache warmup_steps must be >= 0, got ", tea->warmup_steps);
+  } else if (const auto* taylor = std::get_if<TaylorSeerConfig>(&config)) {
+    TESSERA_CHECK(taylor->order >= 0, "taylorseer order must be >= 0, got ", taylor->order);
+    TESSERA_CHECK(taylor->interval >= 1, "taylorseer interval must be >= 1, got ", taylor->interval);
+    TESSERA_CHECK(taylor->warmup_steps >= 0, "taylorseer warmup_steps must be >= 0, got ", taylor->warmup_steps);
+  } else {
+    TESSERA_CHECK(false, "cache method ", cache_method_name(config),
+                  " is not implemented yet; implemented: first_block_cache, teacache, taylorseer");
+  }
+}
+
+std::shared_ptr<CacheHook> find_hook(Model& model) {
+  for (const auto& [path, module] : model.all_modules()) {
+    if (HookRegistry* registry = module->hook_registry()) {
+      if (auto hook = registry->get_hook_as<CacheHook>(kCacheHookName)) return hook;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void enable_cache(Model& model, const CacheConfig& config, Communicator* cp_group) {
+  const ModelMetadata metadata = model.metadata();
+  TESSERA_CHECK(metadata.supports("cache"), metadata.class_name,
+                " does not support caches (its capabilities declare supports_cache = false)");
+  validate(config);
+  TESSERA_CHECK(find_hook(model) == nullptr, "a cache is already enabled on ", metadata.class_name,
+                "; call disable_cache first");
+  const std::string& pattern = blocks_pattern(config);
+  const auto blocks = model.find_all(pattern);
+  TESSERA_CHECK(!blocks.empty(), "cache block pattern \"", pattern, "\" matches no module of ", metadata.class_name);
+
+  auto session = std::make_shared<CacheSession>(config, static_cast<int64_t>(blocks.size()), cp_group);
+  session->states().set_context("default");
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const auto index = static_cast<int64_t>(i);
+    std::shared_ptr<CacheHook> hook;
+    switch (config.index()) {
+      case 0: hook = make_first_block_cache_hook(session, index); break;
+      case 1: hook = make_teacache_hook(session, index); break;
+      default: hook = make_taylorseer_hook(session, index); break;
+    }
+    HookRegistry::get_or_create(*blocks[i].module).register_hook(kCacheHookName, hook);
+  }
+}
+
+void disable_cache(Model& model) {
+  for (const auto& [path, module] : model.all_modules()) {
+    if (HookRegistry* registry = module->hook_registry()) registry->remove_hook(kCacheHookName);
+  }
+}
+
+bool cache_enabled(Model& model) { return find_hook(model) != nullptr; }
+
+std::shared_ptr<CacheSession> cache_session(Model& model) {
+  auto hook = find_hook(model);
+  TESSERA_CHECK(hook != nullptr, "no cache is enabled on ", model.class_name(), "; call enable_cache first");
+  return hook->session();
+}
+
+void cache_context(Model& model, const std::string& name) {
+  TESSERA_CHECK(!name.empty(), "cache_context needs a non-empty name (for example \"cond\" or \"uncond\")");
+  cache_session(model)->states().set_context(name);
+}
+
+void reset_cache(Model& model) { cache_session(model)->reset(); }
+
+const std::vector<CacheRecord>& cache_records(Model& model) { return cache_session(model)->records(); }
+
+std::string cache_stats(Model& model) {
+  const auto session = cache_session(model);
+  std::ostringstream table;
+  table << cache_method_name(session->config()) << ", " << session->num_blocks() << " blocks\n";
+  table << "context   step  metric      blocks (C computed, S skipped, F forecast)\n";
+  int64_t counts[3] = {0, 0, 0};
+  const auto& records = session->records();
+  for (size_t i = 0; i < records.size();) {
+    const CacheRecord& first = records[i];
+    std::string letters;
+    size_t j = i;
+    for (; j < records.size() && records[j].context == first.context && records[j].step == first.step; ++j) {
+      letters += "CSF"[static_cast<int>(records[j].action)];
+      ++counts[static_cast<int>(records[j].action)];
+    }
+    char metric[32];
+    if (std::isnan(first.metric)) {
+      std::snprintf(metric, sizeof metric, "%-10s", "-");
+    } else {
+      std::snprintf(metric, sizeof metric, "%-10.4g", first.metric);
+    }
+    char line[96];
+    std::snprintf(line, sizeof line, "%-9s %5lld  %s  ", first.context.c_str(), static_cast<long long>(first.step),
+                  metric);
+    table << line << letters << "\n";
+    i = j;
+  }
+  table << "block calls: " << counts[0] << " computed, " << counts[1] << " skipped, " << counts[2] << " forecast\n";
+  return table.str();
+}
+
+}  // namespace tessera

@@ -1,0 +1,62 @@
+// First Block Cache: block 0 runs, and its residual decides whether blocks 1..N-1 run or are replaced by the
+// residual they added at the last computed step (rank-local shard, like the hidden states).
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <limits>
+
+#include "cache/cache_hook.h"
+
+namespace tessera {
+namespace {
+
+class FirstBlockCacheHook : public CacheHook {
+ public:
+  using CacheHook::CacheHook;
+
+  Outputs new_forward(Module& module, Args& args) override {
+    CacheContextState& state = session_->state();
+    if (is_first()) return head(module, args, state);
+    if (state.skip) {
+      session_->record(block_, BlockAction::skipped, state.metric);
+      const at::Tensor& hidden_states = args.tensor("hidden_states");
+      // Only the last block adds the cached residual; the ones before pass the stream through unchanged.
+      if (!is_last()) return {hidden_states};
+      return {hidden_states + state.cached_residual};
+    }
+    Outputs outputs = module.original_forward(args);
+    session_->record(block_, BlockAction::computed, state.metric);
+    if (is_last()) state.cached_residual = outputs.at(0) - state.stack_start;
+    return outputs;
+  }
+
+ private:
+  Outputs head(Module& module, Args& args, CacheContextState& state) {
+    ++state.step;
+    const at::Tensor input = args.tensor("hidden_states");
+    Outputs outputs = module.original_forward(args);
+    const at::Tensor residual = outputs.at(0) - input;
+    const double threshold = std::get<FirstBlockCacheConfig>(session_->config()).threshold;
+    // `history` is the same on every rank (set at the same steps), so either all ranks enter the all-reduce
+    // in relative_l1 or none; shard shapes are compared inside it, collectively.
+    const bool history = state.reference.defined() && state.cached_residual.defined() && session_->num_blocks() > 1;
+    state.metric = history ? session_->relative_l1(residual, state.reference)
+                           : std::numeric_limits<double>::quiet_NaN();
+    state.skip = !std::isnan(state.metric) && state.metric < threshold;
+    // The reference moves only on computed steps, so slow drift accumulates until it forces a compute.
+    if (!state.skip) {
+      state.reference = residual;
+      state.stack_start = outputs.at(0);
+    }
+    session_->record(block_, BlockAction::computed, state.metric);
+    return outputs;
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<CacheHook> make_first_block_cache_hook(std::shared_ptr<CacheSession> session, int64_t block) {
+  return std::make_shared<FirstBlockCacheHook>(std::move(session), block);
+}
+
+}  // namespace tessera

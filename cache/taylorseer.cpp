@@ -1,0 +1,84 @@
+// TaylorSeer: every block's residual (output - input) is a smooth function of the step, so between full steps
+// it is forecast by a Taylor expansion around the last computed step, with the derivatives approximated by
+// finite differences of the residuals of the computed steps. Decisions depend on the step count only, so all
+// ranks agree without communication; the factors are rank-local shards.
+#include <ATen/ATen.h>
+
+#include <limits>
+
+#include "cache/cache_hook.h"
+
+namespace tessera {
+namespace {
+
+class TaylorSeerHook : public CacheHook {
+ public:
+  using CacheHook::CacheHook;
+
+  Outputs new_forward(Module& module, Args& args) override {
+    const auto& config = std::get<TaylorSeerConfig>(session_->config());
+    CacheContextState& state = session_->state();
+    if (is_first()) {
+      ++state.step;
+      const bool stopped = config.stop_after_step >= 0 && state.step >= config.stop_after_step;
+      state.skip = !stopped && state.step >= config.warmup_steps &&
+                   (state.step - config.warmup_steps) % config.interval != 0;
+      state.metric = std::numeric_limits<double>::quiet_NaN();
+    }
+    if (state.factors.size() < static_cast<size_t>(session_->num_blocks())) {
+      state.factors.resize(session_->num_blocks());
+      state.factors_step.resize(session_->num_blocks(), -1);
+    }
+    if (is_first() && state.skip) {
+      // A forecast needs factors of this shape on every rank; shard shapes can change on some ranks only, and
+      // a rank that computes while another forecasts would wait alone in attention's collectives.
+      const auto& first = state.factors[0];
+      const bool missing = first.empty() || first[0].sizes() != args.tensor("hidden_states").sizes();
+      if (session_->any_rank(missing)) {
+        state.skip = false;
+        for (auto& factors : state.factors) factors.clear();
+      }
+    }
+    auto& factors = state.factors[block_];
+    const at::Tensor& hidden_states = args.tensor("hidden_states");
+    const bool usable = !factors.empty() && factors[0].sizes() == hidden_states.sizes();
+    if (state.skip && usable) {
+      session_->record(block_, BlockAction::forecast, state.metric);
+      const double distance = static_cast<double>(state.step - state.factors_step[block_]);
+      at::Tensor residual = factors[0];
+      double weight = 1;
+      for (size_t i = 1; i < factors.size(); ++i) {
+        weight *= distance / static_cast<double>(i);  // distance^i / i!
+        residual = residual + factors[i] * weight;
+      }
+      return {hidden_states + residual.to(hidden_states.scalar_type())};
+    }
+    Outputs outputs = module.original_forward(args);
+    session_->record(block_, BlockAction::computed, state.metric);
+    update(factors, state.factors_step[block_], usable, outputs.at(0) - hidden_states, state.step, config.order);
+    return outputs;
+  }
+
+ private:
+  // New factors: [r, (r - old[0]) / d, (new[1] - old[1]) / d, ...], as many as the old ones allow, up to `order`.
+  static void update(std::vector<at::Tensor>& factors, int64_t& factors_step, bool usable, const at::Tensor& residual,
+                     int64_t step, int64_t order) {
+    std::vector<at::Tensor> updated{residual};
+    if (usable && step > factors_step) {
+      const double distance = static_cast<double>(step - factors_step);
+      for (int64_t i = 0; i < order && static_cast<size_t>(i) < factors.size(); ++i) {
+        updated.push_back((updated[i] - factors[i]) / distance);
+      }
+    }
+    factors = std::move(updated);
+    factors_step = step;
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<CacheHook> make_taylorseer_hook(std::shared_ptr<CacheSession> session, int64_t block) {
+  return std::make_shared<TaylorSeerHook>(std::move(session), block);
+}
+
+}  // namespace tessera

@@ -1,0 +1,93 @@
+// TeaCache: the change of the first block's timestep-modulated input, rescaled by a fitted polynomial and
+// accumulated over skipped steps, predicts how much the whole stack's output changes. Under the threshold every
+// block is skipped and the stack's cached residual (rank-local shard) is added to its input.
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <limits>
+
+#include "cache/cache_hook.h"
+
+namespace tessera {
+namespace {
+
+// numpy.poly1d order: highest power first. No coefficients: no rescaling.
+double rescale(const std::vector<double>& coefficients, double x) {
+  if (coefficients.empty()) return x;
+  double value = 0;
+  for (double c : coefficients) value = value * x + c;
+  return value;
+}
+
+// norm1(x) * (1 + scale_msa) + shift_msa, the input of the first self-attention, from the block's own
+// modulation table and the `temb` argument (Wan: [B, 6, dim], or [B, S, 6, dim] per token). A block without
+// such a table is indicated by its input itself.
+at::Tensor modulated_input(Module& block, const Args& args) {
+  const at::Tensor& hidden_states = args.tensor("hidden_states");
+  const at::Tensor* table = block.named_parameters(false).find("scale_shift_table");
+  const at::Tensor* temb = args.get_if<at::Tensor>("temb");
+  if (table == nullptr || temb == nullptr) return hidden_states;
+  const bool per_token = temb->dim() == 4;
+  const at::Tensor modulation = (per_token ? table->unsqueeze(0) : *table) + temb->to(at::kFloat);
+  at::Tensor shift = modulation.select(-2, 0), scale = modulation.select(-2, 1);
+  if (!per_token) {
+    shift = shift.unsqueeze(1);
+    scale = scale.unsqueeze(1);
+  }
+  const at::Tensor normalized = at::layer_norm(hidden_states.to(at::kFloat), {hidden_states.size(-1)}, {}, {}, 1e-6);
+  return normalized * (1 + scale) + shift;
+}
+
+class TeaCacheHook : public CacheHook {
+ public:
+  using CacheHook::CacheHook;
+
+  Outputs new_forward(Module& module, Args& args) override {
+    CacheContextState& state = session_->state();
+    if (is_first()) decide(module, args, state);
+    const at::Tensor& hidden_states = args.tensor("hidden_states");
+    if (state.skip) {
+      session_->record(block_, BlockAction::skipped, state.metric);
+      // The first block adds the whole stack's residual; the others pass the stream through.
+      return {is_first() ? hidden_states + state.cached_residual : hidden_states};
+    }
+    if (is_first()) state.stack_start = hidden_states;
+    Outputs outputs = module.original_forward(args);
+    session_->record(block_, BlockAction::computed, state.metric);
+    if (is_last()) state.cached_residual = outputs.at(0) - state.stack_start;
+    return outputs;
+  }
+
+ private:
+  void decide(Module& module, const Args& args, CacheContextState& state) {
+    const auto& config = std::get<TeaCacheConfig>(session_->config());
+    ++state.step;
+    const at::Tensor indicator = modulated_input(module, args);
+    // Warmup and history are the same on every rank; shapes are compared inside relative_l1, collectively.
+    const bool history = state.step >= config.warmup_steps && state.reference.defined() &&
+                         state.cached_residual.defined();
+    const double change =
+        history ? session_->relative_l1(indicator, state.reference,
+                                        state.cached_residual.sizes() == args.tensor("hidden_states").sizes())
+                : std::numeric_limits<double>::quiet_NaN();
+    if (!std::isnan(change)) {
+      state.accumulated += rescale(config.coefficients, change);
+      state.metric = state.accumulated;
+      state.skip = state.accumulated < config.threshold;
+    } else {
+      state.metric = std::numeric_limits<double>::quiet_NaN();
+      state.skip = false;
+    }
+    if (!state.skip) state.accumulated = 0;
+    // TeaCache compares consecutive steps, skipped or not.
+    state.reference = indicator;
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<CacheHook> make_teacache_hook(std::shared_ptr<CacheSession> session, int64_t block) {
+  return std::make_shared<TeaCacheHook>(std::move(session), block);
+}
+
+}  // namespace tessera

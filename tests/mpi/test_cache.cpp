@@ -1,0 +1,286 @@
+// Caches under context parallelism on the Wan fixtures: a short denoising-like loop (changing timestep and
+// hidden states) with each cache method, at every strategy of the world size. Every rank takes the same
+// decisions, the output equals the same cache at one rank, decisions stay collective when the local metrics
+// differ across ranks, and disable_cache gives back the uncached model exactly.
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "../parity/parity_check.h"
+#include "cache/enable_cache.h"
+#include "common/check.h"
+#include "hooks/hook_registry.h"
+#include "mpi_test_environment.h"
+#include "parallel/context_parallel.h"
+#include "src/io/safetensors.h"
+#include "src/models/load_model.h"
+
+namespace tessera::testing {
+namespace {
+
+constexpr int kSteps = 6;
+
+std::shared_ptr<Communicator> shared_world() { return std::shared_ptr<Communicator>(&world(), [](Communicator*) {}); }
+
+std::vector<ParallelConfig> strategies(int n) {
+  std::vector<ParallelConfig> configs{{n, 1, 1}, {1, n, 1}};
+  if (n >= 4 && n % 2 == 0) configs.push_back({2, n / 2, 1});
+  return configs;
+}
+
+struct Trajectory {
+  std::vector<at::Tensor> outputs;  // per step, the full sample (gathered at proj_out)
+  std::string decisions;            // per step and block: C, S or F, steps separated by '|'
+  std::vector<double> metrics;      // per step, the decision value of block 0 (NaN: none)
+};
+
+// One cache method with a setting that, on these fixtures, mixes computed and skipped/forecast steps.
+struct Case {
+  std::string fixture;
+  std::string name;
+  CacheConfig config;
+};
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) { return info.param.fixture + "_" + info.param.name; }
+
+class CacheUnderContextParallel : public ::testing::TestWithParam<Case> {
+ protected:
+  void SetUp() override {
+    const std::string dir = std::string(TESSERA_FIXTURES_DIR) + "/wan/" + GetParam().fixture;
+    model_ = load_model(dir, at::kFloat, c10::Device(c10::kCPU));
+    const io::SafetensorsFile inputs(dir + "/inputs.safetensors");
+    hidden_states_ = inputs.load("hidden_states");
+    timestep_ = inputs.load("timestep");
+    text_ = inputs.load("encoder_hidden_states");
+  }
+
+  // kSteps forwards: timestep t_k = t_0 (1 - k / 8), x_{k+1} = x_k - 0.05 output_k (an Euler-like step).
+  Trajectory denoise(const at::Tensor& start) {
+    Trajectory run;
+    at::Tensor x = start;
+    for (int step = 0; step < kSteps; ++step) {
+      const at::Tensor t = timestep_ * (1.0 - step / 8.0);
+      const at::Tensor output = (*model_)({{"hidden_states", x}, {"timestep", t}, {"encoder_hidden_states", text_}}).at(0);
+      run.outputs.push_back(output);
+      x = x - 0.05 * output;
+    }
+    if (cache_enabled(*model_)) {
+      int64_t step = -1;
+      for (const CacheRecord& record : cache_records(*model_)) {
+        if (record.step != step) {
+          if (step >= 0) run.decisions += "|";
+          step = record.step;
+          run.metrics.push_back(record.metric);
+        }
+        run.decisions += "CSF"[static_cast<int>(record.action)];
+      }
+    }
+    return run;
+  }
+
+  Trajectory cached(const at::Tensor& start, Communicator* cp_group) {
+    enable_cache(*model_, GetParam().config, cp_group);
+    Trajectory run = denoise(start);
+    disable_cache(*model_);
+    return run;
+  }
+
+  // Every rank's decision string, as seen by this rank (all-gathered).
+  static std::vector<std::string> gather_decisions(const std::string& decisions) {
+    const at::Tensor mine = at::tensor(std::vector<int64_t>(decisions.begin(), decisions.end()), at::kLong);
+    const at::Tensor all = world().all_gather(mine.unsqueeze(0), 0);
+    std::vector<std::string> result;
+    for (int64_t r = 0; r < all.size(0); ++r) {
+      std::string text;
+      for (int64_t i = 0; i < all.size(1); ++i) text += static_cast<char>(all[r][i].item<int64_t>());
+      result.push_back(text);
+    }
+    return result;
+  }
+
+  c10::InferenceMode inference_;
+  std::shared_ptr<Model> model_;
+  at::Tensor hidden_states_, timestep_, text_;
+};
+
+TEST_P(CacheUnderContextParallel, EveryRankDecidesAlikeAndMatchesOneRank) {
+  const Trajectory single = cached(hidden_states_, nullptr);
+  // The setting must exercise both branches, else the test proves little.
+  ASSERT_NE(single.decisions.find_first_of("SF"), std::string::npos) << single.decisions;
+  for (const auto& config : strategies(world().size())) {
+    SCOPED_TRACE(config.to_string());
+    auto mesh = std::make_shared<DeviceMesh>(shared_world(), config);
+    enable_parallelism(*model_, model_->context_parallel_plan(), mesh);
+    const Trajectory parallel = cached(hidden_states_, &mesh->context_parallel());
+    disable_parallelism(*model_);
+    for (const std::string& other : gather_decisions(parallel.decisions)) EXPECT_EQ(other, parallel.decisions);
+    EXPECT_EQ(parallel.decisions, single.decisions);
+    for (size_t step = 0; step < single.metrics.size(); ++step) {
+      if (std::isnan(single.metrics[step])) continue;
+      EXPECT_NEAR(parallel.metrics[step], single.metrics[step], 1e-6 * std::max(1.0, std::abs(single.metrics[step])))
+          << "step " << step;
+    }
+    for (int step = 0; step < kSteps; ++step) {
+      EXPECT_TRUE(close_relative_to_scale(parallel.outputs[step], single.outputs[step])) << "step " << step;
+    }
+  }
+  if (world().rank() == 0) {
+    // What the cache costs in accuracy on this toy trajectory: the last step's output against no cache.
+    const at::Tensor uncached = denoise(hidden_states_).outputs.back();
+    const double error = ((single.outputs.back() - uncached).abs().max() / uncached.abs().max()).item<double>();
+    std::printf("[ %s ] last output vs uncached: max abs error / max abs = %.3g\n", case_name({GetParam(), 0}).c_str(),
+                error);
+    std::string metrics;
+    for (double metric : single.metrics) metrics += " " + (std::isnan(metric) ? std::string("-") : std::to_string(metric));
+    std::printf("[ %s ] decisions %s, metrics%s\n", case_name({GetParam(), 0}).c_str(), single.decisions.c_str(),
+                metrics.c_str());
+  }
+}
+
+TEST_P(CacheUnderContextParallel, DisableRestoresTheUncachedModelExactly) {
+  auto mesh = std::make_shared<DeviceMesh>(shared_world(), ParallelConfig{world().size(), 1, 1});
+  enable_parallelism(*model_, model_->context_parallel_plan(), mesh);
+  const Trajectory uncached = denoise(hidden_states_);
+  cached(hidden_states_, &mesh->context_parallel());
+  const Trajectory again = denoise(hidden_states_);
+  disable_parallelism(*model_);
+  for (int step = 0; step < kSteps; ++step) EXPECT_TRUE(at::equal(again.outputs[step], uncached.outputs[step]));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Methods, CacheUnderContextParallel,
+    ::testing::Values(Case{"temporal_patch", "fbc", FirstBlockCacheConfig{0.08}},
+                      Case{"per_token_timestep", "fbc", FirstBlockCacheConfig{0.08}},
+                      Case{"temporal_patch", "teacache", TeaCacheConfig{0.15, {}, 1}},
+                      Case{"per_token_timestep", "teacache", TeaCacheConfig{0.15, {}, 1}},
+                      Case{"temporal_patch", "taylorseer", TaylorSeerConfig{2, 3, 1}},
+                      Case{"odd_tokens", "taylorseer", TaylorSeerConfig{1, 2, 1}}),
+    case_name);
+
+// The metric's sums are reduced over the group: when only rank 0's shard changes (the other ranks see a
+// relative change of 0 locally, rank 0 a large one), every rank gets the global value and nobody waits alone.
+TEST(CacheMetric, RelativeChangeIsReducedOverTheGroup) {
+  const int n = world().size(), rank = world().rank();
+  CacheSession session(FirstBlockCacheConfig{}, 1, &world());
+  const at::Tensor previous = at::full({1, 3 + rank, 4}, 1.0);  // uneven shards: 3, 4, 5, ... tokens
+  const at::Tensor current = rank == 0 ? previous * 3 : previous.clone();
+  const double value = session.relative_l1(current, previous);
+  int64_t total = 0;
+  for (int r = 0; r < n; ++r) total += 3 + r;
+  const double expected = 2.0 * 12 / (4.0 * total);  // rank 0: |3 - 1| on 12 elements
+  EXPECT_DOUBLE_EQ(value, expected);
+  const at::Tensor all = world().all_gather(at::tensor({value}, at::kDouble), 0);
+  for (int r = 0; r < n; ++r) EXPECT_EQ(all[r].item<double>(), value) << "rank " << r;
+}
+
+// Block 0's residual (output - input) on this rank, each call.
+class ResidualRecorder : public ModelHook {
+ public:
+  void pre_forward(Module&, Args& args) override { input_ = args.tensor("hidden_states"); }
+  void post_forward(Module&, Outputs& outputs) override { residuals.push_back(outputs.at(0) - input_); }
+  std::vector<at::Tensor> residuals;
+
+ private:
+  at::Tensor input_;
+};
+
+// The same on the model: at the second step only the pixels of rank 0's first tokens change. The local first-
+// block residual changes differ by rank; the recorded metric and the decisions are the same on every rank.
+TEST(CacheMetric, OneShardChangingAloneGivesOneDecision) {
+  const int n = world().size();
+  constexpr double kThreshold = 0.11;
+  const std::string dir = std::string(TESSERA_FIXTURES_DIR) + "/wan/odd_tokens";
+  c10::InferenceMode inference;
+  auto model = load_model(dir, at::kFloat, c10::Device(c10::kCPU));
+  const io::SafetensorsFile inputs(dir + "/inputs.safetensors");
+  const at::Tensor x = inputs.load("hidden_states");  // [1, 4, 3, 6, 10]: tokens (frame, row pair, column pair)
+  at::Tensor changed = x.clone();
+  changed.index_put_({at::indexing::Slice(), at::indexing::Slice(), 0, at::indexing::Slice(0, 2)}, 5.0);  // tokens 0-4
+  auto mesh = std::make_shared<DeviceMesh>(shared_world(), ParallelConfig{n, 1, 1});
+  enable_parallelism(*model, model->context_parallel_plan(), mesh);
+  enable_cache(*model, FirstBlockCacheConfig{kThreshold}, &mesh->context_parallel());
+  // Sees block 0's local shard (after the plan's split, before the cache's forward) and its output.
+  auto recorder = std::make_shared<ResidualRecorder>();
+  HookRegistry::get_or_create(model->at("blocks.0")).register_hook("recorder", recorder);
+  for (const at::Tensor& input : {x, changed, changed}) {
+    (*model)({{"hidden_states", input},
+              {"timestep", inputs.load("timestep")},
+              {"encoder_hidden_states", inputs.load("encoder_hidden_states")}});
+  }
+  std::vector<double> metrics;
+  std::string decisions;
+  for (const CacheRecord& record : cache_records(*model)) {
+    decisions += "CSF"[static_cast<int>(record.action)];
+    if (record.block == 0 && !std::isnan(record.metric)) metrics.push_back(record.metric);
+  }
+  ASSERT_EQ(metrics.size(), 2u);
+  const at::Tensor all = world().all_gather(at::tensor(metrics, at::kDouble).unsqueeze(0), 0);
+  for (int r = 0; r < n; ++r) {
+    for (size_t i = 0; i < metrics.size(); ++i) EXPECT_EQ(all[r][i].item<double>(), metrics[i]) << "rank " << r;
+  }
+  EXPECT_LT(metrics[0], kThreshold);
+  EXPECT_EQ(decisions, "CCCSCS");  // step 1 skips on the global value; step 2 repeats step 1's input
+  // The local (unreduced) change at step 1 differs by rank: large on rank 0, small elsewhere.
+  ASSERT_EQ(recorder->residuals.size(), 3u);
+  const at::Tensor& r0 = recorder->residuals[0];
+  const double local = ((recorder->residuals[1] - r0).abs().sum() / r0.abs().sum()).item<double>();
+  const at::Tensor locals = world().all_gather(at::tensor({local}, at::kDouble), 0);
+  // The threshold lies between them, so decisions taken from local metrics would differ between ranks.
+  for (int r = 1; r < n; ++r) {
+    EXPECT_GT(locals[0].item<double>(), kThreshold);
+    EXPECT_LT(locals[r].item<double>(), kThreshold) << "rank " << r;
+  }
+  if (world().rank() == 0) {
+    std::string text;
+    for (int r = 0; r < n; ++r) text += " " + std::to_string(locals[r].item<double>());
+    std::printf("[ one shard changing ] local changes%s, all-reduced %f, decisions %s\n", text.c_str(), metrics[0],
+                decisions.c_str());
+  }
+  HookRegistry::get_or_create(model->at("blocks.0")).remove_hook("recorder");
+  disable_cache(*model);
+  disable_parallelism(*model);
+}
+
+}  // namespace
+}  // namespace tessera::testing
+
+namespace tessera::testing {
+namespace {
+
+// A new sequence length can change the shard of some ranks only (45 -> 44 tokens: 23|22 -> 22|22 at 2 ranks,
+// 12|11|11|11 -> 11|11|11|11 at 4, 15|15|15 -> 15|15|14 at 3). The cache must notice collectively: every rank
+// computes the step, none waits alone in a collective the others skipped.
+TEST(CacheMetric, ShardShapeChangingOnSomeRanksOnlyComputesEverywhere) {
+  const int n = world().size();
+  const std::string dir = std::string(TESSERA_FIXTURES_DIR) + "/wan/odd_tokens";
+  c10::InferenceMode inference;
+  auto model = load_model(dir, at::kFloat, c10::Device(c10::kCPU));
+  const io::SafetensorsFile inputs(dir + "/inputs.safetensors");
+  const at::Tensor x = inputs.load("hidden_states");  // [1, 4, 3, 6, 10]: 45 tokens
+  at::manual_seed(7);
+  const at::Tensor other = at::randn({1, 4, 1, 8, 22});  // 1 x 4 x 11 = 44 tokens
+  auto mesh = std::make_shared<DeviceMesh>(shared_world(), ParallelConfig{n, 1, 1});
+  enable_parallelism(*model, model->context_parallel_plan(), mesh);
+  for (const CacheConfig& config : {CacheConfig{FirstBlockCacheConfig{1e9}}, CacheConfig{TeaCacheConfig{1e9, {}, 1}},
+                                    CacheConfig{TaylorSeerConfig{1, 10, 1}}}) {
+    SCOPED_TRACE(cache_method_name(config));
+    enable_cache(*model, config, &mesh->context_parallel());
+    for (const at::Tensor& input : {x, x, other}) {
+      (*model)({{"hidden_states", input},
+                {"timestep", inputs.load("timestep")},
+                {"encoder_hidden_states", inputs.load("encoder_hidden_states")}});
+    }
+    std::string decisions;
+    for (const CacheRecord& record : cache_records(*model)) {
+      if (record.step == 2) decisions += "CSF"[static_cast<int>(record.action)];
+    }
+    EXPECT_EQ(decisions, "CC");
+    disable_cache(*model);
+  }
+  disable_parallelism(*model);
+}
+
+}  // namespace
+}  // namespace tessera::testing

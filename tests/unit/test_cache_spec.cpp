@@ -1,0 +1,75 @@
+// The --cache parser: defaults equal the configs', every key reaches its field, and mistakes name the method
+// or key and what is accepted.
+#include <gtest/gtest.h>
+
+#include "cache/cache_spec.h"
+#include "tests/unit/error_message.h"
+
+namespace tessera {
+namespace {
+
+TEST(CacheSpec, MethodAloneKeepsTheDefaults) {
+  const auto fbc = std::get<FirstBlockCacheConfig>(parse_cache_spec("fbc"));
+  EXPECT_DOUBLE_EQ(fbc.threshold, FirstBlockCacheConfig{}.threshold);
+  EXPECT_EQ(fbc.blocks, "blocks.*");
+  const auto tea = std::get<TeaCacheConfig>(parse_cache_spec("teacache"));
+  EXPECT_EQ(tea.coefficients, TeaCacheConfig{}.coefficients);
+  const auto taylor = std::get<TaylorSeerConfig>(parse_cache_spec("taylorseer:"));
+  EXPECT_EQ(taylor.order, 1);
+  EXPECT_EQ(taylor.interval, 5);
+  EXPECT_EQ(taylor.warmup_steps, 3);
+}
+
+TEST(CacheSpec, DefaultsAreTheReferences) {
+  EXPECT_DOUBLE_EQ(FirstBlockCacheConfig{}.threshold, 0.05);
+  EXPECT_DOUBLE_EQ(TeaCacheConfig{}.threshold, 0.08);
+  EXPECT_EQ(TeaCacheConfig{}.coefficients.size(), 5u);
+  const PyramidAttentionBroadcastConfig pab;
+  EXPECT_EQ(pab.spatial_attention_timestep_skip_range, (std::pair<int64_t, int64_t>{100, 800}));
+  EXPECT_EQ(pab.cross_attention_block_identifiers, (std::vector<std::string>{"blocks", "transformer_blocks"}));
+  const FasterCacheConfig faster;
+  EXPECT_EQ(faster.spatial_attention_block_skip_range, 2);
+  EXPECT_EQ(faster.low_frequency_weight_update_timestep_range, (std::pair<int64_t, int64_t>{99, 901}));
+  EXPECT_EQ(faster.high_frequency_weight_update_timestep_range, (std::pair<int64_t, int64_t>{-1, 301}));
+  EXPECT_DOUBLE_EQ(faster.alpha_low_frequency, 1.1);
+  EXPECT_EQ(faster.unconditional_batch_skip_range, 5);
+  EXPECT_EQ(faster.unconditional_batch_timestep_skip_range, (std::pair<int64_t, int64_t>{-1, 641}));
+  EXPECT_EQ(faster.tensor_format, "BCFHW");
+  EXPECT_FALSE(faster.is_guidance_distilled);
+}
+
+TEST(CacheSpec, KeysReachTheirFields) {
+  EXPECT_DOUBLE_EQ(std::get<FirstBlockCacheConfig>(parse_cache_spec("fbc:threshold=0.08")).threshold, 0.08);
+  EXPECT_EQ(std::get<FirstBlockCacheConfig>(parse_cache_spec("first_block_cache:blocks=layers.*")).blocks, "layers.*");
+  const auto tea = std::get<TeaCacheConfig>(parse_cache_spec("teacache:threshold=0.2,warmup=2,coefficients=1;0.5"));
+  EXPECT_DOUBLE_EQ(tea.threshold, 0.2);
+  EXPECT_EQ(tea.warmup_steps, 2);
+  EXPECT_EQ(tea.coefficients, (std::vector<double>{1, 0.5}));
+  EXPECT_TRUE(std::get<TeaCacheConfig>(parse_cache_spec("teacache:coefficients=none")).coefficients.empty());
+  const auto taylor = std::get<TaylorSeerConfig>(parse_cache_spec("taylorseer:order=2,interval=4,warmup=0,stop_after=9"));
+  EXPECT_EQ(taylor.order, 2);
+  EXPECT_EQ(taylor.interval, 4);
+  EXPECT_EQ(taylor.warmup_steps, 0);
+  EXPECT_EQ(taylor.stop_after_step, 9);
+}
+
+TEST(CacheSpec, MistakesSayWhatIsAccepted) {
+  std::string message = message_of([] { parse_cache_spec("deepcache:threshold=1"); });
+  EXPECT_TRUE(has(message, "unknown method \"deepcache\"")) << message;
+  EXPECT_TRUE(has(message, "fbc (first_block_cache), teacache, taylorseer")) << message;
+  message = message_of([] { parse_cache_spec("fbc:treshold=0.1"); });
+  EXPECT_TRUE(has(message, "unknown key \"treshold\"; known keys: blocks, threshold")) << message;
+  message = message_of([] { parse_cache_spec("fbc:threshold=fast"); });
+  EXPECT_TRUE(has(message, "threshold takes a number, got \"fast\"")) << message;
+  message = message_of([] { parse_cache_spec("taylorseer:order=1.5"); });
+  EXPECT_TRUE(has(message, "order takes an integer, got \"1.5\"")) << message;
+  message = message_of([] { parse_cache_spec("taylorseer:interval=0"); });
+  EXPECT_TRUE(has(message, "interval must be >= 1")) << message;
+  message = message_of([] { parse_cache_spec("teacache:0.1"); });
+  EXPECT_TRUE(has(message, "expected key=value, got \"0.1\"")) << message;
+  message = message_of([] { parse_cache_spec("fbc:threshold=-1"); });
+  EXPECT_TRUE(has(message, "threshold must be >= 0")) << message;
+}
+
+}  // namespace
+}  // namespace tessera
