@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "benchmarks/cache_study.h"
 #include "benchmarks/comm_bandwidth.h"
 #include "common/atomic_file.h"
 #include "common/check.h"
@@ -56,14 +57,49 @@ int run_comm_bench(const cxxopts::ParseResult& parsed, MpiRuntime& runtime, cons
   return 0;
 }
 
+// "a;b;c" -> {"a", "b", "c"}: cache specs contain commas, so the list uses semicolons.
+std::vector<std::string> split_semicolons(const std::string& text) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t end = std::min(text.find(';', start), text.size());
+    if (end > start) parts.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+int run_cache_bench(const cxxopts::ParseResult& parsed, MpiRuntime& runtime) {
+  TESSERA_CHECK(runtime.world_size() == 1, "tessera bench cache runs on one rank (the cache study compares "
+                "settings, not parallelism); launch it without mpirun -np > 1");
+  CacheStudyOptions options = default_cache_study_options();
+  options.steps = parsed["steps"].as<int>();
+  TESSERA_CHECK(options.steps >= 2, "--steps must be at least 2, got ", options.steps);
+  if (parsed.count("caches")) options.caches = split_semicolons(parsed["caches"].as<std::string>());
+  TESSERA_LOG_INFO("cache study: ", options.caches.size() + 1, " runs of ", options.steps, " steps on a random ",
+                   options.model.num_layers, "-layer Wan model");
+  const auto points = run_cache_study(options);
+  std::cout << cache_study_table(points) << std::flush;
+  if (parsed.count("json")) {
+    const auto path = parsed["json"].as<std::string>();
+    write_file_atomically(path, cache_study_json(options, points));
+    TESSERA_LOG_INFO("wrote ", path);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_bench(int argc, char** argv, MpiRuntime& runtime) {
   auto options = cli::make_options("bench", "Measure tessera. Benchmarks: comm (collective bandwidth, "
-                                            "nccl-tests definitions of algbw/busbw).");
-  options.positional_help("comm");
+                                            "nccl-tests definitions of algbw/busbw); cache (step caches: time, "
+                                            "skipped blocks and quality against the uncached run).");
+  options.positional_help("comm|cache");
   options.add_options("bench")
-      ("benchmark", "which benchmark: comm", cxxopts::value<std::string>())
+      ("benchmark", "which benchmark: comm or cache", cxxopts::value<std::string>())
+      ("steps", "cache: denoising steps", cxxopts::value<int>()->default_value("20"))
+      ("caches", "cache: ';'-separated --cache specs (default: a sweep of fbc, teacache, taylorseer)",
+       cxxopts::value<std::string>())
       ("backend", "auto, mpi or nccl", cxxopts::value<std::string>()->default_value("auto"))
       ("min-bytes", "smallest size (K, M, G suffixes)", cxxopts::value<std::string>()->default_value("1K"))
       ("max-bytes", "largest size", cxxopts::value<std::string>()->default_value("64M"))
@@ -74,10 +110,13 @@ int run_bench(int argc, char** argv, MpiRuntime& runtime) {
   options.parse_positional({"benchmark"});
   const auto parsed = cli::parse(options, argc, argv, runtime.world_rank() == 0);
   if (!parsed) return 0;
-  if (!parsed->count("benchmark")) throw cli::UsageError("tessera bench: name a benchmark (comm); see --help");
+  if (!parsed->count("benchmark")) throw cli::UsageError("tessera bench: name a benchmark (comm, cache); see --help");
   const auto benchmark = (*parsed)["benchmark"].as<std::string>();
-  if (benchmark != "comm") throw cli::UsageError("tessera bench: unknown benchmark '" + benchmark + "'; use comm");
+  if (benchmark != "comm" && benchmark != "cache") {
+    throw cli::UsageError("tessera bench: unknown benchmark '" + benchmark + "'; use comm or cache");
+  }
   const DeviceBinding binding = cli::configure_rank(runtime, *parsed);
+  if (benchmark == "cache") return run_cache_bench(*parsed, runtime);
   return run_comm_bench(*parsed, runtime, binding);
 }
 

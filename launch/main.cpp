@@ -21,7 +21,8 @@ struct Subcommand {
 
 constexpr Subcommand kSubcommands[] = {
     {"info", "build, torch, CUDA, NCCL and MPI versions, and each rank's device", tessera::run_info},
-    {"bench", "benchmarks: comm (collective bandwidth over MPI or NCCL)", tessera::run_bench},
+    {"bench", "benchmarks: comm (collective bandwidth), cache (step caches: speed against quality)",
+     tessera::run_bench},
     {"forward", "one transformer forward on inputs from a safetensors file (parity with diffusers)",
      tessera::run_forward},
     {"describe", "what a model supports: caches, CP plan, dtypes, attention backends", tessera::run_describe},
