@@ -5,10 +5,12 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 
 #include "../parity/parity_check.h"
+#include "cache/cache_stats_json.h"
 #include "cache/enable_cache.h"
 #include "common/check.h"
 #include "hooks/hook_registry.h"
@@ -280,6 +282,48 @@ TEST(CacheMetric, ShardShapeChangingOnSomeRanksOnlyComputesEverywhere) {
     disable_cache(*model);
   }
   disable_parallelism(*model);
+}
+
+
+// --stats-json: one document from rank 0 holding every rank's records, and the ranks agree step by step.
+TEST(CacheStatsJson, RankZeroWritesEveryRanksIdenticalDecisions) {
+  const int n = world().size();
+  const std::string dir = std::string(TESSERA_FIXTURES_DIR) + "/wan/odd_tokens";
+  c10::InferenceMode inference;
+  auto model = load_model(dir, at::kFloat, c10::Device(c10::kCPU));
+  const io::SafetensorsFile inputs(dir + "/inputs.safetensors");
+  auto mesh = std::make_shared<DeviceMesh>(shared_world(), ParallelConfig{n, 1, 1});
+  enable_parallelism(*model, model->context_parallel_plan(), mesh);
+  enable_cache(*model, FirstBlockCacheConfig{0.5}, &mesh->context_parallel());
+  at::Tensor x = inputs.load("hidden_states");
+  for (int step = 0; step < 4; ++step) {
+    const at::Tensor output = (*model)({{"hidden_states", x},
+                                        {"timestep", inputs.load("timestep") * (1.0 - step / 8.0)},
+                                        {"encoder_hidden_states", inputs.load("encoder_hidden_states")}})
+                                  .at(0);
+    x = x - 0.05 * output;
+  }
+  const std::string document = cache_stats_json(*model, world());
+  disable_cache(*model);
+  disable_parallelism(*model);
+  if (world().rank() != 0) {
+    EXPECT_TRUE(document.empty());
+    return;
+  }
+  const auto parsed = nlohmann::json::parse(document);
+  ASSERT_EQ(parsed["ranks"].size(), static_cast<size_t>(n));
+  const auto& first = parsed["ranks"][0]["records"];
+  ASSERT_EQ(first.size(), 4u * 2u);  // 4 steps x 2 blocks
+  bool skipped_any = false;
+  for (const auto& record : first) skipped_any = skipped_any || record["action"] == "skipped";
+  EXPECT_TRUE(skipped_any) << document;
+  for (const auto& rank : parsed["ranks"]) {
+    ASSERT_EQ(rank["records"].size(), first.size());
+    for (size_t i = 0; i < first.size(); ++i) {
+      EXPECT_EQ(rank["records"][i]["action"], first[i]["action"]) << "rank " << rank["rank"] << " record " << i;
+      EXPECT_EQ(rank["records"][i]["metric"], first[i]["metric"]);
+    }
+  }
 }
 
 }  // namespace

@@ -1,0 +1,15 @@
+#pragma once
+// --stats-json for caches: what every cached block did at every step on every rank, and the decision
+// metric, in one document that rank 0 writes for the whole job.
+#include <string>
+
+namespace tessera {
+
+class Communicator;
+class Model;
+
+// Collective over `world`. Returns the document on rank 0 and an empty string on the other ranks:
+// {"ranks": [{"rank": r, "records": [{"context", "step", "block", "action", "metric"}, ...]}, ...]}.
+std::string cache_stats_json(Model& model, Communicator& world);
+
+}  // namespace tessera
