@@ -48,7 +48,15 @@ struct TaylorSeerConfig {
   std::string blocks = kDefaultCacheBlocks;
 };
 
-// Pyramid Attention Broadcast; fields and defaults as diffusers. Configuration only (not applied yet).
+// Pyramid Attention Broadcast (Zhao et al. 2024, arXiv 2408.12588; fields and defaults as diffusers). Hooks
+// attention modules, not blocks: each hooked attention counts its calls (per context) and, while the current
+// timestep t is strictly inside its type's timestep skip range (lo < t < hi, as diffusers), computes only every
+// block_skip_range-th call and otherwise returns (broadcasts) its last computed output. A skip range of 0 is
+// diffusers' None: that type is not hooked. An identifier names a block list: spatial and temporal attention
+// are `<identifier>.*.attn1`, cross attention `<identifier>.*.attn2` (exact dotted paths, not diffusers'
+// regex search). Wan has no separate temporal attention (attn1 attends over the whole video), so the temporal
+// settings match nothing there; a module claimed by an earlier type (spatial, temporal, cross) is not hooked
+// again. The timestep comes from `current_timestep_callback`, or when unset from set_cache_timestep.
 struct PyramidAttentionBroadcastConfig {
   int64_t spatial_attention_block_skip_range = 0;  // 0: None
   int64_t temporal_attention_block_skip_range = 0;
@@ -60,10 +68,11 @@ struct PyramidAttentionBroadcastConfig {
                                                                "single_transformer_blocks"};
   std::vector<std::string> temporal_attention_block_identifiers{"temporal_transformer_blocks"};
   std::vector<std::string> cross_attention_block_identifiers{"blocks", "transformer_blocks"};
-  std::function<int64_t()> current_timestep_callback;
+  // double, not diffusers' int: flow-matching schedulers give fractional timesteps.
+  std::function<double()> current_timestep_callback;
 };
 
-// FasterCache; fields and defaults as diffusers. Configuration only (not applied yet).
+// FasterCache; fields and defaults as diffusers. Configuration only: enable_cache refuses it (not implemented).
 struct FasterCacheConfig {
   int64_t spatial_attention_block_skip_range = 2;
   int64_t temporal_attention_block_skip_range = 0;  // 0: None

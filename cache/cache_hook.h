@@ -1,9 +1,12 @@
 #pragma once
 // The hook every cache method registers on each block of the stack (under the name kCacheHookName). It
-// replaces the block's forward, so the method can run, skip or forecast the block.
+// replaces the block's forward, so the method can run, skip or forecast the block. (PAB registers it on
+// attention modules instead, and its "blocks" are those modules.)
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "cache/cache_session.h"
 #include "hooks/model_hook.h"
@@ -34,5 +37,18 @@ class CacheHook : public ModelHook {
 std::shared_ptr<CacheHook> make_first_block_cache_hook(std::shared_ptr<CacheSession> session, int64_t block);
 std::shared_ptr<CacheHook> make_teacache_hook(std::shared_ptr<CacheSession> session, int64_t block);
 std::shared_ptr<CacheHook> make_taylorseer_hook(std::shared_ptr<CacheSession> session, int64_t block);
+
+// Pyramid Attention Broadcast hooks attention modules instead of blocks (pyramid_attention_broadcast.cpp).
+enum class AttentionKind { spatial, temporal, cross };
+struct AttentionTarget {
+  std::string path;
+  Module* module = nullptr;
+  AttentionKind kind = AttentionKind::spatial;
+};
+// The attention modules the config selects, in model (= call) order; each hook's `block` is its index here.
+std::vector<AttentionTarget> pyramid_attention_broadcast_targets(Module& model,
+                                                                 const PyramidAttentionBroadcastConfig& config);
+std::shared_ptr<CacheHook> make_pyramid_attention_broadcast_hook(std::shared_ptr<CacheSession> session,
+                                                                 int64_t index, AttentionKind kind);
 
 }  // namespace tessera

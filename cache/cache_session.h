@@ -4,6 +4,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,7 +20,7 @@ enum class BlockAction { computed, skipped, forecast };
 const char* to_string(BlockAction action);
 
 // One block in one step on this rank. `metric` is the method's decision value where it has one (FBC: the
-// relative change; TeaCache: the accumulated rescaled change), NaN otherwise.
+// relative change; TeaCache: the accumulated rescaled change; PAB: the timestep), NaN otherwise.
 struct CacheRecord {
   std::string context;
   int64_t step = 0;
@@ -40,6 +41,9 @@ struct CacheContextState {
   // TaylorSeer, per block: Taylor factors (value, first difference, ...) and the step they were computed at.
   std::vector<std::vector<at::Tensor>> factors;
   std::vector<int64_t> factors_step;
+  // Pyramid Attention Broadcast, per hooked attention module: calls so far, and the last computed output.
+  std::vector<int64_t> attention_calls;
+  std::vector<std::vector<at::Tensor>> attention_outputs;
 };
 
 class CacheSession {
@@ -61,6 +65,11 @@ class CacheSession {
   // True on every rank when `local` is true on any rank of the CP group (one tiny all-reduce).
   bool any_rank(bool local);
 
+  // The timestep the next forwards run at, for methods that decide by timestep (PAB) when the config has no
+  // callback: the caller sets it before each denoising step. Kept across reset (it is an input, not state).
+  void set_timestep(double timestep) { timestep_ = timestep; }
+  std::optional<double> timestep() const { return timestep_; }
+
   void record(int64_t block, BlockAction action, double metric);
   const std::vector<CacheRecord>& records() const { return records_; }
   // Forgets every context's state and the records (between generations); keeps the configuration.
@@ -72,6 +81,7 @@ class CacheSession {
   Communicator* cp_group_;
   StateManager<CacheContextState> states_;
   std::vector<CacheRecord> records_;
+  std::optional<double> timestep_;
 };
 
 }  // namespace tessera

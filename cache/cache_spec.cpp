@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <utility>
 #include <vector>
 
 #include "common/check.h"
@@ -38,6 +39,17 @@ int64_t parse_int(const std::string& method, const std::string& key, const std::
   TESSERA_CHECK(!text.empty() && end == text.c_str() + text.size() && errno == 0, "--cache ", method, ": ", key,
                 " takes an integer, got \"", text, "\"");
   return value;
+}
+
+// "lo-hi" (integers, lo < hi); a leading '-' belongs to lo, so "-1-681" is (-1, 681).
+std::pair<int64_t, int64_t> parse_range(const std::string& method, const std::string& key, const std::string& text) {
+  const size_t dash = text.find('-', 1);
+  TESSERA_CHECK(!text.empty() && dash != std::string::npos, "--cache ", method, ": ", key,
+                " takes lo-hi (integers, for example 100-800), got \"", text, "\"");
+  const std::pair<int64_t, int64_t> range{parse_int(method, key, text.substr(0, dash)),
+                                          parse_int(method, key, text.substr(dash + 1))};
+  TESSERA_CHECK(range.first < range.second, "--cache ", method, ": ", key, " needs lo < hi, got \"", text, "\"");
+  return range;
 }
 
 using Setter = std::function<void(const std::string& value)>;
@@ -105,14 +117,46 @@ CacheConfig parse_cache_spec(std::string_view spec) {
     TESSERA_CHECK(config.warmup_steps >= 0, "--cache ", method, ": warmup must be >= 0, got ", config.warmup_steps);
     return config;
   }
+  if (method == "pab" || method == "pyramid_attention_broadcast") {
+    PyramidAttentionBroadcastConfig config;
+    const auto skip = [&](const char* key, int64_t& field) {
+      return Setter([&method, key, &field](const std::string& v) {
+        field = parse_int(method, key, v);
+        TESSERA_CHECK(field >= 0, "--cache ", method, ": ", key, " must be >= 0 (0: not hooked), got ", field);
+      });
+    };
+    const auto range = [&](const char* key, std::pair<int64_t, int64_t>& field) {
+      return Setter([&method, key, &field](const std::string& v) { field = parse_range(method, key, v); });
+    };
+    const auto identifiers = [](std::vector<std::string>& field) {
+      return Setter([&field](const std::string& v) { field = split(v, ';'); });
+    };
+    apply(method, options,
+          {{"spatial_skip", skip("spatial_skip", config.spatial_attention_block_skip_range)},
+           {"temporal_skip", skip("temporal_skip", config.temporal_attention_block_skip_range)},
+           {"cross_skip", skip("cross_skip", config.cross_attention_block_skip_range)},
+           {"spatial_range", range("spatial_range", config.spatial_attention_timestep_skip_range)},
+           {"temporal_range", range("temporal_range", config.temporal_attention_timestep_skip_range)},
+           {"cross_range", range("cross_range", config.cross_attention_timestep_skip_range)},
+           {"spatial_blocks", identifiers(config.spatial_attention_block_identifiers)},
+           {"temporal_blocks", identifiers(config.temporal_attention_block_identifiers)},
+           {"cross_blocks", identifiers(config.cross_attention_block_identifiers)}});
+    TESSERA_CHECK(config.spatial_attention_block_skip_range > 0 || config.temporal_attention_block_skip_range > 0 ||
+                      config.cross_attention_block_skip_range > 0,
+                  "--cache ", method, ": set at least one of spatial_skip, temporal_skip, cross_skip > 0, for example ",
+                  "pab:spatial_skip=2,cross_skip=6");
+    return config;
+  }
   TESSERA_CHECK(false, "--cache: unknown method \"", method, "\"; known methods: fbc (first_block_cache), teacache, ",
-                "taylorseer");
+                "taylorseer, pab (pyramid_attention_broadcast)");
   return {};
 }
 
 std::string cache_spec_help() {
   return "method[:key=value,...]: fbc:threshold=0.05 | teacache:threshold=0.08,warmup=1,coefficients=a;b;c|none | "
-         "taylorseer:order=1,interval=5,warmup=3,stop_after=-1 (every method also takes blocks=<pattern>)";
+         "taylorseer:order=1,interval=5,warmup=3,stop_after=-1 (these also take blocks=<pattern>) | "
+         "pab:spatial_skip=2,cross_skip=6,spatial_range=100-800,cross_range=100-800 (also temporal_skip, "
+         "temporal_range, and {spatial,temporal,cross}_blocks=<identifier>;<identifier>)";
 }
 
 }  // namespace tessera

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <sstream>
+#include <utility>
 
 #include "cache/cache_hook.h"
 #include "common/check.h"
@@ -30,9 +31,28 @@ void validate(const CacheConfig& config) {
     TESSERA_CHECK(taylor->order >= 0, "taylorseer order must be >= 0, got ", taylor->order);
     TESSERA_CHECK(taylor->interval >= 1, "taylorseer interval must be >= 1, got ", taylor->interval);
     TESSERA_CHECK(taylor->warmup_steps >= 0, "taylorseer warmup_steps must be >= 0, got ", taylor->warmup_steps);
+  } else if (const auto* pab = std::get_if<PyramidAttentionBroadcastConfig>(&config)) {
+    const std::pair<const char*, const std::pair<int64_t, int64_t>*> ranges[] = {
+        {"spatial", &pab->spatial_attention_timestep_skip_range},
+        {"temporal", &pab->temporal_attention_timestep_skip_range},
+        {"cross", &pab->cross_attention_timestep_skip_range}};
+    const int64_t skips[] = {pab->spatial_attention_block_skip_range, pab->temporal_attention_block_skip_range,
+                             pab->cross_attention_block_skip_range};
+    for (int i = 0; i < 3; ++i) {
+      TESSERA_CHECK(skips[i] >= 0, "pyramid_attention_broadcast ", ranges[i].first,
+                    "_attention_block_skip_range must be >= 0 (0: not hooked), got ", skips[i]);
+      TESSERA_CHECK(ranges[i].second->first < ranges[i].second->second, "pyramid_attention_broadcast ",
+                    ranges[i].first, "_attention_timestep_skip_range needs lo < hi, got (", ranges[i].second->first,
+                    ", ", ranges[i].second->second, ")");
+    }
+    // diffusers falls back to spatial 2 with a warning; an explicit error says what to set instead.
+    TESSERA_CHECK(skips[0] > 0 || skips[1] > 0 || skips[2] > 0,
+                  "pyramid_attention_broadcast needs at least one of spatial_attention_block_skip_range, "
+                  "temporal_attention_block_skip_range, cross_attention_block_skip_range > 0");
   } else {
     TESSERA_CHECK(false, "cache method ", cache_method_name(config),
-                  " is not implemented yet; implemented: first_block_cache, teacache, taylorseer");
+                  " is not implemented yet; implemented: first_block_cache, teacache, taylorseer, "
+                  "pyramid_attention_broadcast");
   }
 }
 
@@ -45,6 +65,27 @@ std::shared_ptr<CacheHook> find_hook(Model& model) {
   return nullptr;
 }
 
+// PAB hooks the attention modules its identifiers select, not a block stack.
+void enable_pyramid_attention_broadcast(Model& model, const PyramidAttentionBroadcastConfig& pab,
+                                        const CacheConfig& config, Communicator* cp_group) {
+  const auto targets = pyramid_attention_broadcast_targets(model, pab);
+  std::string identifiers;
+  for (const auto* list : {&pab.spatial_attention_block_identifiers, &pab.temporal_attention_block_identifiers,
+                           &pab.cross_attention_block_identifiers}) {
+    for (const std::string& identifier : *list) identifiers += (identifiers.empty() ? "" : ", ") + identifier;
+  }
+  TESSERA_CHECK(!targets.empty(), "pyramid_attention_broadcast selects no attention module of ", model.class_name(),
+                " (block identifiers ", identifiers, "; spatial/temporal attention is <identifier>.*.attn1, cross ",
+                "attention <identifier>.*.attn2, for the types whose block_skip_range is > 0)");
+  auto session = std::make_shared<CacheSession>(config, static_cast<int64_t>(targets.size()), cp_group);
+  session->states().set_context("default");
+  for (size_t i = 0; i < targets.size(); ++i) {
+    HookRegistry::get_or_create(*targets[i].module)
+        .register_hook(kCacheHookName,
+                       make_pyramid_attention_broadcast_hook(session, static_cast<int64_t>(i), targets[i].kind));
+  }
+}
+
 }  // namespace
 
 void enable_cache(Model& model, const CacheConfig& config, Communicator* cp_group) {
@@ -54,6 +95,10 @@ void enable_cache(Model& model, const CacheConfig& config, Communicator* cp_grou
   validate(config);
   TESSERA_CHECK(find_hook(model) == nullptr, "a cache is already enabled on ", metadata.class_name,
                 "; call disable_cache first");
+  if (const auto* pab = std::get_if<PyramidAttentionBroadcastConfig>(&config)) {
+    enable_pyramid_attention_broadcast(model, *pab, config, cp_group);
+    return;
+  }
   const std::string& pattern = blocks_pattern(config);
   const auto blocks = model.find_all(pattern);
   TESSERA_CHECK(!blocks.empty(), "cache block pattern \"", pattern, "\" matches no module of ", metadata.class_name);
@@ -93,13 +138,16 @@ void cache_context(Model& model, const std::string& name) {
 
 void reset_cache(Model& model) { cache_session(model)->reset(); }
 
+void set_cache_timestep(Model& model, double timestep) { cache_session(model)->set_timestep(timestep); }
+
 const std::vector<CacheRecord>& cache_records(Model& model) { return cache_session(model)->records(); }
 
 std::string cache_stats(Model& model) {
   const auto session = cache_session(model);
   std::ostringstream table;
   table << cache_method_name(session->config()) << ", " << session->num_blocks() << " blocks\n";
-  table << "context   step  metric      blocks (C computed, S skipped, F forecast)\n";
+  table << "context   step  metric      blocks (C computed, S skipped, F forecast; PAB: metric is the timestep, "
+           "blocks the hooked attention modules)\n";
   int64_t counts[3] = {0, 0, 0};
   const auto& records = session->records();
   for (size_t i = 0; i < records.size();) {

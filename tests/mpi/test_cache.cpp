@@ -45,6 +45,16 @@ struct Case {
   CacheConfig config;
 };
 
+// Spatial every 2nd call within (100, 800), cross every 3rd within (0, 1000): over 1000, 875, ..., 375 both
+// compute and broadcast steps occur, differently per type.
+PyramidAttentionBroadcastConfig pab_config() {
+  PyramidAttentionBroadcastConfig config;
+  config.spatial_attention_block_skip_range = 2;
+  config.cross_attention_block_skip_range = 3;
+  config.cross_attention_timestep_skip_range = {0, 1000};
+  return config;
+}
+
 std::string case_name(const ::testing::TestParamInfo<Case>& info) { return info.param.fixture + "_" + info.param.name; }
 
 class CacheUnderContextParallel : public ::testing::TestWithParam<Case> {
@@ -58,12 +68,14 @@ class CacheUnderContextParallel : public ::testing::TestWithParam<Case> {
     text_ = inputs.load("encoder_hidden_states");
   }
 
-  // kSteps forwards: timestep t_k = t_0 (1 - k / 8), x_{k+1} = x_k - 0.05 output_k (an Euler-like step).
+  // kSteps forwards: timestep t_k = t_0 (1 - k / 8), x_{k+1} = x_k - 0.05 output_k (an Euler-like step). PAB
+  // decides on a scheduler-like timestep 1000 (1 - k / 8), set the same on every rank through the session.
   Trajectory denoise(const at::Tensor& start) {
     Trajectory run;
     at::Tensor x = start;
     for (int step = 0; step < kSteps; ++step) {
       const at::Tensor t = timestep_ * (1.0 - step / 8.0);
+      if (cache_enabled(*model_)) set_cache_timestep(*model_, 1000.0 * (1.0 - step / 8.0));
       const at::Tensor output = (*model_)({{"hidden_states", x}, {"timestep", t}, {"encoder_hidden_states", text_}}).at(0);
       run.outputs.push_back(output);
       x = x - 0.05 * output;
@@ -158,7 +170,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"temporal_patch", "teacache", TeaCacheConfig{0.15, {}, 1}},
                       Case{"per_token_timestep", "teacache", TeaCacheConfig{0.15, {}, 1}},
                       Case{"temporal_patch", "taylorseer", TaylorSeerConfig{2, 3, 1}},
-                      Case{"odd_tokens", "taylorseer", TaylorSeerConfig{1, 2, 1}}),
+                      Case{"odd_tokens", "taylorseer", TaylorSeerConfig{1, 2, 1}},
+                      Case{"temporal_patch", "pab", pab_config()}, Case{"odd_tokens", "pab", pab_config()}),
     case_name);
 
 // The metric's sums are reduced over the group: when only rank 0's shard changes (the other ranks see a

@@ -1,14 +1,18 @@
 // Cache decisions on the tiny model (single rank): what each method computes, skips or forecasts at each step,
 // what the skipped blocks return, per-context state, reset, refusals, and disable_cache restoring the model.
+// Pyramid Attention Broadcast also on a Wan fixture, which has cross attention (attn2) besides attn1.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
 
+#include "cache/cache_hook.h"
 #include "cache/enable_cache.h"
 #include "common/check.h"
 #include "hooks/hook_registry.h"
-#include "tests/unit/error_message.h"
+#include "src/io/safetensors.h"
+#include "src/models/load_model.h"
 #include "src/models/tiny/tiny_dit.h"
+#include "tests/unit/error_message.h"
 
 namespace tessera {
 namespace {
@@ -177,8 +181,11 @@ TEST_F(CacheOnTinyModel, ContextsKeepSeparateState) {
 
 TEST_F(CacheOnTinyModel, DisableRestoresTheUncachedModelExactly) {
   const at::Tensor expected = run(input_);
+  PyramidAttentionBroadcastConfig pab;
+  pab.spatial_attention_block_skip_range = 2;
+  pab.current_timestep_callback = [] { return 500.0; };
   for (const CacheConfig& config : {CacheConfig{FirstBlockCacheConfig{1e9}}, CacheConfig{TeaCacheConfig{}},
-                                    CacheConfig{TaylorSeerConfig{1, 2, 0}}}) {
+                                    CacheConfig{TaylorSeerConfig{1, 2, 0}}, CacheConfig{pab}}) {
     enable_cache(*model_, config);
     EXPECT_TRUE(cache_enabled(*model_));
     run(input_);
@@ -214,7 +221,16 @@ TEST_F(CacheOnTinyModel, RefusesWhatItCannotDo) {
   std::string message = message_of([&] { enable_cache(bare, FirstBlockCacheConfig{}); });
   EXPECT_TRUE(has(message, "NoCacheModel does not support caches")) << message;
   message = message_of([&] { enable_cache(*model_, PyramidAttentionBroadcastConfig{}); });
-  EXPECT_TRUE(has(message, "pyramid_attention_broadcast is not implemented yet")) << message;
+  EXPECT_TRUE(has(message, "pyramid_attention_broadcast needs at least one of spatial_attention_block_skip_range"))
+      << message;
+  PyramidAttentionBroadcastConfig pab;
+  pab.cross_attention_block_skip_range = 2;  // TinyDiT blocks have no attn2
+  message = message_of([&] { enable_cache(*model_, pab); });
+  EXPECT_TRUE(has(message, "pyramid_attention_broadcast selects no attention module of TinyDiTModel")) << message;
+  pab.spatial_attention_block_skip_range = 2;
+  pab.spatial_attention_timestep_skip_range = {800, 100};
+  message = message_of([&] { enable_cache(*model_, pab); });
+  EXPECT_TRUE(has(message, "spatial_attention_timestep_skip_range needs lo < hi, got (800, 100)")) << message;
   message = message_of([&] { enable_cache(*model_, FasterCacheConfig{}); });
   EXPECT_TRUE(has(message, "faster_cache is not implemented yet")) << message;
   FirstBlockCacheConfig nowhere;
@@ -227,6 +243,136 @@ TEST_F(CacheOnTinyModel, RefusesWhatItCannotDo) {
   disable_cache(*model_);
   message = message_of([&] { cache_context(*model_, "cond"); });
   EXPECT_TRUE(has(message, "no cache is enabled on TinyDiTModel")) << message;
+}
+
+PyramidAttentionBroadcastConfig spatial_pab(int64_t skip, std::pair<int64_t, int64_t> range) {
+  PyramidAttentionBroadcastConfig config;
+  config.spatial_attention_block_skip_range = skip;
+  config.spatial_attention_timestep_skip_range = range;
+  return config;
+}
+
+TEST_F(CacheOnTinyModel, PyramidAttentionBroadcastComputesEveryNthCallInsideTheTimestepRange) {
+  enable_cache(*model_, spatial_pab(2, {100, 800}));
+  // The range is open (diffusers: lo < t < hi): 800 and 100 compute. Every call counts, also outside the range.
+  const double timesteps[] = {900, 700, 600, 500, 800, 300, 100, 50};
+  std::string pattern;
+  for (int step = 0; step < 8; ++step) {
+    set_cache_timestep(*model_, timesteps[step]);
+    run(input_);
+    pattern += actions(*model_, step) + " ";
+  }
+  EXPECT_EQ(pattern, "CCC SSS CCC SSS CCC SSS CCC CCC ");
+  EXPECT_DOUBLE_EQ(cache_records(*model_).back().metric, 50) << "PAB records the timestep it decided on";
+}
+
+TEST_F(CacheOnTinyModel, PyramidAttentionBroadcastReusesTheLastAttentionOutput) {
+  enable_cache(*model_, spatial_pab(3, {0, 1000}));
+  set_cache_timestep(*model_, 500);
+  const at::Tensor y0 = run(input_);
+  EXPECT_TRUE(at::equal(y0, uncached(input_)));
+  enable_cache(*model_, spatial_pab(3, {0, 1000}));
+  set_cache_timestep(*model_, 500);
+  run(input_);
+  // Same input: the broadcast attention output is the one it would compute, so the output is identical.
+  EXPECT_TRUE(at::equal(run(input_), y0));
+  EXPECT_EQ(actions(*model_, 1), "SSS");
+  // Another input: attention is stale (still the first step's), so the output is an approximation.
+  const at::Tensor x = input_ + 0.01 * at::randn_like(input_);
+  const at::Tensor y2 = run(x);
+  EXPECT_EQ(actions(*model_, 2), "SSS");
+  const at::Tensor exact = uncached(x);
+  EXPECT_FALSE(at::allclose(y2, exact, 1e-7, 1e-7));
+  EXPECT_LT((y2 - exact).abs().max().item<double>(), 0.1);
+}
+
+TEST_F(CacheOnTinyModel, PyramidAttentionBroadcastTimestepSources) {
+  PyramidAttentionBroadcastConfig config = spatial_pab(2, {100, 800});
+  enable_cache(*model_, config);
+  std::string message = message_of([&] { run(input_); });
+  EXPECT_TRUE(has(message, "pyramid_attention_broadcast needs the current timestep")) << message;
+  disable_cache(*model_);
+  double now = 500;
+  config.current_timestep_callback = [&now] { return now; };
+  enable_cache(*model_, config);
+  set_cache_timestep(*model_, 900);  // the callback wins over the session's timestep
+  run(input_);
+  run(input_);
+  now = 900;
+  run(input_);
+  EXPECT_EQ(actions(*model_, 1), "SSS");
+  EXPECT_EQ(actions(*model_, 2), "CCC");
+  // Contexts (CFG branches) count their calls separately; reset starts counting again.
+  cache_context(*model_, "uncond");
+  now = 500;
+  run(input_);
+  run(input_);
+  EXPECT_EQ(actions(*model_, 0, "uncond") + actions(*model_, 1, "uncond"), "CCCSSS");
+  reset_cache(*model_);
+  run(input_);
+  EXPECT_EQ(actions(*model_, 0, "uncond"), "CCC");
+}
+
+// Wan blocks have self-attention attn1 (spatial) and cross-attention attn2 (cross): each type keeps its own
+// timestep range and skip range.
+class PyramidAttentionBroadcastOnWan : public ::testing::Test {
+ protected:
+  PyramidAttentionBroadcastOnWan() {
+    const std::string dir = std::string(TESSERA_TEST_FIXTURES_DIR) + "/wan/temporal_patch";
+    model_ = load_model(dir, at::kFloat, c10::Device(c10::kCPU));
+    const io::SafetensorsFile inputs(dir + "/inputs.safetensors");
+    hidden_states_ = inputs.load("hidden_states");
+    timestep_ = inputs.load("timestep");
+    text_ = inputs.load("encoder_hidden_states");
+  }
+  at::Tensor run() {
+    return (*model_)({{"hidden_states", hidden_states_}, {"timestep", timestep_}, {"encoder_hidden_states", text_}})
+        .at(0);
+  }
+
+  c10::InferenceMode inference_;
+  std::shared_ptr<Model> model_;
+  at::Tensor hidden_states_, timestep_, text_;
+};
+
+TEST_F(PyramidAttentionBroadcastOnWan, SpatialAndCrossAttentionFollowTheirOwnRanges) {
+  PyramidAttentionBroadcastConfig config = spatial_pab(2, {100, 800});
+  config.cross_attention_block_skip_range = 3;
+  config.cross_attention_timestep_skip_range = {0, 1000};
+  config.temporal_attention_block_skip_range = 2;  // Wan has no temporal_transformer_blocks: hooks nothing
+  std::vector<std::string> paths;
+  for (const AttentionTarget& target : pyramid_attention_broadcast_targets(*model_, config)) {
+    paths.push_back(target.path + (target.kind == AttentionKind::cross ? ":cross" : ":spatial"));
+  }
+  EXPECT_EQ(paths, (std::vector<std::string>{"blocks.0.attn1:spatial", "blocks.0.attn2:cross", "blocks.1.attn1:spatial",
+                                             "blocks.1.attn2:cross", "blocks.2.attn1:spatial", "blocks.2.attn2:cross"}));
+  const at::Tensor expected = run();
+  enable_cache(*model_, config);
+  const double timesteps[] = {900, 700, 600, 500, 400};
+  std::string pattern;
+  for (int step = 0; step < 5; ++step) {
+    set_cache_timestep(*model_, timesteps[step]);
+    const at::Tensor output = run();
+    // The inputs never change, so broadcasting reproduces what computing gives.
+    EXPECT_TRUE(at::allclose(output, expected, 1e-6, 1e-6)) << "step " << step;
+    pattern += actions(*model_, step) + " ";
+  }
+  // Per step, attn1 attn2 of blocks 0, 1, 2. Spatial: out of range at 900, then every 2nd call. Cross: in range
+  // from the start, computes the first call (nothing cached), then every 3rd.
+  EXPECT_EQ(pattern, "CCCCCC SSSSSS CSCSCS SCSCSC CSCSCS ");
+  disable_cache(*model_);
+  EXPECT_TRUE(at::equal(run(), expected));
+}
+
+TEST_F(PyramidAttentionBroadcastOnWan, CrossOnlyHooksAttn2) {
+  PyramidAttentionBroadcastConfig config;
+  config.cross_attention_block_skip_range = 2;
+  config.current_timestep_callback = [] { return 500.0; };
+  enable_cache(*model_, config);
+  run();
+  run();
+  EXPECT_EQ(actions(*model_, 1), "SSS");
+  EXPECT_TRUE(has(cache_stats(*model_), "pyramid_attention_broadcast, 3 blocks")) << cache_stats(*model_);
 }
 
 }  // namespace

@@ -53,10 +53,47 @@ TEST(CacheSpec, KeysReachTheirFields) {
   EXPECT_EQ(taylor.stop_after_step, 9);
 }
 
+TEST(CacheSpec, PyramidAttentionBroadcastKeysReachTheirFields) {
+  const auto pab = std::get<PyramidAttentionBroadcastConfig>(
+      parse_cache_spec("pab:spatial_skip=2,spatial_range=100-800,cross_skip=6,cross_range=-1-681,temporal_skip=3,"
+                       "temporal_range=0-1000,spatial_blocks=blocks;layers,cross_blocks=blocks,temporal_blocks=t"));
+  EXPECT_EQ(pab.spatial_attention_block_skip_range, 2);
+  EXPECT_EQ(pab.cross_attention_block_skip_range, 6);
+  EXPECT_EQ(pab.temporal_attention_block_skip_range, 3);
+  EXPECT_EQ(pab.spatial_attention_timestep_skip_range, (std::pair<int64_t, int64_t>{100, 800}));
+  EXPECT_EQ(pab.cross_attention_timestep_skip_range, (std::pair<int64_t, int64_t>{-1, 681}));
+  EXPECT_EQ(pab.temporal_attention_timestep_skip_range, (std::pair<int64_t, int64_t>{0, 1000}));
+  EXPECT_EQ(pab.spatial_attention_block_identifiers, (std::vector<std::string>{"blocks", "layers"}));
+  EXPECT_EQ(pab.cross_attention_block_identifiers, (std::vector<std::string>{"blocks"}));
+  EXPECT_EQ(pab.temporal_attention_block_identifiers, (std::vector<std::string>{"t"}));
+  // Keys left out keep diffusers' defaults.
+  const auto spatial_only =
+      std::get<PyramidAttentionBroadcastConfig>(parse_cache_spec("pyramid_attention_broadcast:spatial_skip=4"));
+  EXPECT_EQ(spatial_only.spatial_attention_block_skip_range, 4);
+  EXPECT_EQ(spatial_only.cross_attention_block_skip_range, 0);
+  EXPECT_EQ(spatial_only.cross_attention_timestep_skip_range, (std::pair<int64_t, int64_t>{100, 800}));
+}
+
+TEST(CacheSpec, PyramidAttentionBroadcastMistakesSayWhatIsAccepted) {
+  std::string message = message_of([] { parse_cache_spec("pab"); });
+  EXPECT_TRUE(has(message, "set at least one of spatial_skip, temporal_skip, cross_skip > 0")) << message;
+  message = message_of([] { parse_cache_spec("pab:spatial_skip=2,spatial_range=800"); });
+  EXPECT_TRUE(has(message, "spatial_range takes lo-hi (integers, for example 100-800), got \"800\"")) << message;
+  message = message_of([] { parse_cache_spec("pab:spatial_skip=2,cross_range=800-100"); });
+  EXPECT_TRUE(has(message, "cross_range needs lo < hi, got \"800-100\"")) << message;
+  message = message_of([] { parse_cache_spec("pab:spatial_skip=2,spatial_range=a-9"); });
+  EXPECT_TRUE(has(message, "spatial_range takes an integer, got \"a\"")) << message;
+  message = message_of([] { parse_cache_spec("pab:cross_skip=-2"); });
+  EXPECT_TRUE(has(message, "cross_skip must be >= 0 (0: not hooked), got -2")) << message;
+  message = message_of([] { parse_cache_spec("pab:skip=2"); });
+  EXPECT_TRUE(has(message, "unknown key \"skip\"; known keys: cross_blocks, cross_range, cross_skip")) << message;
+}
+
 TEST(CacheSpec, MistakesSayWhatIsAccepted) {
   std::string message = message_of([] { parse_cache_spec("deepcache:threshold=1"); });
   EXPECT_TRUE(has(message, "unknown method \"deepcache\"")) << message;
-  EXPECT_TRUE(has(message, "fbc (first_block_cache), teacache, taylorseer")) << message;
+  EXPECT_TRUE(has(message, "fbc (first_block_cache), teacache, taylorseer, pab (pyramid_attention_broadcast)"))
+      << message;
   message = message_of([] { parse_cache_spec("fbc:treshold=0.1"); });
   EXPECT_TRUE(has(message, "unknown key \"treshold\"; known keys: blocks, threshold")) << message;
   message = message_of([] { parse_cache_spec("fbc:threshold=fast"); });

@@ -1,0 +1,113 @@
+// Pyramid Attention Broadcast: attention outputs change slowly in the middle of denoising, so within a
+// timestep range each attention computes only every N-th call and broadcasts (reuses) its last output in
+// between; the range and N differ per attention type (the "pyramid": cross attention can be skipped most).
+// Decisions depend only on the timestep and the call counter, identical on all ranks by construction; the
+// cached outputs are rank-local shards.
+#include <ATen/ATen.h>
+
+#include "cache/cache_hook.h"
+#include "common/check.h"
+
+namespace tessera {
+namespace {
+
+struct KindSettings {
+  int64_t skip_range;
+  std::pair<int64_t, int64_t> timestep_range;
+  const std::vector<std::string>* identifiers;
+  const char* attention;  // the child that holds this kind of attention in a block
+};
+
+KindSettings settings(const PyramidAttentionBroadcastConfig& config, AttentionKind kind) {
+  switch (kind) {
+    case AttentionKind::spatial:
+      return {config.spatial_attention_block_skip_range, config.spatial_attention_timestep_skip_range,
+              &config.spatial_attention_block_identifiers, "attn1"};
+    case AttentionKind::temporal:
+      return {config.temporal_attention_block_skip_range, config.temporal_attention_timestep_skip_range,
+              &config.temporal_attention_block_identifiers, "attn1"};
+    case AttentionKind::cross:
+      break;
+  }
+  return {config.cross_attention_block_skip_range, config.cross_attention_timestep_skip_range,
+          &config.cross_attention_block_identifiers, "attn2"};
+}
+
+class PyramidAttentionBroadcastHook : public CacheHook {
+ public:
+  PyramidAttentionBroadcastHook(std::shared_ptr<CacheSession> session, int64_t index, AttentionKind kind)
+      : CacheHook(std::move(session), index), kind_(kind) {}
+
+  Outputs new_forward(Module& module, Args& args) override {
+    const auto& config = std::get<PyramidAttentionBroadcastConfig>(session_->config());
+    const KindSettings mine = settings(config, kind_);
+    const double timestep = current_timestep(config);
+    CacheContextState& state = session_->state();
+    if (is_first()) ++state.step;  // hook 0 is the first attention called in a forward (model order)
+    if (state.attention_calls.size() < static_cast<size_t>(session_->num_blocks())) {
+      state.attention_calls.resize(session_->num_blocks(), 0);
+      state.attention_outputs.resize(session_->num_blocks());
+    }
+    int64_t& calls = state.attention_calls[block_];
+    std::vector<at::Tensor>& cached = state.attention_outputs[block_];
+    const bool in_range = mine.timestep_range.first < timestep && timestep < mine.timestep_range.second;
+    bool broadcast = !cached.empty() && in_range && calls % mine.skip_range != 0;
+    if (broadcast) {
+      // Shard shapes can change on some ranks only; a rank that computes while another broadcasts would wait
+      // alone in attention's collectives, so a mismatch anywhere makes every rank compute. The decision above
+      // is the same on every rank, so all of them reach this reduction together.
+      const bool mismatch = cached[0].sizes() != args.tensor("hidden_states").sizes();
+      broadcast = !session_->any_rank(mismatch);
+    }
+    ++calls;
+    if (broadcast) {
+      session_->record(block_, BlockAction::skipped, timestep);
+      return cached;
+    }
+    Outputs outputs = module.original_forward(args);
+    session_->record(block_, BlockAction::computed, timestep);
+    cached = outputs;
+    return outputs;
+  }
+
+ private:
+  double current_timestep(const PyramidAttentionBroadcastConfig& config) const {
+    if (config.current_timestep_callback) return config.current_timestep_callback();
+    const std::optional<double> timestep = session_->timestep();
+    TESSERA_CHECK(timestep.has_value(), "pyramid_attention_broadcast needs the current timestep: set the config's ",
+                  "current_timestep_callback, or call set_cache_timestep(model, t) before each step");
+    return *timestep;
+  }
+
+  AttentionKind kind_;
+};
+
+}  // namespace
+
+std::vector<AttentionTarget> pyramid_attention_broadcast_targets(Module& model,
+                                                                 const PyramidAttentionBroadcastConfig& config) {
+  std::vector<AttentionTarget> targets;
+  for (const auto& [path, module] : model.all_modules()) {
+    // Types in diffusers' precedence: a module is hooked once, as the first type that selects it.
+    for (const AttentionKind kind : {AttentionKind::spatial, AttentionKind::temporal, AttentionKind::cross}) {
+      const KindSettings kind_settings = settings(config, kind);
+      if (kind_settings.skip_range <= 0) continue;
+      bool selected = false;
+      for (const std::string& identifier : *kind_settings.identifiers) {
+        selected = selected || path_matches(identifier + ".*." + kind_settings.attention, path);
+      }
+      if (selected) {
+        targets.push_back({path, module, kind});
+        break;
+      }
+    }
+  }
+  return targets;
+}
+
+std::shared_ptr<CacheHook> make_pyramid_attention_broadcast_hook(std::shared_ptr<CacheSession> session,
+                                                                 int64_t index, AttentionKind kind) {
+  return std::make_shared<PyramidAttentionBroadcastHook>(std::move(session), index, kind);
+}
+
+}  // namespace tessera
