@@ -28,6 +28,7 @@ at::Tensor denoise(WanTransformer3DModel& model, const at::Tensor& noise, const 
   at::Tensor sample = noise;
   for (int64_t i = 0; i < steps; ++i) {
     const double t = scheduler.timesteps()[i].item<double>();
+    if (cache_enabled(model)) set_cache_timestep(model, t);  // PAB decides by timestep
     const at::Tensor velocity = model({{"hidden_states", sample},
                                        {"timestep", at::full({noise.size(0)}, t, at::kFloat)},
                                        {"encoder_hidden_states", text}})
@@ -51,7 +52,8 @@ CacheStudyOptions default_cache_study_options() {
   options.caches = {"fbc:threshold=0.02",       "fbc:threshold=0.05",       "fbc:threshold=0.1",
                     "fbc:threshold=0.2",        "teacache:threshold=0.05",  "teacache:threshold=0.1",
                     "teacache:threshold=0.2",   "teacache:threshold=0.4",   "taylorseer:order=1,interval=2",
-                    "taylorseer:order=2,interval=3", "taylorseer:order=2,interval=5"};
+                    "taylorseer:order=2,interval=3", "taylorseer:order=2,interval=5",
+                    "pab:spatial_skip=2",        "pab:spatial_skip=3,cross_skip=3"};
   return options;
 }
 
