@@ -2,6 +2,7 @@
 #include <c10/util/Exception.h>
 
 #include <cstring>
+#include <iomanip>
 #include <iostream>
 #include <optional>
 
@@ -31,7 +32,9 @@ constexpr Subcommand kSubcommands[] = {
 void print_usage(std::ostream& out) {
   out << "tessera: diffusion transformers across many GPUs (context parallelism over NCCL/MPI).\n\n"
          "usage: [mpirun -np N] tessera <subcommand> [options]\n\nsubcommands:\n";
-  for (const auto& subcommand : kSubcommands) out << "  " << subcommand.name << "\t" << subcommand.summary << "\n";
+  for (const auto& subcommand : kSubcommands) {
+    out << "  " << std::left << std::setw(10) << subcommand.name << subcommand.summary << "\n";
+  }
   out << "\n'tessera <subcommand> --help' lists a subcommand's options.\n";
 }
 
