@@ -22,8 +22,6 @@ int64_t wrap_dim(int64_t dim, int64_t ndim, const char* operation) {
   return dim < 0 ? dim + ndim : dim;
 }
 
-std::string shape_text(const std::vector<int64_t>& shape) { return c10::str(at::IntArrayRef(shape)); }
-
 int64_t product(at::IntArrayRef sizes) {
   return std::accumulate(sizes.begin(), sizes.end(), int64_t{1}, std::multiplies<>());
 }
@@ -105,7 +103,7 @@ std::vector<int64_t> Communicator::sizes_along(const at::Tensor& input, int64_t 
     bool compatible = shapes[r].size() == static_cast<size_t>(input.dim());
     for (int64_t i = 0; compatible && i < input.dim(); ++i) compatible = i == dim || shapes[r][i] == input.size(i);
     TESSERA_CHECK(compatible, operation, " along dim ", dim, " on ", describe(), ": rank ", r, " has shape ",
-                  shape_text(shapes[r]), " but rank ", rank_, " has ", input.sizes(),
+                  at::IntArrayRef(shapes[r]), " but rank ", rank_, " has ", input.sizes(),
                   "; shapes may differ only along dim ", dim);
     sizes[r] = shapes[r][dim];
   }

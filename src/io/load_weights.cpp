@@ -4,7 +4,6 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include <set>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,12 +29,6 @@ std::string line_list(const std::vector<std::string>& lines) {
   for (size_t i = 0; i < lines.size() && i < kListed; ++i) text += "\n  " + lines[i];
   if (lines.size() > kListed) text += "\n  ... (" + std::to_string(lines.size()) + " in all)";
   return text;
-}
-
-std::string shape_text(c10::IntArrayRef shape) {
-  std::ostringstream text;
-  text << shape;
-  return text.str();
 }
 
 }  // namespace
@@ -78,7 +71,7 @@ void load_weights(torch::nn::Module& module, const WeightSource& source, c10::Sc
     const TensorInfo& info = source.info(name);
     if (tensor.sizes() != c10::IntArrayRef(info.shape)) {
       wrong_shapes.push_back("tensor '" + name + "' in " + source.file_of(name) + " has shape " +
-                             shape_text(info.shape) + ", the module expects " + shape_text(tensor.sizes()));
+                             c10::str(c10::IntArrayRef(info.shape)) + ", the module expects " + c10::str(tensor.sizes()));
     }
   }
   TESSERA_CHECK(wrong_shapes.empty(), "weights ", source.origin(), ": ", wrong_shapes.size(),

@@ -13,7 +13,6 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "common/check.h"
 
@@ -54,14 +53,6 @@ std::optional<std::string> stored_name_of(c10::ScalarType dtype) {
     if (entry.dtype == dtype) return entry.name;
   }
   return std::nullopt;
-}
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::ostringstream text;
-  text << '[';
-  for (size_t i = 0; i < shape.size(); ++i) text << (i ? ", " : "") << shape[i];
-  text << ']';
-  return text.str();
 }
 
 // numel × element size, or nullopt when it overflows 64 bits (a corrupt header, never a real tensor).
@@ -204,7 +195,7 @@ SafetensorsFile::SafetensorsFile(std::string path) : path_(std::move(path)) {
                   info.data_end, "] that end before they begin");
     const auto expected_size = byte_size_of(info.shape, info.dtype);
     TESSERA_CHECK(expected_size.has_value() && *expected_size == info.byte_size(), where, " has shape ",
-                  shape_text(info.shape), " and dtype ", dtype_it->get<std::string>(), ", which need ",
+                  c10::IntArrayRef(info.shape), " and dtype ", dtype_it->get<std::string>(), ", which need ",
                   expected_size ? std::to_string(*expected_size) : std::string("more than 2^64"),
                   " bytes, but its data_offsets [", info.data_begin, ", ", info.data_end, "] span ",
                   info.byte_size());
