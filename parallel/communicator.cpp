@@ -136,6 +136,12 @@ at::Tensor Communicator::all_gather(const at::Tensor& input, int64_t dim, const 
   return recv.view(gathered_shape).movedim(0, d).contiguous().to(input.device());
 }
 
+std::vector<int64_t> Communicator::all_gather_sizes(int64_t local) {
+  const at::Tensor gathered =
+      all_gather(at::full({1}, local, at::kLong), 0, std::vector<int64_t>(size(), 1)).cpu();
+  return std::vector<int64_t>(gathered.data_ptr<int64_t>(), gathered.data_ptr<int64_t>() + size());
+}
+
 at::Tensor Communicator::all_to_all(const at::Tensor& input, int64_t scatter_dim, int64_t gather_dim) {
   const int64_t g = wrap_dim(gather_dim, input.dim(), "all_to_all");
   return all_to_all(input, scatter_dim, g, sizes_along(input, g, "all_to_all"));

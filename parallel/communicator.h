@@ -65,6 +65,9 @@ class Communicator {
   at::Tensor all_to_all(const at::Tensor& input, int64_t scatter_dim, int64_t gather_dim,
                         const std::vector<int64_t>& gather_sizes);
 
+  // Every rank's value of `local` (a length, a count), in rank order.
+  std::vector<int64_t> all_gather_sizes(int64_t local);
+
   at::Tensor all_reduce(const at::Tensor& input, ReduceOp op);
   at::Tensor broadcast(const at::Tensor& input, int root);  // every rank returns root's tensor
   void send(const at::Tensor& input, int peer);

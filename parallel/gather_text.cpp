@@ -9,8 +9,7 @@ namespace tessera {
 std::vector<std::string> all_gather_text(Communicator& communicator, const std::string& text) {
   const at::Tensor local =
       at::from_blob(const_cast<char*>(text.data()), {static_cast<int64_t>(text.size())}, at::kByte).clone();
-  const at::Tensor lengths = communicator.all_gather(at::tensor({local.size(0)}, at::kLong), 0);
-  std::vector<int64_t> sizes(lengths.data_ptr<int64_t>(), lengths.data_ptr<int64_t>() + lengths.numel());
+  const std::vector<int64_t> sizes = communicator.all_gather_sizes(local.size(0));
   const at::Tensor bytes = communicator.all_gather(local, 0, sizes);
   std::vector<std::string> texts;
   const char* cursor = static_cast<const char*>(bytes.data_ptr());

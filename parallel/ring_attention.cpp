@@ -1,5 +1,6 @@
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "common/check.h"
@@ -17,10 +18,8 @@ AttentionResult ring_attention(Communicator& ring, const at::Tensor& q, const at
   TESSERA_CHECK(k.sizes() == v.sizes(), "Ring attention needs k and v of one shape, got ", k.sizes(), " and ",
                 v.sizes());
   const int size = ring.size(), rank = ring.rank();
-  const at::Tensor local_length = at::full({1}, k.size(1), at::kLong);
-  const at::Tensor lengths = ring.all_gather(local_length, 0, std::vector<int64_t>(size, 1));
-  const int64_t* length_of = lengths.data_ptr<int64_t>();
-  const int64_t longest = lengths.max().item<int64_t>();
+  const std::vector<int64_t> length_of = ring.all_gather_sizes(k.size(1));
+  const int64_t longest = *std::max_element(length_of.begin(), length_of.end());
 
   // k and v travel together, padded to the longest shard so every hop exchanges one shape.
   at::Tensor travelling = at::constant_pad_nd(at::stack({k, v}), {0, 0, 0, 0, 0, longest - k.size(1)});

@@ -12,9 +12,7 @@ AttentionResult ulysses_attention(Communicator& group, const at::Tensor& q, cons
   if (group.size() == 1) return inner(q, k, v, options);
   TESSERA_CHECK(q.sizes() == k.sizes() && k.sizes() == v.sizes(), "Ulysses attention needs q, k and v of one "
                 "shape (self-attention over the split sequence), got ", q.sizes(), ", ", k.sizes(), ", ", v.sizes());
-  const at::Tensor local_length = at::full({1}, q.size(1), at::kLong);
-  const at::Tensor lengths = group.all_gather(local_length, 0, std::vector<int64_t>(group.size(), 1));
-  const std::vector<int64_t> sequence_sizes(lengths.data_ptr<int64_t>(), lengths.data_ptr<int64_t>() + group.size());
+  const std::vector<int64_t> sequence_sizes = group.all_gather_sizes(q.size(1));
 
   // [3, B, S_local, H, D] -> [3, B, S_group, H_rank, D]: heads scattered, sequence gathered, in one exchange.
   const at::Tensor head_sharded = group.all_to_all(at::stack({q, k, v}), 3, 2, sequence_sizes);
