@@ -32,6 +32,14 @@ class FailurePrinter : public ::testing::EmptyTestEventListener {
 
 Communicator& world() { return *world_communicator; }
 
+std::shared_ptr<Communicator> shared_world() { return std::shared_ptr<Communicator>(&world(), [](Communicator*) {}); }
+
+std::vector<ParallelConfig> strategies(int n) {
+  std::vector<ParallelConfig> configs{{n, 1, 1}, {1, n, 1}};
+  if (n >= 4 && n % 2 == 0) configs.push_back({2, n / 2, 1});
+  return configs;
+}
+
 at::Tensor rank_tensor(int rank, at::IntArrayRef shape, c10::ScalarType dtype, int salt) {
   int64_t numel = 1;
   for (auto size : shape) numel *= size;

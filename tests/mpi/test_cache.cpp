@@ -24,14 +24,6 @@ namespace {
 
 constexpr int kSteps = 6;
 
-std::shared_ptr<Communicator> shared_world() { return std::shared_ptr<Communicator>(&world(), [](Communicator*) {}); }
-
-std::vector<ParallelConfig> strategies(int n) {
-  std::vector<ParallelConfig> configs{{n, 1, 1}, {1, n, 1}};
-  if (n >= 4 && n % 2 == 0) configs.push_back({2, n / 2, 1});
-  return configs;
-}
-
 struct Trajectory {
   std::vector<at::Tensor> outputs;  // per step, the full sample (gathered at proj_out)
   std::string decisions;            // per step and block: C, S or F, steps separated by '|'

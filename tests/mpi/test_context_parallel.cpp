@@ -16,15 +16,6 @@
 namespace tessera::testing {
 namespace {
 
-std::shared_ptr<Communicator> shared_world() { return std::shared_ptr<Communicator>(&world(), [](Communicator*) {}); }
-
-// The strategies a world of n ranks can run: Ulysses n, Ring n, and USP 2 x (n / 2) when n allows.
-std::vector<ParallelConfig> strategies(int n) {
-  std::vector<ParallelConfig> configs{{n, 1, 1}, {1, n, 1}};
-  if (n >= 4 && n % 2 == 0) configs.push_back({2, n / 2, 1});
-  return configs;
-}
-
 class ContextParallelWan : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {

@@ -10,11 +10,6 @@
 namespace tessera::testing {
 namespace {
 
-std::shared_ptr<Communicator> shared_world() {
-  // DeviceMesh owns its world pointer; hand it a non-owning alias of the test world.
-  return std::shared_ptr<Communicator>(&world(), [](Communicator*) {});
-}
-
 // Sum of world ranks over a group, computed from the coordinate formula alone.
 int64_t expected_sum(const ParallelConfig& config, int world_size, bool (*same_group)(const MeshCoordinates&,
                                                                                        const MeshCoordinates&)) {
