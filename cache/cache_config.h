@@ -72,7 +72,21 @@ struct PyramidAttentionBroadcastConfig {
   std::function<double()> current_timestep_callback;
 };
 
-// FasterCache; fields and defaults as diffusers. Configuration only: enable_cache refuses it (not implemented).
+// FasterCache (Lv et al. 2024, arXiv 2410.19355; fields and defaults as diffusers). Two parts:
+// - Attention reuse: each selected self-attention computes every block_skip_range-th call while the timestep is
+//   strictly inside its timestep_skip_range, and otherwise extrapolates from its last two outputs,
+//   out = t + (t - t_prev) * attention_weight. It skips only while the model runs the conditional batch alone
+//   (or is_guidance_distilled), so the cache holds conditional outputs only.
+// - CFG reuse (hooks the model itself): the model is called with the batch [uncond, cond] concatenated on dim 0.
+//   Inside unconditional_batch_timestep_skip_range and except every unconditional_batch_skip_range-th step, only
+//   the conditional half runs; the unconditional output is rebuilt from it in frequency space (2-D FFT over H, W
+//   per frame) by adding the last measured uncond - cond difference, split into a low-frequency disc (radius
+//   min(H, W) / 5) and the rest, each scaled by its weight every time it is reused (alpha inside its update
+//   range, else 1), as diffusers does.
+// Selection: an attention module (Module::role) whose dotted path matches one of the identifiers (ECMAScript
+// regex, searched anywhere in the path, as Python's re.search) and that is not cross-attention; spatial first.
+// A skip range of 0 is diffusers' None (that type is not hooked). The timestep comes from
+// current_timestep_callback, or when unset from set_cache_timestep.
 struct FasterCacheConfig {
   int64_t spatial_attention_block_skip_range = 2;
   int64_t temporal_attention_block_skip_range = 0;  // 0: None
@@ -87,12 +101,16 @@ struct FasterCacheConfig {
   std::vector<std::string> spatial_attention_block_identifiers{"^blocks.*attn", "^transformer_blocks.*attn",
                                                                "^single_transformer_blocks.*attn"};
   std::vector<std::string> temporal_attention_block_identifiers{"^temporal_transformer_blocks.*attn"};
-  std::function<double(const std::string& module_path)> attention_weight_callback;  // unset: 0.5
+  // Each gets the dotted path of the module it is asked for ("" is the model). Unset: 0.5 for the attention
+  // weight; for the frequency weights alpha inside the update timestep range and 1 outside, as diffusers.
+  std::function<double(const std::string& module_path)> attention_weight_callback;
   std::function<double(const std::string& module_path)> low_frequency_weight_callback;
   std::function<double(const std::string& module_path)> high_frequency_weight_callback;
-  std::string tensor_format = "BCFHW";
-  bool is_guidance_distilled = false;
-  std::function<int64_t()> current_timestep_callback;
+  std::string tensor_format = "BCFHW";  // of the model's output 0: "BCFHW", "BFCHW" or "BCHW"
+  bool is_guidance_distilled = false;   // no unconditional batch: CFG reuse off, attention skips at any batch
+  // double, not diffusers' int: flow-matching schedulers give fractional timesteps.
+  std::function<double()> current_timestep_callback;
+  // The arguments of the model's forward that hold the [uncond, cond] batch; the others are passed as they are.
   std::vector<std::string> unconditional_conditional_input_kwargs_identifiers{
       "hidden_states", "encoder_hidden_states", "timestep", "attention_mask", "encoder_attention_mask"};
 };

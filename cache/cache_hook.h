@@ -52,3 +52,15 @@ std::shared_ptr<CacheHook> make_pyramid_attention_broadcast_hook(std::shared_ptr
                                                                  int64_t index, AttentionKind kind);
 
 }  // namespace tessera
+
+namespace tessera {
+
+// FasterCache hooks the self-attention modules its identifiers select, and the model itself
+// (faster_cache.cpp). The session's blocks are the targets, then one more for the model: its records say
+// whether the unconditional branch was computed or rebuilt ("skipped").
+std::vector<AttentionTarget> faster_cache_targets(Module& model, const FasterCacheConfig& config);
+std::shared_ptr<CacheHook> make_faster_cache_attention_hook(std::shared_ptr<CacheSession> session, int64_t index,
+                                                            const AttentionTarget& target);
+std::shared_ptr<CacheHook> make_faster_cache_denoiser_hook(std::shared_ptr<CacheSession> session, int64_t index);
+
+}  // namespace tessera

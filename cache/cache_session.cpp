@@ -4,6 +4,7 @@
 
 #include <limits>
 
+#include "common/check.h"
 #include "parallel/communicator.h"
 
 namespace tessera {
@@ -46,6 +47,13 @@ bool CacheSession::any_rank(bool local) {
   if (cp_group_ == nullptr || cp_group_->size() <= 1) return local;
   const at::Tensor flag = at::tensor({local ? 1.0 : 0.0}, at::kDouble);
   return cp_group_->all_reduce(flag, ReduceOp::max).cpu()[0].item<double>() > 0;
+}
+
+double CacheSession::current_timestep(const std::function<double()>& callback, const char* method) const {
+  if (callback) return callback();
+  TESSERA_CHECK(timestep_.has_value(), method, " needs the current timestep: set the config's ",
+                "current_timestep_callback, or call set_cache_timestep(model, t) before each step");
+  return *timestep_;
 }
 
 void CacheSession::record(int64_t block, BlockAction action, double metric) {

@@ -4,6 +4,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -44,6 +45,13 @@ struct CacheContextState {
   // Pyramid Attention Broadcast, per hooked attention module: calls so far, and the last computed output.
   std::vector<int64_t> attention_calls;
   std::vector<std::vector<at::Tensor>> attention_outputs;
+  // FasterCache, per hooked attention module: the output before the last (the last is attention_outputs), and
+  // the batch size of the first call (the full [uncond, cond] batch); for the model: whether this step runs the
+  // conditional half alone, and the last measured uncond - cond differences in shifted frequency space.
+  std::vector<std::vector<at::Tensor>> previous_attention_outputs;
+  std::vector<int64_t> full_batch_sizes;
+  bool conditional_only = false;
+  at::Tensor low_frequency_delta, high_frequency_delta;
 };
 
 class CacheSession {
@@ -69,6 +77,9 @@ class CacheSession {
   // callback: the caller sets it before each denoising step. Kept across reset (it is an input, not state).
   void set_timestep(double timestep) { timestep_ = timestep; }
   std::optional<double> timestep() const { return timestep_; }
+  // The timestep for a method that decides by it: `callback` when set, else the one set_timestep gave;
+  // throws naming `method` and both ways to provide it when neither is there.
+  double current_timestep(const std::function<double()>& callback, const char* method) const;
 
   void record(int64_t block, BlockAction action, double metric);
   const std::vector<CacheRecord>& records() const { return records_; }

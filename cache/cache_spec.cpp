@@ -147,8 +147,55 @@ CacheConfig parse_cache_spec(std::string_view spec) {
                   "pab:spatial_skip=2,cross_skip=6");
     return config;
   }
+  if (method == "fastercache" || method == "faster_cache") {
+    FasterCacheConfig config;
+    const auto skip = [&](const char* key, int64_t& field, int64_t minimum) {
+      return Setter([&method, key, &field, minimum](const std::string& v) {
+        field = parse_int(method, key, v);
+        TESSERA_CHECK(field >= minimum, "--cache ", method, ": ", key, " must be >= ", minimum, ", got ", field);
+      });
+    };
+    const auto range = [&](const char* key, std::pair<int64_t, int64_t>& field) {
+      return Setter([&method, key, &field](const std::string& v) { field = parse_range(method, key, v); });
+    };
+    const auto number = [&](const char* key, double& field) {
+      return Setter([&method, key, &field](const std::string& v) { field = parse_double(method, key, v); });
+    };
+    const auto identifiers = [](std::vector<std::string>& field) {
+      return Setter([&field](const std::string& v) { field = split(v, ';'); });
+    };
+    apply(method, options,
+          {{"spatial_skip", skip("spatial_skip", config.spatial_attention_block_skip_range, 0)},
+           {"temporal_skip", skip("temporal_skip", config.temporal_attention_block_skip_range, 0)},
+           {"spatial_range", range("spatial_range", config.spatial_attention_timestep_skip_range)},
+           {"temporal_range", range("temporal_range", config.temporal_attention_timestep_skip_range)},
+           {"low_frequency_range", range("low_frequency_range", config.low_frequency_weight_update_timestep_range)},
+           {"high_frequency_range",
+            range("high_frequency_range", config.high_frequency_weight_update_timestep_range)},
+           {"alpha_low", number("alpha_low", config.alpha_low_frequency)},
+           {"alpha_high", number("alpha_high", config.alpha_high_frequency)},
+           {"uncond_skip", skip("uncond_skip", config.unconditional_batch_skip_range, 1)},
+           {"uncond_range", range("uncond_range", config.unconditional_batch_timestep_skip_range)},
+           {"attention_weight",
+            [&](const std::string& v) {
+              const double weight = parse_double(method, "attention_weight", v);
+              config.attention_weight_callback = [weight](const std::string&) { return weight; };
+            }},
+           {"spatial_blocks", identifiers(config.spatial_attention_block_identifiers)},
+           {"temporal_blocks", identifiers(config.temporal_attention_block_identifiers)},
+           {"tensor_format", [&](const std::string& v) { config.tensor_format = v; }},
+           {"distilled", [&](const std::string& v) {
+              TESSERA_CHECK(v == "0" || v == "1" || v == "true" || v == "false", "--cache ", method,
+                            ": distilled takes true or false, got \"", v, "\"");
+              config.is_guidance_distilled = v == "1" || v == "true";
+            }}});
+    TESSERA_CHECK(config.tensor_format == "BCFHW" || config.tensor_format == "BFCHW" || config.tensor_format == "BCHW",
+                  "--cache ", method, ": tensor_format must be BCFHW, BFCHW or BCHW, got \"", config.tensor_format,
+                  "\"");
+    return config;
+  }
   TESSERA_CHECK(false, "--cache: unknown method \"", method, "\"; known methods: fbc (first_block_cache), teacache, ",
-                "taylorseer, pab (pyramid_attention_broadcast)");
+                "taylorseer, pab (pyramid_attention_broadcast), fastercache (faster_cache)");
   return {};
 }
 
@@ -156,7 +203,11 @@ std::string cache_spec_help() {
   return "method[:key=value,...]: fbc:threshold=0.05 | teacache:threshold=0.08,warmup=1,coefficients=a;b;c|none | "
          "taylorseer:order=1,interval=5,warmup=3,stop_after=-1 (these also take blocks=<pattern>) | "
          "pab:spatial_skip=2,cross_skip=6,spatial_range=100-800,cross_range=100-800 (also temporal_skip, "
-         "temporal_range, and {spatial,temporal,cross}_blocks=<identifier>;<identifier>)";
+         "temporal_range, and {spatial,temporal,cross}_blocks=<identifier>;<identifier>) | "
+         "fastercache:spatial_skip=2,spatial_range=-1-681,uncond_skip=5,uncond_range=-1-641,alpha_low=1.1,"
+         "alpha_high=1.1,low_frequency_range=99-901,high_frequency_range=-1-301,attention_weight=0.5 (also "
+         "temporal_skip, temporal_range, spatial_blocks/temporal_blocks=<regex>;<regex>, tensor_format=BCFHW, "
+         "distilled=false; needs the CFG batch [uncond, cond] in one forward)";
 }
 
 }  // namespace tessera

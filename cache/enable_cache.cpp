@@ -21,6 +21,26 @@ const std::string& blocks_pattern(const CacheConfig& config) {
   return none;
 }
 
+void check_range(const char* name, const std::pair<int64_t, int64_t>& range) {
+  TESSERA_CHECK(range.first < range.second, "faster_cache ", name, " needs lo < hi, got (", range.first, ", ",
+                range.second, ")");
+}
+
+void validate_faster_cache(const FasterCacheConfig& faster) {
+  TESSERA_CHECK(faster.spatial_attention_block_skip_range >= 0 && faster.temporal_attention_block_skip_range >= 0,
+                "faster_cache block skip ranges must be >= 0 (0: not hooked), got spatial ",
+                faster.spatial_attention_block_skip_range, ", temporal ", faster.temporal_attention_block_skip_range);
+  TESSERA_CHECK(faster.unconditional_batch_skip_range >= 1,
+                "faster_cache unconditional_batch_skip_range must be >= 1, got ", faster.unconditional_batch_skip_range);
+  check_range("spatial_attention_timestep_skip_range", faster.spatial_attention_timestep_skip_range);
+  check_range("temporal_attention_timestep_skip_range", faster.temporal_attention_timestep_skip_range);
+  check_range("low_frequency_weight_update_timestep_range", faster.low_frequency_weight_update_timestep_range);
+  check_range("high_frequency_weight_update_timestep_range", faster.high_frequency_weight_update_timestep_range);
+  check_range("unconditional_batch_timestep_skip_range", faster.unconditional_batch_timestep_skip_range);
+  TESSERA_CHECK(faster.tensor_format == "BCFHW" || faster.tensor_format == "BFCHW" || faster.tensor_format == "BCHW",
+                "faster_cache tensor_format must be one of BCFHW, BFCHW, BCHW, got \"", faster.tensor_format, "\"");
+}
+
 void validate(const CacheConfig& config) {
   if (const auto* fbc = std::get_if<FirstBlockCacheConfig>(&config)) {
     TESSERA_CHECK(fbc->threshold >= 0, "first_block_cache threshold must be >= 0, got ", fbc->threshold);
@@ -50,9 +70,7 @@ void validate(const CacheConfig& config) {
                   "pyramid_attention_broadcast needs at least one of spatial_attention_block_skip_range, "
                   "temporal_attention_block_skip_range, cross_attention_block_skip_range > 0");
   } else {
-    TESSERA_CHECK(false, "cache method ", cache_method_name(config),
-                  " is not implemented yet; implemented: first_block_cache, teacache, taylorseer, "
-                  "pyramid_attention_broadcast");
+    validate_faster_cache(std::get<FasterCacheConfig>(config));
   }
 }
 
@@ -86,6 +104,23 @@ void enable_pyramid_attention_broadcast(Model& model, const PyramidAttentionBroa
   }
 }
 
+// FasterCache hooks the selected self-attention modules and the model (for the CFG branch).
+void enable_faster_cache(Model& model, const FasterCacheConfig& faster, const CacheConfig& config,
+                         Communicator* cp_group) {
+  const auto targets = faster_cache_targets(model, faster);
+  TESSERA_CHECK(!targets.empty() || !faster.is_guidance_distilled, "faster_cache selects no self-attention module of ",
+                model.class_name(), " and is_guidance_distilled leaves no CFG branch to reuse: nothing to cache; ",
+                "check spatial/temporal_attention_block_identifiers and their block skip ranges");
+  const auto model_block = static_cast<int64_t>(targets.size());
+  auto session = std::make_shared<CacheSession>(config, model_block + 1, cp_group);
+  session->states().set_context("default");
+  for (int64_t i = 0; i < model_block; ++i) {
+    HookRegistry::get_or_create(*targets[i].module)
+        .register_hook(kCacheHookName, make_faster_cache_attention_hook(session, i, targets[i]));
+  }
+  HookRegistry::get_or_create(model).register_hook(kCacheHookName, make_faster_cache_denoiser_hook(session, model_block));
+}
+
 }  // namespace
 
 void enable_cache(Model& model, const CacheConfig& config, Communicator* cp_group) {
@@ -97,6 +132,10 @@ void enable_cache(Model& model, const CacheConfig& config, Communicator* cp_grou
                 "; call disable_cache first");
   if (const auto* pab = std::get_if<PyramidAttentionBroadcastConfig>(&config)) {
     enable_pyramid_attention_broadcast(model, *pab, config, cp_group);
+    return;
+  }
+  if (const auto* faster = std::get_if<FasterCacheConfig>(&config)) {
+    enable_faster_cache(model, *faster, config, cp_group);
     return;
   }
   const std::string& pattern = blocks_pattern(config);
@@ -146,8 +185,8 @@ std::string cache_stats(Model& model) {
   const auto session = cache_session(model);
   std::ostringstream table;
   table << cache_method_name(session->config()) << ", " << session->num_blocks() << " blocks\n";
-  table << "context   step  metric      blocks (C computed, S skipped, F forecast; PAB: metric is the timestep, "
-           "blocks the hooked attention modules)\n";
+  table << "context   step  metric      blocks (C computed, S skipped, F forecast; PAB and FasterCache: metric is "
+           "the timestep, blocks the hooked attention modules, and for FasterCache last the unconditional branch)\n";
   int64_t counts[3] = {0, 0, 0};
   const auto& records = session->records();
   for (size_t i = 0; i < records.size();) {

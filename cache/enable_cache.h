@@ -14,8 +14,8 @@ class Communicator;
 class Model;
 
 // Refuses a model whose metadata does not support "cache", a config whose block pattern matches no module,
-// a model that has a cache already, and the method not implemented yet (FasterCache). PAB hooks attention
-// modules rather than blocks (see PyramidAttentionBroadcastConfig) and needs a timestep source. `cp_group` is the
+// and a model that has a cache already. PAB and FasterCache hook attention modules rather than blocks (see
+// their configs) and need a timestep source; FasterCache also hooks the model, whose CFG batch it splits. `cp_group` is the
 // context-parallel group the model runs over (DeviceMesh::context_parallel()), so that decisions are taken
 // from metrics reduced over the whole sequence; null for a single rank. The context starts as "default".
 void enable_cache(Model& model, const CacheConfig& config, Communicator* cp_group = nullptr);
@@ -25,7 +25,7 @@ bool cache_enabled(Model& model);
 // Selects the branch whose state the next forwards use ("cond", "uncond"): each keeps its own step counter,
 // references and cached residuals.
 void cache_context(Model& model, const std::string& name);
-// The timestep of the next forwards, for PAB when its config has no current_timestep_callback: call it before
+// The timestep of the next forwards, for PAB and FasterCache when their config has no current_timestep_callback: call it before
 // each denoising step (every rank with the same value, so decisions stay alike).
 void set_cache_timestep(Model& model, double timestep);
 // Forgets all states and records (a new generation), keeping the cache enabled.

@@ -6,7 +6,6 @@
 #include <ATen/ATen.h>
 
 #include "cache/cache_hook.h"
-#include "common/check.h"
 
 namespace tessera {
 namespace {
@@ -41,7 +40,8 @@ class PyramidAttentionBroadcastHook : public CacheHook {
   Outputs new_forward(Module& module, Args& args) override {
     const auto& config = std::get<PyramidAttentionBroadcastConfig>(session_->config());
     const KindSettings mine = settings(config, kind_);
-    const double timestep = current_timestep(config);
+    const double timestep = session_->current_timestep(config.current_timestep_callback,
+                                                       "pyramid_attention_broadcast");
     CacheContextState& state = session_->state();
     if (is_first()) ++state.step;  // hook 0 is the first attention called in a forward (model order)
     if (state.attention_calls.size() < static_cast<size_t>(session_->num_blocks())) {
@@ -71,14 +71,6 @@ class PyramidAttentionBroadcastHook : public CacheHook {
   }
 
  private:
-  double current_timestep(const PyramidAttentionBroadcastConfig& config) const {
-    if (config.current_timestep_callback) return config.current_timestep_callback();
-    const std::optional<double> timestep = session_->timestep();
-    TESSERA_CHECK(timestep.has_value(), "pyramid_attention_broadcast needs the current timestep: set the config's ",
-                  "current_timestep_callback, or call set_cache_timestep(model, t) before each step");
-    return *timestep;
-  }
-
   AttentionKind kind_;
 };
 

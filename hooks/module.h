@@ -16,6 +16,10 @@ namespace tessera {
 class HookRegistry;
 class Module;
 
+// What a cache needs to know of a module without knowing its class: FasterCache hooks self-attention
+// (diffusers asks isinstance(..., Attention) and not is_cross_attention).
+enum class ModuleRole { other, self_attention, cross_attention };
+
 struct NamedModule {
   std::string path;  // dotted, relative to the module searched from
   Module* module;
@@ -36,6 +40,8 @@ class Module : public torch::nn::Module {
   // The module's own forward, bypassing its hooks: what a hook that replaces the forward calls when it
   // still wants the original computation.
   Outputs original_forward(Args& args) { return forward_impl(args); }
+
+  virtual ModuleRole role() const { return ModuleRole::other; }
 
   // Null until a hook registry is created for this module (HookRegistry::get_or_create).
   HookRegistry* hook_registry() const { return hook_registry_.get(); }

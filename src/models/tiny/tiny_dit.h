@@ -30,6 +30,7 @@ TinyDiTConfig tiny_dit_config_from_json(const nlohmann::json& config);
 class TinyAttention : public Module {
  public:
   TinyAttention(int64_t hidden_size, int64_t num_heads);
+  ModuleRole role() const override { return ModuleRole::self_attention; }
 
  protected:
   Outputs forward_impl(Args& args) override;

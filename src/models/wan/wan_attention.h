@@ -13,6 +13,9 @@ class WanAttention : public Module {
  public:
   WanAttention(int64_t dim, int64_t heads, double eps, bool is_cross_attention);
   bool is_cross_attention() const { return is_cross_attention_; }
+  ModuleRole role() const override {
+    return is_cross_attention_ ? ModuleRole::cross_attention : ModuleRole::self_attention;
+  }
 
  protected:
   Outputs forward_impl(Args& args) override;
