@@ -35,6 +35,7 @@ struct Case {
   std::string fixture;
   std::string name;
   CacheConfig config;
+  bool cfg_batch = false;  // run classifier-free guidance as one batch [uncond, cond] (FasterCache splits it)
 };
 
 // Spatial every 2nd call within (100, 800), cross every 3rd within (0, 1000): over 1000, 875, ..., 375 both
@@ -44,6 +45,17 @@ PyramidAttentionBroadcastConfig pab_config() {
   config.spatial_attention_block_skip_range = 2;
   config.cross_attention_block_skip_range = 3;
   config.cross_attention_timestep_skip_range = {0, 1000};
+  return config;
+}
+
+// Attention every 3rd call and the unconditional branch every 3rd step, both within (-1, 800): from step 2
+// (timestep 750) on, both reuse and compute steps occur.
+FasterCacheConfig faster_cache_config() {
+  FasterCacheConfig config;
+  config.spatial_attention_block_skip_range = 3;
+  config.spatial_attention_timestep_skip_range = {-1, 800};
+  config.unconditional_batch_skip_range = 3;
+  config.unconditional_batch_timestep_skip_range = {-1, 800};
   return config;
 }
 
@@ -68,9 +80,21 @@ class CacheUnderContextParallel : public ::testing::TestWithParam<Case> {
     for (int step = 0; step < kSteps; ++step) {
       const at::Tensor t = timestep_ * (1.0 - step / 8.0);
       if (cache_enabled(*model_)) set_cache_timestep(*model_, 1000.0 * (1.0 - step / 8.0));
-      const at::Tensor output = (*model_)({{"hidden_states", x}, {"timestep", t}, {"encoder_hidden_states", text_}}).at(0);
+      if (!GetParam().cfg_batch) {
+        const at::Tensor output =
+            (*model_)({{"hidden_states", x}, {"timestep", t}, {"encoder_hidden_states", text_}}).at(0);
+        run.outputs.push_back(output);
+        x = x - 0.05 * output;
+        continue;
+      }
+      // The unconditional text is a fixed function of the text, the same on every rank.
+      const at::Tensor output = (*model_)({{"hidden_states", at::cat({x, x})},
+                                           {"timestep", at::cat({t, t})},
+                                           {"encoder_hidden_states", at::cat({text_ * -0.5, text_})}})
+                                    .at(0);
       run.outputs.push_back(output);
-      x = x - 0.05 * output;
+      const auto halves = output.chunk(2, 0);
+      x = x - 0.05 * (halves[0] + 3.0 * (halves[1] - halves[0]));
     }
     if (cache_enabled(*model_)) {
       int64_t step = -1;
@@ -163,7 +187,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"per_token_timestep", "teacache", TeaCacheConfig{0.15, {}, 1}},
                       Case{"temporal_patch", "taylorseer", TaylorSeerConfig{2, 3, 1}},
                       Case{"odd_tokens", "taylorseer", TaylorSeerConfig{1, 2, 1}},
-                      Case{"temporal_patch", "pab", pab_config()}, Case{"odd_tokens", "pab", pab_config()}),
+                      Case{"temporal_patch", "pab", pab_config()}, Case{"odd_tokens", "pab", pab_config()},
+                      Case{"temporal_patch", "fastercache", faster_cache_config(), true},
+                      Case{"odd_tokens", "fastercache", faster_cache_config(), true}),
     case_name);
 
 // The metric's sums are reduced over the group: when only rank 0's shard changes (the other ranks see a
@@ -270,8 +296,13 @@ TEST(CacheMetric, ShardShapeChangingOnSomeRanksOnlyComputesEverywhere) {
   const at::Tensor other = at::randn({1, 4, 1, 8, 22});  // 1 x 4 x 11 = 44 tokens
   auto mesh = std::make_shared<DeviceMesh>(shared_world(), ParallelConfig{n, 1, 1});
   enable_parallelism(*model, model->context_parallel_plan(), mesh);
+  // FasterCache without a CFG batch: its attention extrapolation checks the shard shape.
+  FasterCacheConfig faster;
+  faster.is_guidance_distilled = true;
+  faster.spatial_attention_block_skip_range = 10;
+  faster.current_timestep_callback = [] { return 500.0; };
   for (const CacheConfig& config : {CacheConfig{FirstBlockCacheConfig{1e9}}, CacheConfig{TeaCacheConfig{1e9, {}, 1}},
-                                    CacheConfig{TaylorSeerConfig{1, 10, 1}}}) {
+                                    CacheConfig{TaylorSeerConfig{1, 10, 1}}, CacheConfig{faster}}) {
     SCOPED_TRACE(cache_method_name(config));
     enable_cache(*model, config, &mesh->context_parallel());
     for (const at::Tensor& input : {x, x, other}) {

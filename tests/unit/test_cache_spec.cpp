@@ -89,10 +89,44 @@ TEST(CacheSpec, PyramidAttentionBroadcastMistakesSayWhatIsAccepted) {
   EXPECT_TRUE(has(message, "unknown key \"skip\"; known keys: cross_blocks, cross_range, cross_skip")) << message;
 }
 
+TEST(CacheSpec, FasterCacheKeysReachTheirFields) {
+  const auto defaults = std::get<FasterCacheConfig>(parse_cache_spec("fastercache"));
+  EXPECT_EQ(defaults.unconditional_batch_timestep_skip_range, (std::pair<int64_t, int64_t>{-1, 641}));
+  EXPECT_FALSE(defaults.attention_weight_callback) << "unset: 0.5, as diffusers";
+  const auto faster = std::get<FasterCacheConfig>(parse_cache_spec(
+      "faster_cache:spatial_skip=3,spatial_range=-1-700,temporal_skip=2,temporal_range=0-500,"
+      "low_frequency_range=50-950,high_frequency_range=-1-200,alpha_low=1.2,alpha_high=1.05,uncond_skip=4,"
+      "uncond_range=-1-600,attention_weight=0.3,spatial_blocks=^blocks;^layers,temporal_blocks=^t,"
+      "tensor_format=BFCHW,distilled=true"));
+  EXPECT_EQ(faster.spatial_attention_block_skip_range, 3);
+  EXPECT_EQ(faster.spatial_attention_timestep_skip_range, (std::pair<int64_t, int64_t>{-1, 700}));
+  EXPECT_EQ(faster.temporal_attention_block_skip_range, 2);
+  EXPECT_EQ(faster.temporal_attention_timestep_skip_range, (std::pair<int64_t, int64_t>{0, 500}));
+  EXPECT_EQ(faster.low_frequency_weight_update_timestep_range, (std::pair<int64_t, int64_t>{50, 950}));
+  EXPECT_EQ(faster.high_frequency_weight_update_timestep_range, (std::pair<int64_t, int64_t>{-1, 200}));
+  EXPECT_DOUBLE_EQ(faster.alpha_low_frequency, 1.2);
+  EXPECT_DOUBLE_EQ(faster.alpha_high_frequency, 1.05);
+  EXPECT_EQ(faster.unconditional_batch_skip_range, 4);
+  EXPECT_EQ(faster.unconditional_batch_timestep_skip_range, (std::pair<int64_t, int64_t>{-1, 600}));
+  ASSERT_TRUE(faster.attention_weight_callback);
+  EXPECT_DOUBLE_EQ(faster.attention_weight_callback("blocks.0.attn1"), 0.3);
+  EXPECT_EQ(faster.spatial_attention_block_identifiers, (std::vector<std::string>{"^blocks", "^layers"}));
+  EXPECT_EQ(faster.temporal_attention_block_identifiers, (std::vector<std::string>{"^t"}));
+  EXPECT_EQ(faster.tensor_format, "BFCHW");
+  EXPECT_TRUE(faster.is_guidance_distilled);
+  std::string message = message_of([] { parse_cache_spec("fastercache:uncond_skip=0"); });
+  EXPECT_TRUE(has(message, "uncond_skip must be >= 1, got 0")) << message;
+  message = message_of([] { parse_cache_spec("fastercache:tensor_format=BSC"); });
+  EXPECT_TRUE(has(message, "tensor_format must be BCFHW, BFCHW or BCHW, got \"BSC\"")) << message;
+  message = message_of([] { parse_cache_spec("fastercache:distilled=maybe"); });
+  EXPECT_TRUE(has(message, "distilled takes true or false, got \"maybe\"")) << message;
+}
+
 TEST(CacheSpec, MistakesSayWhatIsAccepted) {
   std::string message = message_of([] { parse_cache_spec("deepcache:threshold=1"); });
   EXPECT_TRUE(has(message, "unknown method \"deepcache\"")) << message;
-  EXPECT_TRUE(has(message, "fbc (first_block_cache), teacache, taylorseer, pab (pyramid_attention_broadcast)"))
+  EXPECT_TRUE(has(message, "fbc (first_block_cache), teacache, taylorseer, pab (pyramid_attention_broadcast), "
+                           "fastercache (faster_cache)"))
       << message;
   message = message_of([] { parse_cache_spec("fbc:treshold=0.1"); });
   EXPECT_TRUE(has(message, "unknown key \"treshold\"; known keys: blocks, threshold")) << message;
