@@ -22,7 +22,7 @@ def main() -> int:
     path = pathlib.Path(sys.argv[1])
     document = json.loads(path.read_text())
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    colours = {"fbc": "tab:blue", "teacache": "tab:orange", "taylorseer": "tab:green", "pab": "tab:red"}
+    colours = {"fbc": "tab:blue", "teacache": "tab:orange", "taylorseer": "tab:green", "pab": "tab:red", "fastercache": "tab:purple"}
     for row in document["results"]:
         if row["cache"] == "none" or row["psnr_db"] is None:
             continue
