@@ -1,12 +1,15 @@
-// FasterCache against diffusers' apply_faster_cache (scripts/fixtures/faster_cache.py): the same denoising loop
-// with classifier-free guidance as one batch [uncond, cond], uncached and cached, ends at diffusers' latents.
+// Step caches against diffusers' (scripts/fixtures/caches.py): the same denoising loop, with classifier-free
+// guidance as one batch [uncond, cond], ends at diffusers' latents uncached and under FasterCache,
+// FirstBlockCache and Pyramid Attention Broadcast, each given as the tessera --cache spec of diffusers' config.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <tuple>
 
+#include "cache/cache_spec.h"
 #include "cache/enable_cache.h"
 #include "parity_check.h"
 #include "src/io/safetensors.h"
@@ -16,10 +19,13 @@
 namespace tessera::testing {
 namespace {
 
-class FasterCacheParity : public ::testing::TestWithParam<std::string> {
+// (fixture, cache name in its case.json; "uncached" for none)
+using CacheCase = std::tuple<std::string, std::string>;
+
+class CacheParity : public ::testing::TestWithParam<CacheCase> {
  protected:
   void SetUp() override {
-    const std::string dir = std::string(TESSERA_FIXTURES_DIR) + "/faster_cache/" + GetParam();
+    const std::string dir = std::string(TESSERA_FIXTURES_DIR) + "/caches/" + std::get<0>(GetParam());
     std::ifstream file(dir + "/case.json");
     settings_ = nlohmann::json::parse(file);
     model_ = load_model(std::string(TESSERA_FIXTURES_DIR) + "/" + settings_["model"].get<std::string>(), at::kFloat,
@@ -29,18 +35,6 @@ class FasterCacheParity : public ::testing::TestWithParam<std::string> {
     prompt_ = inputs.load("prompt_embeds");
     negative_ = inputs.load("negative_prompt_embeds");
     expected_ = std::make_unique<io::SafetensorsFile>(dir + "/expected.safetensors");
-  }
-
-  FasterCacheConfig cache_config() const {
-    const auto& cache = settings_["faster_cache"];
-    FasterCacheConfig config;
-    config.spatial_attention_block_skip_range = cache["spatial_attention_block_skip_range"];
-    config.spatial_attention_timestep_skip_range = cache["spatial_attention_timestep_skip_range"];
-    config.unconditional_batch_skip_range = cache["unconditional_batch_skip_range"];
-    config.unconditional_batch_timestep_skip_range = cache["unconditional_batch_timestep_skip_range"];
-    const double weight = cache["attention_weight"];
-    config.attention_weight_callback = [weight](const std::string&) { return weight; };
-    return config;
   }
 
   at::Tensor denoise() {
@@ -71,29 +65,33 @@ class FasterCacheParity : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<io::SafetensorsFile> expected_;
 };
 
-TEST_P(FasterCacheParity, UncachedLoopMatchesDiffusers) {
-  EXPECT_TRUE(close_relative_to_scale(denoise(), expected_->load("latents_uncached")));
-}
-
-TEST_P(FasterCacheParity, CachedLoopMatchesDiffusers) {
-  enable_cache(*model_, cache_config());
-  const at::Tensor cached = denoise();
-  int64_t reused_attention = 0, rebuilt_uncond = 0;
-  const auto session = cache_session(*model_);
-  for (const CacheRecord& record : cache_records(*model_)) {
-    if (record.action != BlockAction::skipped) continue;
-    (record.block == session->num_blocks() - 1 ? rebuilt_uncond : reused_attention) += 1;
-  }
-  disable_cache(*model_);
-  // Both parts of FasterCache acted, and the result is not the uncached one, so the comparison means something.
-  EXPECT_GT(reused_attention, 0);
-  EXPECT_GT(rebuilt_uncond, 0);
+TEST_P(CacheParity, LoopEndsAtDiffusersLatents) {
+  const std::string& cache = std::get<1>(GetParam());
   const at::Tensor uncached = expected_->load("latents_uncached");
+  if (cache == "uncached") {
+    EXPECT_TRUE(close_relative_to_scale(denoise(), uncached));
+    return;
+  }
+  enable_cache(*model_, parse_cache_spec(settings_["caches"][cache].get<std::string>()));
+  const at::Tensor cached = denoise();
+  int64_t reused = 0;
+  for (const CacheRecord& record : cache_records(*model_)) reused += record.action != BlockAction::computed;
+  disable_cache(*model_);
+  // The cache acted and changed the result, so matching diffusers' cached latents means something.
+  EXPECT_GT(reused, 0);
   EXPECT_FALSE(close_relative_to_scale(cached, uncached, 1e-3));
-  EXPECT_TRUE(close_relative_to_scale(cached, expected_->load("latents_faster_cache")));
+  EXPECT_TRUE(close_relative_to_scale(cached, expected_->load("latents_" + cache)));
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, FasterCacheParity, ::testing::Values("odd_tokens", "temporal_patch"));
+std::string case_name(const ::testing::TestParamInfo<CacheCase>& info) {
+  return std::get<0>(info.param) + "_" + std::get<1>(info.param);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, CacheParity,
+                         ::testing::Combine(::testing::Values("odd_tokens", "temporal_patch"),
+                                            ::testing::Values("uncached", "faster_cache", "first_block_cache",
+                                                              "pyramid_attention_broadcast")),
+                         case_name);
 
 }  // namespace
 }  // namespace tessera::testing
