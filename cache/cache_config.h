@@ -37,15 +37,20 @@ struct TeaCacheConfig {
   std::string blocks = kDefaultCacheBlocks;
 };
 
-// TaylorSeer (Liu et al. 2025, arXiv 2503.06923; defaults of diffusers' TaylorSeerCacheConfig): compute every
-// block fully every `interval` steps, and in between forecast each block's residual (output - input) by a
-// Taylor expansion of order `order` whose derivatives are finite differences of the last computed steps.
+// TaylorSeer (Liu et al. 2025, arXiv 2503.06923; defaults and step schedule of diffusers' TaylorSeerCacheConfig):
+// the first warmup_steps steps compute; after them one step in `interval` computes, starting at warmup_steps + 1
+// (so the step right after the warm-up is already a forecast); in between each block is forecast by a Taylor
+// expansion of order `order` whose derivatives are finite differences of the last computed steps.
 struct TaylorSeerConfig {
   int64_t order = 1;         // max_order
-  int64_t interval = 5;      // cache_interval: one full step, then interval - 1 forecast steps
+  int64_t interval = 5;      // cache_interval
   int64_t warmup_steps = 3;  // disable_cache_before_step: the first steps always compute
   int64_t stop_after_step = -1;  // disable_cache_after_step: from this step on always compute (-1: never)
   std::string blocks = kDefaultCacheBlocks;
+  // What is forecast: the block's residual (output - input), added to the step's actual block input, or, when
+  // false, the block's output itself, which is what diffusers does for the modules it hooks (give it
+  // cache_identifiers=[r"blocks\.\d+"] and float32 factors to get the same numbers).
+  bool forecast_residual = true;
 };
 
 // Pyramid Attention Broadcast (Zhao et al. 2024, arXiv 2408.12588; fields and defaults as diffusers). Hooks

@@ -111,6 +111,12 @@ CacheConfig parse_cache_spec(std::string_view spec) {
            {"interval", [&](const std::string& v) { config.interval = parse_int(method, "interval", v); }},
            {"warmup", [&](const std::string& v) { config.warmup_steps = parse_int(method, "warmup", v); }},
            {"stop_after", [&](const std::string& v) { config.stop_after_step = parse_int(method, "stop_after", v); }},
+           {"forecast",
+            [&](const std::string& v) {
+              TESSERA_CHECK(v == "residual" || v == "output", "--cache ", method,
+                            ": forecast takes residual or output, got \"", v, "\"");
+              config.forecast_residual = v == "residual";
+            }},
            {"blocks", [&](const std::string& v) { config.blocks = v; }}});
     TESSERA_CHECK(config.order >= 0, "--cache ", method, ": order must be >= 0, got ", config.order);
     TESSERA_CHECK(config.interval >= 1, "--cache ", method, ": interval must be >= 1, got ", config.interval);
@@ -201,7 +207,7 @@ CacheConfig parse_cache_spec(std::string_view spec) {
 
 std::string cache_spec_help() {
   return "method[:key=value,...]: fbc:threshold=0.05 | teacache:threshold=0.08,warmup=1,coefficients=a;b;c|none | "
-         "taylorseer:order=1,interval=5,warmup=3,stop_after=-1 (these also take blocks=<pattern>) | "
+         "taylorseer:order=1,interval=5,warmup=3,stop_after=-1,forecast=residual|output (these also take blocks=<pattern>) | "
          "pab:spatial_skip=2,cross_skip=6,spatial_range=100-800,cross_range=100-800 (also temporal_skip, "
          "temporal_range, and {spatial,temporal,cross}_blocks=<identifier>;<identifier>) | "
          "fastercache:spatial_skip=2,spatial_range=-1-681,uncond_skip=5,uncond_range=-1-641,alpha_low=1.1,"

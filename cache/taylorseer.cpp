@@ -1,6 +1,7 @@
 // TaylorSeer: every block's residual (output - input) is a smooth function of the step, so between full steps
 // it is forecast by a Taylor expansion around the last computed step, with the derivatives approximated by
-// finite differences of the residuals of the computed steps. Decisions depend on the step count only, so all
+// finite differences of the residuals of the computed steps (or, with forecast_residual off, the block's
+// output itself, as diffusers' TaylorSeer forecasts its hooked modules' outputs). Decisions depend on the step count only, so all
 // ranks agree without communication; the factors are rank-local shards.
 #include <ATen/ATen.h>
 
@@ -21,8 +22,10 @@ class TaylorSeerHook : public CacheHook {
     if (is_first()) {
       ++state.step;
       const bool stopped = config.stop_after_step >= 0 && state.step >= config.stop_after_step;
+      // diffusers' schedule: the step right after the warm-up already forecasts; then one step in `interval`
+      // computes.
       state.skip = !stopped && state.step >= config.warmup_steps &&
-                   (state.step - config.warmup_steps) % config.interval != 0;
+                   (state.step - config.warmup_steps - 1) % config.interval != 0;
       state.metric = std::numeric_limits<double>::quiet_NaN();
     }
     if (state.factors.size() < static_cast<size_t>(session_->num_blocks())) {
@@ -51,11 +54,13 @@ class TaylorSeerHook : public CacheHook {
         weight *= distance / static_cast<double>(i);  // distance^i / i!
         residual = residual + factors[i] * weight;
       }
-      return {hidden_states + residual.to(hidden_states.scalar_type())};
+      residual = residual.to(hidden_states.scalar_type());
+      return {config.forecast_residual ? hidden_states + residual : residual};
     }
     Outputs outputs = module.original_forward(args);
     session_->record(block_, BlockAction::computed, state.metric);
-    update(factors, state.factors_step[block_], usable, outputs.at(0) - hidden_states, state.step, config.order);
+    const at::Tensor forecast_target = config.forecast_residual ? outputs.at(0) - hidden_states : outputs.at(0);
+    update(factors, state.factors_step[block_], usable, forecast_target, state.step, config.order);
     return outputs;
   }
 

@@ -141,15 +141,16 @@ TEST_F(CacheOnTinyModel, TaylorSeerComputesEveryIntervalAndForecastsBetween) {
   for (int step = 0; step < 7; ++step) {
     const at::Tensor y = run(inputs[step]);
     pattern += actions(*model_, step) + " ";
-    if (step < 3) {
+    if (step < 2 || step == 3) {
       EXPECT_TRUE(at::equal(y, exact[step])) << "computed steps are exact";
     }
     // A first-order forecast of a slowly moving residual stays close to the computed output.
-    if (step == 3) {
+    if (step == 2) {
       EXPECT_LT((y - exact[step]).abs().max().item<double>(), 0.02);
     }
   }
-  EXPECT_EQ(pattern, "CCC CCC CCC FFF FFF CCC FFF ");
+  // diffusers' schedule: the step after the warm-up forecasts, then steps 3, 6, ... (every 3rd from 3) compute.
+  EXPECT_EQ(pattern, "CCC CCC FFF CCC FFF FFF CCC ");
 }
 
 TEST_F(CacheOnTinyModel, TaylorSeerOrderZeroReusesTheLastResidual) {
@@ -158,8 +159,23 @@ TEST_F(CacheOnTinyModel, TaylorSeerOrderZeroReusesTheLastResidual) {
   config.interval = 2;
   config.warmup_steps = 0;
   enable_cache(*model_, config);
+  run(input_);  // step 0 would forecast, but nothing is cached yet: it computes
+  const at::Tensor y1 = run(input_ * 1.5);
+  const at::Tensor y2 = run(input_ * 1.5);
+  EXPECT_EQ(actions(*model_, 0) + actions(*model_, 1) + actions(*model_, 2), "CCCCCCFFF");
+  EXPECT_TRUE(at::allclose(y2, y1, 1e-6, 1e-6));
+}
+
+TEST_F(CacheOnTinyModel, TaylorSeerCanForecastOutputsInsteadOfResiduals) {
+  TaylorSeerConfig config;
+  config.order = 0;
+  config.interval = 2;
+  config.warmup_steps = 1;
+  config.forecast_residual = false;
+  enable_cache(*model_, config);
   const at::Tensor y0 = run(input_);
-  const at::Tensor y1 = run(input_);
+  // An order-0 output forecast returns every block's last output whatever its input: the model's output stays.
+  const at::Tensor y1 = run(input_ * 2);
   EXPECT_EQ(actions(*model_, 1), "FFF");
   EXPECT_TRUE(at::allclose(y1, y0, 1e-6, 1e-6));
 }

@@ -51,6 +51,10 @@ TEST(CacheSpec, KeysReachTheirFields) {
   EXPECT_EQ(taylor.interval, 4);
   EXPECT_EQ(taylor.warmup_steps, 0);
   EXPECT_EQ(taylor.stop_after_step, 9);
+  EXPECT_TRUE(taylor.forecast_residual);
+  EXPECT_FALSE(std::get<TaylorSeerConfig>(parse_cache_spec("taylorseer:forecast=output")).forecast_residual);
+  const std::string message = message_of([] { parse_cache_spec("taylorseer:forecast=features"); });
+  EXPECT_TRUE(has(message, "forecast takes residual or output, got \"features\"")) << message;
 }
 
 TEST(CacheSpec, PyramidAttentionBroadcastKeysReachTheirFields) {
