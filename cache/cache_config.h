@@ -22,19 +22,29 @@ struct FirstBlockCacheConfig {
   std::string blocks = kDefaultCacheBlocks;
 };
 
-// TeaCache (Liu et al. 2024, arXiv 2411.19108): accumulate the rescaled relative L1 change of the first block's
-// timestep-modulated input; while the accumulation stays under `threshold` skip every block and reuse the
-// cached residual of the whole stack, else compute and reset the accumulation.
+// TeaCache (Liu et al. 2024, arXiv 2411.19108): accumulate the rescaled relative L1 change (between consecutive
+// steps) of an indicator computed at the first block; while the accumulation stays under `threshold` skip every
+// block and reuse the cached residual of the whole stack, else compute and reset the accumulation.
+enum class TeaCacheIndicator {
+  // The first block's `temb` argument (Wan: the projected timestep embedding, the reference TeaCache4Wan2.1's
+  // indicator with use_ret_steps). It depends on the timestep only, so the skip pattern is fixed per schedule.
+  timestep_embedding,
+  // norm1(x) * (1 + scale) + shift, the first self-attention's input: the paper's indicator (TeaCache4HunyuanVideo,
+  // TeaCache4FLUX). No reference fit exists for Wan; use it with coefficients = {} (no rescaling).
+  modulated_input,
+};
 struct TeaCacheConfig {
-  double threshold = 0.08;  // the reference's Wan2.1-T2V-1.3B setting ("slow", best quality)
-  // rescale(x) = c[0] x^4 + c[1] x^3 + c[2] x^2 + c[3] x + c[4] (highest power first, numpy.poly1d order):
-  // the TeaCache4Wan2.1 fit for T2V-1.3B (use_ret_steps=False). It was fitted on the timestep embedding; here the
-  // indicator is the modulated input, so treat it as a starting point (empty: no rescaling).
-  std::vector<double> coefficients{2.39676752e+03, -1.31110545e+03, 2.01331979e+02, -8.29855975e+00,
-                                   1.37887774e-01};
-  // Steps that always compute, counted from the first call in a context (TeaCache computes its first steps).
-  int64_t warmup_steps = 1;
+  // The reference's default threshold (teacache_generate.py: 0.1 about 2x, 0.2 about 3x on Wan2.1).
+  double threshold = 0.2;
+  // rescale(x) = c[0] x^4 + c[1] x^3 + c[2] x^2 + c[3] x + c[4] (highest power first, numpy.poly1d order): the
+  // reference's fit for Wan2.1-T2V-1.3B with use_ret_steps, which is fitted on the timestep_embedding indicator
+  // (T2V-14B: -3.03318725e+05, 4.90537029e+04, -2.65530556e+03, 5.87365115e+01, -3.15583525e-01). Empty: none.
+  std::vector<double> coefficients{-5.21862437e+04, 9.23041404e+03, -5.28275948e+02, 1.36987616e+01,
+                                   -4.99875664e-02};
+  // Steps that always compute, counted from the first call in a context (the reference's 5 retention steps).
+  int64_t warmup_steps = 5;
   std::string blocks = kDefaultCacheBlocks;
+  TeaCacheIndicator indicator = TeaCacheIndicator::timestep_embedding;
 };
 
 // TaylorSeer (Liu et al. 2025, arXiv 2503.06923; defaults and step schedule of diffusers' TaylorSeerCacheConfig):

@@ -91,6 +91,13 @@ CacheConfig parse_cache_spec(std::string_view spec) {
     apply(method, options,
           {{"threshold", [&](const std::string& v) { config.threshold = parse_double(method, "threshold", v); }},
            {"warmup", [&](const std::string& v) { config.warmup_steps = parse_int(method, "warmup", v); }},
+           {"indicator",
+            [&](const std::string& v) {
+              TESSERA_CHECK(v == "timestep_embedding" || v == "modulated_input", "--cache ", method,
+                            ": indicator takes timestep_embedding or modulated_input, got \"", v, "\"");
+              config.indicator = v == "timestep_embedding" ? TeaCacheIndicator::timestep_embedding
+                                                           : TeaCacheIndicator::modulated_input;
+            }},
            {"coefficients",
             [&](const std::string& v) {
               config.coefficients.clear();
@@ -206,7 +213,8 @@ CacheConfig parse_cache_spec(std::string_view spec) {
 }
 
 std::string cache_spec_help() {
-  return "method[:key=value,...]: fbc:threshold=0.05 | teacache:threshold=0.08,warmup=1,coefficients=a;b;c|none | "
+  return "method[:key=value,...]: fbc:threshold=0.05 | teacache:threshold=0.2,warmup=5,coefficients=a;b;c|none,"
+         "indicator=timestep_embedding|modulated_input | "
          "taylorseer:order=1,interval=5,warmup=3,stop_after=-1,forecast=residual|output (these also take blocks=<pattern>) | "
          "pab:spatial_skip=2,cross_skip=6,spatial_range=100-800,cross_range=100-800 (also temporal_skip, "
          "temporal_range, and {spatial,temporal,cross}_blocks=<identifier>;<identifier>) | "

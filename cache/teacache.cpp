@@ -1,5 +1,6 @@
-// TeaCache: the change of the first block's timestep-modulated input, rescaled by a fitted polynomial and
-// accumulated over skipped steps, predicts how much the whole stack's output changes. Under the threshold every
+// TeaCache: the change of an indicator at the first block (its timestep embedding, or its timestep-modulated
+// input), rescaled by a fitted polynomial and accumulated over skipped steps, predicts how much the whole
+// stack's output changes. Under the threshold every
 // block is skipped and the stack's cached residual (rank-local shard) is added to its input.
 #include <ATen/ATen.h>
 
@@ -62,7 +63,10 @@ class TeaCacheHook : public CacheHook {
   void decide(Module& module, const Args& args, CacheContextState& state) {
     const auto& config = std::get<TeaCacheConfig>(session_->config());
     ++state.step;
-    const at::Tensor indicator = modulated_input(module, args);
+    const at::Tensor* temb = args.get_if<at::Tensor>("temb");
+    const at::Tensor indicator = config.indicator == TeaCacheIndicator::timestep_embedding && temb != nullptr
+                                     ? temb->to(at::kFloat)
+                                     : modulated_input(module, args);
     // Warmup and history are the same on every rank; shapes are compared inside relative_l1, collectively.
     const bool history = state.step >= config.warmup_steps && state.reference.defined() &&
                          state.cached_residual.defined();

@@ -90,6 +90,7 @@ TEST_F(CacheOnTinyModel, TeaCacheAccumulatesUntilTheThreshold) {
   TeaCacheConfig config;
   config.coefficients.clear();  // no rescaling: the metric is the plain accumulated relative change
   config.threshold = 0.25;
+  config.warmup_steps = 1;
   enable_cache(*model_, config);
   auto recorder = std::make_shared<InputRecorder>();
   HookRegistry::get_or_create(model_->at("blocks.0")).register_hook("recorder", recorder);
@@ -119,6 +120,7 @@ TEST_F(CacheOnTinyModel, TeaCacheSkipReturnsInputPlusStackResidual) {
   TeaCacheConfig config;
   config.threshold = 1e9;
   config.coefficients.clear();
+  config.warmup_steps = 1;
   enable_cache(*model_, config);
   const at::Tensor y0 = run(input_);
   const at::Tensor y1 = run(input_);

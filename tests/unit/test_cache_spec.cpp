@@ -22,8 +22,12 @@ TEST(CacheSpec, MethodAloneKeepsTheDefaults) {
 
 TEST(CacheSpec, DefaultsAreTheReferences) {
   EXPECT_DOUBLE_EQ(FirstBlockCacheConfig{}.threshold, 0.05);
-  EXPECT_DOUBLE_EQ(TeaCacheConfig{}.threshold, 0.08);
-  EXPECT_EQ(TeaCacheConfig{}.coefficients.size(), 5u);
+  // TeaCache4Wan2.1 with use_ret_steps (T2V-1.3B): its default threshold, fit, retention steps and indicator.
+  EXPECT_DOUBLE_EQ(TeaCacheConfig{}.threshold, 0.2);
+  EXPECT_EQ(TeaCacheConfig{}.coefficients, (std::vector<double>{-5.21862437e+04, 9.23041404e+03, -5.28275948e+02,
+                                                                1.36987616e+01, -4.99875664e-02}));
+  EXPECT_EQ(TeaCacheConfig{}.warmup_steps, 5);
+  EXPECT_EQ(TeaCacheConfig{}.indicator, TeaCacheIndicator::timestep_embedding);
   const PyramidAttentionBroadcastConfig pab;
   EXPECT_EQ(pab.spatial_attention_timestep_skip_range, (std::pair<int64_t, int64_t>{100, 800}));
   EXPECT_EQ(pab.cross_attention_block_identifiers, (std::vector<std::string>{"blocks", "transformer_blocks"}));
@@ -46,6 +50,11 @@ TEST(CacheSpec, KeysReachTheirFields) {
   EXPECT_EQ(tea.warmup_steps, 2);
   EXPECT_EQ(tea.coefficients, (std::vector<double>{1, 0.5}));
   EXPECT_TRUE(std::get<TeaCacheConfig>(parse_cache_spec("teacache:coefficients=none")).coefficients.empty());
+  EXPECT_EQ(std::get<TeaCacheConfig>(parse_cache_spec("teacache:indicator=modulated_input")).indicator,
+            TeaCacheIndicator::modulated_input);
+  const std::string indicator_message = message_of([] { parse_cache_spec("teacache:indicator=latents"); });
+  EXPECT_TRUE(has(indicator_message, "indicator takes timestep_embedding or modulated_input, got \"latents\""))
+      << indicator_message;
   const auto taylor = std::get<TaylorSeerConfig>(parse_cache_spec("taylorseer:order=2,interval=4,warmup=0,stop_after=9"));
   EXPECT_EQ(taylor.order, 2);
   EXPECT_EQ(taylor.interval, 4);
