@@ -1,6 +1,7 @@
 // Step caches against diffusers' (scripts/fixtures/caches.py): the same denoising loop, with classifier-free
 // guidance as one batch [uncond, cond], ends at diffusers' latents uncached and under FasterCache,
-// FirstBlockCache, Pyramid Attention Broadcast and TaylorSeer (output forecasts), each given as the tessera --cache spec of diffusers' config.
+// FirstBlockCache, Pyramid Attention Broadcast, TaylorSeer (output forecasts) and TeaCache (the reference's rule
+// transcribed onto diffusers' blocks, as diffusers has no TeaCache), each given as the tessera --cache spec of diffusers' config.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
@@ -90,7 +91,8 @@ std::string case_name(const ::testing::TestParamInfo<CacheCase>& info) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, CacheParity,
                          ::testing::Combine(::testing::Values("odd_tokens", "temporal_patch"),
                                             ::testing::Values("uncached", "faster_cache", "first_block_cache",
-                                                              "pyramid_attention_broadcast", "taylorseer")),
+                                                              "pyramid_attention_broadcast", "taylorseer",
+                                                              "teacache")),
                          case_name);
 
 }  // namespace
