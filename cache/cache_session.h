@@ -60,6 +60,9 @@ class CacheSession {
 
   const CacheConfig& config() const { return config_; }
   int64_t num_blocks() const { return num_blocks_; }
+  // What each block index is, for reports: module paths ("blocks.3", "blocks.0.attn1"), or a description.
+  const std::vector<std::string>& block_names() const { return block_names_; }
+  void set_block_names(std::vector<std::string> names) { block_names_ = std::move(names); }
   Communicator* cp_group() const { return cp_group_; }
   StateManager<CacheContextState>& states() { return states_; }
   CacheContextState& state() { return states_.get_state(); }
@@ -89,6 +92,7 @@ class CacheSession {
  private:
   CacheConfig config_;
   int64_t num_blocks_;
+  std::vector<std::string> block_names_;
   Communicator* cp_group_;
   StateManager<CacheContextState> states_;
   std::vector<CacheRecord> records_;

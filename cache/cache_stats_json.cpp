@@ -22,6 +22,9 @@ std::string cache_stats_json(Model& model, Communicator& world) {
   const auto per_rank = all_gather_text(world, records.dump());
   if (world.rank() != 0) return {};
   nlohmann::json document;
+  const auto session = cache_session(model);
+  document["method"] = cache_method_name(session->config());
+  document["blocks"] = session->block_names();
   document["ranks"] = nlohmann::json::array();
   for (size_t rank = 0; rank < per_rank.size(); ++rank) {
     document["ranks"].push_back({{"rank", rank}, {"records", nlohmann::json::parse(per_rank[rank])}});

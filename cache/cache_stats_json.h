@@ -9,7 +9,8 @@ class Communicator;
 class Model;
 
 // Collective over `world`. Returns the document on rank 0 and an empty string on the other ranks:
-// {"ranks": [{"rank": r, "records": [{"context", "step", "block", "action", "metric"}, ...]}, ...]}.
+// {"method": "first_block_cache", "blocks": ["blocks.0", ...] (what each block index is),
+//  "ranks": [{"rank": r, "records": [{"context", "step", "block", "action", "metric"}, ...]}, ...]}.
 std::string cache_stats_json(Model& model, Communicator& world);
 
 }  // namespace tessera

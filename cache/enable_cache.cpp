@@ -97,6 +97,9 @@ void enable_pyramid_attention_broadcast(Model& model, const PyramidAttentionBroa
                 "attention <identifier>.*.attn2, for the types whose block_skip_range is > 0)");
   auto session = std::make_shared<CacheSession>(config, static_cast<int64_t>(targets.size()), cp_group);
   session->states().set_context("default");
+  std::vector<std::string> names;
+  for (const auto& target : targets) names.push_back(target.path);
+  session->set_block_names(std::move(names));
   for (size_t i = 0; i < targets.size(); ++i) {
     HookRegistry::get_or_create(*targets[i].module)
         .register_hook(kCacheHookName,
@@ -114,6 +117,10 @@ void enable_faster_cache(Model& model, const FasterCacheConfig& faster, const Ca
   const auto model_block = static_cast<int64_t>(targets.size());
   auto session = std::make_shared<CacheSession>(config, model_block + 1, cp_group);
   session->states().set_context("default");
+  std::vector<std::string> names;
+  for (const auto& target : targets) names.push_back(target.path);
+  names.push_back("unconditional branch");
+  session->set_block_names(std::move(names));
   for (int64_t i = 0; i < model_block; ++i) {
     HookRegistry::get_or_create(*targets[i].module)
         .register_hook(kCacheHookName, make_faster_cache_attention_hook(session, i, targets[i]));
@@ -144,6 +151,9 @@ void enable_cache(Model& model, const CacheConfig& config, Communicator* cp_grou
 
   auto session = std::make_shared<CacheSession>(config, static_cast<int64_t>(blocks.size()), cp_group);
   session->states().set_context("default");
+  std::vector<std::string> names;
+  for (const auto& block : blocks) names.push_back(block.path);
+  session->set_block_names(std::move(names));
   for (size_t i = 0; i < blocks.size(); ++i) {
     const auto index = static_cast<int64_t>(i);
     std::shared_ptr<CacheHook> hook;

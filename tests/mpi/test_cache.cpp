@@ -349,6 +349,8 @@ TEST(CacheStatsJson, RankZeroWritesEveryRanksIdenticalDecisions) {
     return;
   }
   const auto parsed = nlohmann::json::parse(document);
+  EXPECT_EQ(parsed["method"], "first_block_cache");
+  EXPECT_EQ(parsed["blocks"], nlohmann::json::array({"blocks.0", "blocks.1"}));
   ASSERT_EQ(parsed["ranks"].size(), static_cast<size_t>(n));
   const auto& first = parsed["ranks"][0]["records"];
   ASSERT_EQ(first.size(), 4u * 2u);  // 4 steps x 2 blocks

@@ -250,6 +250,8 @@ TEST_F(FasterCacheOnWan, DisableRestoresTheUncachedModelExactly) {
   enable_cache(*model_, at_timestep(500));
   for (int step = 0; step < 3; ++step) run_cfg(x_ * (1 + 0.01 * step));
   EXPECT_TRUE(has(cache_stats(*model_), "faster_cache, 3 blocks")) << cache_stats(*model_);
+  EXPECT_EQ(cache_session(*model_)->block_names(),
+            (std::vector<std::string>{"blocks.0.attn1", "blocks.1.attn1", "unconditional branch"}));
   disable_cache(*model_);
   EXPECT_FALSE(cache_enabled(*model_));
   EXPECT_TRUE(at::equal(run_cfg(x_), expected));
