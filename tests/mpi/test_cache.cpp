@@ -210,12 +210,15 @@ TEST(CacheMetric, RelativeChangeIsReducedOverTheGroup) {
   for (int r = 0; r < n; ++r) EXPECT_EQ(all[r].item<double>(), value) << "rank " << r;
 }
 
-// Block 0's residual (output - input) on this rank, each call.
+// Block 0's input and residual (output - input) on this rank, each call.
 class ResidualRecorder : public ModelHook {
  public:
-  void pre_forward(Module&, Args& args) override { input_ = args.tensor("hidden_states"); }
+  void pre_forward(Module&, Args& args) override {
+    input_ = args.tensor("hidden_states");
+    inputs.push_back(input_);
+  }
   void post_forward(Module&, Outputs& outputs) override { residuals.push_back(outputs.at(0) - input_); }
-  std::vector<at::Tensor> residuals;
+  std::vector<at::Tensor> inputs, residuals;
 
  private:
   at::Tensor input_;
@@ -272,6 +275,61 @@ TEST(CacheMetric, OneShardChangingAloneGivesOneDecision) {
     for (int r = 0; r < n; ++r) text += " " + std::to_string(locals[r].item<double>());
     std::printf("[ one shard changing ] local changes%s, all-reduced %f, decisions %s\n", text.c_str(), metrics[0],
                 decisions.c_str());
+  }
+  HookRegistry::get_or_create(model->at("blocks.0")).remove_hook("recorder");
+  disable_cache(*model);
+  disable_parallelism(*model);
+}
+
+// TeaCache with the modulated-input indicator on the same input: rank 0's shard of block 0's input changes
+// and the others' do not, so a rank-local metric would be large on rank 0 and 0 elsewhere; the all-reduced
+// metric and the decisions are the same on every rank.
+TEST(CacheMetric, TeaCacheOneShardChangingAloneGivesOneDecision) {
+  const int n = world().size();
+  const std::string dir = std::string(TESSERA_FIXTURES_DIR) + "/wan/odd_tokens";
+  c10::InferenceMode inference;
+  auto model = load_model(dir, at::kFloat, c10::Device(c10::kCPU));
+  const io::SafetensorsFile inputs(dir + "/inputs.safetensors");
+  const at::Tensor x = inputs.load("hidden_states");
+  at::Tensor changed = x.clone();
+  changed.index_put_({at::indexing::Slice(), at::indexing::Slice(), 0, at::indexing::Slice(0, 2)}, 5.0);  // tokens 0-4
+  auto mesh = std::make_shared<DeviceMesh>(shared_world(), ParallelConfig{n, 1, 1});
+  enable_parallelism(*model, model->context_parallel_plan(), mesh);
+  TeaCacheConfig config{0.3, {}, 1, kDefaultCacheBlocks, TeaCacheIndicator::modulated_input};
+  enable_cache(*model, config, &mesh->context_parallel());
+  auto recorder = std::make_shared<ResidualRecorder>();
+  HookRegistry::get_or_create(model->at("blocks.0")).register_hook("recorder", recorder);
+  for (const at::Tensor& input : {x, changed, changed}) {
+    (*model)({{"hidden_states", input},
+              {"timestep", inputs.load("timestep")},
+              {"encoder_hidden_states", inputs.load("encoder_hidden_states")}});
+  }
+  std::vector<double> metrics;
+  std::string decisions;
+  for (const CacheRecord& record : cache_records(*model)) {
+    decisions += "CSF"[static_cast<int>(record.action)];
+    if (record.block == 0 && !std::isnan(record.metric)) metrics.push_back(record.metric);
+  }
+  ASSERT_EQ(metrics.size(), 2u);
+  const at::Tensor all = world().all_gather(at::tensor(metrics, at::kDouble).unsqueeze(0), 0);
+  for (int r = 0; r < n; ++r) {
+    for (size_t i = 0; i < metrics.size(); ++i) EXPECT_EQ(all[r][i].item<double>(), metrics[i]) << "rank " << r;
+  }
+  EXPECT_LT(metrics[0], config.threshold);
+  EXPECT_EQ(decisions, "CCSSSS");  // steps 1 and 2 skip on the global value (step 2 adds a change of 0)
+  // The local change of block 0's input shard at step 1: above the threshold on rank 0, zero elsewhere, so
+  // rank-local decisions would differ.
+  ASSERT_EQ(recorder->inputs.size(), 3u);
+  const at::Tensor& before = recorder->inputs[0];
+  const double local = ((recorder->inputs[1] - before).abs().sum() / before.abs().sum()).item<double>();
+  const at::Tensor locals = world().all_gather(at::tensor({local}, at::kDouble), 0);
+  EXPECT_GT(locals[0].item<double>(), config.threshold);
+  for (int r = 1; r < n; ++r) EXPECT_EQ(locals[r].item<double>(), 0.0) << "rank " << r;
+  if (world().rank() == 0) {
+    std::string text;
+    for (int r = 0; r < n; ++r) text += " " + std::to_string(locals[r].item<double>());
+    std::printf("[ teacache one shard changing ] local input changes%s, all-reduced metric %f, decisions %s\n",
+                text.c_str(), metrics[0], decisions.c_str());
   }
   HookRegistry::get_or_create(model->at("blocks.0")).remove_hook("recorder");
   disable_cache(*model);
