@@ -109,10 +109,11 @@ int run_denoise(int argc, char** argv, MpiRuntime& runtime) {
   const DeviceBinding binding = cli::configure_rank(runtime, *parsed);
   auto mesh = cli::make_device_mesh(kProgram, *parsed, runtime, binding);
   const c10::Device device = cli::torch_device(binding);
-  const auto model = cli::load_model(*parsed, device);
+  // The small files first, so that their errors come before the model is loaded.
   const auto scheduler = load_scheduler((*parsed)["scheduler"].as<std::string>());
   const DenoiseInputs inputs =
       read_inputs((*parsed)["inputs"].as<std::string>(), dtype, device, denoise_options.guidance_scale);
+  const auto model = cli::load_model(*parsed, device);
   enable_parallelism(*model, model->context_parallel_plan(), mesh);
   if (cache) enable_cache(*model, *cache, &mesh->context_parallel());
   denoise_options.cfg_group = &mesh->cfg();

@@ -47,6 +47,13 @@ void validate(Model& model, const DenoiseInputs& inputs, const DenoiseOptions& o
                   "negative_prompt_embeds have text dim ", inputs.negative_prompt_embeds.size(2),
                   ", prompt_embeds ", inputs.prompt_embeds.size(2), "; both must come from the same text encoder");
   }
+  if (faster_cache_enabled(model) && !guidance_distilled(model)) {
+    // Its hooks take the first half of the batch for the unconditional branch.
+    TESSERA_CHECK(guidance && mode == GuidanceMode::batch && !cfg_parallel,
+                  "faster_cache rebuilds the unconditional branch from the conditional one inside one forward on "
+                  "the [uncond, cond] batch: it needs a guidance scale > 1, the batch (or auto) guidance mode and "
+                  "--cfg 1");
+  }
   if (cfg_parallel) {
     TESSERA_CHECK(guidance, "CFG parallelism (--cfg 2) runs the two guidance branches on two rank groups, but the "
                   "guidance scale is ", options.guidance_scale, " (no guidance); use --cfg 1 or a scale > 1");
@@ -59,13 +66,6 @@ void validate(Model& model, const DenoiseInputs& inputs, const DenoiseOptions& o
                   inputs.prompt_embeds.size(1), ") and negative_prompt_embeds (length ",
                   inputs.negative_prompt_embeds.size(1), ") must have the same length; pad them or use the "
                   "sequential mode");
-  }
-  if (faster_cache_enabled(model) && !guidance_distilled(model)) {
-    // Its hooks take the first half of the batch for the unconditional branch.
-    TESSERA_CHECK(guidance && mode == GuidanceMode::batch && !cfg_parallel,
-                  "faster_cache rebuilds the unconditional branch from the conditional one inside one forward on "
-                  "the [uncond, cond] batch: it needs a guidance scale > 1, the batch (or auto) guidance mode and "
-                  "--cfg 1");
   }
 }
 
