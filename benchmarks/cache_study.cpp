@@ -14,28 +14,21 @@
 #include "cache/enable_cache.h"
 #include "common/check.h"
 #include "src/models/wan/wan_transformer.h"
+#include "src/pipelines/denoise_loop.h"
 #include "src/schedulers/flow_match_euler_discrete.h"
 
 namespace tessera {
 namespace {
 
-at::Tensor denoise(WanTransformer3DModel& model, const at::Tensor& noise, const at::Tensor& text, int steps,
-                   double flow_shift) {
+at::Tensor denoise_with_flow_match(WanTransformer3DModel& model, const at::Tensor& noise, const at::Tensor& text,
+                                   int steps, double flow_shift) {
   FlowMatchEulerDiscreteConfig config;
   config.shift = flow_shift;
   FlowMatchEulerDiscreteScheduler scheduler(config);
-  scheduler.set_timesteps(steps);
-  at::Tensor sample = noise;
-  for (int64_t i = 0; i < steps; ++i) {
-    const double t = scheduler.timesteps()[i].item<double>();
-    if (cache_enabled(model)) set_cache_timestep(model, t);  // PAB decides by timestep
-    const at::Tensor velocity = model({{"hidden_states", sample},
-                                       {"timestep", at::full({noise.size(0)}, t, at::kFloat)},
-                                       {"encoder_hidden_states", text}})
-                                    .at(0);
-    sample = scheduler.step(velocity, t, sample);
-  }
-  return sample;
+  DenoiseOptions options;
+  options.steps = steps;
+  options.guidance_scale = 1.0;  // one branch: the study compares caches, not guidance
+  return denoise(model, scheduler, {noise, text, {}}, options);
 }
 
 }  // namespace
@@ -73,7 +66,7 @@ std::vector<CacheStudyPoint> run_cache_study(const CacheStudyOptions& options) {
   for (const auto& spec : runs) {
     if (spec != "none") enable_cache(model, parse_cache_spec(spec));
     const auto start = std::chrono::steady_clock::now();
-    const at::Tensor latent = denoise(model, noise, text, options.steps, options.flow_shift);
+    const at::Tensor latent = denoise_with_flow_match(model, noise, text, options.steps, options.flow_shift);
     CacheStudyPoint point;
     point.cache = spec;
     point.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

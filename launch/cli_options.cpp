@@ -37,6 +37,12 @@ std::optional<cxxopts::ParseResult> parse(cxxopts::Options& options, int argc, c
   return result;
 }
 
+void require(const cxxopts::ParseResult& parsed, const std::string& program, std::initializer_list<const char*> names) {
+  for (const char* name : names) {
+    if (!parsed.count(name)) throw UsageError(program + ": --" + name + " is required; see '" + program + " --help'");
+  }
+}
+
 DeviceBinding configure_rank(const MpiRuntime& runtime, const cxxopts::ParseResult& options) {
   std::optional<log::Level> level;
   if (options.count("log-level")) level = log::parse_level(options["log-level"].as<std::string>());

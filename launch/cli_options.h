@@ -3,8 +3,12 @@
 // --threads, rejects unknown flags and stray arguments with a message naming the subcommand.
 #include <cxxopts.hpp>
 
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <utility>
+
+#include "common/check.h"
 
 #include "launch/device_binding.h"
 
@@ -18,6 +22,20 @@ struct UsageError : std::runtime_error {
 cxxopts::Options make_options(const std::string& subcommand, const std::string& description);
 // Parses, rejecting unknown options and positional arguments. Returns nullopt when --help was printed.
 std::optional<cxxopts::ParseResult> parse(cxxopts::Options& options, int argc, char** argv, bool print_help);
+
+// Throws a UsageError naming the first of `names` the command line lacks.
+void require(const cxxopts::ParseResult& parsed, const std::string& program, std::initializer_list<const char*> names);
+
+// Runs `check` (the validation of a flag's value) and turns its tessera::Error into a UsageError for
+// `program`: every rank sees the same flags, so every rank stops there with status 2.
+template <typename Check>
+auto usage_checked(const std::string& program, Check&& check) {
+  try {
+    return std::forward<Check>(check)();
+  } catch (const Error& error) {
+    throw UsageError(program + ": " + error.what());
+  }
+}
 
 // Applies the common options on this rank: log level and "[rank r/N]" prefix, device and threads.
 DeviceBinding configure_rank(const MpiRuntime& runtime, const cxxopts::ParseResult& options);

@@ -12,11 +12,11 @@
 #include "common/log.h"
 #include "launch/cli_options.h"
 #include "launch/commands.h"
+#include "launch/parallel_options.h"
 #include "parallel/mpi_runtime.h"
 #include "parallel/context_parallel.h"
 #include "parallel/gather_text.h"
 #include "parallel/parallel_config.h"
-#include "parallel/world_communicator.h"
 #include "src/io/safetensors.h"
 #include "src/models/load_model.h"
 
@@ -59,40 +59,25 @@ int run_forward(int argc, char** argv, MpiRuntime& runtime) {
       "forward", "Run one transformer forward: the model of a diffusers directory on the keyword arguments in a "
                  "safetensors file (diffusers names, e.g. hidden_states, timestep, encoder_hidden_states); writes "
                  "the output as 'sample'.");
+  cli::add_model_options(options, "forward");
   options.add_options("forward")
-      ("model", "diffusers model directory (config.json + safetensors weights)", cxxopts::value<std::string>())
       ("inputs", "safetensors file with the forward's arguments", cxxopts::value<std::string>())
-      ("output", "safetensors file to write (rank 0, atomically)", cxxopts::value<std::string>())
-      ("dtype", "fp32, bf16 or fp16", cxxopts::value<std::string>()->default_value("fp32"))
-      ("ulysses", "Ulysses (all-to-all) degree", cxxopts::value<int>()->default_value("1"))
-      ("ring", "Ring attention degree", cxxopts::value<int>()->default_value("1"))
-      ("backend", "communication backend: auto, mpi or nccl", cxxopts::value<std::string>()->default_value("auto"))
+      ("output", "safetensors file to write (rank 0, atomically)", cxxopts::value<std::string>());
+  cli::add_parallel_options(options, "forward", /*cfg=*/false);
+  options.add_options("forward")
       ("stats", "print the bytes each rank sent per operation during the (last) forward")
       ("repeat", "run the forward this many times and log the time per forward (benchmarking)",
        cxxopts::value<int>()->default_value("1"))
       ("timing-json", "write the per-forward times as JSON to this file (rank 0)", cxxopts::value<std::string>());
   const auto parsed = cli::parse(options, argc, argv, runtime.world_rank() == 0);
   if (!parsed) return 0;
-  for (const char* required : {"model", "inputs", "output"}) {
-    if (!parsed->count(required)) {
-      throw cli::UsageError(std::string("tessera forward: --") + required + " is required; see --help");
-    }
-  }
+  cli::require(*parsed, options.program(), {"model", "inputs", "output"});
   const DeviceBinding binding = cli::configure_rank(runtime, *parsed);
-  const ParallelConfig parallel{(*parsed)["ulysses"].as<int>(), (*parsed)["ring"].as<int>(), 1};
-  validate(parallel, runtime.world_size());
-  auto mesh = std::make_shared<DeviceMesh>(make_world_communicator((*parsed)["backend"].as<std::string>(), binding.cuda),
-                                           parallel);
-
+  auto mesh = cli::make_device_mesh(options.program(), *parsed, runtime, binding);
+  const ParallelConfig& parallel = mesh->config();
   const auto dtype = parse_dtype((*parsed)["dtype"].as<std::string>());
-  const c10::Device device = binding.cuda ? c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(binding.cuda_index))
-                                          : c10::Device(c10::kCPU);
-  const auto model_dir = (*parsed)["model"].as<std::string>();
-  const auto start = std::chrono::steady_clock::now();
-  const auto model = load_model(model_dir, dtype, device);
-  TESSERA_LOG_INFO("loaded ", model->class_name(), " from ", model_dir, " (", model->metadata().parameter_count,
-                   " parameters) in ", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
-                   " s");
+  const c10::Device device = cli::torch_device(binding);
+  const auto model = cli::load_model(*parsed, device);
   enable_parallelism(*model, model->context_parallel_plan(), mesh);
   const Args args = read_inputs((*parsed)["inputs"].as<std::string>(), dtype, device);
   c10::InferenceMode inference;

@@ -5,6 +5,7 @@ namespace tessera {
 class MpiRuntime;
 
 int run_bench(int argc, char** argv, MpiRuntime& runtime);
+int run_denoise(int argc, char** argv, MpiRuntime& runtime);
 int run_describe(int argc, char** argv, MpiRuntime& runtime);
 int run_forward(int argc, char** argv, MpiRuntime& runtime);
 int run_info(int argc, char** argv, MpiRuntime& runtime);

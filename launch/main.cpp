@@ -26,6 +26,8 @@ constexpr Subcommand kSubcommands[] = {
      tessera::run_bench},
     {"forward", "one transformer forward on inputs from a safetensors file (parity with diffusers)",
      tessera::run_forward},
+    {"denoise", "the denoising loop from latents and prompt embeddings, with CFG, caches and parallelism",
+     tessera::run_denoise},
     {"describe", "what a model supports: caches, CP plan, dtypes, attention backends", tessera::run_describe},
 };
 

@@ -1,0 +1,33 @@
+#pragma once
+// The options every subcommand that runs a model shares: the model directory and dtype, the degrees of
+// parallelism and the communication backend, and what they resolve to on this rank (device, mesh, model).
+#include <c10/core/Device.h>
+#include <cxxopts.hpp>
+
+#include <memory>
+
+#include "launch/device_binding.h"
+#include "parallel/device_mesh.h"
+
+namespace tessera {
+class Model;
+class MpiRuntime;
+}  // namespace tessera
+
+namespace tessera::cli {
+
+// --model, --dtype.
+void add_model_options(cxxopts::Options& options, const std::string& group);
+// --ulysses, --ring, --backend, and --cfg when `cfg` (subcommands that run guidance).
+void add_parallel_options(cxxopts::Options& options, const std::string& group, bool cfg);
+
+// The mesh of the degrees the flags ask for; a product that does not match the world size is a usage error
+// of `program` naming both.
+std::shared_ptr<DeviceMesh> make_device_mesh(const std::string& program, const cxxopts::ParseResult& parsed,
+                                             const MpiRuntime& runtime, const DeviceBinding& binding);
+
+c10::Device torch_device(const DeviceBinding& binding);
+// The --model directory in --dtype on `device`, with a log line saying what was loaded and how long it took.
+std::shared_ptr<Model> load_model(const cxxopts::ParseResult& parsed, c10::Device device);
+
+}  // namespace tessera::cli

@@ -1,0 +1,145 @@
+#include "src/pipelines/denoise_loop.h"
+
+#include <ATen/ATen.h>
+
+#include <chrono>
+
+#include "cache/enable_cache.h"
+#include "common/check.h"
+#include "parallel/cfg_parallel.h"
+#include "parallel/communicator.h"
+#include "src/models/model.h"
+#include "src/schedulers/scheduler.h"
+
+namespace tessera {
+namespace {
+
+bool faster_cache_enabled(Model& model) {
+  return cache_enabled(model) && cache_method_name(cache_session(model)->config()) == "faster_cache";
+}
+
+bool guidance_distilled(Model& model) {
+  return std::get<FasterCacheConfig>(cache_session(model)->config()).is_guidance_distilled;
+}
+
+void check_embeddings(const at::Tensor& embeddings, const char* name, const at::Tensor& latents) {
+  TESSERA_CHECK(embeddings.dim() == 3 && embeddings.size(0) == latents.size(0), name,
+                " must be [batch, text length, text dim] with the latents' batch ", latents.size(0), ", got ",
+                embeddings.sizes());
+}
+
+// Every combination that would run but compute something else than asked is refused here, before step 0.
+void validate(Model& model, const DenoiseInputs& inputs, const DenoiseOptions& options, GuidanceMode mode,
+              bool cfg_parallel) {
+  TESSERA_CHECK(inputs.latents.defined() && inputs.latents.dim() == 5,
+                "latents must be [batch, channels, frames, height, width], got ",
+                inputs.latents.defined() ? inputs.latents.sizes() : at::IntArrayRef{});
+  TESSERA_CHECK(inputs.prompt_embeds.defined(), "prompt_embeds are required");
+  check_embeddings(inputs.prompt_embeds, "prompt_embeds", inputs.latents);
+  TESSERA_CHECK(options.steps >= 1, "the number of steps must be at least 1, got ", options.steps);
+  const bool guidance = options.guidance_scale > 1.0;
+  if (guidance) {
+    TESSERA_CHECK(inputs.negative_prompt_embeds.defined(), "guidance scale ", options.guidance_scale,
+                  " (> 1) needs negative_prompt_embeds; provide them, or set the guidance scale to 1 to run the "
+                  "conditional branch alone");
+    check_embeddings(inputs.negative_prompt_embeds, "negative_prompt_embeds", inputs.latents);
+    TESSERA_CHECK(inputs.negative_prompt_embeds.size(2) == inputs.prompt_embeds.size(2),
+                  "negative_prompt_embeds have text dim ", inputs.negative_prompt_embeds.size(2),
+                  ", prompt_embeds ", inputs.prompt_embeds.size(2), "; both must come from the same text encoder");
+  }
+  if (faster_cache_enabled(model) && !guidance_distilled(model)) {
+    // Its hooks take the first half of the batch for the unconditional branch.
+    TESSERA_CHECK(guidance && mode == GuidanceMode::batch && !cfg_parallel,
+                  "faster_cache rebuilds the unconditional branch from the conditional one inside one forward on "
+                  "the [uncond, cond] batch: it needs a guidance scale > 1, the batch (or auto) guidance mode and "
+                  "--cfg 1");
+  }
+  if (cfg_parallel) {
+    TESSERA_CHECK(guidance, "CFG parallelism (--cfg 2) runs the two guidance branches on two rank groups, but the "
+                  "guidance scale is ", options.guidance_scale, " (no guidance); use --cfg 1 or a scale > 1");
+    TESSERA_CHECK(mode != GuidanceMode::batch, "the batch guidance mode runs both branches in one forward, which "
+                  "CFG parallelism splits across ranks; use --cfg 1 with it, or the sequential mode");
+  }
+  if (guidance && mode == GuidanceMode::batch) {
+    TESSERA_CHECK(inputs.negative_prompt_embeds.size(1) == inputs.prompt_embeds.size(1),
+                  "the batch guidance mode concatenates the embeddings, so prompt_embeds (length ",
+                  inputs.prompt_embeds.size(1), ") and negative_prompt_embeds (length ",
+                  inputs.negative_prompt_embeds.size(1), ") must have the same length; pad them or use the "
+                  "sequential mode");
+  }
+}
+
+at::Tensor predict(Model& model, const at::Tensor& latents, double timestep, const at::Tensor& text) {
+  const at::Tensor timesteps = at::full({latents.size(0)}, timestep, latents.options().dtype(at::kFloat));
+  return model({{"hidden_states", latents}, {"timestep", timesteps}, {"encoder_hidden_states", text}}).at(0);
+}
+
+void enter_context(Model& model, bool cached, const char* name) {
+  if (cached) cache_context(model, name);
+}
+
+}  // namespace
+
+GuidanceMode parse_guidance_mode(const std::string& name) {
+  if (name == "auto") return GuidanceMode::automatic;
+  if (name == "sequential") return GuidanceMode::sequential;
+  if (name == "batch") return GuidanceMode::batch;
+  TESSERA_CHECK(false, "unknown CFG mode '", name, "'; use auto, sequential or batch");
+  return GuidanceMode::automatic;
+}
+
+at::Tensor denoise(Model& model, Scheduler& scheduler, const DenoiseInputs& inputs, const DenoiseOptions& options) {
+  const bool cfg_parallel = options.cfg_group != nullptr && options.cfg_group->size() > 1;
+  GuidanceMode mode = options.guidance_mode;
+  if (mode == GuidanceMode::automatic) {
+    mode = faster_cache_enabled(model) ? GuidanceMode::batch : GuidanceMode::sequential;
+  }
+  validate(model, inputs, options, mode, cfg_parallel);
+  const bool guidance = options.guidance_scale > 1.0;
+  const bool cached = cache_enabled(model);
+  const c10::ScalarType model_dtype = inputs.prompt_embeds.scalar_type();
+
+  scheduler.set_timesteps(options.steps);
+  const at::Tensor timesteps = scheduler.timesteps().to(at::kDouble);
+  at::Tensor latents = inputs.latents;
+  for (int64_t step = 0; step < options.steps; ++step) {
+    const auto start = std::chrono::steady_clock::now();
+    const double t = timesteps[step].item<double>();
+    if (cached) set_cache_timestep(model, t);  // PAB and FasterCache decide by the timestep
+    const at::Tensor input = scheduler.scale_model_input(latents, t).to(model_dtype);
+    at::Tensor prediction;
+    if (!guidance) {
+      enter_context(model, cached, "cond");
+      prediction = predict(model, input, t, inputs.prompt_embeds).to(latents.scalar_type());
+    } else if (cfg_parallel) {
+      const bool conditional = guidance_branch(*options.cfg_group) == GuidanceBranch::conditional;
+      enter_context(model, cached, conditional ? "cond" : "uncond");
+      const at::Tensor branch =
+          predict(model, input, t, conditional ? inputs.prompt_embeds : inputs.negative_prompt_embeds);
+      prediction = combine_guidance(*options.cfg_group, branch.to(latents.scalar_type()), options.guidance_scale);
+    } else if (mode == GuidanceMode::batch) {
+      // Unconditional first, as diffusers concatenates it (and as FasterCache's hooks expect).
+      enter_context(model, cached, "cond_uncond");
+      const auto both = predict(model, at::cat({input, input}), t,
+                                at::cat({inputs.negative_prompt_embeds, inputs.prompt_embeds}))
+                            .to(latents.scalar_type())
+                            .chunk(2, 0);
+      prediction = classifier_free_guidance(both[1], both[0], options.guidance_scale);
+    } else {
+      enter_context(model, cached, "cond");
+      const at::Tensor conditional = predict(model, input, t, inputs.prompt_embeds).to(latents.scalar_type());
+      enter_context(model, cached, "uncond");
+      const at::Tensor unconditional =
+          predict(model, input, t, inputs.negative_prompt_embeds).to(latents.scalar_type());
+      prediction = classifier_free_guidance(conditional, unconditional, options.guidance_scale);
+    }
+    latents = scheduler.step(prediction, t, latents);
+    if (options.on_step) {
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      options.on_step({step, options.steps, t, seconds});
+    }
+  }
+  return latents;
+}
+
+}  // namespace tessera

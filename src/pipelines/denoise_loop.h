@@ -1,0 +1,56 @@
+#pragma once
+// The denoising loop of a text-to-video pipeline, from latents and precomputed text embeddings to the final
+// latents: for each timestep of the scheduler, the model's prediction (with classifier-free guidance when
+// asked), then scheduler.step. The step caches are driven from here: the timestep before each step, and the
+// "cond" / "uncond" context around each branch.
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace tessera {
+
+class Communicator;
+class Model;
+class Scheduler;
+
+// How the two guidance branches run on one rank.
+enum class GuidanceMode {
+  automatic,   // batch when the enabled cache is FasterCache (its hooks split the batch), else sequential
+  sequential,  // two forwards, "cond" then "uncond", each in its own cache context (diffusers' WanPipeline)
+  batch,       // one forward on [uncond, cond] concatenated on dim 0, in the cache context "cond_uncond"
+};
+// "auto", "sequential", "batch"; anything else is an error naming the choices.
+GuidanceMode parse_guidance_mode(const std::string& name);
+
+struct DenoiseInputs {
+  at::Tensor latents;                 // [B, C, F, H, W], the starting noise
+  at::Tensor prompt_embeds;           // [B, L, D], in the model's dtype
+  at::Tensor negative_prompt_embeds;  // [B, L', D]; needed when guidance_scale > 1, else ignored
+};
+
+// One finished step, for progress reports.
+struct DenoiseProgress {
+  int64_t step = 0;  // 0-based
+  int64_t total = 0;
+  double timestep = 0;
+  double seconds = 0;  // this step's wall time
+};
+
+struct DenoiseOptions {
+  int steps = 50;
+  double guidance_scale = 5.0;  // classifier-free guidance when > 1: uncond + scale * (cond - uncond)
+  GuidanceMode guidance_mode = GuidanceMode::automatic;
+  // The CFG-parallel group (DeviceMesh::cfg()) when it has 2 ranks: this rank runs only its branch and the
+  // predictions are combined once per step. Null (or a group of 1) runs both branches here.
+  Communicator* cfg_group = nullptr;
+  std::function<void(const DenoiseProgress&)> on_step;
+};
+
+// Runs `options.steps` steps of `scheduler` (set_timesteps is called here) and returns the final latents, in
+// the dtype of `inputs.latents`. The model sees the latents in the dtype of the prompt embeddings. When a cache
+// is enabled on `model`, its timestep is set before each step; the caller resets it between generations.
+at::Tensor denoise(Model& model, Scheduler& scheduler, const DenoiseInputs& inputs, const DenoiseOptions& options);
+
+}  // namespace tessera

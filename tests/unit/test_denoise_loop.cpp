@@ -1,0 +1,140 @@
+// The denoising loop on one rank, on the Wan fixture model and the denoise fixtures' inputs: progress reports,
+// guidance modes, the cache contexts it opens, and the combinations it refuses before step 0.
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cache/enable_cache.h"
+#include "src/io/safetensors.h"
+#include "src/models/load_model.h"
+#include "src/pipelines/denoise_loop.h"
+#include "src/schedulers/scheduler_config.h"
+#include "tests/unit/error_message.h"
+
+namespace tessera {
+namespace {
+
+const std::string kFixtures = TESSERA_TEST_FIXTURES_DIR;
+
+class DenoiseLoop : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    model_ = load_model(kFixtures + "/wan/uneven_rope", at::kFloat, c10::Device(c10::kCPU));
+    scheduler_ = load_scheduler(kFixtures + "/denoise/unipc_cfg5/scheduler");
+    const io::SafetensorsFile file(kFixtures + "/denoise/unipc_cfg5/inputs.safetensors");
+    inputs_ = {file.load("latents"), file.load("prompt_embeds"), file.load("negative_prompt_embeds")};
+  }
+
+  at::Tensor run(const DenoiseOptions& options) { return denoise(*model_, *scheduler_, inputs_, options); }
+
+  std::vector<std::string> contexts() {
+    std::vector<std::string> names;
+    for (const CacheRecord& record : cache_records(*model_)) {
+      if (record.block == 0) names.push_back(record.context + " " + std::to_string(record.step));
+    }
+    return names;
+  }
+
+  c10::InferenceMode inference_;
+  std::shared_ptr<Model> model_;
+  std::unique_ptr<Scheduler> scheduler_;
+  DenoiseInputs inputs_;
+};
+
+DenoiseOptions options_with(int steps, double guidance_scale, GuidanceMode mode = GuidanceMode::automatic) {
+  DenoiseOptions options;
+  options.steps = steps;
+  options.guidance_scale = guidance_scale;
+  options.guidance_mode = mode;
+  return options;
+}
+
+TEST(GuidanceMode, ParsesTheThreeNamesAndRefusesOthers) {
+  EXPECT_EQ(parse_guidance_mode("auto"), GuidanceMode::automatic);
+  EXPECT_EQ(parse_guidance_mode("sequential"), GuidanceMode::sequential);
+  EXPECT_EQ(parse_guidance_mode("batch"), GuidanceMode::batch);
+  EXPECT_TRUE(has(message_of([] { parse_guidance_mode("parallel"); }), "use auto, sequential or batch"));
+}
+
+TEST_F(DenoiseLoop, ReportsEveryStepWithItsTimestep) {
+  DenoiseOptions options = options_with(4, 5.0);
+  std::vector<DenoiseProgress> reports;
+  options.on_step = [&](const DenoiseProgress& progress) { reports.push_back(progress); };
+  run(options);
+  ASSERT_EQ(reports.size(), 4u);
+  for (int64_t step = 0; step < 4; ++step) {
+    EXPECT_EQ(reports[step].step, step);
+    EXPECT_EQ(reports[step].total, 4);
+    EXPECT_EQ(reports[step].timestep, scheduler_->timesteps()[step].item<double>());
+    EXPECT_GE(reports[step].seconds, 0.0);
+  }
+}
+
+TEST_F(DenoiseLoop, WithoutGuidanceIgnoresTheNegativeEmbeddings) {
+  const at::Tensor with_negative = run(options_with(3, 1.0));
+  inputs_.negative_prompt_embeds = at::Tensor();
+  const at::Tensor without_negative = run(options_with(3, 1.0));
+  EXPECT_TRUE(at::equal(with_negative, without_negative));
+}
+
+TEST_F(DenoiseLoop, BatchGuidanceEqualsSequentialGuidance) {
+  const at::Tensor sequential = run(options_with(3, 5.0, GuidanceMode::sequential));
+  const at::Tensor batch = run(options_with(3, 5.0, GuidanceMode::batch));
+  EXPECT_LE((batch - sequential).abs().max().item<double>(), 1e-5 * sequential.abs().max().item<double>());
+  EXPECT_FALSE(at::equal(sequential, run(options_with(3, 1.0))));  // guidance changed the result
+}
+
+TEST_F(DenoiseLoop, OpensOneCacheContextPerBranch) {
+  enable_cache(*model_, FirstBlockCacheConfig{0.0});
+  run(options_with(2, 5.0, GuidanceMode::sequential));
+  EXPECT_EQ(contexts(), (std::vector<std::string>{"cond 0", "uncond 0", "cond 1", "uncond 1"}));
+  reset_cache(*model_);
+  run(options_with(2, 5.0, GuidanceMode::batch));
+  EXPECT_EQ(contexts(), (std::vector<std::string>{"cond_uncond 0", "cond_uncond 1"}));
+  reset_cache(*model_);
+  run(options_with(2, 1.0));
+  EXPECT_EQ(contexts(), (std::vector<std::string>{"cond 0", "cond 1"}));
+}
+
+TEST_F(DenoiseLoop, AutomaticModeBatchesForFasterCache) {
+  enable_cache(*model_, FasterCacheConfig{});
+  const at::Tensor latents = run(options_with(3, 5.0));
+  EXPECT_TRUE(at::isfinite(latents).all().item<bool>());
+  std::set<std::string> names;
+  for (const CacheRecord& record : cache_records(*model_)) names.insert(record.context);
+  EXPECT_EQ(names, std::set<std::string>{"cond_uncond"});
+  EXPECT_TRUE(has(message_of([&] { run(options_with(3, 5.0, GuidanceMode::sequential)); }),
+                  "faster_cache rebuilds the unconditional branch"));
+  EXPECT_TRUE(has(message_of([&] { run(options_with(3, 1.0)); }), "needs a guidance scale > 1"));
+}
+
+TEST_F(DenoiseLoop, RefusesWhatItCannotComputeBeforeTheFirstStep) {
+  int calls = 0;
+  DenoiseOptions options = options_with(3, 5.0);
+  options.on_step = [&](const DenoiseProgress&) { ++calls; };
+  const at::Tensor negative = inputs_.negative_prompt_embeds;
+
+  inputs_.negative_prompt_embeds = at::Tensor();
+  EXPECT_TRUE(has(message_of([&] { run(options); }), "needs negative_prompt_embeds"));
+  inputs_.negative_prompt_embeds = negative.narrow(1, 0, 3);
+  options.guidance_mode = GuidanceMode::batch;
+  EXPECT_TRUE(has(message_of([&] { run(options); }), "must have the same length"));
+  options.guidance_mode = GuidanceMode::sequential;
+  EXPECT_NO_THROW(run(options));  // two forwards take embeddings of different lengths
+  calls = 0;
+
+  inputs_.negative_prompt_embeds = negative.narrow(0, 0, 1);
+  EXPECT_TRUE(has(message_of([&] { run(options); }), "with the latents' batch 2"));
+  inputs_.negative_prompt_embeds = negative;
+  EXPECT_TRUE(has(message_of([&] { run(options_with(0, 5.0)); }), "at least 1"));
+  inputs_.latents = inputs_.latents.flatten(2);
+  EXPECT_TRUE(has(message_of([&] { run(options); }), "latents must be [batch, channels, frames, height, width]"));
+  EXPECT_EQ(calls, 0);
+}
+
+}  // namespace
+}  // namespace tessera
