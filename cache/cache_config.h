@@ -15,7 +15,7 @@ namespace tessera {
 inline constexpr const char* kDefaultCacheBlocks = "blocks.*";
 
 // First Block Cache (ParaAttention / diffusers FirstBlockCacheConfig): run the first block; when its residual
-// changed by less than `threshold` (relative L1, sum|r - r_prev| / sum|r_prev|) since the last computed step,
+// changed by at most `threshold` (relative L1, sum|r - r_prev| / sum|r_prev|) since the last computed step,
 // reuse the cached residual of the remaining blocks instead of running them.
 struct FirstBlockCacheConfig {
   double threshold = 0.05;  // diffusers' default

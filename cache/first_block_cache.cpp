@@ -42,7 +42,7 @@ class FirstBlockCacheHook : public CacheHook {
     const bool history = state.reference.defined() && state.cached_residual.defined() && session_->num_blocks() > 1;
     state.metric = history ? session_->relative_l1(residual, state.reference)
                            : std::numeric_limits<double>::quiet_NaN();
-    state.skip = !std::isnan(state.metric) && state.metric < threshold;
+    state.skip = !std::isnan(state.metric) && state.metric <= threshold;  // diffusers: compute when above
     // The reference moves only on computed steps, so slow drift accumulates until it forces a compute.
     if (!state.skip) {
       state.reference = residual;

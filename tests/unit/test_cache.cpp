@@ -61,11 +61,14 @@ TEST_F(CacheOnTinyModel, FirstBlockCacheSkipsTheRestWhileTheFirstResidualBarelyC
   EXPECT_TRUE(at::equal(changed, uncached(far)));
 }
 
-TEST_F(CacheOnTinyModel, FirstBlockCacheWithThresholdZeroNeverSkips) {
+TEST_F(CacheOnTinyModel, FirstBlockCacheSkipsAtTheThresholdItselfAsDiffusers) {
+  // diffusers computes when the change is above the threshold: at threshold 0 only an unchanged step skips.
   const at::Tensor expected = run(input_);
   enable_cache(*model_, FirstBlockCacheConfig{0.0});
-  for (int step = 0; step < 3; ++step) EXPECT_TRUE(at::equal(run(input_), expected));
-  EXPECT_EQ(actions(*model_, 2), "CCC");
+  for (int step = 0; step < 3; ++step) EXPECT_TRUE(at::allclose(run(input_), expected, 1e-6, 1e-6));
+  EXPECT_EQ(actions(*model_, 2), "CSS");
+  const at::Tensor moved = input_ * 1.001;
+  EXPECT_TRUE(at::equal(run(moved), uncached(moved)));
 }
 
 TEST_F(CacheOnTinyModel, SkippedStepIsAnApproximationOfComputingIt) {
