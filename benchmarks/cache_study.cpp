@@ -5,6 +5,7 @@
 #include <c10/core/InferenceMode.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -20,15 +21,18 @@
 namespace tessera {
 namespace {
 
-at::Tensor denoise_with_flow_match(WanTransformer3DModel& model, const at::Tensor& noise, const at::Tensor& text,
-                                   int steps, double flow_shift) {
+// Classifier-free guidance as one batch [uncond, cond] for every run, so that FasterCache (which needs that
+// batch) and the other caches are timed on the same work.
+at::Tensor denoise_with_flow_match(WanTransformer3DModel& model, const DenoiseInputs& inputs,
+                                   const CacheStudyOptions& study) {
   FlowMatchEulerDiscreteConfig config;
-  config.shift = flow_shift;
+  config.shift = study.flow_shift;
   FlowMatchEulerDiscreteScheduler scheduler(config);
   DenoiseOptions options;
-  options.steps = steps;
-  options.guidance_scale = 1.0;  // one branch: the study compares caches, not guidance
-  return denoise(model, scheduler, {noise, text, {}}, options);
+  options.steps = study.steps;
+  options.guidance_scale = study.guidance_scale;
+  options.guidance_mode = GuidanceMode::batch;
+  return denoise(model, scheduler, inputs, options);
 }
 
 }  // namespace
@@ -42,11 +46,24 @@ CacheStudyOptions default_cache_study_options() {
   options.model.freq_dim = 64;
   options.model.ffn_dim = 1024;
   options.model.num_layers = 8;
-  options.caches = {"fbc:threshold=0.02",       "fbc:threshold=0.05",       "fbc:threshold=0.1",
-                    "fbc:threshold=0.2",        "teacache:threshold=0.05",  "teacache:threshold=0.1",
-                    "teacache:threshold=0.2",   "teacache:threshold=0.4",   "taylorseer:order=1,interval=2",
-                    "taylorseer:order=2,interval=3", "taylorseer:order=2,interval=5",
-                    "pab:spatial_skip=2",        "pab:spatial_skip=3,cross_skip=3"};
+  // TeaCache without rescaling: the reference's polynomials are fitted to the real Wan weights, not these.
+  options.caches = {"fbc:threshold=0.02",
+                    "fbc:threshold=0.05",
+                    "fbc:threshold=0.1",
+                    "fbc:threshold=0.2",
+                    "teacache:coefficients=none,threshold=0.2",
+                    "teacache:coefficients=none,threshold=0.4",
+                    "teacache:coefficients=none,threshold=0.8",
+                    "teacache:indicator=modulated_input,coefficients=none,warmup=1,threshold=0.1",
+                    "teacache:indicator=modulated_input,coefficients=none,warmup=1,threshold=0.2",
+                    "taylorseer:order=1,interval=2",
+                    "taylorseer:order=2,interval=3",
+                    "taylorseer:order=2,interval=5",
+                    "taylorseer:order=2,interval=3,forecast=output",
+                    "pab:spatial_skip=2",
+                    "pab:spatial_skip=3,cross_skip=3",
+                    "fastercache",
+                    "fastercache:uncond_skip=3,uncond_range=-1-901,spatial_range=-1-901"};
   return options;
 }
 
@@ -58,6 +75,7 @@ std::vector<CacheStudyPoint> run_cache_study(const CacheStudyOptions& options) {
   model.eval();
   const at::Tensor noise = at::randn(options.latent);
   const at::Tensor text = at::randn({options.latent[0], options.text_length, options.model.text_dim});
+  const at::Tensor negative_text = at::randn_like(text);
 
   std::vector<CacheStudyPoint> points;
   at::Tensor reference;
@@ -65,11 +83,19 @@ std::vector<CacheStudyPoint> run_cache_study(const CacheStudyOptions& options) {
   runs.insert(runs.end(), options.caches.begin(), options.caches.end());
   for (const auto& spec : runs) {
     if (spec != "none") enable_cache(model, parse_cache_spec(spec));
-    const auto start = std::chrono::steady_clock::now();
-    const at::Tensor latent = denoise_with_flow_match(model, noise, text, options.steps, options.flow_shift);
+    // The median of `repeat` identical runs (each a new generation), so one noisy run does not decide.
+    std::vector<double> seconds;
+    at::Tensor latent;
+    for (int run = 0; run < options.repeat; ++run) {
+      if (spec != "none") reset_cache(model);
+      const auto start = std::chrono::steady_clock::now();
+      latent = denoise_with_flow_match(model, {noise, text, negative_text}, options);
+      seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::sort(seconds.begin(), seconds.end());
     CacheStudyPoint point;
     point.cache = spec;
-    point.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    point.seconds = seconds[seconds.size() / 2];
     if (spec == "none") {
       reference = latent;
       point.computed = 1;
@@ -98,6 +124,8 @@ std::string cache_study_json(const CacheStudyOptions& options, const std::vector
   for (const auto& [key, value] : options.model.entries()) document["model"][key] = value;
   document["latent"] = options.latent;
   document["steps"] = options.steps;
+  document["repeat"] = options.repeat;
+  document["guidance"] = {{"scale", options.guidance_scale}, {"mode", "batch [uncond, cond]"}};
   document["scheduler"] = {{"class", "FlowMatchEulerDiscreteScheduler"}, {"shift", options.flow_shift}};
   const double uncached = points.empty() ? 0 : points.front().seconds;
   for (const auto& point : points) {
@@ -115,11 +143,15 @@ std::string cache_study_json(const CacheStudyOptions& options, const std::vector
 }
 
 std::string cache_study_table(const std::vector<CacheStudyPoint>& points) {
-  std::string table = "cache                              seconds  speedup  computed  skipped  forecast  PSNR_dB  max_err\n";
-  char line[200];
+  int width = 5;
+  for (const auto& point : points) width = std::max(width, static_cast<int>(point.cache.size()));
+  char line[512];
+  std::snprintf(line, sizeof(line), "%-*s %9s %8s %9s %8s %9s %8s %8s\n", width, "cache", "seconds", "speedup",
+                "computed", "skipped", "forecast", "PSNR_dB", "max_err");
+  std::string table = line;
   const double uncached = points.empty() ? 0 : points.front().seconds;
   for (const auto& point : points) {
-    std::snprintf(line, sizeof(line), "%-32s %9.3f %8.2f %9.2f %8.2f %9.2f %8.2f %8.1e\n", point.cache.c_str(),
+    std::snprintf(line, sizeof(line), "%-*s %9.3f %8.2f %9.2f %8.2f %9.2f %8.2f %8.1e\n", width, point.cache.c_str(),
                   point.seconds, uncached / point.seconds, point.computed, point.skipped, point.forecast,
                   point.psnr_db, point.max_abs_error);
     table += line;

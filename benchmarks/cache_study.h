@@ -1,5 +1,5 @@
 #pragma once
-// The cache study: the same denoising loop (flow-matching Euler) on a fixed random Wan model, uncached and
+// The cache study: the same denoising loop (flow-matching Euler, CFG) on a fixed random Wan model, uncached and
 // under each cache setting; for each, wall time, the share of block evaluations computed / skipped /
 // forecast, and the quality of the final latent against the uncached one (PSNR and max error).
 #include <string>
@@ -14,7 +14,9 @@ struct CacheStudyOptions {
   std::vector<int64_t> latent{1, 16, 4, 16, 16};
   int64_t text_length = 32;
   int steps = 20;
+  int repeat = 3;  // runs per setting; the median time is reported
   double flow_shift = 3.0;
+  double guidance_scale = 5.0;
   int64_t seed = 0;
   std::vector<std::string> caches;  // --cache specs; the uncached run is always first
 };

@@ -75,6 +75,8 @@ int run_cache_bench(const cxxopts::ParseResult& parsed, MpiRuntime& runtime) {
   CacheStudyOptions options = default_cache_study_options();
   options.steps = parsed["steps"].as<int>();
   TESSERA_CHECK(options.steps >= 2, "--steps must be at least 2, got ", options.steps);
+  options.repeat = parsed["repeat"].as<int>();
+  TESSERA_CHECK(options.repeat >= 1, "--repeat must be at least 1, got ", options.repeat);
   if (parsed.count("caches")) options.caches = split_semicolons(parsed["caches"].as<std::string>());
   TESSERA_LOG_INFO("cache study: ", options.caches.size() + 1, " runs of ", options.steps, " steps on a random ",
                    options.model.num_layers, "-layer Wan model");
@@ -98,7 +100,8 @@ int run_bench(int argc, char** argv, MpiRuntime& runtime) {
   options.add_options("bench")
       ("benchmark", "which benchmark: comm or cache", cxxopts::value<std::string>())
       ("steps", "cache: denoising steps", cxxopts::value<int>()->default_value("20"))
-      ("caches", "cache: ';'-separated --cache specs (default: a sweep of fbc, teacache, taylorseer)",
+      ("repeat", "cache: runs per setting (the median time is reported)", cxxopts::value<int>()->default_value("3"))
+      ("caches", "cache: ';'-separated --cache specs (default: a sweep of fbc, teacache, taylorseer, pab, fastercache)",
        cxxopts::value<std::string>())
       ("backend", "auto, mpi or nccl", cxxopts::value<std::string>()->default_value("auto"))
       ("min-bytes", "smallest size (K, M, G suffixes)", cxxopts::value<std::string>()->default_value("1K"))

@@ -224,11 +224,18 @@ class ResidualRecorder : public ModelHook {
   at::Tensor input_;
 };
 
-// The same on the model: at the second step only the pixels of rank 0's first tokens change. The local first-
-// block residual changes differ by rank; the recorded metric and the decisions are the same on every rank.
-TEST(CacheMetric, OneShardChangingAloneGivesOneDecision) {
+// What one rank saw when only the pixels of rank 0's first tokens changed (see run_with_one_shard_changing).
+struct OneShardChangingRun {
+  std::string decisions;        // every block, every step
+  std::vector<double> metrics;  // block 0's decision values, steps 1 and 2
+  std::vector<double> local_input_changes, local_residual_changes;  // per rank, block 0 at step 1, unreduced
+};
+
+// The odd_tokens model split over the whole world with `config`: step 0 on its input, steps 1 and 2 on the input
+// with tokens 0-4 (all on rank 0) changed. Checks that the all-reduced metrics are the same on every rank, and
+// returns block 0's rank-local relative changes (input and residual) at step 1 as every rank measured them.
+OneShardChangingRun run_with_one_shard_changing(const CacheConfig& config) {
   const int n = world().size();
-  constexpr double kThreshold = 0.11;
   const std::string dir = std::string(TESSERA_FIXTURES_DIR) + "/wan/odd_tokens";
   c10::InferenceMode inference;
   auto model = load_model(dir, at::kFloat, c10::Device(c10::kCPU));
@@ -238,7 +245,7 @@ TEST(CacheMetric, OneShardChangingAloneGivesOneDecision) {
   changed.index_put_({at::indexing::Slice(), at::indexing::Slice(), 0, at::indexing::Slice(0, 2)}, 5.0);  // tokens 0-4
   auto mesh = std::make_shared<DeviceMesh>(shared_world(), ParallelConfig{n, 1, 1});
   enable_parallelism(*model, model->context_parallel_plan(), mesh);
-  enable_cache(*model, FirstBlockCacheConfig{kThreshold}, &mesh->context_parallel());
+  enable_cache(*model, config, &mesh->context_parallel());
   // Sees block 0's local shard (after the plan's split, before the cache's forward) and its output.
   auto recorder = std::make_shared<ResidualRecorder>();
   HookRegistry::get_or_create(model->at("blocks.0")).register_hook("recorder", recorder);
@@ -247,93 +254,70 @@ TEST(CacheMetric, OneShardChangingAloneGivesOneDecision) {
               {"timestep", inputs.load("timestep")},
               {"encoder_hidden_states", inputs.load("encoder_hidden_states")}});
   }
-  std::vector<double> metrics;
-  std::string decisions;
+  OneShardChangingRun run;
   for (const CacheRecord& record : cache_records(*model)) {
-    decisions += "CSF"[static_cast<int>(record.action)];
-    if (record.block == 0 && !std::isnan(record.metric)) metrics.push_back(record.metric);
-  }
-  ASSERT_EQ(metrics.size(), 2u);
-  const at::Tensor all = world().all_gather(at::tensor(metrics, at::kDouble).unsqueeze(0), 0);
-  for (int r = 0; r < n; ++r) {
-    for (size_t i = 0; i < metrics.size(); ++i) EXPECT_EQ(all[r][i].item<double>(), metrics[i]) << "rank " << r;
-  }
-  EXPECT_LT(metrics[0], kThreshold);
-  EXPECT_EQ(decisions, "CCCSCS");  // step 1 skips on the global value; step 2 repeats step 1's input
-  // The local (unreduced) change at step 1 differs by rank: large on rank 0, small elsewhere.
-  ASSERT_EQ(recorder->residuals.size(), 3u);
-  const at::Tensor& r0 = recorder->residuals[0];
-  const double local = ((recorder->residuals[1] - r0).abs().sum() / r0.abs().sum()).item<double>();
-  const at::Tensor locals = world().all_gather(at::tensor({local}, at::kDouble), 0);
-  // The threshold lies between them, so decisions taken from local metrics would differ between ranks.
-  for (int r = 1; r < n; ++r) {
-    EXPECT_GT(locals[0].item<double>(), kThreshold);
-    EXPECT_LT(locals[r].item<double>(), kThreshold) << "rank " << r;
-  }
-  if (world().rank() == 0) {
-    std::string text;
-    for (int r = 0; r < n; ++r) text += " " + std::to_string(locals[r].item<double>());
-    std::printf("[ one shard changing ] local changes%s, all-reduced %f, decisions %s\n", text.c_str(), metrics[0],
-                decisions.c_str());
+    run.decisions += "CSF"[static_cast<int>(record.action)];
+    if (record.block == 0 && !std::isnan(record.metric)) run.metrics.push_back(record.metric);
   }
   HookRegistry::get_or_create(model->at("blocks.0")).remove_hook("recorder");
   disable_cache(*model);
   disable_parallelism(*model);
+  EXPECT_EQ(run.metrics.size(), 2u);
+  const at::Tensor all = world().all_gather(at::tensor(run.metrics, at::kDouble).unsqueeze(0), 0);
+  for (int r = 0; r < n; ++r) {
+    for (size_t i = 0; i < run.metrics.size(); ++i) {
+      EXPECT_EQ(all[r][i].item<double>(), run.metrics[i]) << "rank " << r;
+    }
+  }
+  const auto relative_change = [](const std::vector<at::Tensor>& values) {
+    return ((values[1] - values[0]).abs().sum() / values[0].abs().sum()).item<double>();
+  };
+  const at::Tensor locals = world().all_gather(
+      at::tensor({relative_change(recorder->inputs), relative_change(recorder->residuals)}, at::kDouble).unsqueeze(0),
+      0);
+  for (int r = 0; r < n; ++r) {
+    run.local_input_changes.push_back(locals[r][0].item<double>());
+    run.local_residual_changes.push_back(locals[r][1].item<double>());
+  }
+  return run;
 }
 
-// TeaCache with the modulated-input indicator on the same input: rank 0's shard of block 0's input changes
-// and the others' do not, so a rank-local metric would be large on rank 0 and 0 elsewhere; the all-reduced
-// metric and the decisions are the same on every rank.
+void print_one_shard_run(const char* name, const std::vector<double>& locals, const OneShardChangingRun& run) {
+  if (world().rank() != 0) return;
+  std::string text;
+  for (double local : locals) text += " " + std::to_string(local);
+  std::printf("[ %s ] local changes%s, all-reduced %f, decisions %s\n", name, text.c_str(), run.metrics.at(0),
+              run.decisions.c_str());
+}
+
+// FirstBlockCache: the local first-block residual changes differ by rank (large on rank 0, small elsewhere,
+// with the threshold between them); the recorded metric and the decisions are the same on every rank.
+TEST(CacheMetric, OneShardChangingAloneGivesOneDecision) {
+  constexpr double kThreshold = 0.11;
+  const OneShardChangingRun run = run_with_one_shard_changing(FirstBlockCacheConfig{kThreshold});
+  ASSERT_EQ(run.metrics.size(), 2u);
+  EXPECT_LT(run.metrics[0], kThreshold);
+  EXPECT_EQ(run.decisions, "CCCSCS");  // step 1 skips on the global value; step 2 repeats step 1's input
+  for (size_t r = 1; r < run.local_residual_changes.size(); ++r) {
+    EXPECT_GT(run.local_residual_changes[0], kThreshold);
+    EXPECT_LT(run.local_residual_changes[r], kThreshold) << "rank " << r;
+  }
+  print_one_shard_run("fbc, one shard changing", run.local_residual_changes, run);
+}
+
+// TeaCache with the modulated-input indicator: block 0's input shard changes by more than the threshold on
+// rank 0 and not at all elsewhere; the all-reduced metric and the decisions are the same on every rank.
 TEST(CacheMetric, TeaCacheOneShardChangingAloneGivesOneDecision) {
-  const int n = world().size();
-  const std::string dir = std::string(TESSERA_FIXTURES_DIR) + "/wan/odd_tokens";
-  c10::InferenceMode inference;
-  auto model = load_model(dir, at::kFloat, c10::Device(c10::kCPU));
-  const io::SafetensorsFile inputs(dir + "/inputs.safetensors");
-  const at::Tensor x = inputs.load("hidden_states");
-  at::Tensor changed = x.clone();
-  changed.index_put_({at::indexing::Slice(), at::indexing::Slice(), 0, at::indexing::Slice(0, 2)}, 5.0);  // tokens 0-4
-  auto mesh = std::make_shared<DeviceMesh>(shared_world(), ParallelConfig{n, 1, 1});
-  enable_parallelism(*model, model->context_parallel_plan(), mesh);
-  TeaCacheConfig config{0.3, {}, 1, kDefaultCacheBlocks, TeaCacheIndicator::modulated_input};
-  enable_cache(*model, config, &mesh->context_parallel());
-  auto recorder = std::make_shared<ResidualRecorder>();
-  HookRegistry::get_or_create(model->at("blocks.0")).register_hook("recorder", recorder);
-  for (const at::Tensor& input : {x, changed, changed}) {
-    (*model)({{"hidden_states", input},
-              {"timestep", inputs.load("timestep")},
-              {"encoder_hidden_states", inputs.load("encoder_hidden_states")}});
+  const TeaCacheConfig config{0.3, {}, 1, kDefaultCacheBlocks, TeaCacheIndicator::modulated_input};
+  const OneShardChangingRun run = run_with_one_shard_changing(config);
+  ASSERT_EQ(run.metrics.size(), 2u);
+  EXPECT_LT(run.metrics[0], config.threshold);
+  EXPECT_EQ(run.decisions, "CCSSSS");  // steps 1 and 2 skip on the global value (step 2 adds a change of 0)
+  EXPECT_GT(run.local_input_changes[0], config.threshold);
+  for (size_t r = 1; r < run.local_input_changes.size(); ++r) {
+    EXPECT_EQ(run.local_input_changes[r], 0.0) << "rank " << r;
   }
-  std::vector<double> metrics;
-  std::string decisions;
-  for (const CacheRecord& record : cache_records(*model)) {
-    decisions += "CSF"[static_cast<int>(record.action)];
-    if (record.block == 0 && !std::isnan(record.metric)) metrics.push_back(record.metric);
-  }
-  ASSERT_EQ(metrics.size(), 2u);
-  const at::Tensor all = world().all_gather(at::tensor(metrics, at::kDouble).unsqueeze(0), 0);
-  for (int r = 0; r < n; ++r) {
-    for (size_t i = 0; i < metrics.size(); ++i) EXPECT_EQ(all[r][i].item<double>(), metrics[i]) << "rank " << r;
-  }
-  EXPECT_LT(metrics[0], config.threshold);
-  EXPECT_EQ(decisions, "CCSSSS");  // steps 1 and 2 skip on the global value (step 2 adds a change of 0)
-  // The local change of block 0's input shard at step 1: above the threshold on rank 0, zero elsewhere, so
-  // rank-local decisions would differ.
-  ASSERT_EQ(recorder->inputs.size(), 3u);
-  const at::Tensor& before = recorder->inputs[0];
-  const double local = ((recorder->inputs[1] - before).abs().sum() / before.abs().sum()).item<double>();
-  const at::Tensor locals = world().all_gather(at::tensor({local}, at::kDouble), 0);
-  EXPECT_GT(locals[0].item<double>(), config.threshold);
-  for (int r = 1; r < n; ++r) EXPECT_EQ(locals[r].item<double>(), 0.0) << "rank " << r;
-  if (world().rank() == 0) {
-    std::string text;
-    for (int r = 0; r < n; ++r) text += " " + std::to_string(locals[r].item<double>());
-    std::printf("[ teacache one shard changing ] local input changes%s, all-reduced metric %f, decisions %s\n",
-                text.c_str(), metrics[0], decisions.c_str());
-  }
-  HookRegistry::get_or_create(model->at("blocks.0")).remove_hook("recorder");
-  disable_cache(*model);
-  disable_parallelism(*model);
+  print_one_shard_run("teacache, one shard changing", run.local_input_changes, run);
 }
 
 }  // namespace
