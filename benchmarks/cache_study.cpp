@@ -77,6 +77,8 @@ std::vector<CacheStudyPoint> run_cache_study(const CacheStudyOptions& options) {
   const at::Tensor text = at::randn({options.latent[0], options.text_length, options.model.text_dim});
   const at::Tensor negative_text = at::randn_like(text);
 
+  // One untimed run first: the first loop pays for allocator growth and thread-pool start.
+  denoise_with_flow_match(model, {noise, text, negative_text}, options);
   std::vector<CacheStudyPoint> points;
   at::Tensor reference;
   std::vector<std::string> runs{"none"};

@@ -15,18 +15,26 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def _short(settings: str) -> str:
+    """The settings as a short label: the keys every TeaCache run of the sweep shares are left out."""
+    for shared in ("coefficients=none,", "warmup=1,"):
+        settings = settings.replace(shared, "")
+    return settings.replace("indicator=modulated_input", "modulated") or "defaults"
+
+
 def main() -> int:
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
     path = pathlib.Path(sys.argv[1])
     document = json.loads(path.read_text())
-    figure, axes = plt.subplots(figsize=(7, 4.5))
+    figure, axes = plt.subplots(figsize=(11, 6.5))
     colours = {"fbc": "tab:blue", "teacache": "tab:orange", "taylorseer": "tab:green", "pab": "tab:red", "fastercache": "tab:purple"}
     for row in document["results"]:
         if row["cache"] == "none" or row["psnr_db"] is None:
             continue
         method, _, settings = row["cache"].partition(":")
+        settings = _short(settings)
         axes.scatter(row["speedup"], row["psnr_db"], color=colours.get(method, "tab:gray"),
                      label=method if method not in axes.get_legend_handles_labels()[1] else None)
         skipped = row["skipped_share"] + row["forecast_share"]
@@ -36,7 +44,7 @@ def main() -> int:
     axes.set_ylabel("PSNR of the final latent vs uncached (dB)")
     axes.set_title(f"tessera step caches: {document['steps']} steps, random {document['model']['num_layers']}-layer Wan")
     axes.grid(alpha=0.3)
-    axes.legend()
+    axes.legend(loc="upper right")
     figure.tight_layout()
     output = path.with_suffix(".png")
     figure.savefig(output, dpi=120)
