@@ -134,18 +134,19 @@ class FasterCacheDenoiserHook : public CacheHook {
           state.high_frequency_delta * weight(config.high_frequency_weight_callback,
                                               config.high_frequency_weight_update_timestep_range,
                                               config.alpha_high_frequency, timestep);
-      const FrequencyParts conditional = split_frequency(to_frames(output, config.tensor_format));
-      const at::Tensor unconditional = frames_from_spectrum(state.low_frequency_delta + conditional.low +
-                                                            state.high_frequency_delta + conditional.high);
+      // The split matters only for the weights: the conditional spectrum enters whole.
+      const at::Tensor unconditional =
+          frames_from_spectrum(state.low_frequency_delta + state.high_frequency_delta +
+                               shifted_spectrum(to_frames(output, config.tensor_format)));
       outputs[0] = at::cat({from_frames(unconditional, config.tensor_format, output.size(0)).to(output.dtype()),
                             output});
     } else {
       check_cfg_batch(output, "output 0");
-      const auto halves = output.chunk(2, 0);
-      const FrequencyParts unconditional = split_frequency(to_frames(halves[0], config.tensor_format));
-      const FrequencyParts conditional = split_frequency(to_frames(halves[1], config.tensor_format));
-      state.low_frequency_delta = unconditional.low - conditional.low;
-      state.high_frequency_delta = unconditional.high - conditional.high;
+      // The transform is linear: one spectrum of the difference gives low(uncond) - low(cond) and the same for high.
+      const auto halves = output.to(at::kFloat).chunk(2, 0);
+      const FrequencyParts difference = split_frequency(to_frames(halves[0] - halves[1], config.tensor_format));
+      state.low_frequency_delta = difference.low;
+      state.high_frequency_delta = difference.high;
     }
     session_->record(block_, state.conditional_only ? BlockAction::skipped : BlockAction::computed, timestep);
   }

@@ -8,9 +8,13 @@ namespace tessera {
 
 // diffusers shifts every dimension; the mask is constant along N and C, so shifting only (H, W) gives the same
 // split and the same frames back.
+at::Tensor shifted_spectrum(const at::Tensor& frames) {
+  TESSERA_INTERNAL_ASSERT(frames.dim() == 4, "the frequency view wants frames [N, C, H, W], got ", frames.sizes());
+  return at::fft_fftshift(at::fft_fft2(frames.to(at::kFloat)), at::IntArrayRef{-2, -1});
+}
+
 FrequencyParts split_frequency(const at::Tensor& frames) {
-  TESSERA_INTERNAL_ASSERT(frames.dim() == 4, "split_frequency wants [N, C, H, W], got ", frames.sizes());
-  const at::Tensor spectrum = at::fft_fftshift(at::fft_fft2(frames.to(at::kFloat)), at::IntArrayRef{-2, -1});
+  const at::Tensor spectrum = shifted_spectrum(frames);
   const int64_t height = frames.size(2), width = frames.size(3);
   const int64_t radius = std::min(height, width) / 5;
   const auto options = at::TensorOptions().dtype(at::kLong).device(frames.device());

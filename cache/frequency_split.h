@@ -12,7 +12,10 @@ struct FrequencyParts {
   at::Tensor high;  // complex, the complement; low + high is the whole shifted spectrum
 };
 
-// `frames` is [N, C, H, W] (any real dtype; computed in float32).
+// The complex spectrum of `frames` [N, C, H, W] (any real dtype; computed in float32) over (H, W), the zero
+// frequency shifted to the centre.
+at::Tensor shifted_spectrum(const at::Tensor& frames);
+// shifted_spectrum(frames), split into the low-frequency disc and the rest.
 FrequencyParts split_frequency(const at::Tensor& frames);
 // The real frames whose shifted spectrum is `spectrum` (the inverse of split_frequency's transform).
 at::Tensor frames_from_spectrum(const at::Tensor& spectrum);

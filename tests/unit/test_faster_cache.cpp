@@ -47,6 +47,7 @@ TEST(FrequencySplit, MatchesTheReferenceRecipeOnAwkwardShapes) {
     EXPECT_TRUE(at::allclose(parts.low, low, 1e-5, 1e-5)) << shape;
     EXPECT_TRUE(at::allclose(parts.high, high, 1e-5, 1e-5)) << shape;
     EXPECT_TRUE(at::allclose(frames_from_spectrum(parts.low + parts.high), frames, 1e-5, 1e-5)) << shape;
+    EXPECT_TRUE(at::equal(parts.low + parts.high, shifted_spectrum(frames))) << shape;
     // Radius min(H, W) / 5: just the centre below 10, a plus-shaped disc of 5 at radius 1.
     const int64_t radius = std::min(shape[2], shape[3]) / 5;
     EXPECT_EQ((parts.low[0][0] != 0).sum().item<int64_t>(), radius == 0 ? 1 : (radius == 1 ? 5 : 13)) << shape;
