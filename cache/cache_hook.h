@@ -1,7 +1,7 @@
 #pragma once
 // The hook every cache method registers on each block of the stack (under the name kCacheHookName). It
-// replaces the block's forward, so the method can run, skip or forecast the block. (PAB registers it on
-// attention modules instead, and its "blocks" are those modules.)
+// replaces the block's forward, so the method can run, skip or forecast the block. (PAB and FasterCache
+// register it on attention modules instead, and their "blocks" are those modules.)
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -50,10 +50,6 @@ std::vector<AttentionTarget> pyramid_attention_broadcast_targets(Module& model,
                                                                  const PyramidAttentionBroadcastConfig& config);
 std::shared_ptr<CacheHook> make_pyramid_attention_broadcast_hook(std::shared_ptr<CacheSession> session,
                                                                  int64_t index, AttentionKind kind);
-
-}  // namespace tessera
-
-namespace tessera {
 
 // FasterCache hooks the self-attention modules its identifiers select, and the model itself
 // (faster_cache.cpp). The session's blocks are the targets, then one more for the model: its records say

@@ -24,8 +24,10 @@ std::string cache_method_name(const CacheConfig& config) {
   return names[config.index()];
 }
 
-CacheSession::CacheSession(CacheConfig config, int64_t num_blocks, Communicator* cp_group)
-    : config_(std::move(config)), num_blocks_(num_blocks), cp_group_(cp_group) {}
+CacheSession::CacheSession(CacheConfig config, std::vector<std::string> block_names, Communicator* cp_group)
+    : config_(std::move(config)), block_names_(std::move(block_names)), cp_group_(cp_group) {
+  states_.set_context("default");
+}
 
 double CacheSession::relative_l1(const at::Tensor& current, const at::Tensor& previous, bool locally_comparable) {
   // Sums, not means: with uneven shards a mean of local means would weigh ranks wrongly, and the sum ratio

@@ -56,13 +56,13 @@ struct CacheContextState {
 
 class CacheSession {
  public:
-  CacheSession(CacheConfig config, int64_t num_blocks, Communicator* cp_group);
+  // `block_names` says what each block index is, for reports: module paths ("blocks.3", "blocks.0.attn1") or
+  // a description. The context starts as "default".
+  CacheSession(CacheConfig config, std::vector<std::string> block_names, Communicator* cp_group);
 
   const CacheConfig& config() const { return config_; }
-  int64_t num_blocks() const { return num_blocks_; }
-  // What each block index is, for reports: module paths ("blocks.3", "blocks.0.attn1"), or a description.
+  int64_t num_blocks() const { return static_cast<int64_t>(block_names_.size()); }
   const std::vector<std::string>& block_names() const { return block_names_; }
-  void set_block_names(std::vector<std::string> names) { block_names_ = std::move(names); }
   Communicator* cp_group() const { return cp_group_; }
   StateManager<CacheContextState>& states() { return states_; }
   CacheContextState& state() { return states_.get_state(); }
@@ -91,7 +91,6 @@ class CacheSession {
 
  private:
   CacheConfig config_;
-  int64_t num_blocks_;
   std::vector<std::string> block_names_;
   Communicator* cp_group_;
   StateManager<CacheContextState> states_;

@@ -21,8 +21,8 @@ const std::string& blocks_pattern(const CacheConfig& config) {
   return none;
 }
 
-void check_range(const char* name, const std::pair<int64_t, int64_t>& range) {
-  TESSERA_CHECK(range.first < range.second, "faster_cache ", name, " needs lo < hi, got (", range.first, ", ",
+void check_range(const char* method, const std::string& field, const std::pair<int64_t, int64_t>& range) {
+  TESSERA_CHECK(range.first < range.second, method, " ", field, " needs lo < hi, got (", range.first, ", ",
                 range.second, ")");
 }
 
@@ -32,11 +32,13 @@ void validate_faster_cache(const FasterCacheConfig& faster) {
                 faster.spatial_attention_block_skip_range, ", temporal ", faster.temporal_attention_block_skip_range);
   TESSERA_CHECK(faster.unconditional_batch_skip_range >= 1,
                 "faster_cache unconditional_batch_skip_range must be >= 1, got ", faster.unconditional_batch_skip_range);
-  check_range("spatial_attention_timestep_skip_range", faster.spatial_attention_timestep_skip_range);
-  check_range("temporal_attention_timestep_skip_range", faster.temporal_attention_timestep_skip_range);
-  check_range("low_frequency_weight_update_timestep_range", faster.low_frequency_weight_update_timestep_range);
-  check_range("high_frequency_weight_update_timestep_range", faster.high_frequency_weight_update_timestep_range);
-  check_range("unconditional_batch_timestep_skip_range", faster.unconditional_batch_timestep_skip_range);
+  const std::pair<const char*, const std::pair<int64_t, int64_t>*> ranges[] = {
+      {"spatial_attention_timestep_skip_range", &faster.spatial_attention_timestep_skip_range},
+      {"temporal_attention_timestep_skip_range", &faster.temporal_attention_timestep_skip_range},
+      {"low_frequency_weight_update_timestep_range", &faster.low_frequency_weight_update_timestep_range},
+      {"high_frequency_weight_update_timestep_range", &faster.high_frequency_weight_update_timestep_range},
+      {"unconditional_batch_timestep_skip_range", &faster.unconditional_batch_timestep_skip_range}};
+  for (const auto& [field, range] : ranges) check_range("faster_cache", field, *range);
   TESSERA_CHECK(faster.tensor_format == "BCFHW" || faster.tensor_format == "BFCHW" || faster.tensor_format == "BCHW",
                 "faster_cache tensor_format must be one of BCFHW, BFCHW, BCHW, got \"", faster.tensor_format, "\"");
 }
@@ -61,9 +63,8 @@ void validate(const CacheConfig& config) {
     for (int i = 0; i < 3; ++i) {
       TESSERA_CHECK(skips[i] >= 0, "pyramid_attention_broadcast ", ranges[i].first,
                     "_attention_block_skip_range must be >= 0 (0: not hooked), got ", skips[i]);
-      TESSERA_CHECK(ranges[i].second->first < ranges[i].second->second, "pyramid_attention_broadcast ",
-                    ranges[i].first, "_attention_timestep_skip_range needs lo < hi, got (", ranges[i].second->first,
-                    ", ", ranges[i].second->second, ")");
+      check_range("pyramid_attention_broadcast", std::string(ranges[i].first) + "_attention_timestep_skip_range",
+                  *ranges[i].second);
     }
     // diffusers falls back to spatial 2 with a warning; an explicit error says what to set instead.
     TESSERA_CHECK(skips[0] > 0 || skips[1] > 0 || skips[2] > 0,
@@ -83,6 +84,12 @@ std::shared_ptr<CacheHook> find_hook(Model& model) {
   return nullptr;
 }
 
+std::vector<std::string> target_paths(const std::vector<AttentionTarget>& targets) {
+  std::vector<std::string> paths;
+  for (const auto& target : targets) paths.push_back(target.path);
+  return paths;
+}
+
 // PAB hooks the attention modules its identifiers select, not a block stack.
 void enable_pyramid_attention_broadcast(Model& model, const PyramidAttentionBroadcastConfig& pab,
                                         const CacheConfig& config, Communicator* cp_group) {
@@ -95,11 +102,7 @@ void enable_pyramid_attention_broadcast(Model& model, const PyramidAttentionBroa
   TESSERA_CHECK(!targets.empty(), "pyramid_attention_broadcast selects no attention module of ", model.class_name(),
                 " (block identifiers ", identifiers, "; spatial/temporal attention is <identifier>.*.attn1, cross ",
                 "attention <identifier>.*.attn2, for the types whose block_skip_range is > 0)");
-  auto session = std::make_shared<CacheSession>(config, static_cast<int64_t>(targets.size()), cp_group);
-  session->states().set_context("default");
-  std::vector<std::string> names;
-  for (const auto& target : targets) names.push_back(target.path);
-  session->set_block_names(std::move(names));
+  auto session = std::make_shared<CacheSession>(config, target_paths(targets), cp_group);
   for (size_t i = 0; i < targets.size(); ++i) {
     HookRegistry::get_or_create(*targets[i].module)
         .register_hook(kCacheHookName,
@@ -115,12 +118,9 @@ void enable_faster_cache(Model& model, const FasterCacheConfig& faster, const Ca
                 model.class_name(), " and is_guidance_distilled leaves no CFG branch to reuse: nothing to cache; ",
                 "check spatial/temporal_attention_block_identifiers and their block skip ranges");
   const auto model_block = static_cast<int64_t>(targets.size());
-  auto session = std::make_shared<CacheSession>(config, model_block + 1, cp_group);
-  session->states().set_context("default");
-  std::vector<std::string> names;
-  for (const auto& target : targets) names.push_back(target.path);
+  std::vector<std::string> names = target_paths(targets);
   names.push_back("unconditional branch");
-  session->set_block_names(std::move(names));
+  auto session = std::make_shared<CacheSession>(config, std::move(names), cp_group);
   for (int64_t i = 0; i < model_block; ++i) {
     HookRegistry::get_or_create(*targets[i].module)
         .register_hook(kCacheHookName, make_faster_cache_attention_hook(session, i, targets[i]));
@@ -149,11 +149,9 @@ void enable_cache(Model& model, const CacheConfig& config, Communicator* cp_grou
   const auto blocks = model.find_all(pattern);
   TESSERA_CHECK(!blocks.empty(), "cache block pattern \"", pattern, "\" matches no module of ", metadata.class_name);
 
-  auto session = std::make_shared<CacheSession>(config, static_cast<int64_t>(blocks.size()), cp_group);
-  session->states().set_context("default");
   std::vector<std::string> names;
   for (const auto& block : blocks) names.push_back(block.path);
-  session->set_block_names(std::move(names));
+  auto session = std::make_shared<CacheSession>(config, std::move(names), cp_group);
   for (size_t i = 0; i < blocks.size(); ++i) {
     const auto index = static_cast<int64_t>(i);
     std::shared_ptr<CacheHook> hook;

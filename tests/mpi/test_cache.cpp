@@ -198,7 +198,7 @@ INSTANTIATE_TEST_SUITE_P(
 // relative change of 0 locally, rank 0 a large one), every rank gets the global value and nobody waits alone.
 TEST(CacheMetric, RelativeChangeIsReducedOverTheGroup) {
   const int n = world().size(), rank = world().rank();
-  CacheSession session(FirstBlockCacheConfig{}, 1, &world());
+  CacheSession session(FirstBlockCacheConfig{}, {"blocks.0"}, &world());
   const at::Tensor previous = at::full({1, 3 + rank, 4}, 1.0);  // uneven shards: 3, 4, 5, ... tokens
   const at::Tensor current = rank == 0 ? previous * 3 : previous.clone();
   const double value = session.relative_l1(current, previous);
