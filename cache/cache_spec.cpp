@@ -72,6 +72,16 @@ void apply(const std::string& method, const std::string& options, const std::map
   }
 }
 
+// A key taking "lo-hi" into `field`.
+Setter range_setter(const std::string& method, const char* key, std::pair<int64_t, int64_t>& field) {
+  return [&method, key, &field](const std::string& v) { field = parse_range(method, key, v); };
+}
+
+// A key taking "<identifier>;<identifier>;..." into `field`.
+Setter identifiers_setter(std::vector<std::string>& field) {
+  return [&field](const std::string& v) { field = split(v, ';'); };
+}
+
 }  // namespace
 
 CacheConfig parse_cache_spec(std::string_view spec) {
@@ -138,22 +148,16 @@ CacheConfig parse_cache_spec(std::string_view spec) {
         TESSERA_CHECK(field >= 0, "--cache ", method, ": ", key, " must be >= 0 (0: not hooked), got ", field);
       });
     };
-    const auto range = [&](const char* key, std::pair<int64_t, int64_t>& field) {
-      return Setter([&method, key, &field](const std::string& v) { field = parse_range(method, key, v); });
-    };
-    const auto identifiers = [](std::vector<std::string>& field) {
-      return Setter([&field](const std::string& v) { field = split(v, ';'); });
-    };
     apply(method, options,
           {{"spatial_skip", skip("spatial_skip", config.spatial_attention_block_skip_range)},
            {"temporal_skip", skip("temporal_skip", config.temporal_attention_block_skip_range)},
            {"cross_skip", skip("cross_skip", config.cross_attention_block_skip_range)},
-           {"spatial_range", range("spatial_range", config.spatial_attention_timestep_skip_range)},
-           {"temporal_range", range("temporal_range", config.temporal_attention_timestep_skip_range)},
-           {"cross_range", range("cross_range", config.cross_attention_timestep_skip_range)},
-           {"spatial_blocks", identifiers(config.spatial_attention_block_identifiers)},
-           {"temporal_blocks", identifiers(config.temporal_attention_block_identifiers)},
-           {"cross_blocks", identifiers(config.cross_attention_block_identifiers)}});
+           {"spatial_range", range_setter(method, "spatial_range", config.spatial_attention_timestep_skip_range)},
+           {"temporal_range", range_setter(method, "temporal_range", config.temporal_attention_timestep_skip_range)},
+           {"cross_range", range_setter(method, "cross_range", config.cross_attention_timestep_skip_range)},
+           {"spatial_blocks", identifiers_setter(config.spatial_attention_block_identifiers)},
+           {"temporal_blocks", identifiers_setter(config.temporal_attention_block_identifiers)},
+           {"cross_blocks", identifiers_setter(config.cross_attention_block_identifiers)}});
     TESSERA_CHECK(config.spatial_attention_block_skip_range > 0 || config.temporal_attention_block_skip_range > 0 ||
                       config.cross_attention_block_skip_range > 0,
                   "--cache ", method, ": set at least one of spatial_skip, temporal_skip, cross_skip > 0, for example ",
@@ -168,34 +172,29 @@ CacheConfig parse_cache_spec(std::string_view spec) {
         TESSERA_CHECK(field >= minimum, "--cache ", method, ": ", key, " must be >= ", minimum, ", got ", field);
       });
     };
-    const auto range = [&](const char* key, std::pair<int64_t, int64_t>& field) {
-      return Setter([&method, key, &field](const std::string& v) { field = parse_range(method, key, v); });
-    };
     const auto number = [&](const char* key, double& field) {
       return Setter([&method, key, &field](const std::string& v) { field = parse_double(method, key, v); });
-    };
-    const auto identifiers = [](std::vector<std::string>& field) {
-      return Setter([&field](const std::string& v) { field = split(v, ';'); });
     };
     apply(method, options,
           {{"spatial_skip", skip("spatial_skip", config.spatial_attention_block_skip_range, 0)},
            {"temporal_skip", skip("temporal_skip", config.temporal_attention_block_skip_range, 0)},
-           {"spatial_range", range("spatial_range", config.spatial_attention_timestep_skip_range)},
-           {"temporal_range", range("temporal_range", config.temporal_attention_timestep_skip_range)},
-           {"low_frequency_range", range("low_frequency_range", config.low_frequency_weight_update_timestep_range)},
+           {"spatial_range", range_setter(method, "spatial_range", config.spatial_attention_timestep_skip_range)},
+           {"temporal_range", range_setter(method, "temporal_range", config.temporal_attention_timestep_skip_range)},
+           {"low_frequency_range",
+            range_setter(method, "low_frequency_range", config.low_frequency_weight_update_timestep_range)},
            {"high_frequency_range",
-            range("high_frequency_range", config.high_frequency_weight_update_timestep_range)},
+            range_setter(method, "high_frequency_range", config.high_frequency_weight_update_timestep_range)},
            {"alpha_low", number("alpha_low", config.alpha_low_frequency)},
            {"alpha_high", number("alpha_high", config.alpha_high_frequency)},
            {"uncond_skip", skip("uncond_skip", config.unconditional_batch_skip_range, 1)},
-           {"uncond_range", range("uncond_range", config.unconditional_batch_timestep_skip_range)},
+           {"uncond_range", range_setter(method, "uncond_range", config.unconditional_batch_timestep_skip_range)},
            {"attention_weight",
             [&](const std::string& v) {
               const double weight = parse_double(method, "attention_weight", v);
               config.attention_weight_callback = [weight](const std::string&) { return weight; };
             }},
-           {"spatial_blocks", identifiers(config.spatial_attention_block_identifiers)},
-           {"temporal_blocks", identifiers(config.temporal_attention_block_identifiers)},
+           {"spatial_blocks", identifiers_setter(config.spatial_attention_block_identifiers)},
+           {"temporal_blocks", identifiers_setter(config.temporal_attention_block_identifiers)},
            {"tensor_format", [&](const std::string& v) { config.tensor_format = v; }},
            {"distilled", [&](const std::string& v) {
               TESSERA_CHECK(v == "0" || v == "1" || v == "true" || v == "false", "--cache ", method,
