@@ -1,4 +1,4 @@
-// Step caches against diffusers' (scripts/fixtures/caches.py): the same denoising loop, with classifier-free
+// Step caches against diffusers' (scripts/fixtures/caches.py): tessera's denoising loop, with classifier-free
 // guidance as one batch [uncond, cond], ends at diffusers' latents uncached and under FasterCache,
 // FirstBlockCache, Pyramid Attention Broadcast, TaylorSeer (output forecasts) and TeaCache (the reference's rule
 // transcribed onto diffusers' blocks, as diffusers has no TeaCache), each given as the tessera --cache spec of diffusers' config.
@@ -15,6 +15,7 @@
 #include "parity_check.h"
 #include "src/io/safetensors.h"
 #include "src/models/load_model.h"
+#include "src/pipelines/denoise_loop.h"
 #include "src/schedulers/flow_match_euler_discrete.h"
 
 namespace tessera::testing {
@@ -38,25 +39,16 @@ class CacheParity : public ::testing::TestWithParam<CacheCase> {
     expected_ = std::make_unique<io::SafetensorsFile>(dir + "/expected.safetensors");
   }
 
-  at::Tensor denoise() {
+  // The library's loop, with both guidance branches in one forward as the fixture's diffusers loop runs them.
+  at::Tensor run_loop() {
     FlowMatchEulerDiscreteConfig scheduler_config;
     scheduler_config.shift = settings_["scheduler_shift"];
     FlowMatchEulerDiscreteScheduler scheduler(scheduler_config);
-    const int steps = settings_["steps"];
-    const double guidance = settings_["guidance_scale"];
-    scheduler.set_timesteps(steps);
-    at::Tensor sample = latents_;
-    for (int i = 0; i < steps; ++i) {
-      const double t = scheduler.timesteps()[i].item<double>();
-      if (cache_enabled(*model_)) set_cache_timestep(*model_, t);
-      const at::Tensor both = (*model_)({{"hidden_states", at::cat({sample, sample})},
-                                         {"timestep", at::full({2 * sample.size(0)}, t, at::kFloat)},
-                                         {"encoder_hidden_states", at::cat({negative_, prompt_})}})
-                                  .at(0);
-      const auto halves = both.chunk(2, 0);
-      sample = scheduler.step(halves[0] + guidance * (halves[1] - halves[0]), t, sample);
-    }
-    return sample;
+    DenoiseOptions options;
+    options.steps = settings_["steps"];
+    options.guidance_scale = settings_["guidance_scale"];
+    options.guidance_mode = GuidanceMode::batch;
+    return denoise(*model_, scheduler, {latents_, prompt_, negative_}, options);
   }
 
   c10::InferenceMode inference_;
@@ -70,11 +62,11 @@ TEST_P(CacheParity, LoopEndsAtDiffusersLatents) {
   const std::string& cache = std::get<1>(GetParam());
   const at::Tensor uncached = expected_->load("latents_uncached");
   if (cache == "uncached") {
-    EXPECT_TRUE(close_relative_to_scale(denoise(), uncached));
+    EXPECT_TRUE(close_relative_to_scale(run_loop(), uncached));
     return;
   }
   enable_cache(*model_, parse_cache_spec(settings_["caches"][cache].get<std::string>()));
-  const at::Tensor cached = denoise();
+  const at::Tensor cached = run_loop();
   int64_t reused = 0;
   for (const CacheRecord& record : cache_records(*model_)) reused += record.action != BlockAction::computed;
   disable_cache(*model_);
