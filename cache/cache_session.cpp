@@ -25,7 +25,10 @@ std::string cache_method_name(const CacheConfig& config) {
 }
 
 CacheSession::CacheSession(CacheConfig config, std::vector<std::string> block_names, Communicator* cp_group)
-    : config_(std::move(config)), block_names_(std::move(block_names)), cp_group_(cp_group) {
+    : config_(std::move(config)),
+      block_names_(std::move(block_names)),
+      cp_group_(cp_group),
+      states_([blocks = block_names_.size()] { return CacheContextState(blocks); }) {
   states_.set_context("default");
 }
 

@@ -30,8 +30,13 @@ struct CacheRecord {
   double metric = 0;
 };
 
-// The state of one context (branch). Step-level decisions are taken at block 0 and read by the others.
+// The state of one context (branch). Step-level decisions are taken at block 0 and read by the others. The
+// per-block vectors have one entry per block of the session from the start.
 struct CacheContextState {
+  explicit CacheContextState(size_t blocks)
+      : factors(blocks), factors_step(blocks, -1), attention_calls(blocks, 0), attention_outputs(blocks),
+        previous_attention_outputs(blocks), full_batch_sizes(blocks, 0) {}
+
   int64_t step = -1;  // the current step: incremented each time block 0 runs
   bool skip = false;  // FBC/TeaCache: the blocks after the decision are skipped this step
   double metric = 0;  // the decision value of this step (recorded with every block)

@@ -45,13 +45,6 @@ class FasterCacheAttentionHook : public CacheHook {
         temporal_ ? config.temporal_attention_timestep_skip_range : config.spatial_attention_timestep_skip_range;
     const double timestep = current_timestep(*session_);
     CacheContextState& state = session_->state();
-    const auto blocks = static_cast<size_t>(session_->num_blocks());
-    if (state.attention_calls.size() < blocks) {
-      state.attention_calls.resize(blocks, 0);
-      state.attention_outputs.resize(blocks);
-      state.previous_attention_outputs.resize(blocks);
-      state.full_batch_sizes.resize(blocks, 0);
-    }
     int64_t& calls = state.attention_calls[block_];
     std::vector<at::Tensor>& last = state.attention_outputs[block_];
     std::vector<at::Tensor>& before_last = state.previous_attention_outputs[block_];

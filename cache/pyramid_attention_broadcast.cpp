@@ -44,10 +44,6 @@ class PyramidAttentionBroadcastHook : public CacheHook {
                                                        "pyramid_attention_broadcast");
     CacheContextState& state = session_->state();
     if (is_first()) ++state.step;  // hook 0 is the first attention called in a forward (model order)
-    if (state.attention_calls.size() < static_cast<size_t>(session_->num_blocks())) {
-      state.attention_calls.resize(session_->num_blocks(), 0);
-      state.attention_outputs.resize(session_->num_blocks());
-    }
     int64_t& calls = state.attention_calls[block_];
     std::vector<at::Tensor>& cached = state.attention_outputs[block_];
     const bool in_range = mine.timestep_range.first < timestep && timestep < mine.timestep_range.second;

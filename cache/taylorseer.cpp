@@ -28,10 +28,6 @@ class TaylorSeerHook : public CacheHook {
                    (state.step - config.warmup_steps - 1) % config.interval != 0;
       state.metric = std::numeric_limits<double>::quiet_NaN();
     }
-    if (state.factors.size() < static_cast<size_t>(session_->num_blocks())) {
-      state.factors.resize(session_->num_blocks());
-      state.factors_step.resize(session_->num_blocks(), -1);
-    }
     if (is_first() && state.skip) {
       // A forecast needs factors of this shape on every rank; shard shapes can change on some ranks only, and
       // a rank that computes while another forecasts would wait alone in attention's collectives.
