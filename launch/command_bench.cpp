@@ -7,6 +7,7 @@
 #include "common/atomic_file.h"
 #include "common/check.h"
 #include "common/log.h"
+#include "launch/bench_judge.h"
 #include "launch/cli_options.h"
 #include "launch/commands.h"
 #include "parallel/mpi_runtime.h"
@@ -95,11 +96,12 @@ int run_cache_bench(const cxxopts::ParseResult& parsed, MpiRuntime& runtime) {
 int run_bench(int argc, char** argv, MpiRuntime& runtime) {
   auto options = cli::make_options("bench", "Measure tessera. Benchmarks: comm (collective bandwidth, "
                                             "nccl-tests definitions of algbw/busbw); cache (step caches: time, "
-                                            "skipped blocks and quality against the uncached run).");
-  options.positional_help("comm|cache");
+                                            "skipped blocks and quality against the uncached run); judge (the "
+                                            "embedded model's prompt set, generated and judged).");
+  options.positional_help("comm|cache|judge");
   options.add_options("bench")
-      ("benchmark", "which benchmark: comm or cache", cxxopts::value<std::string>())
-      ("steps", "cache: denoising steps", cxxopts::value<int>()->default_value("20"))
+      ("benchmark", "which benchmark: comm, cache or judge", cxxopts::value<std::string>())
+      ("steps", "cache, judge: denoising steps", cxxopts::value<int>()->default_value("20"))
       ("repeat", "cache: runs per setting (the median time is reported)", cxxopts::value<int>()->default_value("3"))
       ("caches", "cache: ';'-separated --cache specs (default: a sweep of fbc, teacache, taylorseer, pab, fastercache)",
        cxxopts::value<std::string>())
@@ -110,16 +112,18 @@ int run_bench(int argc, char** argv, MpiRuntime& runtime) {
                                            "all_to_all,all_gather,ring_exchange,all_reduce"))
       ("seconds-per-point", "target time per size and operation", cxxopts::value<double>()->default_value("0.2"))
       ("json", "also write the results as JSON to this file (rank 0, atomically)", cxxopts::value<std::string>());
+  add_judge_bench_options(options);
   options.parse_positional({"benchmark"});
   const auto parsed = cli::parse(options, argc, argv, runtime.world_rank() == 0);
   if (!parsed) return 0;
-  if (!parsed->count("benchmark")) throw cli::UsageError("tessera bench: name a benchmark (comm, cache); see --help");
+  if (!parsed->count("benchmark")) throw cli::UsageError("tessera bench: name a benchmark (comm, cache, judge); see --help");
   const auto benchmark = (*parsed)["benchmark"].as<std::string>();
-  if (benchmark != "comm" && benchmark != "cache") {
-    throw cli::UsageError("tessera bench: unknown benchmark '" + benchmark + "'; use comm or cache");
+  if (benchmark != "comm" && benchmark != "cache" && benchmark != "judge") {
+    throw cli::UsageError("tessera bench: unknown benchmark '" + benchmark + "'; use comm, cache or judge");
   }
   const DeviceBinding binding = cli::configure_rank(runtime, *parsed);
   if (benchmark == "cache") return run_cache_bench(*parsed, runtime);
+  if (benchmark == "judge") return run_judge_bench(*parsed, runtime, binding);
   return run_comm_bench(*parsed, runtime, binding);
 }
 

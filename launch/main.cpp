@@ -21,6 +21,8 @@ struct Subcommand {
 };
 
 constexpr Subcommand kSubcommands[] = {
+    {"generate", "a prompt in, an image (.png) or a clip (.mp4) out; the embedded model by default", tessera::run_generate},
+    {"batch", "one output per line of a JSONL jobs file, in data-parallel groups, resumable", tessera::run_batch},
     {"info", "build, torch, CUDA, NCCL and MPI versions, and each rank's device", tessera::run_info},
     {"bench", "benchmarks: comm (collective bandwidth), cache (step caches: speed against quality)",
      tessera::run_bench},
@@ -29,6 +31,7 @@ constexpr Subcommand kSubcommands[] = {
     {"denoise", "the denoising loop from latents and prompt embeddings, with CFG, caches and parallelism",
      tessera::run_denoise},
     {"describe", "what a model supports: caches, CP plan, dtypes, attention backends", tessera::run_describe},
+    {"train", "train the embedded default model from its recipe (procedural shapes, CPU)", tessera::run_train},
 };
 
 void print_usage(std::ostream& out) {

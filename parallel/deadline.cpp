@@ -17,6 +17,19 @@ double communication_timeout_seconds() {
   return seconds;
 }
 
+namespace {
+thread_local double scoped_timeout_seconds = 0;  // 0: none in scope
+double current_timeout_seconds() {
+  return scoped_timeout_seconds > 0 ? scoped_timeout_seconds : communication_timeout_seconds();
+}
+}  // namespace
+
+ScopedCommunicationTimeout::ScopedCommunicationTimeout(double seconds) : previous_(scoped_timeout_seconds) {
+  scoped_timeout_seconds = seconds;
+}
+
+ScopedCommunicationTimeout::~ScopedCommunicationTimeout() { scoped_timeout_seconds = previous_; }
+
 std::string describe_group(const std::string& group, const std::vector<int>& world_ranks) {
   std::string ranks;
   for (size_t i = 0; i < world_ranks.size(); ++i) ranks += (i ? "," : "") + std::to_string(world_ranks[i]);
@@ -27,7 +40,7 @@ void wait_with_deadline(const std::function<bool()>& is_done, const OperationDes
                         const std::function<void()>& on_timeout) {
   using Clock = std::chrono::steady_clock;
   if (is_done()) return;
-  const auto timeout = std::chrono::duration<double>(communication_timeout_seconds());
+  const auto timeout = std::chrono::duration<double>(current_timeout_seconds());
   const auto start = Clock::now();
   // Non-blocking MPI collectives advance only while polled, one fragment at a time, so polling must be
   // continuous for bandwidth (yielding lets oversubscribed peers run). Only a wait that has already lasted
@@ -48,7 +61,7 @@ void wait_with_deadline(const std::function<bool()>& is_done, const OperationDes
   abort_job(detail::concat("communication deadline exceeded: ", description.operation,
                            description.detail.empty() ? "" : " (" + description.detail + ")", " on ",
                            describe_group(description.group, description.world_ranks), " did not complete within ",
-                           communication_timeout_seconds(), " s on world rank ", world_rank,
+                           current_timeout_seconds(), " s on world rank ", world_rank,
                            "; a peer never arrived or died. Aborting every rank. "
                            "If the work between collectives is legitimately longer, raise TESSERA_COMM_TIMEOUT_S."));
 }

@@ -19,6 +19,19 @@ struct OperationDescription {
 // The deadline in seconds, read once from TESSERA_COMM_TIMEOUT_S.
 double communication_timeout_seconds();
 
+// While alive, waits on this thread are bounded by `seconds` instead of TESSERA_COMM_TIMEOUT_S: for the rare
+// wait that legitimately lasts as long as a whole piece of work (a batch's groups meeting between jobs).
+class ScopedCommunicationTimeout {
+ public:
+  explicit ScopedCommunicationTimeout(double seconds);
+  ~ScopedCommunicationTimeout();
+  ScopedCommunicationTimeout(const ScopedCommunicationTimeout&) = delete;
+  ScopedCommunicationTimeout& operator=(const ScopedCommunicationTimeout&) = delete;
+
+ private:
+  double previous_;
+};
+
 // Polls `is_done` (which drives progress) with a back-off until it returns true. When the deadline
 // passes, calls `on_timeout` (a backend may abort its own communicator there) and then aborts the job.
 void wait_with_deadline(const std::function<bool()>& is_done, const OperationDescription& description,

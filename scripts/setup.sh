@@ -15,6 +15,7 @@ DEBIAN_PACKAGES=(
   libopenmpi-dev openmpi-bin
   libcxxopts-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libpng-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
   python3-venv
 )
 

@@ -1,0 +1,197 @@
+// `tessera batch`: thousands of prompts on a cluster. The world splits into --dp data-parallel groups, each
+// running context parallelism; jobs are dealt to the groups in rounds; world rank 0 alone appends every
+// result to DIR/results.jsonl; a rerun skips what is done.
+#include <ATen/ATen.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "common/check.h"
+#include "common/env.h"
+#include "common/log.h"
+#include "launch/cli_options.h"
+#include "launch/commands.h"
+#include "launch/generation_options.h"
+#include "launch/parallel_options.h"
+#include "launch/progress_bar.h"
+#include "parallel/communicator.h"
+#include "parallel/deadline.h"
+#include "parallel/device_mesh.h"
+#include "parallel/mpi_runtime.h"
+#include "parallel/world_communicator.h"
+#include "src/models/load_model.h"
+#include "src/pipelines/batch_jobs.h"
+
+namespace tessera {
+namespace {
+
+constexpr const char* kProgram = "tessera batch";
+
+struct Layout {
+  int groups = 1;      // --dp
+  int group = 0;       // this rank's group
+  int group_size = 1;  // ranks per group
+};
+
+Layout data_parallel_layout(const cxxopts::ParseResult& parsed, int world_size, int world_rank) {
+  Layout layout;
+  layout.groups = parsed["dp"].as<int>();
+  const ParallelConfig config{parsed["ulysses"].as<int>(), parsed["ring"].as<int>(), parsed["cfg"].as<int>()};
+  const int per_group = config.ulysses * config.ring * config.cfg;
+  if (layout.groups < 1 || layout.groups * per_group != world_size) {
+    throw cli::UsageError(std::string(kProgram) + ": --dp " + std::to_string(layout.groups) + " x --ulysses " +
+                          std::to_string(config.ulysses) + " x --ring " + std::to_string(config.ring) + " x --cfg " +
+                          std::to_string(config.cfg) + " = " + std::to_string(layout.groups * per_group) +
+                          " ranks, but the world has " + std::to_string(world_size) +
+                          "; make their product the world size (e.g. --dp " +
+                          std::to_string(std::max(1, world_size / per_group)) + ")");
+  }
+  layout.group_size = per_group;
+  layout.group = world_rank / per_group;
+  return layout;
+}
+
+// One job on this rank's group; the result is meaningful on the group's rank 0 (which wrote the output).
+BatchResult run_job(cli::GenerationSession& session, const BatchJob& job, const std::string& out_dir,
+                    const io::FrameWriteOptions& write_options, bool group_leader) {
+  BatchResult result;
+  result.id = job.id;
+  result.line = job.line;
+  try {
+    // Everything here is decided from the job line alone, so every rank of the group fails alike.
+    const Generation generation = session.pipeline().resolve(job.request);
+    session.use_cache(job.cache);
+    const auto generated = session.run(generation);
+    result.seconds = generated.seconds;
+    result.output = batch_output_path(out_dir, job);
+    if (group_leader) io::write_frames(result.output, cli::frames_view(generated.frames), write_options);
+    result.status = "ok";
+  } catch (const Error& error) {
+    result.status = "error";
+    result.error = error.what();
+    result.output.clear();
+  }
+  return result;
+}
+
+// Every group leader's result lines, gathered on every rank (only rank 0 uses them).
+std::string gather_lines(Communicator& books, const std::string& lines) {
+  const at::Tensor local = at::empty({static_cast<int64_t>(lines.size())}, at::kByte);
+  if (!lines.empty()) std::memcpy(local.data_ptr<uint8_t>(), lines.data(), lines.size());
+  // Groups meet here after each round: a wait as long as a job is expected, not a dead peer.
+  ScopedCommunicationTimeout patience(env::seconds("TESSERA_BATCH_JOB_TIMEOUT_S", 86400.0));
+  const at::Tensor all = books.all_gather(local, 0);
+  return std::string(reinterpret_cast<const char*>(all.data_ptr<uint8_t>()), static_cast<size_t>(all.numel()));
+}
+
+}  // namespace
+
+int run_batch(int argc, char** argv, MpiRuntime& runtime) {
+  auto options = cli::make_options(
+      "batch", "Generate one output per line of a JSONL jobs file ({\"prompt\": ..., \"id\": ..., and any generate "
+               "option as steps, guidance_scale, seed, height, width, frames, negative_prompt, cache, format}). The "
+               "world is --dp groups, each running context parallelism (--ulysses x --ring x --cfg ranks); the model "
+               "is loaded once. Results go to OUT_DIR/results.jsonl, one line per job; rerunning the same command "
+               "skips finished jobs. The flags below are the defaults of every job.");
+  options.add_options("batch")
+      ("jobs", "the JSONL jobs file", cxxopts::value<std::string>())
+      ("out-dir", "where outputs (<id>.png / .mp4) and results.jsonl go", cxxopts::value<std::string>())
+      ("dp", "data-parallel groups", cxxopts::value<int>()->default_value("1"))
+      ("format", "output format of jobs that give none: png or mp4", cxxopts::value<std::string>()->default_value("png"));
+  cli::add_generation_options(options, "batch");
+  cli::add_parallel_options(options, "batch", /*cfg=*/true);
+  const auto parsed = cli::parse(options, argc, argv, runtime.world_rank() == 0);
+  if (!parsed) return 0;
+  cli::require(*parsed, kProgram, {"jobs", "out-dir"});
+  const auto jobs_path = (*parsed)["jobs"].as<std::string>();
+  const auto out_dir = (*parsed)["out-dir"].as<std::string>();
+  const auto format = (*parsed)["format"].as<std::string>();
+  if (format != "png" && format != "mp4") throw cli::UsageError(std::string(kProgram) + ": --format is png or mp4");
+  const auto write_options = cli::write_options_from_flags(kProgram, *parsed);
+  const auto cache_spec = cli::cache_spec_from_flags(kProgram, *parsed);
+  const auto dtype = cli::usage_checked(kProgram, [&] { return parse_dtype((*parsed)["dtype"].as<std::string>()); });
+  const auto guidance_mode =
+      cli::usage_checked(kProgram, [&] { return parse_guidance_mode((*parsed)["cfg-mode"].as<std::string>()); });
+  const std::string model_dir = cli::usage_checked(kProgram, [&] { return cli::model_dir_from_flags(*parsed); });
+  const Layout layout = data_parallel_layout(*parsed, runtime.world_size(), runtime.world_rank());
+  const GenerationRequest defaults = cli::request_from_flags(*parsed);
+  const std::vector<BatchJob> jobs =
+      cli::usage_checked(kProgram, [&] { return read_batch_jobs(jobs_path, defaults, cache_spec, format); });
+  cli::usage_checked(kProgram, [&] {
+    std::filesystem::create_directories(out_dir);
+    io::check_writable_output(out_dir + "/results.png");
+  });
+
+  const DeviceBinding binding = cli::configure_rank(runtime, *parsed);
+  const bool rank0 = runtime.world_rank() == 0;
+  // Bookkeeping goes over MPI on the host, whatever the compute backend.
+  const std::shared_ptr<Communicator> books = make_world_communicator("mpi", false);
+  const std::string results_path = out_dir + "/results.jsonl";
+  if (rank0) {
+    const int removed = remove_stale_temporaries(out_dir);
+    if (removed > 0) TESSERA_LOG_INFO("removed ", removed, " temporary file(s) an interrupted run left in ", out_dir);
+  }
+  const auto results = read_batch_results(results_path);
+  books->barrier();  // every rank has read the results before rank 0 appends to them
+
+  std::vector<const BatchJob*> pending;
+  std::string invalid_lines;
+  int64_t already_done = 0;
+  for (const BatchJob& job : jobs) {
+    if (!job.error.empty()) {
+      invalid_lines += BatchResult{job.id, job.line, "error", 0, "", job.error}.to_json_line();
+    } else if (batch_job_done(job, results, out_dir)) {
+      ++already_done;
+    } else {
+      pending.push_back(&job);
+    }
+  }
+  if (rank0) append_batch_results(results_path, invalid_lines);
+  TESSERA_LOG_INFO(jobs.size(), " job line(s) in ", jobs_path, ": ", already_done, " already done, ", pending.size(),
+                   " to run on ", layout.groups, " group(s) of ", layout.group_size, " rank(s)",
+                   invalid_lines.empty() ? "" : "; malformed lines recorded as failed");
+
+  const std::shared_ptr<Communicator> compute = make_world_communicator((*parsed)["backend"].as<std::string>(), binding.cuda);
+  const std::shared_ptr<Communicator> group_world =
+      layout.groups == 1 ? compute : compute->split(layout.group, runtime.world_rank(), "data_parallel_" + std::to_string(layout.group));
+  const ParallelConfig config{(*parsed)["ulysses"].as<int>(), (*parsed)["ring"].as<int>(), (*parsed)["cfg"].as<int>()};
+  auto mesh = std::make_shared<DeviceMesh>(group_world, config);
+  const bool group_leader = group_world->rank() == 0;
+  cli::GenerationSession session(TextToVideoPipeline::load(model_dir, dtype, cli::torch_device(binding)), mesh,
+                                 guidance_mode, /*report_progress=*/false);
+
+  const auto total = static_cast<int64_t>(pending.size());
+  const int64_t rounds = (total + layout.groups - 1) / layout.groups;
+  cli::ProgressBar bar("job", total, rank0);
+  int64_t finished = 0, failed = 0;
+  for (int64_t round = 0; round < rounds; ++round) {
+    const int64_t index = round * layout.groups + layout.group;
+    std::string line;
+    if (index < total) {
+      const BatchResult result = run_job(session, *pending[index], out_dir, write_options, group_leader);
+      if (group_leader) line = result.to_json_line();
+    }
+    const std::string lines = gather_lines(*books, line);
+    if (rank0) {
+      append_batch_results(results_path, lines);
+      for (const BatchResult& result : parse_batch_results(lines)) {
+        ++finished;
+        if (result.status != "ok") {
+          ++failed;
+          TESSERA_LOG_WARN("job ", result.id, " failed: ", result.error);
+        }
+      }
+      bar.update(finished, 0);
+    }
+  }
+  bar.finish();
+  if (rank0) {
+    TESSERA_LOG_INFO("batch done: ", finished - failed, " ok, ", failed, " failed, ", already_done,
+                     " skipped (done before); results in ", results_path);
+  }
+  const bool any_invalid = !invalid_lines.empty();
+  return (failed > 0 || any_invalid) ? 1 : 0;
+}
+
+}  // namespace tessera

@@ -1,0 +1,86 @@
+// `tessera generate`: a prompt in, an image or a clip out, on any number of ranks.
+#include <cstdio>
+
+#include "cache/cache_stats_json.h"
+#include "cache/enable_cache.h"
+#include "common/atomic_file.h"
+#include "common/check.h"
+#include "common/log.h"
+#include "launch/cli_options.h"
+#include "launch/commands.h"
+#include "launch/generation_options.h"
+#include "launch/parallel_options.h"
+#include "parallel/device_mesh.h"
+#include "parallel/mpi_runtime.h"
+#include "src/models/load_model.h"
+
+namespace tessera {
+
+int run_generate(int argc, char** argv, MpiRuntime& runtime) {
+  constexpr const char* kProgram = "tessera generate";
+  auto options = cli::make_options(
+      "generate", "Generate an image or a clip from a prompt: text encoder, seeded starting noise (the same at "
+                  "every world size), the denoising loop with guidance, context parallelism and an optional step "
+                  "cache, the decoder. Rank 0 writes the output atomically; .png gives the image (several frames "
+                  "side by side), .mp4 an H.264 video.");
+  options.add_options("generate")
+      ("prompt", "what to draw; the embedded model knows colours (red green blue yellow cyan magenta), shapes "
+                 "(circle square triangle), places (top left, top right, bottom left, bottom right, center) and "
+                 "motion (moving left/right/up/down), e.g. \"red circle top left\"", cxxopts::value<std::string>())
+      ("out", "output file: .png or .mp4", cxxopts::value<std::string>())
+      ("stats-json", "write what every cached block did at every step on every rank (needs --cache)",
+       cxxopts::value<std::string>());
+  cli::add_generation_options(options, "generate");
+  cli::add_parallel_options(options, "generate", /*cfg=*/true);
+  const auto parsed = cli::parse(options, argc, argv, runtime.world_rank() == 0);
+  if (!parsed) return 0;
+  cli::require(*parsed, kProgram, {"prompt", "out"});
+  const auto out = (*parsed)["out"].as<std::string>();
+  // Everything that can be checked without the model is checked before it is loaded.
+  cli::usage_checked(kProgram, [&] { io::check_writable_output(out); });
+  const auto write_options = cli::write_options_from_flags(kProgram, *parsed);
+  const auto cache_spec = cli::cache_spec_from_flags(kProgram, *parsed);
+  if (parsed->count("stats-json") && !cache_spec) {
+    throw cli::UsageError(std::string(kProgram) + ": --stats-json records what a step cache did; add --cache SPEC");
+  }
+  const auto dtype = cli::usage_checked(kProgram, [&] { return parse_dtype((*parsed)["dtype"].as<std::string>()); });
+  const auto guidance_mode =
+      cli::usage_checked(kProgram, [&] { return parse_guidance_mode((*parsed)["cfg-mode"].as<std::string>()); });
+  const std::string model_dir = cli::usage_checked(kProgram, [&] { return cli::model_dir_from_flags(*parsed); });
+
+  const DeviceBinding binding = cli::configure_rank(runtime, *parsed);
+  auto mesh = cli::make_device_mesh(kProgram, *parsed, runtime, binding);
+  const bool rank0 = runtime.world_rank() == 0;
+  auto pipeline = TextToVideoPipeline::load(model_dir, dtype, cli::torch_device(binding));
+  GenerationRequest request = cli::request_from_flags(*parsed);
+  request.prompt = (*parsed)["prompt"].as<std::string>();
+  const Generation generation = cli::usage_checked(kProgram, [&] { return pipeline->resolve(request); });
+
+  cli::GenerationSession session(std::move(pipeline), mesh, guidance_mode, rank0);
+  session.use_cache(cache_spec);
+  TESSERA_LOG_INFO("\"", generation.prompt, "\": ", generation.frames, " frame(s) of ", generation.height, "x",
+                   generation.width, ", ", generation.steps, " steps, guidance ", generation.guidance_scale, ", seed ",
+                   generation.seed, ", ", mesh->config().to_string(),
+                   cache_spec ? ", cache " + *cache_spec : std::string(", no cache"));
+  const auto result = session.run(generation);
+  Model& transformer = session.pipeline().transformer();
+  if (cache_spec) {
+    if (rank0) TESSERA_LOG_INFO("cache decisions on rank 0:\n", cache_stats(transformer));
+    if (parsed->count("stats-json")) {
+      const std::string document = cache_stats_json(transformer, mesh->world());
+      if (rank0) write_file_atomically((*parsed)["stats-json"].as<std::string>(), document);
+    }
+  }
+  if (rank0) {
+    io::write_frames(out, cli::frames_view(result.frames), write_options);
+    char line[256];
+    std::snprintf(line, sizeof(line), "wrote %s: %lld frame(s) of %lldx%lld in %.2f s (%.3f s/step over %d steps)",
+                  out.c_str(), static_cast<long long>(result.frames.size(0)),
+                  static_cast<long long>(result.frames.size(1)), static_cast<long long>(result.frames.size(2)),
+                  result.seconds, result.seconds_per_step, generation.steps);
+    TESSERA_LOG_INFO(line);
+  }
+  return 0;
+}
+
+}  // namespace tessera

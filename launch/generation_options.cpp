@@ -1,0 +1,119 @@
+#include "launch/generation_options.h"
+
+#include <ATen/ATen.h>
+
+#include <chrono>
+
+#include "cache/cache_spec.h"
+#include "cache/enable_cache.h"
+#include "common/log.h"
+#include "launch/cli_options.h"
+#include "launch/progress_bar.h"
+#include "parallel/context_parallel.h"
+#include "parallel/device_mesh.h"
+#include "src/models/model.h"
+
+namespace tessera::cli {
+
+void add_generation_options(cxxopts::Options& options, const std::string& group) {
+  options.add_options(group)
+      ("model", "pipeline folder (model_index.json + one folder per part); default: the embedded model "
+                "tessera-shapes", cxxopts::value<std::string>())
+      ("dtype", "fp32, bf16 or fp16", cxxopts::value<std::string>()->default_value("fp32"))
+      ("negative-prompt", "what to steer away from (default: the model's)", cxxopts::value<std::string>())
+      ("steps", "denoising steps (default: the model's)", cxxopts::value<int>())
+      ("guidance-scale", "classifier-free guidance scale; 1 runs the prompt alone (default: the model's)",
+       cxxopts::value<double>())
+      ("seed", "seed of the starting noise: the same seed gives the same output at any world size",
+       cxxopts::value<uint64_t>()->default_value("0"))
+      ("height", "frame height in pixels (default: the model's)", cxxopts::value<int64_t>())
+      ("width", "frame width in pixels (default: the model's)", cxxopts::value<int64_t>())
+      ("frames", "frames: 1 gives an image (default: the model's; the embedded model gives 4 for a prompt "
+                 "with 'moving')", cxxopts::value<int64_t>())
+      ("cache", "step cache, " + cache_spec_help(), cxxopts::value<std::string>())
+      ("cfg-mode", "how one rank runs the two guidance branches: sequential, batch or auto",
+       cxxopts::value<std::string>()->default_value("auto"))
+      ("fps", "frames per second of a video output", cxxopts::value<int>()->default_value("4"))
+      ("upscale", "enlarge the written frames by this factor (nearest neighbour)",
+       cxxopts::value<int>()->default_value("1"));
+}
+
+GenerationRequest request_from_flags(const cxxopts::ParseResult& parsed) {
+  GenerationRequest request;
+  if (parsed.count("negative-prompt")) request.negative_prompt = parsed["negative-prompt"].as<std::string>();
+  if (parsed.count("steps")) request.steps = parsed["steps"].as<int>();
+  if (parsed.count("guidance-scale")) request.guidance_scale = parsed["guidance-scale"].as<double>();
+  request.seed = parsed["seed"].as<uint64_t>();
+  if (parsed.count("height")) request.height = parsed["height"].as<int64_t>();
+  if (parsed.count("width")) request.width = parsed["width"].as<int64_t>();
+  if (parsed.count("frames")) request.frames = parsed["frames"].as<int64_t>();
+  return request;
+}
+
+std::optional<std::string> cache_spec_from_flags(const std::string& program, const cxxopts::ParseResult& parsed) {
+  if (!parsed.count("cache")) return std::nullopt;
+  const auto spec = parsed["cache"].as<std::string>();
+  usage_checked(program, [&] { parse_cache_spec(spec); });
+  return spec;
+}
+
+io::FrameWriteOptions write_options_from_flags(const std::string& program, const cxxopts::ParseResult& parsed) {
+  io::FrameWriteOptions options;
+  options.fps = parsed["fps"].as<int>();
+  options.upscale = parsed["upscale"].as<int>();
+  if (options.fps < 1 || options.upscale < 1) {
+    throw UsageError(program + ": --fps and --upscale must be at least 1");
+  }
+  return options;
+}
+
+std::string model_dir_from_flags(const cxxopts::ParseResult& parsed) {
+  if (parsed.count("model")) return parsed["model"].as<std::string>();
+  return default_model_dir();
+}
+
+GenerationSession::GenerationSession(std::unique_ptr<TextToVideoPipeline> pipeline, std::shared_ptr<DeviceMesh> mesh,
+                                     GuidanceMode guidance_mode, bool report_progress)
+    : pipeline_(std::move(pipeline)), mesh_(std::move(mesh)), guidance_mode_(guidance_mode),
+      report_progress_(report_progress) {
+  Model& transformer = pipeline_->transformer();
+  enable_parallelism(transformer, transformer.context_parallel_plan(), mesh_);
+}
+
+GenerationSession::~GenerationSession() = default;
+
+void GenerationSession::use_cache(const std::optional<std::string>& spec) {
+  if (spec == cache_spec_) return;
+  Model& transformer = pipeline_->transformer();
+  if (cache_spec_) disable_cache(transformer);
+  cache_spec_.reset();
+  if (spec) {
+    enable_cache(transformer, parse_cache_spec(*spec), &mesh_->context_parallel());
+    cache_spec_ = spec;
+  }
+}
+
+GenerationSession::Result GenerationSession::run(const Generation& generation) {
+  ProgressBar bar("step", generation.steps, report_progress_);
+  DenoiseOptions loop;
+  loop.guidance_mode = guidance_mode_;
+  loop.cfg_group = &mesh_->cfg();
+  double step_seconds = 0;
+  loop.on_step = [&](const DenoiseProgress& progress) {
+    step_seconds += progress.seconds;
+    bar.update(progress.step + 1, progress.seconds);
+  };
+  const auto start = std::chrono::steady_clock::now();
+  Result result;
+  result.frames = pipeline_->generate(generation, loop);
+  bar.finish();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds_per_step = step_seconds / generation.steps;
+  return result;
+}
+
+io::FramesView frames_view(const at::Tensor& frames) {
+  return {frames.data_ptr<uint8_t>(), frames.size(0), frames.size(1), frames.size(2)};
+}
+
+}  // namespace tessera::cli

@@ -1,0 +1,109 @@
+#include "src/models/text/word_tokenizer.h"
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include <cctype>
+#include <fstream>
+
+#include "common/atomic_file.h"
+#include "common/check.h"
+
+namespace tessera {
+namespace {
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream stream(path);
+  TESSERA_CHECK(stream.good(), "cannot open ", path);
+  try {
+    return nlohmann::json::parse(stream);
+  } catch (const nlohmann::json::parse_error& error) {
+    TESSERA_CHECK(false, path, " is not valid JSON: ", error.what());
+  }
+}
+
+std::string joined(const std::vector<std::string>& words) {
+  std::string text;
+  for (const auto& word : words) text += (text.empty() ? "" : " ") + word;
+  return text;
+}
+
+}  // namespace
+
+WordTokenizer::WordTokenizer(const std::vector<std::string>& words, int64_t max_length)
+    : words_(words), max_length_(max_length) {
+  TESSERA_CHECK(max_length >= 1, "a tokenizer's max length must be at least 1, got ", max_length);
+  for (size_t i = 0; i < words_.size(); ++i) {
+    TESSERA_CHECK(!words_[i].empty() && words_[i] != kPadToken && ids_.count(words_[i]) == 0,
+                  "the vocabulary has an empty, reserved or repeated word '", words_[i], "'");
+    ids_[words_[i]] = static_cast<int64_t>(i) + 1;
+  }
+}
+
+WordTokenizer WordTokenizer::load(const std::string& dir) {
+  const nlohmann::json vocab = read_json(dir + "/vocab.json");
+  const nlohmann::json config = read_json(dir + "/tokenizer_config.json");
+  TESSERA_CHECK(vocab.is_object() && !vocab.empty(), dir, "/vocab.json must be an object word -> id");
+  std::vector<std::string> words(vocab.size() - 1);
+  for (const auto& [word, id] : vocab.items()) {
+    TESSERA_CHECK(id.is_number_integer() && id.get<int64_t>() >= 0 && id.get<int64_t>() < int64_t(vocab.size()),
+                  dir, "/vocab.json: the id of '", word, "' must be an integer below ", vocab.size());
+    const auto index = id.get<int64_t>();
+    if (index == 0) {
+      TESSERA_CHECK(word == kPadToken, dir, "/vocab.json: id 0 is the padding token ", kPadToken, ", not '", word, "'");
+      continue;
+    }
+    TESSERA_CHECK(words[index - 1].empty(), dir, "/vocab.json: id ", index, " is given twice");
+    words[index - 1] = word;
+  }
+  const auto length = config.find("model_max_length");
+  TESSERA_CHECK(length != config.end() && length->is_number_integer(), dir,
+                "/tokenizer_config.json needs an integer \"model_max_length\"");
+  return WordTokenizer(words, length->get<int64_t>());
+}
+
+void WordTokenizer::save(const std::string& dir) const {
+  nlohmann::ordered_json vocab;
+  vocab[kPadToken] = 0;
+  for (size_t i = 0; i < words_.size(); ++i) vocab[words_[i]] = i + 1;
+  write_file_atomically(dir + "/vocab.json", vocab.dump(2) + "\n");
+  nlohmann::ordered_json config = {{"tokenizer_class", "WordTokenizer"}, {"model_max_length", max_length_}};
+  write_file_atomically(dir + "/tokenizer_config.json", config.dump(2) + "\n");
+}
+
+std::vector<int64_t> WordTokenizer::word_ids(const std::string& prompt) const {
+  std::vector<int64_t> ids;
+  std::string word;
+  auto flush = [&] {
+    if (word.empty()) return;
+    const auto found = ids_.find(word);
+    TESSERA_CHECK(found != ids_.end(), "unknown word '", word, "' in the prompt \"", prompt,
+                  "\"; this model knows only: ", joined(words_));
+    ids.push_back(found->second);
+    word.clear();
+  };
+  for (const unsigned char c : prompt) {
+    if (std::isalnum(c) || c >= 0x80) {
+      word += static_cast<char>(std::tolower(c));
+    } else {
+      flush();
+    }
+  }
+  flush();
+  TESSERA_CHECK(static_cast<int64_t>(ids.size()) <= max_length_, "the prompt \"", prompt, "\" has ", ids.size(),
+                " words; this model reads at most ", max_length_);
+  return ids;
+}
+
+TokenizedPrompts WordTokenizer::tokenize(const std::vector<std::string>& prompts) const {
+  const auto count = static_cast<int64_t>(prompts.size());
+  at::Tensor ids = at::zeros({count, max_length_}, at::kLong);
+  auto access = ids.accessor<int64_t, 2>();
+  for (int64_t i = 0; i < count; ++i) {
+    const auto words = word_ids(prompts[i]);
+    for (size_t j = 0; j < words.size(); ++j) access[i][static_cast<int64_t>(j)] = words[j];
+  }
+  return {ids, ids.ne(0)};
+}
+
+}  // namespace tessera

@@ -1,0 +1,208 @@
+#include "src/pipelines/text_to_video_pipeline.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/InferenceMode.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+#include "cache/enable_cache.h"
+#include "common/check.h"
+#include "src/models/load_model.h"
+#include "src/models/model.h"
+#include "src/models/model_config.h"
+#include "src/models/text/word_text_encoder.h"
+#include "src/models/wan/wan_transformer.h"
+#include "src/pipelines/coordinate_channels.h"
+#include "src/pipelines/pipeline_index.h"
+#include "src/pipelines/pixel_decoder.h"
+#include "src/pipelines/text_encoder.h"
+#include "src/schedulers/scheduler.h"
+#include "src/schedulers/scheduler_config.h"
+
+#ifndef TESSERA_SOURCE_DIR
+#define TESSERA_SOURCE_DIR ""
+#endif
+
+namespace tessera {
+namespace {
+
+constexpr const char* kShapesPipeline = "TesseraShapesPipeline";
+
+// The class a part's own config.json gives must be the one model_index.json names.
+void check_part_class(const PipelineIndex& index, const std::string& part, const std::string& actual) {
+  const PipelinePart& listed = index.part(part);
+  TESSERA_CHECK(listed.class_name == actual, index.dir, "/model_index.json says the ", part, " is a ",
+                listed.class_name, " but ", index.dir, "/", part, " holds a ", actual);
+}
+
+std::unique_ptr<TextEncoder> load_text_encoder(const PipelineIndex& index, c10::Device device) {
+  const std::string dir = index.part_dir("text_encoder");
+  const std::string class_name = config_class_name(read_model_config(dir), dir);
+  check_part_class(index, "text_encoder", class_name);
+  TESSERA_CHECK(class_name == WordTextEncoder::kClassName, "unknown text encoder class '", class_name, "' in ", dir,
+                "; tessera reads ", WordTextEncoder::kClassName);
+  return WordTextEncoder::load(dir, index.part_dir("tokenizer"), device);
+}
+
+std::unique_ptr<LatentDecoder> load_decoder(const PipelineIndex& index) {
+  const std::string dir = index.part_dir("vae");
+  const std::string class_name = config_class_name(read_model_config(dir), dir);
+  check_part_class(index, "vae", class_name);
+  TESSERA_CHECK(class_name == PixelDecoder::kClassName, "unknown decoder class '", class_name, "' in ", dir,
+                "; tessera reads ", PixelDecoder::kClassName);
+  return PixelDecoder::load(dir);
+}
+
+GenerationDefaults read_defaults(const PipelineIndex& index) {
+  GenerationDefaults defaults;
+  const auto found = index.config.find("defaults");
+  if (found == index.config.end()) return defaults;
+  const std::string where = index.dir + "/model_index.json \"defaults\"";
+  try {
+    const nlohmann::json& json = *found;
+    defaults.height = json.value("height", defaults.height);
+    defaults.width = json.value("width", defaults.width);
+    defaults.frames = json.value("frames", defaults.frames);
+    defaults.steps = json.value("steps", defaults.steps);
+    defaults.guidance_scale = json.value("guidance_scale", defaults.guidance_scale);
+    defaults.negative_prompt = json.value("negative_prompt", defaults.negative_prompt);
+    defaults.motion_frames = json.value("motion_frames", defaults.motion_frames);
+    defaults.motion_words = json.value("motion_words", std::vector<std::string>{});
+  } catch (const nlohmann::json::exception& error) {
+    TESSERA_CHECK(false, where, " has a value of the wrong type: ", error.what());
+  }
+  return defaults;
+}
+
+bool mentions_any(const std::string& prompt, const std::vector<std::string>& words) {
+  std::string lowered = prompt;
+  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::istringstream stream(lowered);
+  std::string word;
+  while (stream >> word) {
+    if (std::find(words.begin(), words.end(), word) != words.end()) return true;
+  }
+  return false;
+}
+
+void check_size(const char* name, int64_t value, int64_t multiple) {
+  if (value >= multiple && value % multiple == 0) return;
+  const int64_t below = std::max(multiple, value / multiple * multiple);
+  const int64_t above = below < value ? below + multiple : below;
+  TESSERA_CHECK(false, "--", name, " ", value, " is not a multiple of ", multiple,
+                " (the decoder's scale times the transformer's patch); the nearest valid values are ", below,
+                below == above ? "" : " and " + std::to_string(above));
+}
+
+}  // namespace
+
+TextToVideoPipeline::~TextToVideoPipeline() = default;
+
+std::unique_ptr<TextToVideoPipeline> TextToVideoPipeline::load(const std::string& dir, c10::ScalarType dtype,
+                                                               c10::Device device) {
+  const PipelineIndex index = read_pipeline_index(dir);
+  TESSERA_CHECK(index.class_name == kShapesPipeline, "unknown pipeline class '", index.class_name, "' in ", dir,
+                "/model_index.json; tessera runs ", kShapesPipeline, " (the embedded model)");
+  std::unique_ptr<TextToVideoPipeline> pipeline(new TextToVideoPipeline());
+  pipeline->dir_ = dir;
+  pipeline->class_name_ = index.class_name;
+  pipeline->dtype_ = dtype;
+  pipeline->device_ = device;
+  pipeline->defaults_ = read_defaults(index);
+  // The small parts first, so that their errors come before the transformer is loaded.
+  const std::string scheduler_dir = index.part_dir("scheduler");
+  pipeline->scheduler_ = load_scheduler(scheduler_dir);
+  check_part_class(index, "scheduler", pipeline->scheduler_->class_name());
+  pipeline->decoder_ = load_decoder(index);
+  pipeline->text_encoder_ = load_text_encoder(index, device);
+  const std::string transformer_dir = index.part_dir("transformer");
+  pipeline->transformer_ = load_model(transformer_dir, dtype, device);
+  check_part_class(index, "transformer", pipeline->transformer_->class_name());
+  auto* wan = dynamic_cast<WanTransformer3DModel*>(pipeline->transformer_.get());
+  TESSERA_CHECK(wan != nullptr, "the ", kShapesPipeline, " pipeline denoises with a ", WanTransformer3DModel::kClassName);
+  const auto& config = wan->config();
+  const bool coordinates = index.config.value("coordinate_channels", false);
+  pipeline->latent_channels_ = config.in_channels - (coordinates ? kCoordinateChannels : 0);
+  TESSERA_CHECK(pipeline->latent_channels_ == pipeline->decoder_->latent_channels() &&
+                    config.out_channels == pipeline->decoder_->latent_channels(),
+                "the transformer in ", transformer_dir, " takes ", config.in_channels, " channels",
+                coordinates ? " (with 3 coordinate channels)" : "", " and gives ", config.out_channels,
+                ", but the decoder reads ", pipeline->decoder_->latent_channels());
+  if (coordinates) enable_coordinate_channels(*pipeline->transformer_);
+  pipeline->size_multiple_ = pipeline->decoder_->spatial_scale() * std::max(config.patch_size[1], config.patch_size[2]);
+  return pipeline;
+}
+
+Generation TextToVideoPipeline::resolve(const GenerationRequest& request) const {
+  Generation generation;
+  generation.prompt = request.prompt;
+  generation.negative_prompt = request.negative_prompt.value_or(defaults_.negative_prompt);
+  generation.steps = request.steps.value_or(defaults_.steps);
+  generation.guidance_scale = request.guidance_scale.value_or(defaults_.guidance_scale);
+  generation.seed = request.seed;
+  generation.height = request.height.value_or(defaults_.height);
+  generation.width = request.width.value_or(defaults_.width);
+  const bool motion = defaults_.motion_frames > 0 && mentions_any(request.prompt, defaults_.motion_words);
+  generation.frames = request.frames.value_or(motion ? defaults_.motion_frames : defaults_.frames);
+  TESSERA_CHECK(!generation.prompt.empty(), "the prompt is empty; say what to draw");
+  text_encoder_->check_prompt(generation.prompt);
+  text_encoder_->check_prompt(generation.negative_prompt);
+  TESSERA_CHECK(generation.steps >= 1, "--steps must be at least 1, got ", generation.steps);
+  TESSERA_CHECK(generation.frames >= 1, "--frames must be at least 1, got ", generation.frames);
+  TESSERA_CHECK(generation.guidance_scale >= 0, "--guidance-scale must not be negative, got ", generation.guidance_scale);
+  check_size("height", generation.height, size_multiple_);
+  check_size("width", generation.width, size_multiple_);
+  return generation;
+}
+
+at::Tensor TextToVideoPipeline::generate(const Generation& generation, DenoiseOptions loop) {
+  c10::InferenceMode inference;
+  loop.steps = generation.steps;
+  loop.guidance_scale = generation.guidance_scale;
+  const bool guidance = generation.guidance_scale > 1.0;
+  std::vector<std::string> prompts = {generation.prompt};
+  if (guidance) prompts.push_back(generation.negative_prompt);
+  const PromptEmbeddings text = text_encoder_->encode(prompts);
+  DenoiseInputs inputs;
+  inputs.prompt_embeds = text.embeddings.slice(0, 0, 1).to(dtype_);
+  if (guidance) inputs.negative_prompt_embeds = text.embeddings.slice(0, 1, 2).to(dtype_);
+  // The starting noise comes from a CPU generator seeded by the request alone, so it is the same on every
+  // rank, at every world size and on every device.
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(generation.seed);
+  const int64_t scale = decoder_->spatial_scale();
+  const at::Tensor noise = at::randn({1, latent_channels_, decoder_->latent_frames(generation.frames),
+                                      generation.height / scale, generation.width / scale},
+                                     generator, at::kFloat);
+  inputs.latents = (noise * scheduler_->init_noise_sigma()).to(device_);
+  if (cache_enabled(*transformer_)) reset_cache(*transformer_);
+  const at::Tensor latents = denoise(*transformer_, *scheduler_, inputs, loop);
+  const at::Tensor pixels = decoder_->decode(latents.to(at::kFloat)).to(at::kCPU);
+  // [1, 3, F, H, W] in [-1, 1] -> uint8 [F, H, W, 3].
+  return ((pixels.clamp(-1.0, 1.0) + 1.0) * 127.5).round().to(at::kByte)[0].permute({1, 2, 3, 0}).contiguous();
+}
+
+std::string default_model_dir() {
+  std::vector<std::string> candidates;
+  if (const char* env = std::getenv("TESSERA_MODEL_DIR")) candidates.emplace_back(env);
+  std::error_code error;
+  const auto executable = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (!error) candidates.push_back((executable.parent_path() / "../share/tessera/models/tessera-shapes").string());
+  if (std::string(TESSERA_SOURCE_DIR).size() > 0) {
+    candidates.push_back(std::string(TESSERA_SOURCE_DIR) + "/models/tessera-shapes");
+  }
+  std::string looked;
+  for (const auto& candidate : candidates) {
+    if (is_pipeline_dir(candidate)) return std::filesystem::weakly_canonical(candidate).string();
+    looked += (looked.empty() ? "" : ", ") + candidate;
+  }
+  TESSERA_CHECK(false, "the embedded default model was not found (looked in ", looked,
+                "); pass --model DIR or set TESSERA_MODEL_DIR to the tessera-shapes folder");
+}
+
+}  // namespace tessera

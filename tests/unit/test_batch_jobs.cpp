@@ -1,0 +1,87 @@
+// Batch bookkeeping: the jobs file, results.jsonl and what counts as done (src/pipelines/batch_jobs).
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "src/pipelines/batch_jobs.h"
+#include "tests/unit/scratch_dir.h"
+
+namespace tessera {
+namespace {
+
+void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+TEST(BatchJobs, ReadsJobsWithDefaultsAndRecordsMalformedLinesByNumber) {
+  testing::ScratchDir dir;
+  write(dir.file("jobs.jsonl"),
+        "{\"prompt\": \"red circle top left\", \"id\": \"first\", \"steps\": 3}\n"
+        "\n"
+        "{\"prompt\": \"blue square center\", \"seed\": 5, \"frames\": 2, \"format\": \"mp4\", \"cache\": \"none\"}\n"
+        "not json\n"
+        "{\"prompt\": \"x\", \"colour\": 1}\n"
+        "{\"prompt\": \"y\", \"id\": \"first\"}\n"
+        "{\"id\": \"no-prompt\"}\n"
+        "{\"prompt\": \"z\", \"id\": \"../escape\"}\n"
+        "{\"prompt\": \"z\", \"steps\": \"many\"}\n");
+  GenerationRequest defaults;
+  defaults.seed = 11;
+  defaults.steps = 9;
+  const auto jobs = read_batch_jobs(dir.file("jobs.jsonl"), defaults, std::string("fbc"), "png");
+  ASSERT_EQ(jobs.size(), 8u);
+  EXPECT_EQ(jobs[0].id, "first");
+  EXPECT_EQ(*jobs[0].request.steps, 3);
+  EXPECT_EQ(jobs[0].request.seed, 11u);
+  EXPECT_EQ(*jobs[0].cache, "fbc");
+  EXPECT_EQ(jobs[0].format, "png");
+  EXPECT_TRUE(jobs[0].error.empty());
+  EXPECT_EQ(jobs[1].id, "line-3");
+  EXPECT_EQ(jobs[1].line, 3);
+  EXPECT_EQ(jobs[1].request.seed, 5u);
+  EXPECT_EQ(*jobs[1].request.steps, 9);
+  EXPECT_EQ(*jobs[1].request.frames, 2);
+  EXPECT_FALSE(jobs[1].cache.has_value());
+  EXPECT_EQ(jobs[1].format, "mp4");
+  EXPECT_NE(jobs[2].error.find("line 4: not valid JSON"), std::string::npos) << jobs[2].error;
+  EXPECT_NE(jobs[3].error.find("unknown field \"colour\""), std::string::npos) << jobs[3].error;
+  EXPECT_NE(jobs[4].error.find("used by an earlier line"), std::string::npos) << jobs[4].error;
+  EXPECT_NE(jobs[5].error.find("no \"prompt\""), std::string::npos) << jobs[5].error;
+  EXPECT_NE(jobs[6].error.find("not a safe file name"), std::string::npos) << jobs[6].error;
+  EXPECT_NE(jobs[7].error.find("\"steps\" has the wrong type"), std::string::npos) << jobs[7].error;
+}
+
+TEST(BatchJobs, ResultsKeepTheLastLineOfEachIdAndIgnoreATornLine) {
+  testing::ScratchDir dir;
+  const std::string path = dir.file("results.jsonl");
+  append_batch_results(path, BatchResult{"a", 1, "error", 0.5, "", "boom"}.to_json_line());
+  append_batch_results(path, BatchResult{"a", 1, "ok", 1.5, dir.file("a.png"), ""}.to_json_line() +
+                                 BatchResult{"b", 2, "ok", 2.0, dir.file("b.png"), ""}.to_json_line());
+  std::ofstream(path, std::ios::app) << "{\"id\": \"c\", \"sta";  // killed mid-write
+  const auto results = read_batch_results(path);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results.at("a").status, "ok");
+  EXPECT_DOUBLE_EQ(results.at("a").seconds, 1.5);
+  EXPECT_EQ(results.at("b").line, 2);
+
+  BatchJob a, b, c;
+  a.id = "a";
+  b.id = "b";
+  c.id = "c";
+  write(dir.file("a.png"), "x");
+  EXPECT_TRUE(batch_job_done(a, results, dir.path()));
+  EXPECT_FALSE(batch_job_done(b, results, dir.path()));  // said ok, but its output is gone
+  EXPECT_FALSE(batch_job_done(c, results, dir.path()));
+  EXPECT_EQ(batch_output_path(dir.path(), a), dir.file("a.png"));
+}
+
+TEST(BatchJobs, RemovesOnlyStaleTemporaries) {
+  testing::ScratchDir dir;
+  write(dir.file("a.png"), "x");
+  write(dir.file("b.png.tmp.1234"), "partial");
+  write(dir.file(".c.mp4.tmp.99"), "partial");
+  EXPECT_EQ(remove_stale_temporaries(dir.path()), 2);
+  EXPECT_TRUE(std::ifstream(dir.file("a.png")).good());
+  EXPECT_FALSE(std::ifstream(dir.file("b.png.tmp.1234")).good());
+}
+
+}  // namespace
+}  // namespace tessera
