@@ -129,33 +129,44 @@ std::string cache_study_json(const CacheStudyOptions& options, const std::vector
   document["repeat"] = options.repeat;
   document["guidance"] = {{"scale", options.guidance_scale}, {"mode", "batch [uncond, cond]"}};
   document["scheduler"] = {{"class", "FlowMatchEulerDiscreteScheduler"}, {"shift", options.flow_shift}};
+  add_cache_study_results(document, points);
+  return document.dump(2) + "\n";
+}
+
+void add_cache_study_results(nlohmann::json& document, const std::vector<CacheStudyPoint>& points) {
   const double uncached = points.empty() ? 0 : points.front().seconds;
   for (const auto& point : points) {
-    document["results"].push_back(
-        {{"cache", point.cache},
-         {"seconds", point.seconds},
-         {"speedup", uncached / point.seconds},
-         {"computed_share", point.computed},
-         {"skipped_share", point.skipped},
-         {"forecast_share", point.forecast},
-         {"psnr_db", std::isinf(point.psnr_db) ? nlohmann::json(nullptr) : nlohmann::json(point.psnr_db)},
-         {"max_abs_error_relative", point.max_abs_error}});
+    nlohmann::json row = {{"cache", point.cache},
+                          {"seconds", point.seconds},
+                          {"speedup", uncached / point.seconds},
+                          {"computed_share", point.computed},
+                          {"skipped_share", point.skipped},
+                          {"forecast_share", point.forecast},
+                          {"psnr_db", std::isinf(point.psnr_db) ? nlohmann::json(nullptr) : nlohmann::json(point.psnr_db)},
+                          {"max_abs_error_relative", point.max_abs_error}};
+    if (point.judge_rate) row["judge_rate"] = *point.judge_rate;
+    document["results"].push_back(row);
   }
-  return document.dump(2) + "\n";
 }
 
 std::string cache_study_table(const std::vector<CacheStudyPoint>& points) {
   int width = 5;
-  for (const auto& point : points) width = std::max(width, static_cast<int>(point.cache.size()));
+  bool judged = false;
+  for (const auto& point : points) {
+    width = std::max(width, static_cast<int>(point.cache.size()));
+    judged = judged || point.judge_rate.has_value();
+  }
   char line[512];
-  std::snprintf(line, sizeof(line), "%-*s %9s %8s %9s %8s %9s %8s %8s\n", width, "cache", "seconds", "speedup",
-                "computed", "skipped", "forecast", "PSNR_dB", "max_err");
+  std::snprintf(line, sizeof(line), "%-*s %9s %8s %9s %8s %9s %8s %8s%s\n", width, "cache", "seconds", "speedup",
+                "computed", "skipped", "forecast", "PSNR_dB", "max_err", judged ? "  judge" : "");
   std::string table = line;
   const double uncached = points.empty() ? 0 : points.front().seconds;
   for (const auto& point : points) {
-    std::snprintf(line, sizeof(line), "%-*s %9.3f %8.2f %9.2f %8.2f %9.2f %8.2f %8.1e\n", width, point.cache.c_str(),
+    char judge[16] = "";
+    if (point.judge_rate) std::snprintf(judge, sizeof(judge), " %6.2f", *point.judge_rate);
+    std::snprintf(line, sizeof(line), "%-*s %9.3f %8.2f %9.2f %8.2f %9.2f %8.2f %8.1e%s\n", width, point.cache.c_str(),
                   point.seconds, uncached / point.seconds, point.computed, point.skipped, point.forecast,
-                  point.psnr_db, point.max_abs_error);
+                  point.psnr_db, point.max_abs_error, judge);
     table += line;
   }
   return table;

@@ -38,11 +38,18 @@ def main() -> int:
         axes.scatter(row["speedup"], row["psnr_db"], color=colours.get(method, "tab:gray"),
                      label=method if method not in axes.get_legend_handles_labels()[1] else None)
         skipped = row["skipped_share"] + row["forecast_share"]
-        axes.annotate(f"{settings} ({skipped:.0%} not computed)", (row["speedup"], row["psnr_db"]), fontsize=7,
-                      xytext=(4, 3), textcoords="offset points")
+        judged = f", judge {row['judge_rate']:.0%}" if "judge_rate" in row else ""
+        axes.annotate(f"{settings} ({skipped:.0%} not computed{judged})", (row["speedup"], row["psnr_db"]),
+                      fontsize=7, xytext=(4, 3), textcoords="offset points")
     axes.set_xlabel("speedup over the uncached loop (wall time)")
-    axes.set_ylabel("PSNR of the final latent vs uncached (dB)")
-    axes.set_title(f"tessera step caches: {document['steps']} steps, random {document['model']['num_layers']}-layer Wan")
+    if document.get("benchmark") == "cache_study_trained_model":
+        axes.set_ylabel("PSNR of the frames vs uncached (dB)")
+        axes.set_title(f"tessera step caches on the trained embedded model: {document['prompts']} prompts, "
+                       f"{document['steps']} steps")
+    else:
+        axes.set_ylabel("PSNR of the final latent vs uncached (dB)")
+        axes.set_title(f"tessera step caches: {document['steps']} steps, random "
+                       f"{document['model']['num_layers']}-layer Wan")
     axes.grid(alpha=0.3)
     axes.legend(loc="upper right")
     figure.tight_layout()

@@ -37,12 +37,13 @@ io::FrameBuffer strip(const at::Tensor& frames) {
 
 void add_judge_bench_options(cxxopts::Options& options) {
   options.add_options("judge")
-      ("model", "judge: pipeline folder (default: the embedded model)", cxxopts::value<std::string>())
+      ("model", "judge: pipeline folder (default: the embedded model); cache: run the study on this trained "
+                "pipeline ('embedded': the default model) instead of a random model", cxxopts::value<std::string>())
       ("ulysses", "judge: Ulysses degree", cxxopts::value<int>()->default_value("1"))
       ("ring", "judge: Ring degree", cxxopts::value<int>()->default_value("1"))
       ("cfg", "judge: CFG-parallel degree", cxxopts::value<int>()->default_value("1"))
       ("cache", "judge: a --cache spec to generate with", cxxopts::value<std::string>())
-      ("seed", "judge: seed of every prompt", cxxopts::value<uint64_t>()->default_value("0"))
+      ("seed", "judge, cache --model: seed of every prompt", cxxopts::value<uint64_t>()->default_value("0"))
       ("min-rate", "judge: fail (exit 1) when fewer than this share of prompts are right", cxxopts::value<double>())
       ("grid", "judge: write every output into one PNG grid (rank 0)", cxxopts::value<std::string>())
       ("upscale", "judge: enlarge the grid's cells by this factor", cxxopts::value<int>()->default_value("4"));
@@ -78,9 +79,14 @@ int run_judge_bench(const cxxopts::ParseResult& parsed, MpiRuntime& runtime, con
                 static_cast<long long>(run.right), run.prompts.size(), run.rate(), run.seconds / run.prompts.size());
   std::cout << summary << "\n" << std::flush;
   if (parsed.count("grid")) {
-    std::vector<io::FrameBuffer> cells;
-    for (const auto& judged : run.prompts) cells.push_back(strip(judged.frames));
-    const io::FrameBuffer grid = io::compose_grid(cells, 6, 2, 255);
+    // Stills six to a row, then the clips' strips two to a row, stacked: one cell size for all would leave
+    // the stills lost in cells as wide as a strip.
+    std::vector<io::FrameBuffer> stills, clips;
+    for (const auto& judged : run.prompts) (judged.frames.size(0) == 1 ? stills : clips).push_back(strip(judged.frames));
+    std::vector<io::FrameBuffer> parts;
+    if (!stills.empty()) parts.push_back(io::compose_grid(stills, 6, 2, 255));
+    if (!clips.empty()) parts.push_back(io::compose_grid(clips, 2, 2, 255));
+    const io::FrameBuffer grid = io::compose_grid(parts, 1, 4, 255);
     io::FrameWriteOptions write;
     write.upscale = parsed["upscale"].as<int>();
     io::write_frames(parsed["grid"].as<std::string>(), grid.view(), write);

@@ -4,6 +4,7 @@
 
 #include "benchmarks/cache_study.h"
 #include "benchmarks/comm_bandwidth.h"
+#include "benchmarks/model_cache_study.h"
 #include "common/atomic_file.h"
 #include "common/check.h"
 #include "common/log.h"
@@ -12,6 +13,7 @@
 #include "launch/commands.h"
 #include "parallel/mpi_runtime.h"
 #include "parallel/world_communicator.h"
+#include "src/pipelines/text_to_video_pipeline.h"
 
 namespace tessera {
 namespace {
@@ -70,9 +72,32 @@ std::vector<std::string> split_semicolons(const std::string& text) {
   return parts;
 }
 
+// The study on a trained pipeline: the judge's prompt set under each cache, with the judge's rate.
+int run_model_cache_bench(const cxxopts::ParseResult& parsed) {
+  ModelCacheStudyOptions options = default_model_cache_study_options();
+  options.steps = parsed["steps"].as<int>();
+  TESSERA_CHECK(options.steps >= 2, "--steps must be at least 2, got ", options.steps);
+  options.seed = parsed["seed"].as<uint64_t>();
+  if (parsed.count("caches")) options.caches = split_semicolons(parsed["caches"].as<std::string>());
+  std::string model_dir = parsed["model"].as<std::string>();
+  if (model_dir == "embedded") model_dir = default_model_dir();
+  auto pipeline = TextToVideoPipeline::load(model_dir, at::kFloat, c10::Device(c10::kCPU));
+  TESSERA_LOG_INFO("cache study on ", model_dir, ": ", options.caches.size() + 1, " runs of the judge's prompt set, ",
+                   options.steps, " steps each");
+  const auto points = run_model_cache_study(*pipeline, options);
+  std::cout << cache_study_table(points) << std::flush;
+  if (parsed.count("json")) {
+    const auto path = parsed["json"].as<std::string>();
+    write_file_atomically(path, model_cache_study_json(model_dir, options, points));
+    TESSERA_LOG_INFO("wrote ", path);
+  }
+  return 0;
+}
+
 int run_cache_bench(const cxxopts::ParseResult& parsed, MpiRuntime& runtime) {
   TESSERA_CHECK(runtime.world_size() == 1, "tessera bench cache runs on one rank (the cache study compares "
                 "settings, not parallelism); launch it without mpirun -np > 1");
+  if (parsed.count("model")) return run_model_cache_bench(parsed);
   CacheStudyOptions options = default_cache_study_options();
   options.steps = parsed["steps"].as<int>();
   TESSERA_CHECK(options.steps >= 2, "--steps must be at least 2, got ", options.steps);

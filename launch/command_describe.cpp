@@ -5,6 +5,7 @@
 #include "launch/commands.h"
 #include "parallel/mpi_runtime.h"
 #include "src/models/model_registry.h"
+#include "src/pipelines/pipeline_index.h"
 
 namespace tessera {
 
@@ -12,7 +13,8 @@ int run_describe(int argc, char** argv, MpiRuntime& runtime) {
   auto options = cli::make_options("describe", "Print what a model supports: caches, context-parallel plan, dtypes, "
                                                "attention backends, parameter count and config.");
   options.add_options()
-      ("model", "Model directory in the diffusers layout (holds config.json)", cxxopts::value<std::string>())
+      ("model", "Model directory in the diffusers layout (holds config.json), or a pipeline folder (holds "
+                "model_index.json: its transformer is described)", cxxopts::value<std::string>())
       ("verbose", "Also explain each row and list the CP plan, every config entry and the hook points");
   const auto parsed = cli::parse(options, argc, argv, runtime.world_rank() == 0);
   if (!parsed) return 0;
@@ -21,7 +23,9 @@ int run_describe(int argc, char** argv, MpiRuntime& runtime) {
   }
   cli::configure_rank(runtime, *parsed);
   // Every rank builds the model so that a bad directory fails the same way everywhere; one rank prints.
-  const auto model = create_model_from_dir((*parsed)["model"].as<std::string>());
+  std::string model_dir = (*parsed)["model"].as<std::string>();
+  if (is_pipeline_dir(model_dir)) model_dir = read_pipeline_index(model_dir).part_dir("transformer");
+  const auto model = create_model_from_dir(model_dir);
   if (runtime.world_rank() == 0) std::cout << model->describe(parsed->count("verbose") > 0) << std::flush;
   return 0;
 }

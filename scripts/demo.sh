@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The most real thing tessera does today, on 2 ranks: installs what is missing, builds, prints the build and
-# each rank's device, runs a Wan2.1 transformer forward split across the 2 ranks (Ulysses, then Ring) on a
-# small diffusers-made model and checks it against diffusers' own output, runs the denoising loop with CFG and
-# First Block Cache across the 2 ranks and checks it against diffusers' loop, and measures the collectives.
+# The most real thing tessera does today, on 2 ranks: installs what is missing, builds, then generates from
+# prompts with the embedded default model (a Wan transformer trained by `tessera train`, shipped in
+# models/tessera-shapes): images and a clip split across 2 ranks with a step cache, a batch job in two
+# data-parallel groups, and the judge's whole prompt set as one grid. Then the parity checks against diffusers
+# (a Wan2.1 forward and the denoising loop, across 2 ranks) and the collective bandwidth.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${TESSERA_BUILD_DIR:-$ROOT/build}"
@@ -13,6 +14,31 @@ TESSERA="$BUILD_DIR/bin/tessera"
 OUT_DIR="$BUILD_DIR/demo"
 FIXTURE="$ROOT/tests/fixtures/wan/odd_tokens"  # WanTransformer3DModel saved by diffusers: 45 tokens, 2 heads
 mkdir -p "$OUT_DIR"
+
+echo "== generate with the embedded model on 2 ranks (Ulysses 2, First Block Cache)"
+for prompt in "red circle top left" "green triangle bottom right" "blue square center"; do
+  "$RUN" -np 2 "$TESSERA" generate --prompt "$prompt" --ulysses 2 --cache fbc:threshold=0.1 --upscale 4 \
+    --out "$OUT_DIR/${prompt// /_}.png"
+done
+echo
+echo "== a clip: 4 frames, Ring 2, as H.264"
+"$RUN" -np 2 "$TESSERA" generate --prompt "yellow circle moving right" --ring 2 --upscale 8 --fps 4 \
+  --out "$OUT_DIR/yellow_circle_moving_right.mp4"
+echo
+echo "== a batch of 6 prompts in 2 data-parallel groups of 1 rank (rerunning it skips what is done)"
+rm -rf "$OUT_DIR/batch"
+cat >"$OUT_DIR/jobs.jsonl" <<'JOBS'
+{"id": "magenta-square", "prompt": "magenta square top right"}
+{"id": "cyan-triangle", "prompt": "cyan triangle center", "seed": 3}
+{"id": "red-moving-down", "prompt": "red square moving down", "format": "mp4"}
+{"id": "blue-circle", "prompt": "blue circle bottom left"}
+{"id": "green-moving-left", "prompt": "green circle moving left"}
+{"id": "yellow-triangle", "prompt": "yellow triangle top left", "steps": 10}
+JOBS
+"$RUN" -np 2 "$TESSERA" batch --jobs "$OUT_DIR/jobs.jsonl" --out-dir "$OUT_DIR/batch" --dp 2 --upscale 4
+echo
+echo "== the judge's 24 prompts on 2 ranks (Ulysses 2), one grid"
+"$RUN" -np 2 "$TESSERA" bench judge --ulysses 2 --grid "$OUT_DIR/grid.png" --upscale 3
 
 echo "== tessera info (mpirun -np 2)"
 "$RUN" -np 2 "$TESSERA" info
@@ -49,7 +75,9 @@ echo "== communication benchmark (mpirun -np 2): all_to_all, all_gather, ring ex
 "$RUN" -np 2 "$TESSERA" bench comm --max-bytes 4M --seconds-per-point 0.05 --json "$OUT_DIR/comm_np2.json"
 
 echo
-echo "demo output in $OUT_DIR: wan_forward_ulysses2.safetensors, wan_forward_ring2.safetensors (the 'sample'"
+echo "demo output in $OUT_DIR: red_circle_top_left.png, green_triangle_bottom_right.png, blue_square_center.png,"
+echo "yellow_circle_moving_right.mp4, batch/ (one file per job and results.jsonl), grid.png (the judge's prompt set);"
+echo "wan_forward_ulysses2.safetensors, wan_forward_ring2.safetensors (the 'sample'"
 echo "tensor, equal to diffusers' within 1e-5), denoise_np1.safetensors and denoise_fbc_np2.safetensors (final"
 echo "'latents', equal to diffusers' loop without and with its First Block Cache within 1e-5),"
 echo "denoise_fbc_np2_stats.json (what every block did at every step on each rank), comm_np2.json (bandwidth per"

@@ -43,13 +43,17 @@ Centroid colour_centroid(const at::Tensor& frame, const std::array<uint8_t, 3>& 
   return centroid;
 }
 
+// A quadrant's centroid must be clearly off the middle lines, and "center" clearly near the middle: a shape
+// drawn in the wrong place cannot pass by straddling a boundary.
+constexpr double kNear = 0.42, kFar = 0.58, kCentre = 0.15;
+
 bool in_place(Placement placement, double y, double x) {
   switch (placement) {
-    case Placement::top_left: return y < 0.5 && x < 0.5;
-    case Placement::top_right: return y < 0.5 && x >= 0.5;
-    case Placement::bottom_left: return y >= 0.5 && x < 0.5;
-    case Placement::bottom_right: return y >= 0.5 && x >= 0.5;
-    case Placement::center: return std::abs(y - 0.5) < 0.25 && std::abs(x - 0.5) < 0.25;
+    case Placement::top_left: return y < kNear && x < kNear;
+    case Placement::top_right: return y < kNear && x > kFar;
+    case Placement::bottom_left: return y > kFar && x < kNear;
+    case Placement::bottom_right: return y > kFar && x > kFar;
+    case Placement::center: return std::abs(y - 0.5) < kCentre && std::abs(x - 0.5) < kCentre;
   }
   return false;
 }

@@ -16,8 +16,8 @@ struct Verdict {
 };
 
 // `frames`: uint8 [frames, height, width, 3]. A pixel counts when it is near the scene's colour; enough of
-// them must be there in every frame; their centroid must lie in the named quadrant (or the central half of
-// the frame for "center"); for a moving shape the centroid must travel at least a sixth of the frame in the
+// them must be there in every frame; their centroid must lie in the named quadrant, at least 8% of the frame
+// off the middle lines (or within 15% of the middle for "center"); for a moving shape the centroid must travel at least a sixth of the frame in the
 // named direction from the first frame to the last, more than it drifts across.
 Verdict judge(const at::Tensor& frames, const Scene& scene);
 
