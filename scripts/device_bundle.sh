@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares device_bundle/ (git-ignored): the Debian packages that the GPU machine lacks (Open MPI and its
-# runtime libraries, GoogleTest, spdlog/fmt, cxxopts, nlohmann-json, Google Benchmark, bc), unpacked with
+# runtime libraries, GoogleTest, spdlog/fmt, cxxopts, nlohmann-json, Google Benchmark, bc, libpng), unpacked with
 # dpkg -x so nothing is installed there. It travels with the device tool's `carry: ["device_bundle"]` and
 # scripts/gpu_check.sh builds against it. Must stay under 64 MiB with the working tree.
 set -euo pipefail
@@ -15,6 +15,8 @@ PACKAGES=(
   # build and test dependencies
   libgtest-dev libgmock-dev googletest libspdlog-dev libspdlog1.10 libfmt-dev libfmt9 libcxxopts-dev
   nlohmann-json3-dev libbenchmark-dev libbenchmark1debian bc
+  # PNG output (FFmpeg is optional and left out: its dependency tree would not fit the bundle)
+  libpng-dev libpng16-16 zlib1g-dev
 )
 rm -rf "$BUNDLE"
 mkdir -p "$BUNDLE/debs" "$BUNDLE/root"

@@ -104,7 +104,10 @@ std::string encode_png_of(FramesView frames) {
 
 }  // namespace
 
-std::vector<std::string> supported_output_extensions() { return {".png", ".mp4", ".gif"}; }
+std::vector<std::string> supported_output_extensions() {
+  if (!video_output_available()) return {".png"};
+  return {".png", ".mp4", ".gif"};
+}
 
 void check_writable_output(const std::string& path) {
   const std::vector<std::string> supported = supported_output_extensions();

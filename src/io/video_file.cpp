@@ -21,6 +21,8 @@ extern "C" {
 }
 
 namespace tessera::io {
+
+bool video_output_available() { return true; }
 namespace {
 
 // Owners for FFmpeg's objects, so that an error thrown half-way frees everything and closes the file.

@@ -8,6 +8,9 @@
 
 namespace tessera::io {
 
+// False when tessera was built without FFmpeg: then every function below throws saying how to get it.
+bool video_output_available();
+
 // Writes `frames` as an H.264 MP4 at `fps` frames per second, with libx264 when FFmpeg has it (any other
 // H.264 encoder otherwise). yuv420p needs even sizes, so an odd width or height gains one replicated
 // column or row. Writes `path` directly; frame_writer's write_frames adds the atomic rename.

@@ -130,6 +130,7 @@ TEST(FrameIo, UpscaleMakesNearestNeighbourBlocks) {
 }
 
 TEST(FrameIo, Mp4ProbesBackAsH264WithEveryFrame) {
+  if (!video_output_available()) GTEST_SKIP() << "built without FFmpeg";
   ScratchDir dir("tessera_frame_io");
   const FrameBuffer video = moving_square(6, 32, 32);
   write_frames(dir.file("video.mp4"), video.view(), {});
@@ -142,6 +143,7 @@ TEST(FrameIo, Mp4ProbesBackAsH264WithEveryFrame) {
 }
 
 TEST(FrameIo, Mp4PadsOddSizesToEven) {
+  if (!video_output_available()) GTEST_SKIP() << "built without FFmpeg";
   ScratchDir dir("tessera_frame_io");
   FrameWriteOptions options;
   options.fps = 24;
@@ -154,6 +156,7 @@ TEST(FrameIo, Mp4PadsOddSizesToEven) {
 }
 
 TEST(FrameIo, Mp4OfOneUpscaledFrame) {
+  if (!video_output_available()) GTEST_SKIP() << "built without FFmpeg";
   ScratchDir dir("tessera_frame_io");
   FrameWriteOptions options;
   options.upscale = 4;
@@ -165,6 +168,7 @@ TEST(FrameIo, Mp4OfOneUpscaledFrame) {
 }
 
 TEST(FrameIo, GifProbesBackWithEveryFrame) {
+  if (!video_output_available()) GTEST_SKIP() << "built without FFmpeg";
   ScratchDir dir("tessera_frame_io");
   write_frames(dir.file("loop.gif"), moving_square(4, 7, 9).view(), {});
   const VideoInfo info = probe_video(dir.file("loop.gif"));
