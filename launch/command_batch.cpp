@@ -3,6 +3,7 @@
 // result to DIR/results.jsonl; a rerun skips what is done.
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -175,14 +176,16 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
     const std::string lines = gather_lines(*books, line);
     if (rank0) {
       append_batch_results(results_path, lines);
+      double round_seconds = 0;  // the slowest group's job: what the round took
       for (const BatchResult& result : parse_batch_results(lines)) {
+        round_seconds = std::max(round_seconds, result.seconds);
         ++finished;
         if (result.status != "ok") {
           ++failed;
           TESSERA_LOG_WARN("job ", result.id, " failed: ", result.error);
         }
       }
-      bar.update(finished, 0);
+      bar.update(finished, round_seconds);
     }
   }
   bar.finish();
