@@ -1,9 +1,9 @@
 #include "src/pipelines/pipeline_index.h"
 
 #include <filesystem>
-#include <fstream>
 
 #include "common/check.h"
+#include "src/io/json_file.h"
 
 namespace tessera {
 
@@ -11,17 +11,11 @@ bool is_pipeline_dir(const std::string& dir) { return std::filesystem::is_regula
 
 PipelineIndex read_pipeline_index(const std::string& dir) {
   const std::string path = dir + "/model_index.json";
-  std::ifstream stream(path);
-  TESSERA_CHECK(stream.good(), "no pipeline at ", dir, ": ", path, " is missing (a diffusers pipeline folder has a "
-                "model_index.json and one folder per part)");
+  TESSERA_CHECK(is_pipeline_dir(dir), "no pipeline at ", dir, ": ", path, " is missing (a diffusers pipeline folder "
+                "has a model_index.json and one folder per part)");
   PipelineIndex index;
   index.dir = dir;
-  try {
-    index.config = nlohmann::json::parse(stream);
-  } catch (const nlohmann::json::parse_error& error) {
-    TESSERA_CHECK(false, path, " is not valid JSON: ", error.what());
-  }
-  TESSERA_CHECK(index.config.is_object(), path, " must hold a JSON object");
+  index.config = io::read_json_object(path);
   const auto class_name = index.config.find("_class_name");
   TESSERA_CHECK(class_name != index.config.end() && class_name->is_string(), path,
                 " has no \"_class_name\" naming the pipeline class");

@@ -1,9 +1,9 @@
 #include "src/train/train_recipe.h"
 
-#include <fstream>
 #include <set>
 
 #include "common/check.h"
+#include "src/io/json_file.h"
 
 namespace tessera {
 namespace {
@@ -28,15 +28,7 @@ void read_object(const nlohmann::json& json, const char* key, nlohmann::json& ta
 }  // namespace
 
 TrainRecipe read_train_recipe(const std::string& path) {
-  std::ifstream stream(path);
-  TESSERA_CHECK(stream.good(), "cannot open the training recipe ", path);
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(stream);
-  } catch (const nlohmann::json::parse_error& error) {
-    TESSERA_CHECK(false, path, " is not valid JSON: ", error.what());
-  }
-  TESSERA_CHECK(json.is_object(), path, " must hold a JSON object");
+  const nlohmann::json json = io::read_json_object(path, "the training recipe");
   static const std::set<std::string> known = {
       "seed", "height", "width", "clip_frames", "transformer", "text_encoder", "scheduler", "defaults", "steps",
       "image_batch", "clip_batch", "clip_every", "learning_rate", "weight_decay", "warmup_steps",

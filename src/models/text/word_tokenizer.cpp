@@ -4,23 +4,13 @@
 #include <nlohmann/json.hpp>
 
 #include <cctype>
-#include <fstream>
 
 #include "common/atomic_file.h"
 #include "common/check.h"
+#include "src/io/json_file.h"
 
 namespace tessera {
 namespace {
-
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream stream(path);
-  TESSERA_CHECK(stream.good(), "cannot open ", path);
-  try {
-    return nlohmann::json::parse(stream);
-  } catch (const nlohmann::json::parse_error& error) {
-    TESSERA_CHECK(false, path, " is not valid JSON: ", error.what());
-  }
-}
 
 std::string joined(const std::vector<std::string>& words) {
   std::string text;
@@ -41,9 +31,10 @@ WordTokenizer::WordTokenizer(const std::vector<std::string>& words, int64_t max_
 }
 
 WordTokenizer WordTokenizer::load(const std::string& dir) {
-  const nlohmann::json vocab = read_json(dir + "/vocab.json");
-  const nlohmann::json config = read_json(dir + "/tokenizer_config.json");
-  TESSERA_CHECK(vocab.is_object() && !vocab.empty(), dir, "/vocab.json must be an object word -> id");
+  const nlohmann::json vocab =
+      io::read_json_object(dir + "/vocab.json", "a word tokenizer folder holds vocab.json and tokenizer_config.json");
+  const nlohmann::json config = io::read_json_object(dir + "/tokenizer_config.json");
+  TESSERA_CHECK(!vocab.empty(), dir, "/vocab.json must map words to ids");
   std::vector<std::string> words(vocab.size() - 1);
   for (const auto& [word, id] : vocab.items()) {
     TESSERA_CHECK(id.is_number_integer() && id.get<int64_t>() >= 0 && id.get<int64_t>() < int64_t(vocab.size()),
