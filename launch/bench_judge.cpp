@@ -26,12 +26,7 @@ namespace {
 constexpr const char* kProgram = "tessera bench judge";
 
 // A clip's frames side by side, so a grid cell shows the motion.
-io::FrameBuffer strip(const at::Tensor& frames) {
-  std::vector<io::FramesView> singles;
-  const io::FramesView view = cli::frames_view(frames);
-  for (int64_t f = 0; f < view.frames; ++f) singles.push_back(view.single(f));
-  return io::compose_grid(singles, static_cast<int>(view.frames), 1, 40);
-}
+io::FrameBuffer strip(const at::Tensor& frames) { return io::compose_strip(cli::frames_view(frames), 1, 40); }
 
 }  // namespace
 

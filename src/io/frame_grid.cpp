@@ -44,4 +44,10 @@ FrameBuffer compose_grid(const std::vector<FrameBuffer>& images, int columns, in
   return compose_grid(views, columns, padding, background);
 }
 
+FrameBuffer compose_strip(FramesView frames, int padding, uint8_t background) {
+  std::vector<FramesView> each_frame;
+  for (int64_t index = 0; index < frames.frames; ++index) each_frame.push_back(frames.single(index));
+  return compose_grid(each_frame, static_cast<int>(frames.frames), padding, background);
+}
+
 }  // namespace tessera::io

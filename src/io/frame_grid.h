@@ -14,4 +14,7 @@ namespace tessera::io {
 FrameBuffer compose_grid(const std::vector<FramesView>& images, int columns, int padding, uint8_t background);
 FrameBuffer compose_grid(const std::vector<FrameBuffer>& images, int columns, int padding, uint8_t background);
 
+// A clip's frames left to right in one image, `padding` pixels of `background` between them.
+FrameBuffer compose_strip(FramesView frames, int padding, uint8_t background);
+
 }  // namespace tessera::io

@@ -96,9 +96,7 @@ void write_through_temporary(const std::string& path, const std::function<void(c
 // One PNG image: the frame, or the frames left to right.
 std::string encode_png_of(FramesView frames) {
   if (frames.frames == 1) return encode_png(frames.rgb, frames.height, frames.width);
-  std::vector<FramesView> each_frame;
-  for (int64_t index = 0; index < frames.frames; ++index) each_frame.push_back(frames.single(index));
-  const FrameBuffer strip = compose_grid(each_frame, static_cast<int>(frames.frames), 1, 0);
+  const FrameBuffer strip = compose_strip(frames, 1, 0);
   return encode_png(strip.rgb.data(), strip.height, strip.width);
 }
 
