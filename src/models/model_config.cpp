@@ -1,9 +1,9 @@
 #include "src/models/model_config.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "common/check.h"
+#include "src/io/json_file.h"
 
 namespace tessera {
 
@@ -12,16 +12,7 @@ nlohmann::json read_model_config(const std::filesystem::path& model_dir) {
   const auto path = model_dir / "config.json";
   TESSERA_CHECK(std::filesystem::is_regular_file(path), "model directory ", model_dir,
                 " has no config.json (a diffusers model directory holds config.json and its weights)");
-  std::ifstream file(path);
-  TESSERA_CHECK(file.good(), "cannot open ", path);
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(file);
-  } catch (const nlohmann::json::parse_error& error) {
-    TESSERA_CHECK(false, path, " is not valid JSON: ", error.what());
-  }
-  TESSERA_CHECK(config.is_object(), path, " must hold a JSON object, not ", config.type_name());
-  return config;
+  return io::read_json_object(path.string());
 }
 
 std::string config_class_name(const nlohmann::json& config, const std::filesystem::path& model_dir) {

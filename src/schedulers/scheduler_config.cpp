@@ -1,7 +1,6 @@
 #include "src/schedulers/scheduler_config.h"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <utility>
@@ -9,6 +8,7 @@
 
 #include "common/check.h"
 #include "common/log.h"
+#include "src/io/json_file.h"
 #include "src/schedulers/flow_match_euler_discrete.h"
 #include "src/schedulers/unipc_multistep.h"
 
@@ -227,15 +227,7 @@ std::unique_ptr<Scheduler> load_scheduler(const std::string& path) {
   std::filesystem::path file(path);
   if (std::filesystem::is_directory(file)) file /= "scheduler_config.json";
   TESSERA_CHECK(std::filesystem::is_regular_file(file), "scheduler config ", file, " does not exist");
-  std::ifstream stream(file);
-  TESSERA_CHECK(stream.good(), "cannot open ", file);
-  json config;
-  try {
-    config = json::parse(stream);
-  } catch (const json::parse_error& error) {
-    TESSERA_CHECK(false, file, " is not valid JSON: ", error.what());
-  }
-  return make_scheduler(config, file.string());
+  return make_scheduler(io::read_json_object(file.string()), file.string());
 }
 
 }  // namespace tessera
