@@ -109,16 +109,10 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   const auto out_dir = (*parsed)["out-dir"].as<std::string>();
   const auto format = (*parsed)["format"].as<std::string>();
   if (format != "png" && format != "mp4") throw cli::UsageError(std::string(kProgram) + ": --format is png or mp4");
-  const auto write_options = cli::write_options_from_flags(kProgram, *parsed);
-  const auto cache_spec = cli::cache_spec_from_flags(kProgram, *parsed);
-  const auto dtype = cli::usage_checked(kProgram, [&] { return parse_dtype((*parsed)["dtype"].as<std::string>()); });
-  const auto guidance_mode =
-      cli::usage_checked(kProgram, [&] { return parse_guidance_mode((*parsed)["cfg-mode"].as<std::string>()); });
-  const std::string model_dir = cli::usage_checked(kProgram, [&] { return cli::model_dir_from_flags(*parsed); });
+  const cli::GenerationFlags flags = cli::read_generation_flags(kProgram, *parsed);
   const Layout layout = data_parallel_layout(*parsed, runtime.world_size(), runtime.world_rank());
-  const GenerationRequest defaults = cli::request_from_flags(*parsed);
   const std::vector<BatchJob> jobs =
-      cli::usage_checked(kProgram, [&] { return read_batch_jobs(jobs_path, defaults, cache_spec, format); });
+      cli::usage_checked(kProgram, [&] { return read_batch_jobs(jobs_path, flags.request, flags.cache_spec, format); });
   cli::usage_checked(kProgram, [&] {
     std::filesystem::create_directories(out_dir);
     io::check_writable_output(out_dir + "/results.png");
@@ -159,8 +153,8 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   const ParallelConfig config{(*parsed)["ulysses"].as<int>(), (*parsed)["ring"].as<int>(), (*parsed)["cfg"].as<int>()};
   auto mesh = std::make_shared<DeviceMesh>(group_world, config);
   const bool group_leader = group_world->rank() == 0;
-  cli::GenerationSession session(TextToVideoPipeline::load(model_dir, dtype, cli::torch_device(binding)), mesh,
-                                 guidance_mode, /*report_progress=*/false);
+  cli::GenerationSession session(TextToVideoPipeline::load(flags.model_dir, flags.dtype, cli::torch_device(binding)),
+                                 mesh, flags.guidance_mode, /*report_progress=*/false);
 
   const auto total = static_cast<int64_t>(pending.size());
   const int64_t rounds = (total + layout.groups - 1) / layout.groups;
@@ -170,7 +164,7 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
     const int64_t index = round * layout.groups + layout.group;
     std::string line;
     if (index < total) {
-      const BatchResult result = run_job(session, *pending[index], out_dir, write_options, group_leader);
+      const BatchResult result = run_job(session, *pending[index], out_dir, flags.write, group_leader);
       if (group_leader) line = result.to_json_line();
     }
     const std::string lines = gather_lines(*books, line);

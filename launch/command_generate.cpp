@@ -38,25 +38,21 @@ int run_generate(int argc, char** argv, MpiRuntime& runtime) {
   const auto out = (*parsed)["out"].as<std::string>();
   // Everything that can be checked without the model is checked before it is loaded.
   cli::usage_checked(kProgram, [&] { io::check_writable_output(out); });
-  const auto write_options = cli::write_options_from_flags(kProgram, *parsed);
-  const auto cache_spec = cli::cache_spec_from_flags(kProgram, *parsed);
+  const cli::GenerationFlags flags = cli::read_generation_flags(kProgram, *parsed);
+  const auto& cache_spec = flags.cache_spec;
   if (parsed->count("stats-json") && !cache_spec) {
     throw cli::UsageError(std::string(kProgram) + ": --stats-json records what a step cache did; add --cache SPEC");
   }
-  const auto dtype = cli::usage_checked(kProgram, [&] { return parse_dtype((*parsed)["dtype"].as<std::string>()); });
-  const auto guidance_mode =
-      cli::usage_checked(kProgram, [&] { return parse_guidance_mode((*parsed)["cfg-mode"].as<std::string>()); });
-  const std::string model_dir = cli::usage_checked(kProgram, [&] { return cli::model_dir_from_flags(*parsed); });
 
   const DeviceBinding binding = cli::configure_rank(runtime, *parsed);
   auto mesh = cli::make_device_mesh(kProgram, *parsed, runtime, binding);
   const bool rank0 = runtime.world_rank() == 0;
-  auto pipeline = TextToVideoPipeline::load(model_dir, dtype, cli::torch_device(binding));
-  GenerationRequest request = cli::request_from_flags(*parsed);
+  auto pipeline = TextToVideoPipeline::load(flags.model_dir, flags.dtype, cli::torch_device(binding));
+  GenerationRequest request = flags.request;
   request.prompt = (*parsed)["prompt"].as<std::string>();
   const Generation generation = cli::usage_checked(kProgram, [&] { return pipeline->resolve(request); });
 
-  cli::GenerationSession session(std::move(pipeline), mesh, guidance_mode, rank0);
+  cli::GenerationSession session(std::move(pipeline), mesh, flags.guidance_mode, rank0);
   session.use_cache(cache_spec);
   TESSERA_LOG_INFO("\"", generation.prompt, "\": ", generation.frames, " frame(s) of ", generation.height, "x",
                    generation.width, ", ", generation.steps, " steps, guidance ", generation.guidance_scale, ", seed ",
@@ -72,7 +68,7 @@ int run_generate(int argc, char** argv, MpiRuntime& runtime) {
     }
   }
   if (rank0) {
-    io::write_frames(out, cli::frames_view(result.frames), write_options);
+    io::write_frames(out, cli::frames_view(result.frames), flags.write);
     char line[256];
     std::snprintf(line, sizeof(line), "wrote %s: %lld frame(s) of %lldx%lld in %.2f s (%.3f s/step over %d steps)",
                   out.c_str(), static_cast<long long>(result.frames.size(0)),

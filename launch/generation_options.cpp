@@ -11,6 +11,7 @@
 #include "launch/progress_bar.h"
 #include "parallel/context_parallel.h"
 #include "parallel/device_mesh.h"
+#include "src/models/load_model.h"
 #include "src/models/model.h"
 
 namespace tessera::cli {
@@ -38,6 +39,8 @@ void add_generation_options(cxxopts::Options& options, const std::string& group)
        cxxopts::value<int>()->default_value("1"));
 }
 
+namespace {
+
 GenerationRequest request_from_flags(const cxxopts::ParseResult& parsed) {
   GenerationRequest request;
   if (parsed.count("negative-prompt")) request.negative_prompt = parsed["negative-prompt"].as<std::string>();
@@ -50,13 +53,6 @@ GenerationRequest request_from_flags(const cxxopts::ParseResult& parsed) {
   return request;
 }
 
-std::optional<std::string> cache_spec_from_flags(const std::string& program, const cxxopts::ParseResult& parsed) {
-  if (!parsed.count("cache")) return std::nullopt;
-  const auto spec = parsed["cache"].as<std::string>();
-  usage_checked(program, [&] { parse_cache_spec(spec); });
-  return spec;
-}
-
 io::FrameWriteOptions write_options_from_flags(const std::string& program, const cxxopts::ParseResult& parsed) {
   io::FrameWriteOptions options;
   options.fps = parsed["fps"].as<int>();
@@ -67,9 +63,30 @@ io::FrameWriteOptions write_options_from_flags(const std::string& program, const
   return options;
 }
 
+}  // namespace
+
+std::optional<std::string> cache_spec_from_flags(const std::string& program, const cxxopts::ParseResult& parsed) {
+  if (!parsed.count("cache")) return std::nullopt;
+  const auto spec = parsed["cache"].as<std::string>();
+  usage_checked(program, [&] { parse_cache_spec(spec); });
+  return spec;
+}
+
 std::string model_dir_from_flags(const cxxopts::ParseResult& parsed) {
   if (parsed.count("model")) return parsed["model"].as<std::string>();
   return default_model_dir();
+}
+
+GenerationFlags read_generation_flags(const std::string& program, const cxxopts::ParseResult& parsed) {
+  GenerationFlags flags;
+  flags.write = write_options_from_flags(program, parsed);
+  flags.cache_spec = cache_spec_from_flags(program, parsed);
+  flags.dtype = usage_checked(program, [&] { return parse_dtype(parsed["dtype"].as<std::string>()); });
+  flags.guidance_mode =
+      usage_checked(program, [&] { return parse_guidance_mode(parsed["cfg-mode"].as<std::string>()); });
+  flags.model_dir = usage_checked(program, [&] { return model_dir_from_flags(parsed); });
+  flags.request = request_from_flags(parsed);
+  return flags;
 }
 
 GenerationSession::GenerationSession(std::unique_ptr<TextToVideoPipeline> pipeline, std::shared_ptr<DeviceMesh> mesh,

@@ -20,13 +20,22 @@ namespace tessera::cli {
 // --upscale, plus --model (default: the embedded model) and --dtype.
 void add_generation_options(cxxopts::Options& options, const std::string& group);
 
-// The request the flags describe (the prompt is left to the caller).
-GenerationRequest request_from_flags(const cxxopts::ParseResult& parsed);
 // --cache SPEC, checked (a usage error when malformed); nullopt without the flag.
 std::optional<std::string> cache_spec_from_flags(const std::string& program, const cxxopts::ParseResult& parsed);
-io::FrameWriteOptions write_options_from_flags(const std::string& program, const cxxopts::ParseResult& parsed);
 // --model, or the embedded default model.
 std::string model_dir_from_flags(const cxxopts::ParseResult& parsed);
+
+// What add_generation_options' flags say, every value checked: a bad one is a usage error of `program`, raised
+// here, before any model is loaded.
+struct GenerationFlags {
+  GenerationRequest request;  // the prompt is left to the caller
+  std::optional<std::string> cache_spec;
+  c10::ScalarType dtype = c10::ScalarType::Float;
+  GuidanceMode guidance_mode = GuidanceMode::automatic;
+  std::string model_dir;
+  io::FrameWriteOptions write;
+};
+GenerationFlags read_generation_flags(const std::string& program, const cxxopts::ParseResult& parsed);
 
 // One rank's generation state: the pipeline with parallelism enabled on its transformer over `mesh`, the
 // current cache, and rank-0 progress reporting.
