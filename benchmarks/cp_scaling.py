@@ -31,8 +31,12 @@ def main():
     parser.add_argument("--size", type=int, default=32, help="latent height and width")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cp_scaling_cpu.json"))
+    parser.add_argument("--tessera", default=str(ROOT / "build" / "bin" / "tessera"),
+                        help="the tessera binary to time (e.g. an older build, for a before/after comparison)")
+    parser.add_argument("--strategies", default="single,ulysses,ring", help="comma-separated subset; single first")
     args = parser.parse_args()
     build = ROOT / "build" / "bin"
+    chosen = args.strategies.split(",")
     results = []
     with tempfile.TemporaryDirectory() as scratch:
         model_dir = pathlib.Path(scratch) / "medium"
@@ -43,10 +47,10 @@ def main():
                    "timestep": torch.tensor([700.0]), "encoder_hidden_states": torch.randn(1, 77, 4096)}, str(inputs))
         tokens = args.frames * (args.size // 2) ** 2
         reference = None
-        for name, ranks, flags in STRATEGIES:
+        for name, ranks, flags in [s for s in STRATEGIES if s[0] in chosen]:
             output = pathlib.Path(scratch) / f"{name}.safetensors"
             timing = pathlib.Path(scratch) / f"{name}.json"
-            command = [str(build / "tessera-run"), "-np", str(ranks), str(build / "tessera"), "forward", "--model",
+            command = [str(build / "tessera-run"), "-np", str(ranks), args.tessera, "forward", "--model",
                        str(model_dir), "--inputs", str(inputs), "--output", str(output), "--threads", "1",
                        "--repeat", str(args.repeat + 1), "--timing-json", str(timing), "--log-level", "warn", *flags]
             subprocess.run(command, check=True)
@@ -63,6 +67,7 @@ def main():
         print(f"{row['strategy']:8s} ranks {row['ranks']}  {row['median_s']:.3f} s  speedup {row['speedup']:.2f}x  "
               f"error vs 1 rank {row['max_relative_error_vs_single']:.1e}")
     document = {"benchmark": "context_parallel_scaling", "device": "cpu (2 cores)", "dtype": "float32",
+                "tessera": args.tessera,
                 "config": {**MEDIUM, "latent": [1, 16, args.frames, args.size, args.size]}, "results": results}
     pathlib.Path(args.out).write_text(json.dumps(document, indent=2) + "\n")
     print(f"wrote {args.out}")

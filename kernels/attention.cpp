@@ -20,6 +20,31 @@ AttentionResult math_attention(const at::Tensor& q, const at::Tensor& k, const a
 
 thread_local const AttentionImplementation* sequence_parallel_implementation = nullptr;
 
+// The CUDA kernels want head_dim a multiple of 8 (flash: at most 256). Zero columns appended to q and k add
+// nothing to the scores, and those appended to v give output columns that are sliced off, so padding is exact
+// (the scale is the caller's, from the true head_dim). Wan2.1's heads are 128, but tiny test configs are not.
+AttentionResult cuda_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+                               bool need_lse) {
+  constexpr int64_t kHeadDimMultiple = 8;
+  const int64_t head_dim = q.size(-1);
+  const int64_t padded_dim = (head_dim + kHeadDimMultiple - 1) / kHeadDimMultiple * kHeadDimMultiple;
+  if (padded_dim != head_dim) {
+    auto pad = [&](const at::Tensor& t) { return at::constant_pad_nd(t, {0, padded_dim - head_dim}); };
+    AttentionResult padded = cuda_attention(pad(q), pad(k), pad(v), scale, need_lse);
+    padded.output = padded.output.narrow(-1, 0, head_dim);
+    return padded;
+  }
+  const bool half_precision = q.scalar_type() == at::kHalf || q.scalar_type() == at::kBFloat16;
+  if (half_precision && head_dim <= 256) {
+    auto result = at::_scaled_dot_product_flash_attention(q, k, v, 0.0, false, false, scale);
+    return {std::get<0>(result), need_lse ? std::get<1>(result) : at::Tensor()};
+  }
+  // fp32 (and wide heads): the memory-efficient kernel; its log-sum-exp is padded along seq_q to a multiple of 32.
+  auto result = at::_scaled_dot_product_efficient_attention(q, k, v, std::nullopt, need_lse, 0.0, false, scale);
+  at::Tensor lse = need_lse ? std::get<1>(result).narrow(-1, 0, q.size(-2)).contiguous() : at::Tensor();
+  return {std::get<0>(result), lse};
+}
+
 AttentionResult fused_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
                                 bool need_lse) {
   if (q.is_cpu()) {
@@ -27,16 +52,7 @@ AttentionResult fused_attention(const at::Tensor& q, const at::Tensor& k, const 
     auto [output, lse] = at::_scaled_dot_product_flash_attention_for_cpu(q, k, v, 0.0, false, std::nullopt, scale);
     return {output, need_lse ? lse.contiguous() : at::Tensor()};
   }
-  if (q.is_cuda() && (q.scalar_type() == at::kHalf || q.scalar_type() == at::kBFloat16) && q.size(-1) <= 256) {
-    auto result = at::_scaled_dot_product_flash_attention(q, k, v, 0.0, false, false, scale);
-    return {std::get<0>(result), need_lse ? std::get<1>(result) : at::Tensor()};
-  }
-  if (q.is_cuda()) {
-    // fp32 on CUDA: the memory-efficient kernel; its log-sum-exp is padded along seq_q to a multiple of 32.
-    auto result = at::_scaled_dot_product_efficient_attention(q, k, v, std::nullopt, need_lse, 0.0, false, scale);
-    at::Tensor lse = need_lse ? std::get<1>(result).narrow(-1, 0, q.size(-2)).contiguous() : at::Tensor();
-    return {std::get<0>(result), lse};
-  }
+  if (q.is_cuda()) return cuda_attention(q, k, v, scale, need_lse);
   return math_attention(q, k, v, scale);
 }
 

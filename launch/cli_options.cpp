@@ -15,7 +15,8 @@ cxxopts::Options make_options(const std::string& subcommand, const std::string& 
        cxxopts::value<std::string>())
       ("threads", "CPU threads per rank (default: cores / ranks on this node)", cxxopts::value<int>())
       ("device", "auto, cpu or cuda (auto: cuda:<local rank mod GPUs> when a GPU is visible)",
-       cxxopts::value<std::string>()->default_value("auto"));
+       cxxopts::value<std::string>()->default_value("auto"))
+      ("allow-tf32", "on CUDA, let fp32 matmuls and convolutions use TF32 (faster, no longer fp32-exact)");
   return options;
 }
 
@@ -49,7 +50,7 @@ DeviceBinding configure_rank(const MpiRuntime& runtime, const cxxopts::ParseResu
   log::configure(runtime.world_rank(), runtime.world_size(), level);
   std::optional<int> threads;
   if (options.count("threads")) threads = options["threads"].as<int>();
-  return bind_device(runtime, options["device"].as<std::string>(), threads);
+  return bind_device(runtime, options["device"].as<std::string>(), threads, options.count("allow-tf32") > 0);
 }
 
 }  // namespace tessera::cli

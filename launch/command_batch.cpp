@@ -121,7 +121,7 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   const DeviceBinding binding = cli::configure_rank(runtime, *parsed);
   const bool rank0 = runtime.world_rank() == 0;
   // Bookkeeping goes over MPI on the host, whatever the compute backend.
-  const std::shared_ptr<Communicator> books = make_world_communicator("mpi", false);
+  const std::shared_ptr<Communicator> books = make_world_communicator("mpi", {});
   const std::string results_path = out_dir + "/results.jsonl";
   if (rank0) {
     const int removed = remove_stale_temporaries(out_dir);
@@ -147,7 +147,7 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
                    " to run on ", layout.groups, " group(s) of ", layout.group_size, " rank(s)",
                    invalid_lines.empty() ? "" : "; malformed lines recorded as failed");
 
-  const std::shared_ptr<Communicator> compute = make_world_communicator((*parsed)["backend"].as<std::string>(), binding.cuda);
+  const std::shared_ptr<Communicator> compute = make_world_communicator((*parsed)["backend"].as<std::string>(), binding.placement);
   const std::shared_ptr<Communicator> group_world =
       layout.groups == 1 ? compute : compute->split(layout.group, runtime.world_rank(), "data_parallel_" + std::to_string(layout.group));
   const ParallelConfig config{(*parsed)["ulysses"].as<int>(), (*parsed)["ring"].as<int>(), (*parsed)["cfg"].as<int>()};

@@ -45,7 +45,7 @@ int run_comm_bench(const cxxopts::ParseResult& parsed, MpiRuntime& runtime, cons
   options.seconds_per_point = parsed["seconds-per-point"].as<double>();
   options.device = binding.cuda ? c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(binding.cuda_index))
                                 : c10::Device(c10::DeviceType::CPU);
-  auto world = make_world_communicator(parsed["backend"].as<std::string>(), binding.cuda);
+  auto world = make_world_communicator(parsed["backend"].as<std::string>(), binding.placement);
   TESSERA_LOG_INFO("communication benchmark: ", to_string(world->backend()), " backend, ", world->size(),
                    " ranks, ", options.device.str(), ", ", options.min_bytes, "..", options.max_bytes, " bytes");
   const auto points = run_comm_benchmark(*world, options);

@@ -13,7 +13,8 @@
 
 namespace tessera {
 
-DeviceBinding bind_device(const MpiRuntime& runtime, const std::string& device, std::optional<int> threads) {
+DeviceBinding bind_device(const MpiRuntime& runtime, const std::string& device, std::optional<int> threads,
+                          bool allow_tf32) {
   TESSERA_CHECK(device == "auto" || device == "cpu" || device == "cuda", "unknown device '", device,
                 "'; use auto, cpu or cuda");
   const int visible = at::globalContext().hasCUDA() ? at::detail::getCUDAHooks().deviceCount() : 0;
@@ -29,12 +30,18 @@ DeviceBinding bind_device(const MpiRuntime& runtime, const std::string& device, 
     binding.cuda_index = runtime.local_rank() % visible;
     c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)
         ->setDevice(c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(binding.cuda_index)));
+    // torch enables TF32 for cuDNN by default; fp32 parity needs it off for both.
+    at::globalContext().setAllowTF32CuBLAS(allow_tf32);
+    at::globalContext().setAllowTF32CuDNN(allow_tf32);
     binding.description = detail::concat("cuda:", binding.cuda_index, " (", visible, " visible, local rank ",
-                                         runtime.local_rank(), ")");
+                                         runtime.local_rank(), allow_tf32 ? ", TF32 allowed" : "", ")");
   } else {
     binding.description = detail::concat("cpu, ", binding.threads, " threads (local rank ", runtime.local_rank(),
                                          " of ", runtime.local_size(), ")");
   }
+  binding.placement = {.cuda_device = binding.cuda ? binding.cuda_index : -1,
+                       .local_ranks = runtime.local_size(),
+                       .visible_gpus = visible};
   return binding;
 }
 

@@ -2,6 +2,8 @@
 #include <optional>
 #include <string>
 
+#include "parallel/world_communicator.h"
+
 namespace tessera {
 
 class MpiRuntime;
@@ -10,12 +12,15 @@ struct DeviceBinding {
   bool cuda = false;
   int cuda_index = -1;
   int threads = 1;
+  RankPlacement placement;  // what the backend choice needs to know (device, ranks and GPUs on this node)
   std::string description;  // "cuda:0 (3 visible)" or "cpu, 2 threads"
 };
 
 // Picks this rank's device from its node-local rank (cuda:local_rank % visible GPUs) and, on CPU, sets
 // torch's intra-op threads to cores / ranks on this node (at least 1) so oversubscribed runs don't thrash.
-// `device` is "auto", "cpu" or "cuda".
-DeviceBinding bind_device(const MpiRuntime& runtime, const std::string& device, std::optional<int> threads);
+// `device` is "auto", "cpu" or "cuda". On CUDA, fp32 matmuls and convolutions are exact fp32 (TF32 off, so
+// fp32 parity holds) unless `allow_tf32` asks for speed.
+DeviceBinding bind_device(const MpiRuntime& runtime, const std::string& device, std::optional<int> threads,
+                          bool allow_tf32 = false);
 
 }  // namespace tessera

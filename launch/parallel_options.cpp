@@ -35,7 +35,7 @@ std::shared_ptr<DeviceMesh> make_device_mesh(const std::string& program, const c
   const ParallelConfig config{parsed["ulysses"].as<int>(), parsed["ring"].as<int>(),
                               parsed.count("cfg") ? parsed["cfg"].as<int>() : 1};
   usage_checked(program, [&] { validate(config, runtime.world_size()); });
-  return std::make_shared<DeviceMesh>(make_world_communicator(parsed["backend"].as<std::string>(), binding.cuda),
+  return std::make_shared<DeviceMesh>(make_world_communicator(parsed["backend"].as<std::string>(), binding.placement),
                                       config);
 }
 

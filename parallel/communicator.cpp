@@ -39,16 +39,15 @@ std::string to_string(ReduceOp op) {
   return "?";
 }
 
-PendingExchange::PendingExchange(std::function<void()> wait_for_completion, at::Tensor received,
-                                 c10::Device result_device)
-    : wait_for_completion_(std::move(wait_for_completion)),
-      received_(std::move(received)),
-      result_device_(result_device) {}
+PendingExchange::PendingExchange(ExchangeHandle handle, at::Tensor received, c10::Device result_device)
+    : handle_(std::move(handle)), received_(std::move(received)), result_device_(result_device) {}
+
+bool PendingExchange::progress() { return !waited_ && handle_.progress && handle_.progress(); }
 
 at::Tensor PendingExchange::wait() {
   TESSERA_CHECK(!waited_, "PendingExchange::wait called twice");
   waited_ = true;
-  wait_for_completion_();
+  handle_.wait();
   return received_.to(result_device_);
 }
 
@@ -232,11 +231,11 @@ std::unique_ptr<PendingExchange> Communicator::exchange_async(const at::Tensor& 
   check_peer(recv_from, "exchange");
   const at::Tensor send_buffer = stage(input).reshape({-1});
   at::Tensor recv_buffer = at::empty_like(send_buffer);
-  auto wait = start_exchange_flat(send_buffer, recv_buffer, send_to, recv_from);
+  ExchangeHandle handle = start_exchange_flat(send_buffer, recv_buffer, send_to, recv_from);
   record("exchange", send_to == rank_ ? 0 : input.nbytes());
   // The send buffer must outlive the transfer: the waiter keeps it.
-  return std::make_unique<PendingExchange>([wait = std::move(wait), send_buffer] { wait(); },
-                                           recv_buffer.view(input.sizes()), input.device());
+  handle.wait = [wait = std::move(handle.wait), send_buffer] { wait(); };
+  return std::make_unique<PendingExchange>(std::move(handle), recv_buffer.view(input.sizes()), input.device());
 }
 
 at::Tensor Communicator::exchange(const at::Tensor& input, int send_to, int recv_from) {

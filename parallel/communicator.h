@@ -27,14 +27,24 @@ struct OperationStats {
 };
 using CommunicationStats = std::map<std::string, OperationStats>;
 
-// A started ring/point-to-point exchange; wait() returns the received tensor.
+// What a backend returns for a started exchange.
+struct ExchangeHandle {
+  std::function<void()> wait;      // returns once the received data may be used (in host or stream order)
+  std::function<bool()> progress;  // optional: advances a host-driven transfer without waiting; true once done
+};
+
+// A started ring/point-to-point exchange; wait() returns the received tensor. Work done meanwhile may call
+// progress() between its pieces, so that a backend that moves data only while polled keeps moving it.
 class PendingExchange {
  public:
-  PendingExchange(std::function<void()> wait_for_completion, at::Tensor received, c10::Device result_device);
+  PendingExchange(ExchangeHandle handle, at::Tensor received, c10::Device result_device);
+  // Advances the transfer if the backend needs polling for that; true once it is known to be complete.
+  bool progress();
+  bool needs_progress() const { return !waited_ && static_cast<bool>(handle_.progress); }
   at::Tensor wait();
 
  private:
-  std::function<void()> wait_for_completion_;
+  ExchangeHandle handle_;
   at::Tensor received_;
   c10::Device result_device_;
   bool waited_ = false;
@@ -100,8 +110,8 @@ class Communicator {
   virtual void broadcast_flat(at::Tensor& buffer, int root) = 0;
   virtual void send_flat(const at::Tensor& buffer, int peer) = 0;
   virtual void recv_flat(at::Tensor& buffer, int peer) = 0;
-  // Starts the exchange and returns a function that waits for it.
-  virtual std::function<void()> start_exchange_flat(const at::Tensor& send, at::Tensor& recv, int send_to,
+  // Starts the exchange and returns how to wait for it and, optionally, how to advance it.
+  virtual ExchangeHandle start_exchange_flat(const at::Tensor& send, at::Tensor& recv, int send_to,
                                                     int recv_from) = 0;
   virtual void barrier_impl() = 0;
   virtual std::shared_ptr<Communicator> split_impl(int color, int key, const std::string& name,

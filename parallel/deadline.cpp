@@ -57,13 +57,25 @@ void wait_with_deadline(const std::function<bool()>& is_done, const OperationDes
   }
   if (is_done()) return;
   if (on_timeout) on_timeout();
-  const int world_rank = description.world_ranks.empty() ? -1 : description.world_ranks.at(description.group_rank);
-  abort_job(detail::concat("communication deadline exceeded: ", description.operation,
-                           description.detail.empty() ? "" : " (" + description.detail + ")", " on ",
-                           describe_group(description.group, description.world_ranks), " did not complete within ",
-                           current_timeout_seconds(), " s on world rank ", world_rank,
-                           "; a peer never arrived or died. Aborting every rank. "
-                           "If the work between collectives is legitimately longer, raise TESSERA_COMM_TIMEOUT_S."));
+  abort_job(deadline_message(description, current_timeout_seconds()));
+}
+
+double deadline_seconds() { return current_timeout_seconds(); }
+
+std::string deadline_message(const OperationDescription& description, double seconds) {
+  return detail::concat("communication deadline exceeded: ", describe_operation_in_group(description),
+                        " did not complete within ", seconds, " s on world rank ", world_rank_of(description),
+                        "; a peer never arrived or died. Aborting every rank. "
+                        "If the work between collectives is legitimately longer, raise TESSERA_COMM_TIMEOUT_S.");
+}
+
+std::string describe_operation_in_group(const OperationDescription& description) {
+  return description.operation + (description.detail.empty() ? "" : " (" + description.detail + ")") + " on " +
+         describe_group(description.group, description.world_ranks);
+}
+
+int world_rank_of(const OperationDescription& description) {
+  return description.world_ranks.empty() ? -1 : description.world_ranks.at(description.group_rank);
 }
 
 void abort_job(const std::string& message, int exit_code) {

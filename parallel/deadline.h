@@ -37,6 +37,16 @@ class ScopedCommunicationTimeout {
 void wait_with_deadline(const std::function<bool()>& is_done, const OperationDescription& description,
                         const std::function<void()>& on_timeout = {});
 
+// The deadline in force on this thread (a ScopedCommunicationTimeout's, else TESSERA_COMM_TIMEOUT_S): what a
+// backend that watches its operations from another thread captures when it starts one.
+double deadline_seconds();
+
+// The one message of a missed deadline, wherever it is detected (this thread's wait or a backend's watchdog).
+std::string deadline_message(const OperationDescription& description, double seconds);
+// "all_reduce (sum) on group 'world' (world ranks 0,1)"
+std::string describe_operation_in_group(const OperationDescription& description);
+int world_rank_of(const OperationDescription& description);
+
 // Logs `message` and terminates every rank of the job (MPI_Abort on MPI_COMM_WORLD).
 [[noreturn]] void abort_job(const std::string& message, int exit_code = 3);
 

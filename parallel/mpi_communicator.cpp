@@ -157,15 +157,21 @@ void MpiCommunicator::recv_flat(at::Tensor& buffer, int peer) {
   wait(requests, describe_operation("recv", "from rank " + std::to_string(peer)));
 }
 
-std::function<void()> MpiCommunicator::start_exchange_flat(const at::Tensor& send, at::Tensor& recv, int send_to,
-                                                           int recv_from) {
+ExchangeHandle MpiCommunicator::start_exchange_flat(const at::Tensor& send, at::Tensor& recv, int send_to,
+                                                    int recv_from) {
   auto requests = std::make_shared<std::vector<MPI_Request>>(2);
   const int bytes = byte_count(send.numel(), send.element_size());
   TESSERA_CHECK_MPI(MPI_Irecv(recv.data_ptr(), bytes, MPI_BYTE, recv_from, kExchangeTag, comm_, &(*requests)[0]));
   TESSERA_CHECK_MPI(MPI_Isend(send.data_ptr(), bytes, MPI_BYTE, send_to, kExchangeTag, comm_, &(*requests)[1]));
   auto description = describe_operation(
       "exchange", "to rank " + std::to_string(send_to) + ", from rank " + std::to_string(recv_from));
-  return [this, requests, description] { wait(*requests, description); };
+  // Open MPI moves a large message one fragment per poll: progress() between pieces of work keeps it moving.
+  auto progress = [requests] {
+    int done = 0;
+    TESSERA_CHECK_MPI(MPI_Testall(static_cast<int>(requests->size()), requests->data(), &done, MPI_STATUSES_IGNORE));
+    return done != 0;
+  };
+  return {.wait = [this, requests, description] { wait(*requests, description); }, .progress = progress};
 }
 
 void MpiCommunicator::barrier_impl() {

@@ -32,8 +32,7 @@ class MpiCommunicator final : public Communicator {
   void broadcast_flat(at::Tensor& buffer, int root) override;
   void send_flat(const at::Tensor& buffer, int peer) override;
   void recv_flat(at::Tensor& buffer, int peer) override;
-  std::function<void()> start_exchange_flat(const at::Tensor& send, at::Tensor& recv, int send_to,
-                                            int recv_from) override;
+  ExchangeHandle start_exchange_flat(const at::Tensor& send, at::Tensor& recv, int send_to, int recv_from) override;
   void barrier_impl() override;
   std::shared_ptr<Communicator> split_impl(int color, int key, const std::string& name,
                                            std::vector<int> world_ranks, int rank) override;

@@ -1,5 +1,6 @@
 #pragma once
 // Every CUDA runtime and NCCL return code goes through one of these macros, which name the failed call.
+// ncclInProgress is not success: a non-blocking communicator's calls are settled by polling (nccl_communicator).
 #include <cuda_runtime_api.h>
 #include <nccl.h>
 
@@ -17,7 +18,7 @@
 #define TESSERA_CHECK_NCCL(call)                                                                       \
   do {                                                                                                 \
     const ncclResult_t tessera_nccl_status = (call);                                                   \
-    if (tessera_nccl_status != ncclSuccess && tessera_nccl_status != ncclInProgress) [[unlikely]]      \
+    if (tessera_nccl_status != ncclSuccess) [[unlikely]]                                             \
       ::tessera::detail::throw_check_failure(                                                          \
           __FILE__, __LINE__,                                                                          \
           ::tessera::detail::concat(#call, " failed: ", ncclGetErrorString(tessera_nccl_status), " (", \

@@ -11,8 +11,10 @@ namespace tessera {
 bool nccl_built();
 std::string nccl_version();  // "2.28.9", or "not built"
 
-// A NCCL communicator over the same ranks as `bootstrap`, on the current CUDA device. Collective: every
-// rank of `bootstrap` must call it.
-std::shared_ptr<Communicator> make_nccl_communicator(MpiCommunicator& bootstrap);
+// A NCCL communicator over the same ranks as `bootstrap`, on CUDA device `device` (passed, never taken from
+// whatever is current). Non-blocking underneath: initialisation, splits and every operation are bounded by
+// the communication deadline, watched from a thread of its own; operations run on a stream of their own,
+// ordered with the caller's current stream by events. Collective: every rank of `bootstrap` must call it.
+std::shared_ptr<Communicator> make_nccl_communicator(MpiCommunicator& bootstrap, int device);
 
 }  // namespace tessera

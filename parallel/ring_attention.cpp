@@ -8,6 +8,30 @@
 #include "parallel/distributed_attention.h"
 
 namespace tessera {
+namespace {
+
+// A hop's attention while the next hop's k, v travel. When the backend moves data only while polled (MPI),
+// the queries are cut into pieces and the exchange is advanced between them; rows of attention are
+// independent, so the result is the same.
+AttentionResult attention_while_exchanging(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                           const AttentionOptions& options, PendingExchange* pending) {
+  constexpr int64_t kPieces = 4;
+  if (pending == nullptr || !pending->needs_progress() || q.size(1) < kPieces) {
+    return local_attention(q, k, v, options);
+  }
+  std::vector<at::Tensor> outputs, lses;
+  const int64_t rows = q.size(1);
+  for (int64_t piece = 0; piece < kPieces; ++piece) {
+    const int64_t begin = rows * piece / kPieces, end = rows * (piece + 1) / kPieces;
+    const AttentionResult part = local_attention(q.narrow(1, begin, end - begin), k, v, options);
+    outputs.push_back(part.output);
+    lses.push_back(part.lse);
+    pending->progress();
+  }
+  return {.output = at::cat(outputs, 1), .lse = options.need_lse ? at::cat(lses, 2) : at::Tensor()};
+}
+
+}  // namespace
 
 AttentionResult ring_attention(Communicator& ring, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                const AttentionOptions& options) {
@@ -32,8 +56,9 @@ AttentionResult ring_attention(Communicator& ring, const at::Tensor& q, const at
     if (hop + 1 < size) next = ring.exchange_async(travelling, (rank + 1) % size, (rank - 1 + size) % size);
     const int64_t valid = length_of[source];
     if (valid > 0 && q.size(1) > 0) {
-      const AttentionResult part = local_attention(q, travelling[0].narrow(1, 0, valid),
-                                                   travelling[1].narrow(1, 0, valid), partial_options);
+      const AttentionResult part = attention_while_exchanging(q, travelling[0].narrow(1, 0, valid),
+                                                              travelling[1].narrow(1, 0, valid), partial_options,
+                                                              next.get());
       const at::Tensor merged_lse = at::logaddexp(lse, part.lse);
       // lse is [B, H, S]; outputs are [B, S, H, D].
       auto weight = [&](const at::Tensor& partial_lse) {

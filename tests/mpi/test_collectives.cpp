@@ -192,6 +192,22 @@ TEST_P(Collectives, RingExchangeAndAsyncOverlap) {
   expect_same(comm.exchange(local, comm.rank(), comm.rank()), local.contiguous());
 }
 
+// Polling alone completes an exchange (MPI moves a large message only while polled): what Ring attention does
+// between pieces of a hop's attention. A message far above Open MPI's eager limit, so it needs many polls.
+TEST_P(Collectives, PollingProgressCompletesALargeExchange) {
+  auto& comm = world();
+  const int previous = (comm.rank() + comm.size() - 1) % comm.size();
+  const auto local = input(comm.rank(), {1 << 20}, at::kFloat);  // 4 MiB
+  auto pending = comm.exchange_async(local, (comm.rank() + 1) % comm.size(), previous);
+  ASSERT_TRUE(pending->needs_progress());
+  int polls = 0;
+  while (!pending->progress()) {
+    ASSERT_LT(++polls, 50'000'000) << "the exchange never completed by polling alone";
+  }
+  EXPECT_FALSE(pending->needs_progress() && pending->progress() == false);
+  expect_same(pending->wait(), rank_tensor(previous, {1 << 20}, at::kFloat).to(device()));
+}
+
 TEST_P(Collectives, SplitIntoEvenAndOddRanks) {
   auto& comm = world();
   const auto group = comm.split(comm.rank() % 2, -comm.rank(), "parity");  // key reverses the order
