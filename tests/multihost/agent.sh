@@ -2,10 +2,11 @@
 # Open MPI's remote launch agent for the emulated hosts (mpirun --mca plm_rsh_agent agent.sh), standing in
 # for ssh: agent.sh HOST COMMAND... runs COMMAND through a shell, as ssh would, inside HOST's network
 # namespace and in a UTS namespace of its own named HOST, so that the daemon and its ranks see the host
-# name Open MPI knows the host by (node-local ranks are grouped by it).
+# name Open MPI knows the host by (node-local ranks are grouped by it). Like sshd, it starts the command
+# with a bare environment: what the ranks need must travel through mpirun (-x VAR, OMPI_MCA_*).
 host=$1
 shift
-ip netns exec "$host" unshare --uts sh -c 'hostname "$1" && exec sh -c "$2"' agent "$host" "$*"
+env -i PATH="$PATH" HOME="$HOME" ip netns exec "$host" unshare --uts sh -c 'hostname "$1" && exec sh -c "$2"' agent "$host" "$*"
 status=$?
 # The agent itself stays outside the host, like an ssh client. When the host has lost its cable
 # (emulated_hosts.sh cut), ssh would not learn at once that the remote daemon died: it would wait on a

@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 dir=$(mktemp -d)
 name="" job=""
 cleanup() {
-  [ -n "$job" ] && kill -9 -- "-$job" 2>/dev/null  # mpirun and its local agents (their own process group)
+  [ -n "$job" ] && kill -9 -- "-$job" 2>/dev/null  # mpirun's process group; its agents.sh follow it out
   [ -n "$name" ] && "$here/emulated_hosts.sh" down "$name"
   rm -rf "$dir"
 }
@@ -49,8 +49,9 @@ local-ranks)
 host-killed)
   deadline=5 keepalive=30
   export TESSERA_COMM_TIMEOUT_S=$deadline MULTIHOST_KEEPALIVE_S=$keepalive
-  setsid timeout --kill-after=5 120 "${run[@]}" "${forward[@]}" --output "$dir/np4.safetensors" --ulysses 2 --ring 2 \
-    --repeat 1000000 >"$dir/job.log" 2>&1 &
+  # -x: remote ranks start with a bare environment (agent.sh, like sshd), so the deadline must be forwarded.
+  setsid timeout --kill-after=5 120 "${run[@]}" -x TESSERA_COMM_TIMEOUT_S "${forward[@]}" \
+    --output "$dir/np4.safetensors" --ulysses 2 --ring 2 --repeat 1000000 >"$dir/job.log" 2>&1 &
   job=$!
   for _ in $(seq 1 600); do
     grep -q "forward 3/" "$dir/job.log" && break
