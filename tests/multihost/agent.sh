@@ -6,6 +6,7 @@
 # with a bare environment: what the ranks need must travel through mpirun (-x VAR, OMPI_MCA_*).
 host=$1
 shift
+# shellcheck disable=SC2016  # $1 and $2 are the inner shell's
 env -i PATH="$PATH" HOME="$HOME" ip netns exec "$host" unshare --uts sh -c 'hostname "$1" && exec sh -c "$2"' agent "$host" "$*"
 status=$?
 # The agent itself stays outside the host, like an ssh client. When the host has lost its cable

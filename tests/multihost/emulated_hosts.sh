@@ -27,8 +27,8 @@ up() {
   command -v ip >/dev/null || skip "no ip command (iproute2)"
   command -v unshare >/dev/null || skip "no unshare command (util-linux)"
   unshare --uts true 2>/dev/null || skip "unshare --uts fails here"
-  local n name="" attempt error
-  for attempt in $(seq 1 40); do
+  local n name="" error
+  for _ in $(seq 1 40); do
     n=$(((RANDOM % 250) + 1))
     ip route show | grep -q "^10\.231\.$n\." && continue  # a subnet someone else routes
     if error=$(ip link add "tsmh$n" type bridge 2>&1); then name="tsmh$n"; break; fi

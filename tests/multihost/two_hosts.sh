@@ -27,6 +27,7 @@ read -r name subnet <<<"$hosts"
 printf '%sa slots=2\n%sb slots=2\n' "$name" "$name" >"$dir/hostfile"
 echo "emulated hosts ${name}a and ${name}b on $subnet"
 # Daemons reach mpirun and ranks reach each other only on the hosts' subnet; shared memory inside a host.
+# shellcheck disable=SC2054  # self,vader,tcp is one argument
 run=("$tessera_run" --hostfile "$dir/hostfile" -np 4 --mca plm_rsh_agent "$here/agent.sh"
      --mca oob_tcp_if_include "$subnet" --mca btl_tcp_if_include "$subnet" --mca btl self,vader,tcp)
 forward=("$tessera" forward --model "$fixture" --inputs "$fixture/inputs.safetensors")
