@@ -66,7 +66,10 @@ if [ "$build_status" -eq 0 ]; then
   echo "== GPU tests: NCCL (1 rank, and a GPU per rank where there are several), CUDA attention at head sizes"
   echo "   10/12/64/128, Wan bf16 vs fp32 and fp32 vs diffusers, Ulysses/Ring/USP on CUDA tensors at 2 and 4 ranks"
   echo "   over host-staged MPI, the NCCL abort path"
-  (cd "$BUILD" && timeout 300 ctest --output-on-failure -L gpu --output-junit "$OUT/ctest_gpu.xml") \
+  # Every gtest process (each rank of each run) also writes its cases' results under $OUT/gtest/.
+  mkdir -p "$OUT/gtest"
+  (cd "$BUILD" && GTEST_OUTPUT="json:$OUT/gtest/" timeout 300 ctest --output-on-failure -L gpu \
+     --output-junit "$OUT/ctest_gpu.xml") \
     >"$OUT/ctest.log" 2>&1
   status=$?
   grep -E "tests passed|FAILED|Failed|Skipped|\*\*\*" "$OUT/ctest.log" | tail -n 30

@@ -42,6 +42,29 @@ def tests(junit):
     return results
 
 
+def gtest_cases(directory):
+    """Every gtest case over all processes that wrote a report: failed if it failed on any rank, skipped if
+    skipped on all."""
+    cases = {}
+    for report in sorted(directory.glob("*.json")) if directory.exists() else []:
+        try:
+            document = json.loads(report.read_text())
+        except ValueError:
+            continue
+        for suite in document.get("testsuites", []):
+            for case in suite.get("testsuite", []):
+                name = f"{suite['name']}.{case['name']}"
+                entry = cases.setdefault(name, {"name": name, "runs": 0, "failed": 0, "skipped": 0, "seconds": 0.0})
+                entry["runs"] += 1
+                entry["failed"] += 1 if case.get("failures") else 0
+                entry["skipped"] += 1 if case.get("result") == "SKIPPED" else 0
+                entry["seconds"] = max(entry["seconds"], float(str(case.get("time", "0s")).rstrip("s") or 0))
+    for entry in cases.values():
+        entry["status"] = ("failed" if entry["failed"] else "skipped" if entry["skipped"] == entry["runs"]
+                           else "passed")
+    return sorted(cases.values(), key=lambda entry: entry["name"])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=pathlib.Path, required=True)
@@ -54,9 +77,12 @@ def main():
         phases = json.loads("{" + phases_file.read_text().strip().rstrip(",") + "}")
     results = tests(args.out / "ctest_gpu.xml")
     counts = {status: sum(1 for r in results if r["status"] == status) for status in ("passed", "failed", "skipped")}
+    cases = gtest_cases(args.out / "gtest")
+    case_counts = {status: sum(1 for c in cases if c["status"] == status) for status in ("passed", "failed", "skipped")}
     summary = {"ok": args.build_status == 0 and args.ctest_status == 0 and counts["failed"] == 0,
                "build_status": args.build_status, "ctest_status": args.ctest_status, "counts": counts,
-               "phase_seconds": phases, "versions": versions(), "tests": results}
+               "gtest_case_counts": case_counts, "phase_seconds": phases, "versions": versions(), "tests": results,
+               "gtest_cases": cases}
     print(json.dumps(summary, indent=1))
 
 

@@ -42,9 +42,9 @@ TEST_P(CudaAttention, FusedMatchesMathWithLse) {
   const auto [head_dim, dtype] = GetParam();
   const double tolerance = dtype == at::kFloat ? 2e-5 : 2e-2;
   at::manual_seed(head_dim);
-  const auto options = at::TensorOptions().dtype(dtype).device(kCuda);
-  const at::Tensor q = at::randn({2, 37, 3, head_dim}, options), k = at::randn({2, 53, 3, head_dim}, options),
-                   v = at::randn({2, 53, 3, head_dim}, options);
+  const auto on_gpu = at::TensorOptions().dtype(dtype).device(kCuda);
+  const at::Tensor q = at::randn({2, 37, 3, head_dim}, on_gpu), k = at::randn({2, 53, 3, head_dim}, on_gpu),
+                   v = at::randn({2, 53, 3, head_dim}, on_gpu);
   AttentionOptions options;
   options.need_lse = true;
   const auto fused = local_attention(q, k, v, options);
