@@ -57,7 +57,7 @@ cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSER
   "${CMAKE_EXTRA[@]}" >"$OUT/configure.log" 2>&1 || { tail -n 40 "$OUT/configure.log"; exit 1; }
 grep "tessera:" "$OUT/configure.log"
 build_status=0
-cmake --build "$BUILD" -j "$(nproc)" --target tessera_cli tessera_gpu_tests tessera_nccl_abort_probe tessera_compare_safetensors \
+cmake --build "$BUILD" -j "$(nproc)" --target tessera_cli tessera_gpu_tests tessera_mpi_tests tessera_nccl_abort_probe tessera_compare_safetensors \
   >"$OUT/build.log" 2>&1 || { build_status=$?; tail -n 60 "$OUT/build.log"; }
 phase build
 
