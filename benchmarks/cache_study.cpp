@@ -85,11 +85,11 @@ std::vector<CacheStudyPoint> run_cache_study(const CacheStudyOptions& options) {
   runs.insert(runs.end(), options.caches.begin(), options.caches.end());
   for (const auto& spec : runs) {
     if (spec != "none") enable_cache(model, parse_cache_spec(spec));
-    // The median of `repeat` identical runs (each a new generation), so one noisy run does not decide.
+    // The median of `repeat` identical runs (each a new generation: denoise resets the cache), so one noisy
+    // run does not decide.
     std::vector<double> seconds;
     at::Tensor latent;
     for (int run = 0; run < options.repeat; ++run) {
-      if (spec != "none") reset_cache(model);
       const auto start = std::chrono::steady_clock::now();
       latent = denoise_with_flow_match(model, {noise, text, negative_text}, options);
       seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

@@ -4,6 +4,7 @@
 
 #include <limits>
 
+#include "cache/collective_decision.h"
 #include "common/check.h"
 #include "parallel/communicator.h"
 
@@ -24,10 +25,10 @@ std::string cache_method_name(const CacheConfig& config) {
   return names[config.index()];
 }
 
-CacheSession::CacheSession(CacheConfig config, std::vector<std::string> block_names, Communicator* cp_group)
+CacheSession::CacheSession(CacheConfig config, std::vector<std::string> block_names, GroupSource cp_group)
     : config_(std::move(config)),
       block_names_(std::move(block_names)),
-      cp_group_(cp_group),
+      cp_group_(std::move(cp_group)),
       states_([blocks = block_names_.size()] { return CacheContextState(blocks); }) {
   states_.set_context("default");
 }
@@ -41,17 +42,16 @@ double CacheSession::relative_l1(const at::Tensor& current, const at::Tensor& pr
                                                                                       .to(current.device())})
                                      .cpu()
                                : at::tensor({0.0, 0.0, 1.0}, at::kDouble);
-  if (cp_group_ != nullptr && cp_group_->size() > 1) sums = cp_group_->all_reduce(sums, ReduceOp::sum).cpu();
+  const std::shared_ptr<Communicator> group = cp_group();
+  if (group != nullptr && group->size() > 1) sums = group->all_reduce(sums, ReduceOp::sum).cpu();
   if (sums[2].item<double>() > 0) return std::numeric_limits<double>::quiet_NaN();
   const double diff = sums[0].item<double>(), base = sums[1].item<double>();
   if (base == 0) return diff == 0 ? 0.0 : std::numeric_limits<double>::infinity();
   return diff / base;
 }
 
-bool CacheSession::any_rank(bool local) {
-  if (cp_group_ == nullptr || cp_group_->size() <= 1) return local;
-  const at::Tensor flag = at::tensor({local ? 1.0 : 0.0}, at::kDouble);
-  return cp_group_->all_reduce(flag, ReduceOp::max).cpu()[0].item<double>() > 0;
+bool CacheSession::reuse_on_every_rank(bool reuse_here) {
+  return tessera::reuse_on_every_rank(cp_group().get(), reuse_here);
 }
 
 double CacheSession::current_timestep(const std::function<double()>& callback, const char* method) const {

@@ -1,10 +1,12 @@
 #pragma once
 // What the cache hooks of one model share: the configuration, the per-context state (one per CFG branch),
-// the context-parallel group the decisions are reduced over, and the record of what every block did.
+// where to find the context-parallel group the decisions are reduced over, and the record of what every
+// block did.
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -59,16 +61,22 @@ struct CacheContextState {
   at::Tensor low_frequency_delta, high_frequency_delta;
 };
 
+// Where a session finds the context-parallel group when it decides: enable_cache asks the model's hooks
+// (context_parallel_group), so the group follows enable_parallelism / disable_parallelism in either order and
+// the session never keeps one past its model's parallelism. Empty, or returning null: one rank.
+using GroupSource = std::function<std::shared_ptr<Communicator>()>;
+
 class CacheSession {
  public:
   // `block_names` says what each block index is, for reports: module paths ("blocks.3", "blocks.0.attn1") or
   // a description. The context starts as "default".
-  CacheSession(CacheConfig config, std::vector<std::string> block_names, Communicator* cp_group);
+  CacheSession(CacheConfig config, std::vector<std::string> block_names, GroupSource cp_group = {});
 
   const CacheConfig& config() const { return config_; }
   int64_t num_blocks() const { return static_cast<int64_t>(block_names_.size()); }
   const std::vector<std::string>& block_names() const { return block_names_; }
-  Communicator* cp_group() const { return cp_group_; }
+  // The group decisions are reduced over now; null for one rank.
+  std::shared_ptr<Communicator> cp_group() const { return cp_group_ ? cp_group_() : nullptr; }
   StateManager<CacheContextState>& states() { return states_; }
   CacheContextState& state() { return states_.get_state(); }
 
@@ -78,8 +86,9 @@ class CacheSession {
   // only (45 -> 46 tokens over 4 ranks changes rank 1's shard, not rank 0's), and a rank-local check would
   // send the ranks down different branches, into different collectives.
   double relative_l1(const at::Tensor& current, const at::Tensor& previous, bool locally_comparable = true);
-  // True on every rank when `local` is true on any rank of the CP group (one tiny all-reduce).
-  bool any_rank(bool local);
+  // Every cache's skip/compute decision goes through here (collective_decision.h): reuse only when every
+  // rank of the CP group would. Call it once per decision on every rank, whatever the local decision is.
+  bool reuse_on_every_rank(bool reuse_here);
 
   // The timestep the next forwards run at, for methods that decide by timestep (PAB) when the config has no
   // callback: the caller sets it before each denoising step. Kept across reset (it is an input, not state).
@@ -97,7 +106,7 @@ class CacheSession {
  private:
   CacheConfig config_;
   std::vector<std::string> block_names_;
-  Communicator* cp_group_;
+  GroupSource cp_group_;
   StateManager<CacheContextState> states_;
   std::vector<CacheRecord> records_;
   std::optional<double> timestep_;

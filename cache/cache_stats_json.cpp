@@ -10,7 +10,7 @@
 
 namespace tessera {
 
-std::string cache_stats_json(Model& model, Communicator& world) {
+std::string cache_stats_json(HookableModel& model, Communicator& world) {
   nlohmann::json records = nlohmann::json::array();
   for (const auto& record : cache_records(model)) {
     records.push_back({{"context", record.context},

@@ -6,11 +6,11 @@
 namespace tessera {
 
 class Communicator;
-class Model;
+class HookableModel;
 
 // Collective over `world`. Returns the document on rank 0 and an empty string on the other ranks:
 // {"method": "first_block_cache", "blocks": ["blocks.0", ...] (what each block index is),
 //  "ranks": [{"rank": r, "records": [{"context", "step", "block", "action", "metric"}, ...]}, ...]}.
-std::string cache_stats_json(Model& model, Communicator& world);
+std::string cache_stats_json(HookableModel& model, Communicator& world);
 
 }  // namespace tessera

@@ -8,7 +8,8 @@
 #include "cache/cache_hook.h"
 #include "common/check.h"
 #include "hooks/hook_registry.h"
-#include "src/models/model.h"
+#include "hooks/hookable_model.h"
+#include "parallel/context_parallel.h"
 
 namespace tessera {
 namespace {
@@ -75,13 +76,18 @@ void validate(const CacheConfig& config) {
   }
 }
 
-std::shared_ptr<CacheHook> find_hook(Model& model) {
+std::shared_ptr<CacheHook> find_hook(HookableModel& model) {
   for (const auto& [path, module] : model.all_modules()) {
     if (HookRegistry* registry = module->hook_registry()) {
       if (auto hook = registry->get_hook_as<CacheHook>(kCacheHookName)) return hook;
     }
   }
   return nullptr;
+}
+
+// Only the hooks decide, and the model owns them: while one runs, the model is there to be asked.
+GroupSource group_of(HookableModel& model) {
+  return [&model] { return context_parallel_group(model); };
 }
 
 std::vector<std::string> target_paths(const std::vector<AttentionTarget>& targets) {
@@ -91,8 +97,8 @@ std::vector<std::string> target_paths(const std::vector<AttentionTarget>& target
 }
 
 // PAB hooks the attention modules its identifiers select, not a block stack.
-void enable_pyramid_attention_broadcast(Model& model, const PyramidAttentionBroadcastConfig& pab,
-                                        const CacheConfig& config, Communicator* cp_group) {
+void enable_pyramid_attention_broadcast(HookableModel& model, const PyramidAttentionBroadcastConfig& pab,
+                                        const CacheConfig& config) {
   const auto targets = pyramid_attention_broadcast_targets(model, pab);
   std::string identifiers;
   for (const auto* list : {&pab.spatial_attention_block_identifiers, &pab.temporal_attention_block_identifiers,
@@ -102,7 +108,7 @@ void enable_pyramid_attention_broadcast(Model& model, const PyramidAttentionBroa
   TESSERA_CHECK(!targets.empty(), "pyramid_attention_broadcast selects no attention module of ", model.class_name(),
                 " (block identifiers ", identifiers, "; spatial/temporal attention is <identifier>.*.attn1, cross ",
                 "attention <identifier>.*.attn2, for the types whose block_skip_range is > 0)");
-  auto session = std::make_shared<CacheSession>(config, target_paths(targets), cp_group);
+  auto session = std::make_shared<CacheSession>(config, target_paths(targets), group_of(model));
   for (size_t i = 0; i < targets.size(); ++i) {
     HookRegistry::get_or_create(*targets[i].module)
         .register_hook(kCacheHookName,
@@ -111,8 +117,7 @@ void enable_pyramid_attention_broadcast(Model& model, const PyramidAttentionBroa
 }
 
 // FasterCache hooks the selected self-attention modules and the model (for the CFG branch).
-void enable_faster_cache(Model& model, const FasterCacheConfig& faster, const CacheConfig& config,
-                         Communicator* cp_group) {
+void enable_faster_cache(HookableModel& model, const FasterCacheConfig& faster, const CacheConfig& config) {
   const auto targets = faster_cache_targets(model, faster);
   TESSERA_CHECK(!targets.empty() || !faster.is_guidance_distilled, "faster_cache selects no self-attention module of ",
                 model.class_name(), " and is_guidance_distilled leaves no CFG branch to reuse: nothing to cache; ",
@@ -120,7 +125,7 @@ void enable_faster_cache(Model& model, const FasterCacheConfig& faster, const Ca
   const auto model_block = static_cast<int64_t>(targets.size());
   std::vector<std::string> names = target_paths(targets);
   names.push_back("unconditional branch");
-  auto session = std::make_shared<CacheSession>(config, std::move(names), cp_group);
+  auto session = std::make_shared<CacheSession>(config, std::move(names), group_of(model));
   for (int64_t i = 0; i < model_block; ++i) {
     HookRegistry::get_or_create(*targets[i].module)
         .register_hook(kCacheHookName, make_faster_cache_attention_hook(session, i, targets[i]));
@@ -130,28 +135,27 @@ void enable_faster_cache(Model& model, const FasterCacheConfig& faster, const Ca
 
 }  // namespace
 
-void enable_cache(Model& model, const CacheConfig& config, Communicator* cp_group) {
-  const ModelMetadata metadata = model.metadata();
-  TESSERA_CHECK(metadata.supports("cache"), metadata.class_name,
+void enable_cache(HookableModel& model, const CacheConfig& config) {
+  TESSERA_CHECK(model.supports_cache(), model.class_name(),
                 " does not support caches (its capabilities declare supports_cache = false)");
   validate(config);
-  TESSERA_CHECK(find_hook(model) == nullptr, "a cache is already enabled on ", metadata.class_name,
+  TESSERA_CHECK(find_hook(model) == nullptr, "a cache is already enabled on ", model.class_name(),
                 "; call disable_cache first");
   if (const auto* pab = std::get_if<PyramidAttentionBroadcastConfig>(&config)) {
-    enable_pyramid_attention_broadcast(model, *pab, config, cp_group);
+    enable_pyramid_attention_broadcast(model, *pab, config);
     return;
   }
   if (const auto* faster = std::get_if<FasterCacheConfig>(&config)) {
-    enable_faster_cache(model, *faster, config, cp_group);
+    enable_faster_cache(model, *faster, config);
     return;
   }
   const std::string& pattern = blocks_pattern(config);
   const auto blocks = model.find_all(pattern);
-  TESSERA_CHECK(!blocks.empty(), "cache block pattern \"", pattern, "\" matches no module of ", metadata.class_name);
+  TESSERA_CHECK(!blocks.empty(), "cache block pattern \"", pattern, "\" matches no module of ", model.class_name());
 
   std::vector<std::string> names;
   for (const auto& block : blocks) names.push_back(block.path);
-  auto session = std::make_shared<CacheSession>(config, std::move(names), cp_group);
+  auto session = std::make_shared<CacheSession>(config, std::move(names), group_of(model));
   for (size_t i = 0; i < blocks.size(); ++i) {
     const auto index = static_cast<int64_t>(i);
     std::shared_ptr<CacheHook> hook;
@@ -164,32 +168,32 @@ void enable_cache(Model& model, const CacheConfig& config, Communicator* cp_grou
   }
 }
 
-void disable_cache(Model& model) {
+void disable_cache(HookableModel& model) {
   for (const auto& [path, module] : model.all_modules()) {
     if (HookRegistry* registry = module->hook_registry()) registry->remove_hook(kCacheHookName);
   }
 }
 
-bool cache_enabled(Model& model) { return find_hook(model) != nullptr; }
+bool cache_enabled(HookableModel& model) { return find_hook(model) != nullptr; }
 
-std::shared_ptr<CacheSession> cache_session(Model& model) {
+std::shared_ptr<CacheSession> cache_session(HookableModel& model) {
   auto hook = find_hook(model);
   TESSERA_CHECK(hook != nullptr, "no cache is enabled on ", model.class_name(), "; call enable_cache first");
   return hook->session();
 }
 
-void cache_context(Model& model, const std::string& name) {
+void cache_context(HookableModel& model, const std::string& name) {
   TESSERA_CHECK(!name.empty(), "cache_context needs a non-empty name (for example \"cond\" or \"uncond\")");
   cache_session(model)->states().set_context(name);
 }
 
-void reset_cache(Model& model) { cache_session(model)->reset(); }
+void reset_cache(HookableModel& model) { cache_session(model)->reset(); }
 
-void set_cache_timestep(Model& model, double timestep) { cache_session(model)->set_timestep(timestep); }
+void set_cache_timestep(HookableModel& model, double timestep) { cache_session(model)->set_timestep(timestep); }
 
-const std::vector<CacheRecord>& cache_records(Model& model) { return cache_session(model)->records(); }
+const std::vector<CacheRecord>& cache_records(HookableModel& model) { return cache_session(model)->records(); }
 
-std::string cache_stats(Model& model) {
+std::string cache_stats(HookableModel& model) {
   const auto session = cache_session(model);
   std::ostringstream table;
   table << cache_method_name(session->config()) << ", " << session->num_blocks() << " blocks\n";

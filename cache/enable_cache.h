@@ -10,34 +10,34 @@
 
 namespace tessera {
 
-class Communicator;
-class Model;
+class HookableModel;
 
-// Refuses a model whose metadata does not support "cache", a config whose block pattern matches no module,
-// and a model that has a cache already. PAB and FasterCache hook attention modules rather than blocks (see
-// their configs) and need a timestep source; FasterCache also hooks the model, whose CFG batch it splits. `cp_group` is the
-// context-parallel group the model runs over (DeviceMesh::context_parallel()), so that decisions are taken
-// from metrics reduced over the whole sequence; null for a single rank. The context starts as "default".
-void enable_cache(Model& model, const CacheConfig& config, Communicator* cp_group = nullptr);
-void disable_cache(Model& model);
-bool cache_enabled(Model& model);
+// Refuses a model that does not support caches, a config whose block pattern matches no module, and a model
+// that has a cache already. PAB and FasterCache hook attention modules rather than blocks (see their configs)
+// and need a timestep source; FasterCache also hooks the model, whose CFG batch it splits. Under context
+// parallelism every decision is reduced over the group the model's own hooks run over
+// (context_parallel_group), looked up when deciding: enable_parallelism and disable_parallelism may come
+// before or after, and nothing is to be passed. The context starts as "default".
+void enable_cache(HookableModel& model, const CacheConfig& config);
+void disable_cache(HookableModel& model);
+bool cache_enabled(HookableModel& model);
 
 // Selects the branch whose state the next forwards use ("cond", "uncond"): each keeps its own step counter,
 // references and cached residuals.
-void cache_context(Model& model, const std::string& name);
+void cache_context(HookableModel& model, const std::string& name);
 // The timestep of the next forwards, for PAB and FasterCache when their config has no current_timestep_callback: call it before
 // each denoising step (every rank with the same value, so decisions stay alike).
-void set_cache_timestep(Model& model, double timestep);
+void set_cache_timestep(HookableModel& model, double timestep);
 // Forgets all states and records (a new generation), keeping the cache enabled.
-void reset_cache(Model& model);
+void reset_cache(HookableModel& model);
 
 // The session the hooks share (for inspection); throws when no cache is enabled.
-std::shared_ptr<CacheSession> cache_session(Model& model);
+std::shared_ptr<CacheSession> cache_session(HookableModel& model);
 
 // What every block did at every step on this rank, in call order.
-const std::vector<CacheRecord>& cache_records(Model& model);
+const std::vector<CacheRecord>& cache_records(HookableModel& model);
 // The same as a table: one line per (context, step) with the metric and one letter per block
 // (C computed, S skipped, F forecast), then the counts.
-std::string cache_stats(Model& model);
+std::string cache_stats(HookableModel& model);
 
 }  // namespace tessera

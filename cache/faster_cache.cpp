@@ -1,8 +1,9 @@
 // FasterCache (see FasterCacheConfig): attention outputs are extrapolated from their last two values between
 // computed calls, and the unconditional CFG branch is rebuilt from the conditional one in frequency space.
-// Every decision depends only on the timestep, call counters and the batch size, which are the same on every
-// rank; the cached attention outputs are rank-local shards, and the model's output, where the CFG branch is
-// rebuilt, is whole on every rank (the context-parallel plan gathers it before the model returns).
+// Every decision depends on the timestep, call counters, the batch size and shard shapes, and is taken
+// collectively (a rank may see another timestep or shape); the cached attention outputs are rank-local shards,
+// and the model's output, where the CFG branch is rebuilt, is whole on every rank (the context-parallel plan
+// gathers it before the model returns).
 #include <ATen/ATen.h>
 
 #include <regex>
@@ -53,15 +54,13 @@ class FasterCacheAttentionHook : public CacheHook {
     int64_t& full_batch = state.full_batch_sizes[block_];
     if (full_batch == 0) full_batch = batch;  // the first call runs the whole batch
 
-    bool extrapolate = in_open_range(timestep_range, timestep) && !(calls > 0 && calls % skip_range == 0);
+    bool extrapolate_here = in_open_range(timestep_range, timestep) && !(calls > 0 && calls % skip_range == 0);
     // Only the conditional outputs are cached, so only a conditional-only call can be served from them.
-    extrapolate = extrapolate && !last.empty() && (config.is_guidance_distilled || batch != full_batch);
-    if (extrapolate) {
-      // Shard shapes can change on some ranks only; every rank reaches this reduction together because the
-      // decision above is the same everywhere, and a mismatch anywhere makes all of them compute.
-      const bool mismatch = last[0].size(0) != batch || last[0].sizes().slice(1) != hidden_states.sizes().slice(1);
-      extrapolate = !session_->any_rank(mismatch);
-    }
+    extrapolate_here = extrapolate_here && !last.empty() && (config.is_guidance_distilled || batch != full_batch);
+    // Shard shapes can change on some ranks only: outputs of another shape cannot be extrapolated.
+    extrapolate_here = extrapolate_here && last[0].size(0) == batch &&
+                       last[0].sizes().slice(1) == hidden_states.sizes().slice(1);
+    const bool extrapolate = session_->reuse_on_every_rank(extrapolate_here);
 
     Outputs outputs;
     if (extrapolate) {
@@ -101,9 +100,9 @@ class FasterCacheDenoiserHook : public CacheHook {
     ++state.step;
     if (config.is_guidance_distilled) return;
     const double timestep = current_timestep(*session_);
-    state.conditional_only = state.step > 0 && in_open_range(config.unconditional_batch_timestep_skip_range, timestep) &&
-                             state.step % config.unconditional_batch_skip_range != 0 &&
-                             state.low_frequency_delta.defined();
+    state.conditional_only = session_->reuse_on_every_rank(
+        state.step > 0 && in_open_range(config.unconditional_batch_timestep_skip_range, timestep) &&
+        state.step % config.unconditional_batch_skip_range != 0 && state.low_frequency_delta.defined());
     if (!state.conditional_only) return;
     for (const std::string& name : config.unconditional_conditional_input_kwargs_identifiers) {
       const at::Tensor* input = args.get_if<at::Tensor>(name);

@@ -42,7 +42,8 @@ class FirstBlockCacheHook : public CacheHook {
     const bool history = state.reference.defined() && state.cached_residual.defined() && session_->num_blocks() > 1;
     state.metric = history ? session_->relative_l1(residual, state.reference)
                            : std::numeric_limits<double>::quiet_NaN();
-    state.skip = !std::isnan(state.metric) && state.metric <= threshold;  // diffusers: compute when above
+    const bool skip_here = !std::isnan(state.metric) && state.metric <= threshold;  // diffusers: compute when above
+    state.skip = session_->reuse_on_every_rank(skip_here);
     // The reference moves only on computed steps, so slow drift accumulates until it forces a compute.
     if (!state.skip) {
       state.reference = residual;

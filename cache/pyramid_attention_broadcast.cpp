@@ -1,8 +1,8 @@
 // Pyramid Attention Broadcast: attention outputs change slowly in the middle of denoising, so within a
 // timestep range each attention computes only every N-th call and broadcasts (reuses) its last output in
 // between; the range and N differ per attention type (the "pyramid": cross attention can be skipped most).
-// Decisions depend only on the timestep and the call counter, identical on all ranks by construction; the
-// cached outputs are rank-local shards.
+// Decisions depend on the timestep, the call counter and the shard's shape, and are taken collectively (a
+// rank may see another timestep or shape); the cached outputs are rank-local shards.
 #include <ATen/ATen.h>
 
 #include "cache/cache_hook.h"
@@ -47,14 +47,10 @@ class PyramidAttentionBroadcastHook : public CacheHook {
     int64_t& calls = state.attention_calls[block_];
     std::vector<at::Tensor>& cached = state.attention_outputs[block_];
     const bool in_range = mine.timestep_range.first < timestep && timestep < mine.timestep_range.second;
-    bool broadcast = !cached.empty() && in_range && calls % mine.skip_range != 0;
-    if (broadcast) {
-      // Shard shapes can change on some ranks only; a rank that computes while another broadcasts would wait
-      // alone in attention's collectives, so a mismatch anywhere makes every rank compute. The decision above
-      // is the same on every rank, so all of them reach this reduction together.
-      const bool mismatch = cached[0].sizes() != args.tensor("hidden_states").sizes();
-      broadcast = !session_->any_rank(mismatch);
-    }
+    // Shard shapes can change on some ranks only: a cached output of another shape cannot be broadcast.
+    const bool broadcast_here = !cached.empty() && in_range && calls % mine.skip_range != 0 &&
+                                cached[0].sizes() == args.tensor("hidden_states").sizes();
+    const bool broadcast = session_->reuse_on_every_rank(broadcast_here);
     ++calls;
     if (broadcast) {
       session_->record(block_, BlockAction::skipped, timestep);

@@ -1,8 +1,9 @@
 // TaylorSeer: every block's residual (output - input) is a smooth function of the step, so between full steps
 // it is forecast by a Taylor expansion around the last computed step, with the derivatives approximated by
 // finite differences of the residuals of the computed steps (or, with forecast_residual off, the block's
-// output itself, as diffusers' TaylorSeer forecasts its hooked modules' outputs). Decisions depend on the step count only, so all
-// ranks agree without communication; the factors are rank-local shards.
+// output itself, as diffusers' TaylorSeer forecasts its hooked modules' outputs). The schedule depends on the
+// step count only; the decision is still taken collectively, since a rank may lack usable factors (its shard
+// changed shape). The factors are rank-local shards.
 #include <ATen/ATen.h>
 
 #include <limits>
@@ -24,19 +25,18 @@ class TaylorSeerHook : public CacheHook {
       const bool stopped = config.stop_after_step >= 0 && state.step >= config.stop_after_step;
       // diffusers' schedule: the step right after the warm-up already forecasts; then one step in `interval`
       // computes.
-      state.skip = !stopped && state.step >= config.warmup_steps &&
-                   (state.step - config.warmup_steps - 1) % config.interval != 0;
-      state.metric = std::numeric_limits<double>::quiet_NaN();
-    }
-    if (is_first() && state.skip) {
-      // A forecast needs factors of this shape on every rank; shard shapes can change on some ranks only, and
-      // a rank that computes while another forecasts would wait alone in attention's collectives.
+      const bool scheduled = !stopped && state.step >= config.warmup_steps &&
+                             (state.step - config.warmup_steps - 1) % config.interval != 0;
+      // A forecast needs factors of this shape; shard shapes can change on some ranks only.
       const auto& first = state.factors[0];
-      const bool missing = first.empty() || first[0].sizes() != args.tensor("hidden_states").sizes();
-      if (session_->any_rank(missing)) {
-        state.skip = false;
+      const bool usable_here = !first.empty() && first[0].sizes() == args.tensor("hidden_states").sizes();
+      state.skip = session_->reuse_on_every_rank(scheduled && usable_here);
+      // Scheduled but refused: some rank's factors do not fit. Every rank restarts its factors, as one rank
+      // does on a new shape, so that all keep expansions of the same order.
+      if (scheduled && !state.skip) {
         for (auto& factors : state.factors) factors.clear();
       }
+      state.metric = std::numeric_limits<double>::quiet_NaN();
     }
     auto& factors = state.factors[block_];
     const at::Tensor& hidden_states = args.tensor("hidden_states");

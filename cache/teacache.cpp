@@ -74,15 +74,11 @@ class TeaCacheHook : public CacheHook {
         history ? session_->relative_l1(indicator, state.reference,
                                         state.cached_residual.sizes() == args.tensor("hidden_states").sizes())
                 : std::numeric_limits<double>::quiet_NaN();
-    if (!std::isnan(change)) {
-      state.accumulated += rescale(config.coefficients, change);
-      state.metric = state.accumulated;
-      state.skip = state.accumulated < config.threshold;
-    } else {
-      state.metric = std::numeric_limits<double>::quiet_NaN();
-      state.skip = false;
-    }
-    if (!state.skip) state.accumulated = 0;
+    const double accumulated =
+        std::isnan(change) ? change : state.accumulated + rescale(config.coefficients, change);
+    state.metric = accumulated;
+    state.skip = session_->reuse_on_every_rank(!std::isnan(accumulated) && accumulated < config.threshold);
+    state.accumulated = state.skip ? accumulated : 0;
     // TeaCache compares consecutive steps, skipped or not.
     state.reference = indicator;
   }

@@ -115,7 +115,7 @@ int run_denoise(int argc, char** argv, MpiRuntime& runtime) {
       read_inputs((*parsed)["inputs"].as<std::string>(), dtype, device, denoise_options.guidance_scale);
   const auto model = cli::load_model(*parsed, device);
   enable_parallelism(*model, model->context_parallel_plan(), mesh);
-  if (cache) enable_cache(*model, *cache, &mesh->context_parallel());
+  if (cache) enable_cache(*model, *cache);
   denoise_options.cfg_group = &mesh->cfg();
   denoise_options.on_step = [](const DenoiseProgress& progress) {
     char seconds[32];

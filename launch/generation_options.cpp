@@ -105,7 +105,7 @@ void GenerationSession::use_cache(const std::optional<std::string>& spec) {
   if (cache_spec_) disable_cache(transformer);
   cache_spec_.reset();
   if (spec) {
-    enable_cache(transformer, parse_cache_spec(*spec), &mesh_->context_parallel());
+    enable_cache(transformer, parse_cache_spec(*spec));
     cache_spec_ = spec;
   }
 }

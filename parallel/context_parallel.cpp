@@ -85,6 +85,11 @@ class AttentionHook : public ModelHook {
 
   bool overrides_forward() const override { return true; }
 
+  // Aliases the mesh: the group lives as long as the returned pointer, whatever happens to this hook.
+  std::shared_ptr<Communicator> context_parallel_group() const {
+    return std::shared_ptr<Communicator>(mesh_, &mesh_->context_parallel());
+  }
+
   Outputs new_forward(Module& module, Args& args) override {
     ScopedSequenceParallelAttention scope(&implementation_);
     return module.original_forward(args);
@@ -129,6 +134,13 @@ void disable_parallelism(Module& model) {
 bool parallelism_enabled(Module& model) {
   HookRegistry* registry = model.hook_registry();
   return registry != nullptr && registry->get_hook(kAttentionHook) != nullptr;
+}
+
+std::shared_ptr<Communicator> context_parallel_group(Module& model) {
+  HookRegistry* registry = model.hook_registry();
+  if (registry == nullptr) return nullptr;
+  const auto hook = registry->get_hook_as<AttentionHook>(kAttentionHook);
+  return hook != nullptr ? hook->context_parallel_group() : nullptr;
 }
 
 CommunicationStats context_parallel_stats(const DeviceMesh& mesh) {

@@ -18,6 +18,11 @@ void enable_parallelism(Module& model, const ContextParallelPlan& plan, std::sha
 void disable_parallelism(Module& model);
 bool parallelism_enabled(Module& model);
 
+// The context-parallel group the model's hooks split the sequence over, read from the hook enable_parallelism
+// put on the model; null when parallelism is not enabled (or its degree is 1). The pointer shares ownership
+// of the mesh, so a holder keeps the group alive even after disable_parallelism drops the hooks.
+std::shared_ptr<Communicator> context_parallel_group(Module& model);
+
 // Bytes and calls per operation over the mesh's context-parallel groups (cp, Ulysses, Ring), summed.
 CommunicationStats context_parallel_stats(const DeviceMesh& mesh);
 void reset_context_parallel_stats(DeviceMesh& mesh);

@@ -5,18 +5,18 @@
 #include <utility>
 #include <vector>
 
-#include "hooks/module.h"
+#include "hooks/hookable_model.h"
 #include "parallel/context_parallel_plan.h"
 #include "src/models/model_metadata.h"
 
 namespace tessera {
 
-class Model : public Module {
+// class_name() (HookableModel) is the diffusers class name, as config.json's "_class_name" spells it.
+class Model : public HookableModel {
  public:
-  // The diffusers class name, as config.json's "_class_name" spells it.
-  virtual std::string class_name() const = 0;
   // The class's declared capabilities; an implementation returns the same table for every instance.
   virtual ModelCapabilities capabilities() const = 0;
+  bool supports_cache() const final { return capabilities().supports_cache; }
   // The configuration the instance was built from, key -> value as text.
   virtual std::vector<std::pair<std::string, std::string>> config_entries() const { return {}; }
 

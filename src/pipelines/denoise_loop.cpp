@@ -97,6 +97,8 @@ at::Tensor denoise(Model& model, Scheduler& scheduler, const DenoiseInputs& inpu
   validate(model, inputs, options, mode, cfg_parallel);
   const bool guidance = options.guidance_scale > 1.0;
   const bool cached = cache_enabled(model);
+  // A new generation: a reference or residual of the previous one would decide or replace this one's blocks.
+  if (cached) reset_cache(model);
   const c10::ScalarType model_dtype = inputs.prompt_embeds.scalar_type();
 
   scheduler.set_timesteps(options.steps);

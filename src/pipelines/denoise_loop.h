@@ -50,7 +50,8 @@ struct DenoiseOptions {
 
 // Runs `options.steps` steps of `scheduler` (set_timesteps is called here) and returns the final latents, in
 // the dtype of `inputs.latents`. The model sees the latents in the dtype of the prompt embeddings. When a cache
-// is enabled on `model`, its timestep is set before each step; the caller resets it between generations.
+// is enabled on `model`, it is reset first (each call is a new generation: no reference, residual, counter or
+// record of an earlier one is used), and its timestep is set before each step.
 at::Tensor denoise(Model& model, Scheduler& scheduler, const DenoiseInputs& inputs, const DenoiseOptions& options);
 
 }  // namespace tessera

@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <sstream>
 
-#include "cache/enable_cache.h"
 #include "common/check.h"
 #include "src/models/load_model.h"
 #include "src/models/model.h"
@@ -180,7 +179,6 @@ at::Tensor TextToVideoPipeline::generate(const Generation& generation, DenoiseOp
                                       generation.height / scale, generation.width / scale},
                                      generator, at::kFloat);
   inputs.latents = (noise * scheduler_->init_noise_sigma()).to(device_);
-  if (cache_enabled(*transformer_)) reset_cache(*transformer_);
   const at::Tensor latents = denoise(*transformer_, *scheduler_, inputs, loop);
   const at::Tensor pixels = decoder_->decode(latents.to(at::kFloat)).to(at::kCPU);
   // [1, 3, F, H, W] in [-1, 1] -> uint8 [F, H, W, 3].

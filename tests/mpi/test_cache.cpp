@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <variant>
 
 #include "../parity/parity_check.h"
 #include "cache/cache_stats_json.h"
@@ -18,6 +19,7 @@
 #include "parallel/context_parallel.h"
 #include "src/io/safetensors.h"
 #include "src/models/load_model.h"
+#include "toy_cache_model.h"
 
 namespace tessera::testing {
 namespace {
@@ -57,6 +59,19 @@ FasterCacheConfig faster_cache_config() {
   config.unconditional_batch_skip_range = 3;
   config.unconditional_batch_timestep_skip_range = {-1, 800};
   return config;
+}
+
+// Every rank's decision string, as seen by this rank (all-gathered; every rank's string has the same length).
+std::vector<std::string> gather_decisions(const std::string& decisions) {
+  const at::Tensor mine = at::tensor(std::vector<int64_t>(decisions.begin(), decisions.end()), at::kLong);
+  const at::Tensor all = world().all_gather(mine.unsqueeze(0), 0);
+  std::vector<std::string> result;
+  for (int64_t r = 0; r < all.size(0); ++r) {
+    std::string text;
+    for (int64_t i = 0; i < all.size(1); ++i) text += static_cast<char>(all[r][i].item<int64_t>());
+    result.push_back(text);
+  }
+  return result;
 }
 
 std::string case_name(const ::testing::TestParamInfo<Case>& info) { return info.param.fixture + "_" + info.param.name; }
@@ -110,24 +125,12 @@ class CacheUnderContextParallel : public ::testing::TestWithParam<Case> {
     return run;
   }
 
-  Trajectory cached(const at::Tensor& start, Communicator* cp_group) {
-    enable_cache(*model_, GetParam().config, cp_group);
+  // The cache reduces its decisions over the group of the model's parallelism, whatever that is now.
+  Trajectory cached(const at::Tensor& start) {
+    enable_cache(*model_, GetParam().config);
     Trajectory run = denoise(start);
     disable_cache(*model_);
     return run;
-  }
-
-  // Every rank's decision string, as seen by this rank (all-gathered).
-  static std::vector<std::string> gather_decisions(const std::string& decisions) {
-    const at::Tensor mine = at::tensor(std::vector<int64_t>(decisions.begin(), decisions.end()), at::kLong);
-    const at::Tensor all = world().all_gather(mine.unsqueeze(0), 0);
-    std::vector<std::string> result;
-    for (int64_t r = 0; r < all.size(0); ++r) {
-      std::string text;
-      for (int64_t i = 0; i < all.size(1); ++i) text += static_cast<char>(all[r][i].item<int64_t>());
-      result.push_back(text);
-    }
-    return result;
   }
 
   c10::InferenceMode inference_;
@@ -136,14 +139,14 @@ class CacheUnderContextParallel : public ::testing::TestWithParam<Case> {
 };
 
 TEST_P(CacheUnderContextParallel, EveryRankDecidesAlikeAndMatchesOneRank) {
-  const Trajectory single = cached(hidden_states_, nullptr);
+  const Trajectory single = cached(hidden_states_);
   // The setting must exercise both branches, else the test proves little.
   ASSERT_NE(single.decisions.find_first_of("SF"), std::string::npos) << single.decisions;
   for (const auto& config : strategies(world().size())) {
     SCOPED_TRACE(config.to_string());
     auto mesh = std::make_shared<DeviceMesh>(shared_world(), config);
     enable_parallelism(*model_, model_->context_parallel_plan(), mesh);
-    const Trajectory parallel = cached(hidden_states_, &mesh->context_parallel());
+    const Trajectory parallel = cached(hidden_states_);
     disable_parallelism(*model_);
     for (const std::string& other : gather_decisions(parallel.decisions)) EXPECT_EQ(other, parallel.decisions);
     EXPECT_EQ(parallel.decisions, single.decisions);
@@ -173,7 +176,7 @@ TEST_P(CacheUnderContextParallel, DisableRestoresTheUncachedModelExactly) {
   auto mesh = std::make_shared<DeviceMesh>(shared_world(), ParallelConfig{world().size(), 1, 1});
   enable_parallelism(*model_, model_->context_parallel_plan(), mesh);
   const Trajectory uncached = denoise(hidden_states_);
-  cached(hidden_states_, &mesh->context_parallel());
+  cached(hidden_states_);
   const Trajectory again = denoise(hidden_states_);
   disable_parallelism(*model_);
   for (int step = 0; step < kSteps; ++step) EXPECT_TRUE(at::equal(again.outputs[step], uncached.outputs[step]));
@@ -198,7 +201,7 @@ INSTANTIATE_TEST_SUITE_P(
 // relative change of 0 locally, rank 0 a large one), every rank gets the global value and nobody waits alone.
 TEST(CacheMetric, RelativeChangeIsReducedOverTheGroup) {
   const int n = world().size(), rank = world().rank();
-  CacheSession session(FirstBlockCacheConfig{}, {"blocks.0"}, &world());
+  CacheSession session(FirstBlockCacheConfig{}, {"blocks.0"}, [] { return shared_world(); });
   const at::Tensor previous = at::full({1, 3 + rank, 4}, 1.0);  // uneven shards: 3, 4, 5, ... tokens
   const at::Tensor current = rank == 0 ? previous * 3 : previous.clone();
   const double value = session.relative_l1(current, previous);
@@ -245,7 +248,7 @@ OneShardChangingRun run_with_one_shard_changing(const CacheConfig& config) {
   changed.index_put_({at::indexing::Slice(), at::indexing::Slice(), 0, at::indexing::Slice(0, 2)}, 5.0);  // tokens 0-4
   auto mesh = std::make_shared<DeviceMesh>(shared_world(), ParallelConfig{n, 1, 1});
   enable_parallelism(*model, model->context_parallel_plan(), mesh);
-  enable_cache(*model, config, &mesh->context_parallel());
+  enable_cache(*model, config);
   // Sees block 0's local shard (after the plan's split, before the cache's forward) and its output.
   auto recorder = std::make_shared<ResidualRecorder>();
   HookRegistry::get_or_create(model->at("blocks.0")).register_hook("recorder", recorder);
@@ -348,7 +351,7 @@ TEST(CacheMetric, ShardShapeChangingOnSomeRanksOnlyComputesEverywhere) {
   for (const CacheConfig& config : {CacheConfig{FirstBlockCacheConfig{1e9}}, CacheConfig{TeaCacheConfig{1e9, {}, 1}},
                                     CacheConfig{TaylorSeerConfig{1, 10, 1}}, CacheConfig{faster}}) {
     SCOPED_TRACE(cache_method_name(config));
-    enable_cache(*model, config, &mesh->context_parallel());
+    enable_cache(*model, config);
     for (const at::Tensor& input : {x, x, other}) {
       (*model)({{"hidden_states", input},
                 {"timestep", inputs.load("timestep")},
@@ -374,7 +377,7 @@ TEST(CacheStatsJson, RankZeroWritesEveryRanksIdenticalDecisions) {
   const io::SafetensorsFile inputs(dir + "/inputs.safetensors");
   auto mesh = std::make_shared<DeviceMesh>(shared_world(), ParallelConfig{n, 1, 1});
   enable_parallelism(*model, model->context_parallel_plan(), mesh);
-  enable_cache(*model, FirstBlockCacheConfig{0.5}, &mesh->context_parallel());
+  enable_cache(*model, FirstBlockCacheConfig{0.5});
   at::Tensor x = inputs.load("hidden_states");
   for (int step = 0; step < 4; ++step) {
     const at::Tensor output = (*model)({{"hidden_states", x},
@@ -405,6 +408,147 @@ TEST(CacheStatsJson, RankZeroWritesEveryRanksIdenticalDecisions) {
       EXPECT_EQ(rank["records"][i]["action"], first[i]["action"]) << "rank " << rank["rank"] << " record " << i;
       EXPECT_EQ(rank["records"][i]["metric"], first[i]["metric"]);
     }
+  }
+}
+
+}  // namespace
+}  // namespace tessera::testing
+
+// One decision on every rank, and the group taken from the model (issue 12), on a model without collectives
+// inside (toy_cache_model.h), so that ranks deciding differently show up as different records, not a hang.
+namespace tessera::testing {
+namespace {
+
+constexpr int kToySteps = 5;
+
+// This rank's recorded actions (one letter per hooked call) after the forwards of steps [from_step, to_step) of
+// a slowly changing input [1, 4, 6, 8], the same on every rank; `outputs` receives each step's output.
+std::string toy_decisions(ToyCacheModel& model, bool cfg_batch, int from_step = 0, int to_step = kToySteps,
+                          std::vector<at::Tensor>* outputs = nullptr) {
+  at::Tensor x = at::linspace(-1.0, 1.0, 4 * 6 * 8, at::kFloat).reshape({1, 4, 6, 8});
+  for (int step = 0; step < to_step; ++step) {
+    // A smooth trajectory: each step moves the input a little, as denoising does.
+    const at::Tensor input = x * (1.0 - 0.02 * step) + 0.01 * step;
+    if (step < from_step) continue;
+    const at::Tensor output = model({{"hidden_states", cfg_batch ? at::cat({input * 0.5, input}) : input}}).at(0);
+    if (outputs != nullptr) outputs->push_back(output);
+  }
+  std::string letters;
+  for (const CacheRecord& record : cache_records(model)) letters += "CSF"[static_cast<int>(record.action)];
+  return letters;
+}
+
+// A setting with which rank 0's cache reuses, and one with which every other rank's computes: ranks that
+// decided alone would disagree.
+struct SplitSetting {
+  std::string name;
+  CacheConfig reusing, computing;
+};
+
+std::vector<SplitSetting> split_settings() {
+  TeaCacheConfig tea_reusing{1e9, {}, 1, kDefaultCacheBlocks, TeaCacheIndicator::modulated_input};
+  TeaCacheConfig tea_computing = tea_reusing;
+  tea_computing.threshold = 0;  // the accumulated change is never below 0
+  TaylorSeerConfig taylor_reusing{1, 10, 1};
+  TaylorSeerConfig taylor_computing = taylor_reusing;
+  taylor_computing.stop_after_step = 0;
+  // PAB and FasterCache decide by the timestep: rank 0 sees one inside their ranges, the others one outside.
+  PyramidAttentionBroadcastConfig pab_reusing;
+  pab_reusing.spatial_attention_block_skip_range = 2;
+  pab_reusing.current_timestep_callback = [] { return 500.0; };
+  PyramidAttentionBroadcastConfig pab_computing = pab_reusing;
+  pab_computing.current_timestep_callback = [] { return 2000.0; };
+  FasterCacheConfig faster_reusing;
+  faster_reusing.tensor_format = "BCHW";
+  faster_reusing.current_timestep_callback = [] { return 500.0; };
+  FasterCacheConfig faster_computing = faster_reusing;
+  faster_computing.current_timestep_callback = [] { return 2000.0; };
+  return {{"fbc", FirstBlockCacheConfig{1e9}, FirstBlockCacheConfig{0.0}},
+          {"teacache", tea_reusing, tea_computing},
+          {"taylorseer", taylor_reusing, taylor_computing},
+          {"pab", pab_reusing, pab_computing},
+          {"fastercache", faster_reusing, faster_computing}};
+}
+
+class OneDecisionOnEveryRank : public ::testing::TestWithParam<SplitSetting> {};
+
+TEST_P(OneDecisionOnEveryRank, RankDependentSettingsStillGiveOneDecision) {
+  const int n = world().size();
+  c10::InferenceMode inference;
+  const CacheConfig& mine = world().rank() == 0 ? GetParam().reusing : GetParam().computing;
+  const bool cfg_batch = std::holds_alternative<FasterCacheConfig>(mine);
+  // The group comes from the model whichever is enabled first.
+  for (const bool cache_first : {false, true}) {
+    SCOPED_TRACE(cache_first ? "cache enabled before parallelism" : "parallelism enabled before the cache");
+    ToyCacheModel model(3);
+    auto mesh = std::make_shared<DeviceMesh>(shared_world(), ParallelConfig{n, 1, 1});
+    if (cache_first) enable_cache(model, mine);
+    enable_parallelism(model, ToyCacheModel::plan(), mesh);
+    if (!cache_first) enable_cache(model, mine);
+    const std::string decisions = toy_decisions(model, cfg_batch);
+    for (const std::string& other : gather_decisions(decisions)) EXPECT_EQ(other, decisions);
+    if (n == 1) {
+      // Alone, rank 0 follows its setting, which reuses: the test can tell reuse from compute.
+      EXPECT_NE(decisions.find_first_of("SF"), std::string::npos) << decisions;
+    } else {
+      // A rank that must compute makes every rank compute.
+      EXPECT_EQ(decisions.find_first_of("SF"), std::string::npos) << decisions;
+    }
+    disable_cache(model);
+    disable_parallelism(model);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, OneDecisionOnEveryRank, ::testing::ValuesIn(split_settings()),
+                         [](const ::testing::TestParamInfo<SplitSetting>& info) { return info.param.name; });
+
+// The cache keeps no communicator: after disable_parallelism frees the mesh it decides alone, after a new
+// enable_parallelism it decides over the new group, and its outputs equal the same cache on one rank.
+TEST(CacheGroup, FollowsTheModelsParallelismAndOutlivesNone) {
+  const int n = world().size();
+  c10::InferenceMode inference;
+  const FirstBlockCacheConfig config{0.1};  // the toy's first-block change per step is about 0.025
+  // Phases: [0, 2) parallel, [2, 4) alone, [4, kToySteps) parallel over another mesh; each a new generation.
+  const int phases[][2] = {{0, 2}, {2, 4}, {4, kToySteps}};
+  ToyCacheModel alone(3);
+  enable_cache(alone, config);
+  std::vector<at::Tensor> expected;
+  std::string expected_decisions;
+  for (const auto& phase : phases) {
+    reset_cache(alone);
+    expected_decisions += toy_decisions(alone, false, phase[0], phase[1], &expected) + "|";
+  }
+  ASSERT_NE(expected_decisions.find('S'), std::string::npos) << expected_decisions;
+
+  ToyCacheModel model(3);
+  enable_cache(model, config);
+  auto mesh = std::make_shared<DeviceMesh>(shared_world(), ParallelConfig{n, 1, 1});
+  const std::weak_ptr<DeviceMesh> first_mesh = mesh;
+  enable_parallelism(model, ToyCacheModel::plan(), std::move(mesh));
+  std::vector<at::Tensor> outputs;
+  std::string decisions = toy_decisions(model, false, phases[0][0], phases[0][1], &outputs) + "|";
+  EXPECT_EQ(cache_session(model)->cp_group() != nullptr, n > 1);
+
+  disable_parallelism(model);
+  EXPECT_TRUE(first_mesh.expired()) << "the cache still holds the mesh that disable_parallelism released";
+  EXPECT_EQ(cache_session(model)->cp_group(), nullptr);
+  reset_cache(model);
+  decisions += toy_decisions(model, false, phases[1][0], phases[1][1], &outputs) + "|";
+
+  enable_parallelism(model, ToyCacheModel::plan(), std::make_shared<DeviceMesh>(shared_world(), ParallelConfig{1, n, 1}));
+  if (n > 1) {
+    ASSERT_NE(cache_session(model)->cp_group(), nullptr);
+    EXPECT_EQ(cache_session(model)->cp_group()->size(), n);
+  }
+  reset_cache(model);
+  decisions += toy_decisions(model, false, phases[2][0], phases[2][1], &outputs) + "|";
+  disable_parallelism(model);
+
+  EXPECT_EQ(decisions, expected_decisions);
+  for (const std::string& other : gather_decisions(decisions)) EXPECT_EQ(other, decisions);
+  ASSERT_EQ(outputs.size(), expected.size());
+  for (size_t step = 0; step < outputs.size(); ++step) {
+    EXPECT_TRUE(close_relative_to_scale(outputs[step], expected[step])) << "step " << step;
   }
 }
 

@@ -85,7 +85,7 @@ TEST(GenerationAcrossRanksCached, FirstBlockCacheGivesTheSameFramesAsOnOneRank) 
   auto pipeline = load_embedded();
   auto mesh = std::make_shared<DeviceMesh>(shared_world(), ParallelConfig{world().size(), 1, 1});
   enable_parallelism(pipeline->transformer(), pipeline->transformer().context_parallel_plan(), mesh);
-  enable_cache(pipeline->transformer(), parse_cache_spec(spec), &mesh->context_parallel());
+  enable_cache(pipeline->transformer(), parse_cache_spec(spec));
   DenoiseOptions loop;
   loop.cfg_group = &mesh->cfg();
   EXPECT_LE(max_difference(pipeline->generate(generation, loop), reference), 1);

@@ -100,6 +100,38 @@ TEST_F(DenoiseLoop, OpensOneCacheContextPerBranch) {
   EXPECT_EQ(contexts(), (std::vector<std::string>{"cond 0", "cond 1"}));
 }
 
+// Each denoise call is a new generation: after another generation on the same model, the cache gives what it
+// gives on a fresh model, record for record (no reference, residual, counter or record carried over).
+TEST_F(DenoiseLoop, SecondGenerationEqualsAFreshModels) {
+  DenoiseInputs other = inputs_;
+  other.latents = inputs_.latents.flip(-1) * 0.5;
+  const auto actions = [](const std::vector<CacheRecord>& records) {
+    std::vector<std::string> lines;
+    for (const CacheRecord& record : records) {
+      lines.push_back(record.context + " " + std::to_string(record.step) + " " + std::to_string(record.block) + " " +
+                      to_string(record.action));
+    }
+    return lines;
+  };
+  for (const CacheConfig& config : {CacheConfig{FirstBlockCacheConfig{0.2}}, CacheConfig{TaylorSeerConfig{1, 2, 1}}}) {
+    SCOPED_TRACE(cache_method_name(config));
+    auto fresh = load_model(kFixtures + "/wan/uneven_rope", at::kFloat, c10::Device(c10::kCPU));
+    enable_cache(*fresh, config);
+    const at::Tensor expected = denoise(*fresh, *scheduler_, inputs_, options_with(4, 5.0));
+    const auto expected_actions = actions(cache_records(*fresh));
+    bool reused = false;
+    for (const CacheRecord& record : cache_records(*fresh)) reused = reused || record.action != BlockAction::computed;
+    ASSERT_TRUE(reused) << "the setting must reuse something, else stale state could not show";
+
+    enable_cache(*model_, config);
+    denoise(*model_, *scheduler_, other, options_with(4, 5.0));  // another generation first
+    const at::Tensor second = run(options_with(4, 5.0));
+    EXPECT_TRUE(at::equal(second, expected));
+    EXPECT_EQ(actions(cache_records(*model_)), expected_actions);
+    disable_cache(*model_);
+  }
+}
+
 TEST_F(DenoiseLoop, AutomaticModeBatchesForFasterCache) {
   enable_cache(*model_, FasterCacheConfig{});
   const at::Tensor latents = run(options_with(3, 5.0));
