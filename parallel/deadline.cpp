@@ -67,8 +67,8 @@ void wait_with_deadline(const std::function<bool()>& is_done, const OperationDes
 }
 
 void abort_job(const std::string& message, int exit_code) {
-  TESSERA_LOG_ERROR(message);
   log::flush();
+  log::fatal(message);
   std::fflush(stdout);
   std::fflush(stderr);
   int initialized = 0, finalized = 0;

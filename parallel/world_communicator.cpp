@@ -6,9 +6,13 @@
 
 namespace tessera {
 
-std::shared_ptr<Communicator> make_world_communicator(const std::string& backend, bool cuda_device) {
+void check_backend_name(const std::string& backend) {
   TESSERA_CHECK(backend == "auto" || backend == "mpi" || backend == "nccl", "unknown backend '", backend,
-                "'; use auto, mpi or nccl");
+                "'; use --backend auto, mpi or nccl");
+}
+
+std::shared_ptr<Communicator> make_world_communicator(const std::string& backend, bool cuda_device) {
+  check_backend_name(backend);
   auto world = MpiCommunicator::world();
   const bool use_nccl = backend == "nccl" || (backend == "auto" && cuda_device && nccl_built());
   if (!use_nccl) return world;
