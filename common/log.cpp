@@ -60,6 +60,15 @@ bool enabled(Level level) { return logger().should_log(to_spdlog(level)); }
 
 void write(Level level, const std::string& message) { logger().log(to_spdlog(level), message); }
 
+void fatal(const std::string& message) {
+  // Straight to the sinks: the logger's own level would drop the record under --log-level off.
+  const spdlog::details::log_msg record(logger().name(), spdlog::level::critical, message);
+  for (const auto& sink : logger().sinks()) {
+    sink->log(record);
+    sink->flush();
+  }
+}
+
 void flush() { logger().flush(); }
 
 }  // namespace tessera::log

@@ -14,6 +14,8 @@ void configure(int rank, int world_size, std::optional<Level> level = std::nullo
 Level parse_level(const std::string& name);  // throws tessera::Error naming the accepted names
 bool enabled(Level level);
 void write(Level level, const std::string& message);
+// An error that ends the program: written whatever the level, `off` included, so that a job that dies says why.
+void fatal(const std::string& message);
 void flush();
 
 }  // namespace tessera::log

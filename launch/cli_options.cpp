@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "common/log.h"
+#include "common/writable_file.h"
 #include "parallel/mpi_runtime.h"
 
 namespace tessera::cli {
@@ -44,13 +45,35 @@ void require(const cxxopts::ParseResult& parsed, const std::string& program, std
   }
 }
 
-DeviceBinding configure_rank(const MpiRuntime& runtime, const cxxopts::ParseResult& options) {
+int positive_flag(const std::string& program, const cxxopts::ParseResult& parsed, const std::string& name) {
+  const int value = parsed[name].as<int>();
+  if (value < 1) {
+    throw UsageError(program + ": --" + name + " must be at least 1, got " + std::to_string(value));
+  }
+  return value;
+}
+
+void check_output_flags(const std::string& program, const cxxopts::ParseResult& parsed,
+                        std::initializer_list<const char*> flags) {
+  for (const char* flag : flags) {
+    if (parsed.count(flag)) {
+      usage_checked(program + " --" + flag, [&] { check_writable_file(parsed[flag].as<std::string>()); });
+    }
+  }
+}
+
+DeviceBinding configure_rank(const std::string& program, const MpiRuntime& runtime,
+                             const cxxopts::ParseResult& options) {
   std::optional<log::Level> level;
-  if (options.count("log-level")) level = log::parse_level(options["log-level"].as<std::string>());
-  log::configure(runtime.world_rank(), runtime.world_size(), level);
+  if (options.count("log-level")) {
+    level = usage_checked(program, [&] { return log::parse_level(options["log-level"].as<std::string>()); });
+  }
   std::optional<int> threads;
   if (options.count("threads")) threads = options["threads"].as<int>();
-  return bind_device(runtime, options["device"].as<std::string>(), threads, options.count("allow-tf32") > 0);
+  const auto device = options["device"].as<std::string>();
+  usage_checked(program, [&] { check_device_flags(device, threads); });
+  log::configure(runtime.world_rank(), runtime.world_size(), level);
+  return bind_device(runtime, device, threads, options.count("allow-tf32") > 0);
 }
 
 }  // namespace tessera::cli

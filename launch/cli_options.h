@@ -37,7 +37,17 @@ auto usage_checked(const std::string& program, Check&& check) {
   }
 }
 
-// Applies the common options on this rank: log level and "[rank r/N]" prefix, device and threads.
-DeviceBinding configure_rank(const MpiRuntime& runtime, const cxxopts::ParseResult& options);
+// The integer flag `name`, which must be at least 1; a usage error of `program` otherwise.
+int positive_flag(const std::string& program, const cxxopts::ParseResult& parsed, const std::string& name);
+
+// Each output file the command line names among `flags`, checked with check_writable_file (common/writable_file.h):
+// a path that cannot be written is a usage error of `program`, found before any work rather than after it.
+void check_output_flags(const std::string& program, const cxxopts::ParseResult& parsed,
+                        std::initializer_list<const char*> flags);
+
+// Applies the common options on this rank: log level and "[rank r/N]" prefix, device and threads. A bad
+// --log-level, --device or --threads is a usage error of `program`.
+DeviceBinding configure_rank(const std::string& program, const MpiRuntime& runtime,
+                             const cxxopts::ParseResult& options);
 
 }  // namespace tessera::cli

@@ -111,6 +111,7 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   if (format != "png" && format != "mp4") throw cli::UsageError(std::string(kProgram) + ": --format is png or mp4");
   const cli::GenerationFlags flags = cli::read_generation_flags(kProgram, *parsed);
   const Layout layout = data_parallel_layout(*parsed, runtime.world_size(), runtime.world_rank());
+  const std::string backend = cli::backend_from_flags(kProgram, *parsed);
   const std::vector<BatchJob> jobs =
       cli::usage_checked(kProgram, [&] { return read_batch_jobs(jobs_path, flags.request, flags.cache_spec, format); });
   cli::usage_checked(kProgram, [&] {
@@ -118,7 +119,7 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
     io::check_writable_output(out_dir + "/results.png");
   });
 
-  const DeviceBinding binding = cli::configure_rank(runtime, *parsed);
+  const DeviceBinding binding = cli::configure_rank(kProgram, runtime, *parsed);
   const bool rank0 = runtime.world_rank() == 0;
   // Bookkeeping goes over MPI on the host, whatever the compute backend.
   const std::shared_ptr<Communicator> books = make_world_communicator("mpi", {});
@@ -147,7 +148,7 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
                    " to run on ", layout.groups, " group(s) of ", layout.group_size, " rank(s)",
                    invalid_lines.empty() ? "" : "; malformed lines recorded as failed");
 
-  const std::shared_ptr<Communicator> compute = make_world_communicator((*parsed)["backend"].as<std::string>(), binding.placement);
+  const std::shared_ptr<Communicator> compute = make_world_communicator(backend, binding.placement);
   const std::shared_ptr<Communicator> group_world =
       layout.groups == 1 ? compute : compute->split(layout.group, runtime.world_rank(), "data_parallel_" + std::to_string(layout.group));
   const ParallelConfig config{(*parsed)["ulysses"].as<int>(), (*parsed)["ring"].as<int>(), (*parsed)["cfg"].as<int>()};

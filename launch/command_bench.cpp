@@ -11,6 +11,7 @@
 #include "launch/bench_judge.h"
 #include "launch/cli_options.h"
 #include "launch/commands.h"
+#include "launch/parallel_options.h"
 #include "parallel/mpi_runtime.h"
 #include "parallel/world_communicator.h"
 #include "src/pipelines/text_to_video_pipeline.h"
@@ -45,7 +46,7 @@ int run_comm_bench(const cxxopts::ParseResult& parsed, MpiRuntime& runtime, cons
   options.seconds_per_point = parsed["seconds-per-point"].as<double>();
   options.device = binding.cuda ? c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(binding.cuda_index))
                                 : c10::Device(c10::DeviceType::CPU);
-  auto world = make_world_communicator(parsed["backend"].as<std::string>(), binding.placement);
+  auto world = make_world_communicator(cli::backend_from_flags("tessera bench comm", parsed), binding.placement);
   TESSERA_LOG_INFO("communication benchmark: ", to_string(world->backend()), " backend, ", world->size(),
                    " ranks, ", options.device.str(), ", ", options.min_bytes, "..", options.max_bytes, " bytes");
   const auto points = run_comm_benchmark(*world, options);
@@ -102,7 +103,6 @@ int run_cache_bench(const cxxopts::ParseResult& parsed, MpiRuntime& runtime) {
   options.steps = parsed["steps"].as<int>();
   TESSERA_CHECK(options.steps >= 2, "--steps must be at least 2, got ", options.steps);
   options.repeat = parsed["repeat"].as<int>();
-  TESSERA_CHECK(options.repeat >= 1, "--repeat must be at least 1, got ", options.repeat);
   if (parsed.count("caches")) options.caches = split_semicolons(parsed["caches"].as<std::string>());
   TESSERA_LOG_INFO("cache study: ", options.caches.size() + 1, " runs of ", options.steps, " steps on a random ",
                    options.model.num_layers, "-layer Wan model");
@@ -146,7 +146,11 @@ int run_bench(int argc, char** argv, MpiRuntime& runtime) {
   if (benchmark != "comm" && benchmark != "cache" && benchmark != "judge") {
     throw cli::UsageError("tessera bench: unknown benchmark '" + benchmark + "'; use comm, cache or judge");
   }
-  const DeviceBinding binding = cli::configure_rank(runtime, *parsed);
+  const std::string program = "tessera bench " + benchmark;
+  cli::positive_flag(program, *parsed, "repeat");
+  cli::check_output_flags(program, *parsed, {"json"});
+  cli::backend_from_flags(program, *parsed);
+  const DeviceBinding binding = cli::configure_rank(program, runtime, *parsed);
   if (benchmark == "cache") return run_cache_bench(*parsed, runtime);
   if (benchmark == "judge") return run_judge_bench(*parsed, runtime, binding);
   return run_comm_bench(*parsed, runtime, binding);

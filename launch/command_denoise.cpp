@@ -12,10 +12,12 @@
 #include "common/log.h"
 #include "launch/cli_options.h"
 #include "launch/commands.h"
+#include "launch/generation_options.h"
 #include "launch/parallel_options.h"
 #include "parallel/context_parallel.h"
 #include "parallel/mpi_runtime.h"
 #include "src/io/safetensors.h"
+#include "src/io/tensor_names.h"
 #include "src/models/load_model.h"
 #include "src/pipelines/denoise_loop.h"
 #include "src/schedulers/scheduler_config.h"
@@ -30,11 +32,8 @@ constexpr const char* kProgram = "tessera denoise";
 // guidance off.
 DenoiseInputs read_inputs(const std::string& path, c10::ScalarType dtype, c10::Device device, double guidance_scale) {
   const io::SafetensorsFile file(path);
-  for (const auto& name : file.names()) {
-    TESSERA_CHECK(name == "latents" || name == "prompt_embeds" || name == "negative_prompt_embeds", path,
-                  " holds a tensor '", name, "' that tessera denoise does not read; it reads latents [B, C, F, H, W], ",
-                  "prompt_embeds [B, L, D] and negative_prompt_embeds [B, L, D]");
-  }
+  io::check_tensor_names(file, {"latents", "prompt_embeds", "negative_prompt_embeds"}, kProgram,
+                         "latents [B, C, F, H, W], prompt_embeds [B, L, D] and negative_prompt_embeds [B, L, D]");
   for (const char* name : {"latents", "prompt_embeds"}) {
     TESSERA_CHECK(file.contains(name), path, " has no '", name, "' tensor; tessera denoise needs latents ",
                   "[B, C, F, H, W] and prompt_embeds [B, L, D] (and negative_prompt_embeds for guidance > 1)");
@@ -92,9 +91,8 @@ int run_denoise(int argc, char** argv, MpiRuntime& runtime) {
   if (!parsed) return 0;
   cli::require(*parsed, kProgram, {"model", "inputs", "scheduler", "steps", "output"});
   DenoiseOptions denoise_options;
-  denoise_options.steps = (*parsed)["steps"].as<int>();
-  denoise_options.guidance_scale = (*parsed)["guidance-scale"].as<double>();
-  if (denoise_options.steps < 1) throw cli::UsageError(std::string(kProgram) + ": --steps must be at least 1");
+  denoise_options.steps = cli::positive_flag(kProgram, *parsed, "steps");
+  denoise_options.guidance_scale = cli::guidance_scale_from_flags(kProgram, *parsed);
   denoise_options.guidance_mode =
       cli::usage_checked(kProgram, [&] { return parse_guidance_mode((*parsed)["cfg-mode"].as<std::string>()); });
   std::optional<CacheConfig> cache;
@@ -104,16 +102,17 @@ int run_denoise(int argc, char** argv, MpiRuntime& runtime) {
   if (parsed->count("stats-json") && !cache) {
     throw cli::UsageError(std::string(kProgram) + ": --stats-json records what a step cache did; add --cache SPEC");
   }
-  const auto dtype = cli::usage_checked(kProgram, [&] { return parse_dtype((*parsed)["dtype"].as<std::string>()); });
+  const auto dtype = cli::dtype_from_flags(kProgram, *parsed);
+  cli::check_output_flags(kProgram, *parsed, {"output", "stats-json"});
 
-  const DeviceBinding binding = cli::configure_rank(runtime, *parsed);
+  const DeviceBinding binding = cli::configure_rank(kProgram, runtime, *parsed);
   auto mesh = cli::make_device_mesh(kProgram, *parsed, runtime, binding);
   const c10::Device device = cli::torch_device(binding);
   // The small files first, so that their errors come before the model is loaded.
   const auto scheduler = load_scheduler((*parsed)["scheduler"].as<std::string>());
   const DenoiseInputs inputs =
       read_inputs((*parsed)["inputs"].as<std::string>(), dtype, device, denoise_options.guidance_scale);
-  const auto model = cli::load_model(*parsed, device);
+  const auto model = cli::load_model(*parsed, dtype, device);
   enable_parallelism(*model, model->context_parallel_plan(), mesh);
   if (cache) enable_cache(*model, *cache);
   denoise_options.cfg_group = &mesh->cfg();

@@ -21,7 +21,7 @@ int run_describe(int argc, char** argv, MpiRuntime& runtime) {
   if (!parsed->count("model")) {
     throw cli::UsageError("tessera describe: --model DIR is required; see 'tessera describe --help'");
   }
-  cli::configure_rank(runtime, *parsed);
+  cli::configure_rank(options.program(), runtime, *parsed);
   // Every rank builds the model so that a bad directory fails the same way everywhere; one rank prints.
   std::string model_dir = (*parsed)["model"].as<std::string>();
   if (is_pipeline_dir(model_dir)) model_dir = read_pipeline_index(model_dir).part_dir("transformer");

@@ -18,14 +18,21 @@
 #include "parallel/gather_text.h"
 #include "parallel/parallel_config.h"
 #include "src/io/safetensors.h"
+#include "src/io/tensor_names.h"
 #include "src/models/load_model.h"
+#include "src/models/model.h"
 
 namespace tessera {
 namespace {
 
-// Floating-point inputs follow the model's dtype, except the timestep, which the model embeds in fp32.
-Args read_inputs(const std::string& path, c10::ScalarType dtype, c10::Device device) {
+// Floating-point inputs follow the model's dtype, except the timestep, which the model embeds in fp32. Names
+// the model does not take are refused: a misspelt one would be dropped silently.
+Args read_inputs(const std::string& path, const Model& model, c10::ScalarType dtype, c10::Device device) {
   const io::SafetensorsFile file(path);
+  const std::vector<std::string> accepted = model.capabilities().inputs;
+  std::string reads;
+  for (const auto& name : accepted) reads += (reads.empty() ? "" : ", ") + name;
+  io::check_tensor_names(file, accepted, "tessera forward (" + model.class_name() + ")", reads);
   Args args;
   for (const auto& name : file.names()) {
     const auto& info = file.info(name);
@@ -71,18 +78,20 @@ int run_forward(int argc, char** argv, MpiRuntime& runtime) {
       ("timing-json", "write the per-forward times as JSON to this file (rank 0)", cxxopts::value<std::string>());
   const auto parsed = cli::parse(options, argc, argv, runtime.world_rank() == 0);
   if (!parsed) return 0;
-  cli::require(*parsed, options.program(), {"model", "inputs", "output"});
-  const DeviceBinding binding = cli::configure_rank(runtime, *parsed);
-  auto mesh = cli::make_device_mesh(options.program(), *parsed, runtime, binding);
+  const std::string program = options.program();
+  cli::require(*parsed, program, {"model", "inputs", "output"});
+  // Every flag is checked before the model loads.
+  const auto dtype = cli::dtype_from_flags(program, *parsed);
+  const int repeat = cli::positive_flag(program, *parsed, "repeat");
+  cli::check_output_flags(program, *parsed, {"output", "timing-json"});
+  const DeviceBinding binding = cli::configure_rank(program, runtime, *parsed);
+  auto mesh = cli::make_device_mesh(program, *parsed, runtime, binding);
   const ParallelConfig& parallel = mesh->config();
-  const auto dtype = parse_dtype((*parsed)["dtype"].as<std::string>());
   const c10::Device device = cli::torch_device(binding);
-  const auto model = cli::load_model(*parsed, device);
+  const auto model = cli::load_model(*parsed, dtype, device);
   enable_parallelism(*model, model->context_parallel_plan(), mesh);
-  const Args args = read_inputs((*parsed)["inputs"].as<std::string>(), dtype, device);
+  const Args args = read_inputs((*parsed)["inputs"].as<std::string>(), *model, dtype, device);
   c10::InferenceMode inference;
-  const int repeat = (*parsed)["repeat"].as<int>();
-  TESSERA_CHECK(repeat >= 1, "--repeat must be at least 1, got ", repeat);
   at::Tensor sample;
   std::vector<double> seconds;
   for (int run = 0; run < repeat; ++run) {

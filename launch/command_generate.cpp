@@ -38,13 +38,14 @@ int run_generate(int argc, char** argv, MpiRuntime& runtime) {
   const auto out = (*parsed)["out"].as<std::string>();
   // Everything that can be checked without the model is checked before it is loaded.
   cli::usage_checked(kProgram, [&] { io::check_writable_output(out); });
+  cli::check_output_flags(kProgram, *parsed, {"stats-json"});
   const cli::GenerationFlags flags = cli::read_generation_flags(kProgram, *parsed);
   const auto& cache_spec = flags.cache_spec;
   if (parsed->count("stats-json") && !cache_spec) {
     throw cli::UsageError(std::string(kProgram) + ": --stats-json records what a step cache did; add --cache SPEC");
   }
 
-  const DeviceBinding binding = cli::configure_rank(runtime, *parsed);
+  const DeviceBinding binding = cli::configure_rank(kProgram, runtime, *parsed);
   auto mesh = cli::make_device_mesh(kProgram, *parsed, runtime, binding);
   const bool rank0 = runtime.world_rank() == 0;
   auto pipeline = TextToVideoPipeline::load(flags.model_dir, flags.dtype, cli::torch_device(binding));

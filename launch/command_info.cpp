@@ -40,7 +40,7 @@ int run_info(int argc, char** argv, MpiRuntime& runtime) {
   auto options = cli::make_options("info", "Print the build (tessera, torch, CUDA, NCCL, MPI) and each rank's device.");
   const auto parsed = cli::parse(options, argc, argv, runtime.world_rank() == 0);
   if (!parsed) return 0;
-  const DeviceBinding binding = cli::configure_rank(runtime, *parsed);
+  const DeviceBinding binding = cli::configure_rank(options.program(), runtime, *parsed);
   auto world = MpiCommunicator::world();
   const auto ranks = all_gather_text(
       *world, detail::concat("rank ", runtime.world_rank(), ": host ", host_name(), ", ", binding.description));

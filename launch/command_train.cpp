@@ -6,6 +6,7 @@
 
 #include "common/check.h"
 #include "common/log.h"
+#include "common/writable_file.h"
 #include "launch/cli_options.h"
 #include "launch/commands.h"
 #include "parallel/mpi_runtime.h"
@@ -30,14 +31,18 @@ int run_train(int argc, char** argv, MpiRuntime& runtime) {
   if (runtime.world_size() != 1) {
     throw cli::UsageError(std::string(kProgram) + " runs in one process; launch it without mpirun (or -np 1)");
   }
-  cli::configure_rank(runtime, *parsed);
+  cli::configure_rank(kProgram, runtime, *parsed);
   const auto recipe_path = (*parsed)["recipe"].as<std::string>();
   const TrainRecipe recipe = cli::usage_checked(kProgram, [&] { return read_train_recipe(recipe_path); });
+  const auto out_dir = (*parsed)["out"].as<std::string>();
+  // The first checkpoint comes after minutes of training: an unwritable --out should fail now.
+  std::filesystem::create_directories(out_dir);
+  cli::usage_checked(kProgram + std::string(" --out"), [&] { check_writable_file(out_dir + "/model_index.json"); });
   std::ostringstream recipe_text;
   recipe_text << std::ifstream(recipe_path).rdbuf();
 
   TrainOptions train;
-  train.out_dir = (*parsed)["out"].as<std::string>();
+  train.out_dir = out_dir;
   if (parsed->count("steps")) train.steps = (*parsed)["steps"].as<int64_t>();
   train.on_log = [](const TrainProgress& progress) {
     char line[160];
@@ -48,7 +53,6 @@ int run_train(int argc, char** argv, MpiRuntime& runtime) {
     TESSERA_LOG_INFO(line);
   };
   train.on_checkpoint = [](const std::string& dir) { TESSERA_LOG_INFO("checkpoint written to ", dir); };
-  std::filesystem::create_directories(train.out_dir);
   const double loss = train_shapes_model(recipe, recipe_text.str(), train);
   TESSERA_LOG_INFO("done: final loss ", loss, "; the pipeline is in ", train.out_dir);
   return 0;

@@ -13,17 +13,22 @@
 
 namespace tessera {
 
+void check_device_flags(const std::string& device, std::optional<int> threads) {
+  TESSERA_CHECK(device == "auto" || device == "cpu" || device == "cuda", "unknown device '", device,
+                "'; use --device auto, cpu or cuda");
+  TESSERA_CHECK(!threads || *threads >= 1, "--threads must be at least 1, got ", *threads,
+                "; leave it out for cores / ranks on this node");
+}
+
 DeviceBinding bind_device(const MpiRuntime& runtime, const std::string& device, std::optional<int> threads,
                           bool allow_tf32) {
-  TESSERA_CHECK(device == "auto" || device == "cpu" || device == "cuda", "unknown device '", device,
-                "'; use auto, cpu or cuda");
+  check_device_flags(device, threads);
   const int visible = at::globalContext().hasCUDA() ? at::detail::getCUDAHooks().deviceCount() : 0;
   TESSERA_CHECK(device != "cuda" || visible > 0, "--device cuda, but no CUDA device is visible on rank ",
                 runtime.world_rank(), "; use --device cpu");
   DeviceBinding binding;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   binding.threads = threads.value_or(std::max(1, cores / std::max(1, runtime.local_size())));
-  TESSERA_CHECK(binding.threads >= 1, "--threads must be at least 1, got ", binding.threads);
   at::set_num_threads(binding.threads);
   if (device != "cpu" && visible > 0) {
     binding.cuda = true;

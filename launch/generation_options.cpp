@@ -8,6 +8,7 @@
 #include "cache/enable_cache.h"
 #include "common/log.h"
 #include "launch/cli_options.h"
+#include "launch/parallel_options.h"
 #include "launch/progress_bar.h"
 #include "parallel/context_parallel.h"
 #include "parallel/device_mesh.h"
@@ -41,11 +42,11 @@ void add_generation_options(cxxopts::Options& options, const std::string& group)
 
 namespace {
 
-GenerationRequest request_from_flags(const cxxopts::ParseResult& parsed) {
+GenerationRequest request_from_flags(const std::string& program, const cxxopts::ParseResult& parsed) {
   GenerationRequest request;
   if (parsed.count("negative-prompt")) request.negative_prompt = parsed["negative-prompt"].as<std::string>();
-  if (parsed.count("steps")) request.steps = parsed["steps"].as<int>();
-  if (parsed.count("guidance-scale")) request.guidance_scale = parsed["guidance-scale"].as<double>();
+  if (parsed.count("steps")) request.steps = positive_flag(program, parsed, "steps");
+  if (parsed.count("guidance-scale")) request.guidance_scale = guidance_scale_from_flags(program, parsed);
   request.seed = parsed["seed"].as<uint64_t>();
   if (parsed.count("height")) request.height = parsed["height"].as<int64_t>();
   if (parsed.count("width")) request.width = parsed["width"].as<int64_t>();
@@ -72,6 +73,12 @@ std::optional<std::string> cache_spec_from_flags(const std::string& program, con
   return spec;
 }
 
+double guidance_scale_from_flags(const std::string& program, const cxxopts::ParseResult& parsed) {
+  const double scale = parsed["guidance-scale"].as<double>();
+  usage_checked(program + " --guidance-scale", [&] { check_guidance_scale(scale); });
+  return scale;
+}
+
 std::string model_dir_from_flags(const cxxopts::ParseResult& parsed) {
   if (parsed.count("model")) return parsed["model"].as<std::string>();
   return default_model_dir();
@@ -81,11 +88,11 @@ GenerationFlags read_generation_flags(const std::string& program, const cxxopts:
   GenerationFlags flags;
   flags.write = write_options_from_flags(program, parsed);
   flags.cache_spec = cache_spec_from_flags(program, parsed);
-  flags.dtype = usage_checked(program, [&] { return parse_dtype(parsed["dtype"].as<std::string>()); });
+  flags.dtype = dtype_from_flags(program, parsed);
   flags.guidance_mode =
       usage_checked(program, [&] { return parse_guidance_mode(parsed["cfg-mode"].as<std::string>()); });
   flags.model_dir = usage_checked(program, [&] { return model_dir_from_flags(parsed); });
-  flags.request = request_from_flags(parsed);
+  flags.request = request_from_flags(program, parsed);
   return flags;
 }
 

@@ -22,6 +22,8 @@ void add_generation_options(cxxopts::Options& options, const std::string& group)
 
 // --cache SPEC, checked (a usage error when malformed); nullopt without the flag.
 std::optional<std::string> cache_spec_from_flags(const std::string& program, const cxxopts::ParseResult& parsed);
+// --guidance-scale, checked (check_guidance_scale): NaN or a negative scale is a usage error of `program`.
+double guidance_scale_from_flags(const std::string& program, const cxxopts::ParseResult& parsed);
 // --model, or the embedded default model.
 std::string model_dir_from_flags(const cxxopts::ParseResult& parsed);
 

@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
     const std::string message = std::string("tessera ") + subcommand->name + " failed: " + message_of(error);
     // Peers may be waiting in a collective for this rank: take the whole job down rather than let them wait.
     if (runtime->world_size() > 1) tessera::abort_job(message, 1);
-    TESSERA_LOG_ERROR(message);
+    tessera::log::fatal(message);
     return 1;
   }
 }

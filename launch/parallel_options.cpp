@@ -30,12 +30,22 @@ void add_parallel_options(cxxopts::Options& options, const std::string& group, b
       ("backend", "communication backend: auto, mpi or nccl", cxxopts::value<std::string>()->default_value("auto"));
 }
 
+c10::ScalarType dtype_from_flags(const std::string& program, const cxxopts::ParseResult& parsed) {
+  return usage_checked(program, [&] { return parse_dtype(parsed["dtype"].as<std::string>()); });
+}
+
+std::string backend_from_flags(const std::string& program, const cxxopts::ParseResult& parsed) {
+  const auto backend = parsed["backend"].as<std::string>();
+  usage_checked(program, [&] { check_backend_name(backend); });
+  return backend;
+}
+
 std::shared_ptr<DeviceMesh> make_device_mesh(const std::string& program, const cxxopts::ParseResult& parsed,
                                              const MpiRuntime& runtime, const DeviceBinding& binding) {
   const ParallelConfig config{parsed["ulysses"].as<int>(), parsed["ring"].as<int>(),
                               parsed.count("cfg") ? parsed["cfg"].as<int>() : 1};
   usage_checked(program, [&] { validate(config, runtime.world_size()); });
-  return std::make_shared<DeviceMesh>(make_world_communicator(parsed["backend"].as<std::string>(), binding.placement),
+  return std::make_shared<DeviceMesh>(make_world_communicator(backend_from_flags(program, parsed), binding.placement),
                                       config);
 }
 
@@ -44,10 +54,10 @@ c10::Device torch_device(const DeviceBinding& binding) {
                       : c10::Device(c10::kCPU);
 }
 
-std::shared_ptr<Model> load_model(const cxxopts::ParseResult& parsed, c10::Device device) {
+std::shared_ptr<Model> load_model(const cxxopts::ParseResult& parsed, c10::ScalarType dtype, c10::Device device) {
   const auto model_dir = parsed["model"].as<std::string>();
   const auto start = std::chrono::steady_clock::now();
-  auto model = tessera::load_model(model_dir, parse_dtype(parsed["dtype"].as<std::string>()), device);
+  auto model = tessera::load_model(model_dir, dtype, device);
   TESSERA_LOG_INFO("loaded ", model->class_name(), " from ", model_dir, " (", model->metadata().parameter_count,
                    " parameters) in ", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
                    " s");

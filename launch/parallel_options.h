@@ -2,6 +2,7 @@
 // The options every subcommand that runs a model shares: the model directory and dtype, the degrees of
 // parallelism and the communication backend, and what they resolve to on this rank (device, mesh, model).
 #include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
 #include <cxxopts.hpp>
 
 #include <memory>
@@ -21,13 +22,17 @@ void add_model_options(cxxopts::Options& options, const std::string& group);
 // --ulysses, --ring, --backend, and --cfg when `cfg` (subcommands that run guidance).
 void add_parallel_options(cxxopts::Options& options, const std::string& group, bool cfg);
 
-// The mesh of the degrees the flags ask for; a product that does not match the world size is a usage error
-// of `program` naming both.
+// --dtype and --backend, checked: a bad value is a usage error of `program` naming the choices.
+c10::ScalarType dtype_from_flags(const std::string& program, const cxxopts::ParseResult& parsed);
+std::string backend_from_flags(const std::string& program, const cxxopts::ParseResult& parsed);
+
+// The mesh of the degrees the flags ask for; a product that does not match the world size, or an unknown
+// --backend, is a usage error of `program` naming both.
 std::shared_ptr<DeviceMesh> make_device_mesh(const std::string& program, const cxxopts::ParseResult& parsed,
                                              const MpiRuntime& runtime, const DeviceBinding& binding);
 
 c10::Device torch_device(const DeviceBinding& binding);
-// The --model directory in --dtype on `device`, with a log line saying what was loaded and how long it took.
-std::shared_ptr<Model> load_model(const cxxopts::ParseResult& parsed, c10::Device device);
+// The --model directory in `dtype` on `device`, with a log line saying what was loaded and how long it took.
+std::shared_ptr<Model> load_model(const cxxopts::ParseResult& parsed, c10::ScalarType dtype, c10::Device device);
 
 }  // namespace tessera::cli

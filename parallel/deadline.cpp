@@ -79,8 +79,8 @@ int world_rank_of(const OperationDescription& description) {
 }
 
 void abort_job(const std::string& message, int exit_code) {
-  TESSERA_LOG_ERROR(message);
   log::flush();
+  log::fatal(message);
   std::fflush(stdout);
   std::fflush(stderr);
   int initialized = 0, finalized = 0;

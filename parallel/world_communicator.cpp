@@ -9,9 +9,13 @@
 
 namespace tessera {
 
-std::shared_ptr<Communicator> make_world_communicator(const std::string& backend, const RankPlacement& placement) {
+void check_backend_name(const std::string& backend) {
   TESSERA_CHECK(backend == "auto" || backend == "mpi" || backend == "nccl", "unknown backend '", backend,
-                "'; use auto, mpi or nccl");
+                "'; use --backend auto, mpi or nccl");
+}
+
+std::shared_ptr<Communicator> make_world_communicator(const std::string& backend, const RankPlacement& placement) {
+  check_backend_name(backend);
   auto world = MpiCommunicator::world();
   const bool cuda = placement.cuda_device >= 0;
   const bool ranks_share_gpus = placement.local_ranks > placement.visible_gpus;

@@ -1,6 +1,5 @@
 #include "src/io/frame_writer.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include <functional>
 
 #include "common/check.h"
+#include "common/writable_file.h"
 #include "src/io/frame_grid.h"
 #include "src/io/frame_scale.h"
 #include "src/io/image_file.h"
@@ -19,14 +19,6 @@
 
 namespace tessera::io {
 namespace {
-
-// POSIX rather than std::filesystem: the torch wheel's libtorch exports its own std::filesystem symbols.
-std::string parent_directory(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
 
 std::string path_in(const std::string& directory, const std::string& name) {
   return directory == "/" ? "/" + name : directory + "/" + name;
@@ -52,21 +44,6 @@ std::string joined(const std::vector<std::string>& items) {
   std::string text;
   for (const std::string& item : items) text += (text.empty() ? "" : ", ") + item;
   return text;
-}
-
-bool is_directory(const std::string& path) {
-  struct stat status {};
-  return ::stat(path.c_str(), &status) == 0 && S_ISDIR(status.st_mode);
-}
-
-// Creating (and removing) a file is the only reliable test: permissions, read-only mounts, ACLs, quotas.
-void check_can_create_files_in(const std::string& directory, const std::string& path) {
-  std::string probe = path_in(directory, ".tessera_write_check.tmp.XXXXXX");
-  const int descriptor = ::mkstemp(probe.data());
-  TESSERA_CHECK(descriptor >= 0, "cannot write ", path, ": cannot create files in directory ", directory, " (",
-                std::strerror(errno), "); choose a directory you can write to");
-  ::close(descriptor);
-  ::unlink(probe.c_str());
 }
 
 void write_bytes(const std::string& path, const std::string& bytes) {
@@ -114,12 +91,7 @@ void check_writable_output(const std::string& path) {
       extension.empty() ? std::string("the name has no extension") : "unsupported extension " + extension;
   TESSERA_CHECK(std::find(supported.begin(), supported.end(), extension) != supported.end(), "cannot write ", path,
                 ": ", problem, "; supported output extensions are ", joined(supported));
-  TESSERA_CHECK(!is_directory(path), "cannot write ", path, ": it is a directory; give a file name such as ", path,
-                "/out", extension);
-  const std::string directory = parent_directory(path);
-  TESSERA_CHECK(is_directory(directory), "cannot write ", path, ": directory ", directory,
-                " does not exist; create it first (mkdir -p ", directory, ")");
-  check_can_create_files_in(directory, path);
+  check_writable_file(path);
 }
 
 void write_frames(const std::string& path, FramesView frames, const FrameWriteOptions& options) {

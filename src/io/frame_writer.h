@@ -17,8 +17,7 @@ struct FrameWriteOptions {
 std::vector<std::string> supported_output_extensions();
 
 // Throws a tessera::Error saying what to change when `path` cannot be written: an extension we do not
-// support, a parent directory that does not exist or that we cannot create files in, or a directory at
-// `path` itself. Call it before expensive work, so that a typo fails in a second instead of after sampling.
+// support, or whatever check_writable_file (common/writable_file.h) refuses. Call it before expensive work.
 void check_writable_output(const std::string& path);
 
 // Writes `frames` to `path` by its extension (any case): .png the single frame, or several frames as a

@@ -4,10 +4,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "common/check.h"
+#include "src/io/json_file.h"
 
 namespace tessera::io {
 namespace {
@@ -61,6 +61,18 @@ std::string name_list(const std::vector<std::string>& names) {
   return text;
 }
 
+// A relative path with no ".." component: a name that cannot leave the directory it is resolved in.
+bool stays_inside(const std::string& relative) {
+  if (relative.empty() || relative.front() == '/') return false;
+  size_t start = 0;
+  while (start <= relative.size()) {
+    const size_t end = std::min(relative.find('/', start), relative.size());
+    if (relative.compare(start, end - start, "..") == 0) return false;
+    start = end + 1;
+  }
+  return true;
+}
+
 std::string parent_of(const std::string& path) {
   const size_t slash = path.find_last_of('/');
   return slash == std::string::npos ? "." : path.substr(0, slash);
@@ -100,18 +112,9 @@ WeightSource WeightSource::open_file(const std::string& path) {
 }
 
 WeightSource WeightSource::open_index(const std::string& index_path) {
-  nlohmann::json index;
-  {
-    std::ifstream stream(index_path);
-    TESSERA_CHECK(stream.good(), "cannot open safetensors index ", index_path);
-    try {
-      index = nlohmann::json::parse(stream);
-    } catch (const nlohmann::json::parse_error& error) {
-      TESSERA_CHECK(false, "safetensors index ", index_path, " is not valid JSON: ", error.what());
-    }
-  }
-  const auto weight_map = index.is_object() ? index.find("weight_map") : index.end();
-  TESSERA_CHECK(index.is_object() && weight_map != index.end() && weight_map->is_object(),
+  const nlohmann::json index = read_json_object(index_path, "the safetensors index of a sharded checkpoint");
+  const auto weight_map = index.find("weight_map");
+  TESSERA_CHECK(weight_map != index.end() && weight_map->is_object(),
                 "safetensors index ", index_path,
                 " has no \"weight_map\" object (tensor name -> shard file)");
 
@@ -120,7 +123,13 @@ WeightSource WeightSource::open_index(const std::string& index_path) {
   for (const auto& [name, shard] : weight_map->items()) {
     TESSERA_CHECK(shard.is_string(), "safetensors index ", index_path, ": \"weight_map\" entry '", name,
                   "' must name a shard file, not ", shard.type_name());
-    tensors_of_shard[shard.get<std::string>()].push_back(name);
+    const std::string shard_name = shard.get<std::string>();
+    // The index is data from the checkpoint: it must not point the reader at files outside the model directory.
+    TESSERA_CHECK(stays_inside(shard_name), "safetensors index ", index_path, ": \"weight_map\" entry '", name,
+                  "' names shard \"", shard_name, "\", which is not a file inside the model directory (an absolute ",
+                  "path or one with '..'); shards are named relative to the index, e.g. ",
+                  "diffusion_pytorch_model-00001-of-00002.safetensors");
+    tensors_of_shard[shard_name].push_back(name);
   }
 
   WeightSource source;

@@ -85,6 +85,7 @@ std::string ModelMetadata::describe(bool verbose) const {
   table.row("dtypes", joined(capabilities.dtypes), "parameter dtypes the model runs in");
   table.row("attention_backends", joined(capabilities.attention_backends),
             "ways tessera::attention may run inside this model");
+  table.row("inputs", joined(capabilities.inputs), "the forward's arguments, by their diffusers names");
   table.row("parameters", with_thousands(parameter_count), "");
   if (verbose) {
     table.row("config", config.empty() ? "none" : "", "");

@@ -23,6 +23,7 @@ struct ModelCapabilities {
   std::vector<std::string> repeated_blocks;     // classes repeated along the depth; caches hook these
   std::vector<std::string> dtypes;              // "float32", "bfloat16", ...
   std::vector<std::string> attention_backends;  // "native", "ulysses", "ring", "usp", ...
+  std::vector<std::string> inputs;              // the forward's arguments by their diffusers names
 };
 
 struct ModelMetadata {

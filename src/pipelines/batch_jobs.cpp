@@ -12,8 +12,10 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include "common/check.h"
+#include "src/io/json_integer.h"
 
 namespace tessera {
 namespace {
@@ -26,15 +28,22 @@ bool safe_id(const std::string& id) {
   return true;
 }
 
-// Reads the optional field `key` of `line` into `target`, or returns why it cannot.
+// Reads the optional field `key` of `line` into `target`, or returns why it cannot. Integers are range-checked
+// before narrowing (get<int> would wrap 1e12 into a plausible step count).
 template <typename T>
 std::string read_field(const nlohmann::json& line, const char* key, std::optional<T>& target) {
   const auto found = line.find(key);
   if (found == line.end()) return "";
   try {
-    target = found->get<T>();
+    if constexpr (std::is_integral_v<T>) {
+      target = io::json_integer<T>(*found, std::string("\"") + key + "\"");
+    } else {
+      target = found->get<T>();
+    }
   } catch (const nlohmann::json::exception&) {
     return std::string("\"") + key + "\" has the wrong type: " + found->dump();
+  } catch (const Error& error) {
+    return error.what();
   }
   return "";
 }

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <chrono>
+#include <cmath>
 
 #include "cache/enable_cache.h"
 #include "common/check.h"
@@ -37,6 +38,7 @@ void validate(Model& model, const DenoiseInputs& inputs, const DenoiseOptions& o
   TESSERA_CHECK(inputs.prompt_embeds.defined(), "prompt_embeds are required");
   check_embeddings(inputs.prompt_embeds, "prompt_embeds", inputs.latents);
   TESSERA_CHECK(options.steps >= 1, "the number of steps must be at least 1, got ", options.steps);
+  check_guidance_scale(options.guidance_scale);
   const bool guidance = options.guidance_scale > 1.0;
   if (guidance) {
     TESSERA_CHECK(inputs.negative_prompt_embeds.defined(), "guidance scale ", options.guidance_scale,
@@ -79,6 +81,11 @@ void enter_context(Model& model, bool cached, const char* name) {
 }
 
 }  // namespace
+
+void check_guidance_scale(double scale) {
+  TESSERA_CHECK(std::isfinite(scale) && scale >= 0, "the guidance scale must be a finite number, 0 or more (1 runs ",
+                "the prompt alone, above 1 adds classifier-free guidance), got ", scale);
+}
 
 GuidanceMode parse_guidance_mode(const std::string& name) {
   if (name == "auto") return GuidanceMode::automatic;

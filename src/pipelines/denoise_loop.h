@@ -24,6 +24,10 @@ enum class GuidanceMode {
 // "auto", "sequential", "batch"; anything else is an error naming the choices.
 GuidanceMode parse_guidance_mode(const std::string& name);
 
+// Throws tessera::Error unless `scale` is a finite number, 0 or more: NaN would fail no comparison and run as
+// "no guidance", a negative scale would steer towards the negative prompt.
+void check_guidance_scale(double scale);
+
 struct DenoiseInputs {
   at::Tensor latents;                 // [B, C, F, H, W], the starting noise
   at::Tensor prompt_embeds;           // [B, L, D], in the model's dtype

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/check.h"
+#include "src/io/json_integer.h"
 #include "src/models/load_model.h"
 #include "src/models/model.h"
 #include "src/models/model_config.h"
@@ -62,15 +63,22 @@ GenerationDefaults read_defaults(const PipelineIndex& index) {
   const auto found = index.config.find("defaults");
   if (found == index.config.end()) return defaults;
   const std::string where = index.dir + "/model_index.json \"defaults\"";
+  TESSERA_CHECK(found->is_object(), where, " must be an object, got ", found->dump());
+  const nlohmann::json& json = *found;
+  // Sizes and counts are checked before narrowing; their meaning (a multiple of the patch, ...) by resolve().
+  auto integer = [&](const char* key, auto& target, int64_t min) {
+    using Int = std::remove_reference_t<decltype(target)>;
+    const auto value = json.find(key);
+    if (value != json.end()) target = io::json_integer<Int>(*value, where + " \"" + key + "\"", min);
+  };
+  integer("height", defaults.height, 1);
+  integer("width", defaults.width, 1);
+  integer("frames", defaults.frames, 1);
+  integer("steps", defaults.steps, 1);
+  integer("motion_frames", defaults.motion_frames, 0);
   try {
-    const nlohmann::json& json = *found;
-    defaults.height = json.value("height", defaults.height);
-    defaults.width = json.value("width", defaults.width);
-    defaults.frames = json.value("frames", defaults.frames);
-    defaults.steps = json.value("steps", defaults.steps);
     defaults.guidance_scale = json.value("guidance_scale", defaults.guidance_scale);
     defaults.negative_prompt = json.value("negative_prompt", defaults.negative_prompt);
-    defaults.motion_frames = json.value("motion_frames", defaults.motion_frames);
     defaults.motion_words = json.value("motion_words", std::vector<std::string>{});
   } catch (const nlohmann::json::exception& error) {
     TESSERA_CHECK(false, where, " has a value of the wrong type: ", error.what());
@@ -154,7 +162,7 @@ Generation TextToVideoPipeline::resolve(const GenerationRequest& request) const 
   text_encoder_->check_prompt(generation.negative_prompt);
   TESSERA_CHECK(generation.steps >= 1, "--steps must be at least 1, got ", generation.steps);
   TESSERA_CHECK(generation.frames >= 1, "--frames must be at least 1, got ", generation.frames);
-  TESSERA_CHECK(generation.guidance_scale >= 0, "--guidance-scale must not be negative, got ", generation.guidance_scale);
+  check_guidance_scale(generation.guidance_scale);
   check_size("height", generation.height, size_multiple_);
   check_size("width", generation.width, size_multiple_);
   return generation;

@@ -1,6 +1,7 @@
 #include "src/schedulers/scheduler_config.h"
 
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <utility>
@@ -9,6 +10,7 @@
 #include "common/check.h"
 #include "common/log.h"
 #include "src/io/json_file.h"
+#include "src/io/json_integer.h"
 #include "src/schedulers/flow_match_euler_discrete.h"
 #include "src/schedulers/unipc_multistep.h"
 
@@ -39,12 +41,10 @@ class ConfigFields {
     return value->get<double>();
   }
 
-  int integer(const std::string& key, int fallback) {
+  int integer(const std::string& key, int fallback, int min, int max = std::numeric_limits<int>::max()) {
     const json* value = find(key);
     if (value == nullptr) return fallback;
-    TESSERA_CHECK(value->is_number_integer() || (value->is_number_float() && is_integral(value->get<double>())),
-                  where(key), " must be an integer, got ", describe(*value));
-    return static_cast<int>(value->get<double>());
+    return io::json_integer<int>(*value, where(key), min, max);
   }
 
   bool boolean(const std::string& key, bool fallback) {
@@ -74,10 +74,7 @@ class ConfigFields {
     if (value == nullptr || value->is_null()) return {};
     TESSERA_CHECK(value->is_array(), where(key), " must be a list of integers, got ", describe(*value));
     std::vector<int64_t> result;
-    for (const json& item : *value) {
-      TESSERA_CHECK(item.is_number_integer(), where(key), " must hold integers, got ", describe(item));
-      result.push_back(item.get<int64_t>());
-    }
+    for (const json& item : *value) result.push_back(io::json_integer<int64_t>(item, where(key) + " entry", 0));
     return result;
   }
 
@@ -122,7 +119,6 @@ class ConfigFields {
   }
   std::string where(const std::string& key) const { return source_ + ": " + class_name_ + " option \"" + key + "\""; }
   static std::string describe(const json& value) { return std::string(value.type_name()) + " " + value.dump(); }
-  static bool is_integral(double value) { return value == static_cast<double>(static_cast<int64_t>(value)); }
 
   const json& config_;
   std::string source_;
@@ -130,18 +126,21 @@ class ConfigFields {
   std::set<std::string> read_;
 };
 
+// The training schedule's length: tables of this many entries are built.
+constexpr int kMaxTrainTimesteps = 1 << 20;
+
 const std::vector<std::pair<std::string, TimeShiftType>> kTimeShiftTypes{{"exponential", TimeShiftType::exponential},
                                                                          {"linear", TimeShiftType::linear}};
 
 std::unique_ptr<Scheduler> make_flow_match(ConfigFields& fields) {
   FlowMatchEulerDiscreteConfig config;
-  config.num_train_timesteps = fields.integer("num_train_timesteps", config.num_train_timesteps);
+  config.num_train_timesteps = fields.integer("num_train_timesteps", config.num_train_timesteps, 1, kMaxTrainTimesteps);
   config.shift = fields.number("shift", config.shift);
   config.use_dynamic_shifting = fields.boolean("use_dynamic_shifting", config.use_dynamic_shifting);
   config.base_shift = fields.optional_number("base_shift", config.base_shift);
   config.max_shift = fields.optional_number("max_shift", config.max_shift);
-  config.base_image_seq_len = fields.integer("base_image_seq_len", config.base_image_seq_len);
-  config.max_image_seq_len = fields.integer("max_image_seq_len", config.max_image_seq_len);
+  config.base_image_seq_len = fields.integer("base_image_seq_len", config.base_image_seq_len, 1);
+  config.max_image_seq_len = fields.integer("max_image_seq_len", config.max_image_seq_len, 1);
   config.invert_sigmas = fields.boolean("invert_sigmas", config.invert_sigmas);
   config.shift_terminal = fields.optional_number("shift_terminal", config.shift_terminal);
   config.use_karras_sigmas = fields.boolean("use_karras_sigmas", config.use_karras_sigmas);
@@ -155,7 +154,7 @@ std::unique_ptr<Scheduler> make_flow_match(ConfigFields& fields) {
 
 std::unique_ptr<Scheduler> make_unipc(ConfigFields& fields) {
   UniPCMultistepConfig config;
-  config.num_train_timesteps = fields.integer("num_train_timesteps", config.num_train_timesteps);
+  config.num_train_timesteps = fields.integer("num_train_timesteps", config.num_train_timesteps, 1, kMaxTrainTimesteps);
   config.beta_start = fields.number("beta_start", config.beta_start);
   config.beta_end = fields.number("beta_end", config.beta_end);
   config.beta_schedule = fields.choice("beta_schedule", config.beta_schedule,
@@ -163,7 +162,7 @@ std::unique_ptr<Scheduler> make_unipc(ConfigFields& fields) {
                                         {"scaled_linear", BetaSchedule::scaled_linear},
                                         {"squaredcos_cap_v2", BetaSchedule::squaredcos_cap_v2}});
   config.trained_betas = fields.optional_number_list("trained_betas");
-  config.solver_order = fields.integer("solver_order", config.solver_order);
+  config.solver_order = fields.integer("solver_order", config.solver_order, 1);
   config.prediction_type = fields.choice("prediction_type", config.prediction_type,
                                          {{"epsilon", PredictionType::epsilon},
                                           {"sample", PredictionType::sample},
@@ -192,7 +191,7 @@ std::unique_ptr<Scheduler> make_unipc(ConfigFields& fields) {
                                           {{"linspace", TimestepSpacing::linspace},
                                            {"leading", TimestepSpacing::leading},
                                            {"trailing", TimestepSpacing::trailing}});
-  config.steps_offset = fields.integer("steps_offset", config.steps_offset);
+  config.steps_offset = fields.integer("steps_offset", config.steps_offset, 0);
   config.final_sigmas_type = fields.choice("final_sigmas_type", config.final_sigmas_type,
                                            {{"zero", FinalSigmasType::zero}, {"sigma_min", FinalSigmasType::sigma_min}});
   config.rescale_betas_zero_snr = fields.boolean("rescale_betas_zero_snr", config.rescale_betas_zero_snr);

@@ -32,7 +32,7 @@ TEST(WorldCommunicator, NcclRefusesSharedGpusAndCpu) {
     make_world_communicator("nccl", {.cuda_device = -1, .local_ranks = 1, .visible_gpus = 0});
   }), "use --backend mpi on CPU");
   EXPECT_PRED2(has, message_of([] { make_world_communicator("gloo", {}); }),
-               "unknown backend 'gloo'; use auto, mpi or nccl");
+               "unknown backend 'gloo'; use --backend auto, mpi or nccl");
 }
 
 }  // namespace

@@ -49,6 +49,23 @@ TEST(BatchJobs, ReadsJobsWithDefaultsAndRecordsMalformedLinesByNumber) {
   EXPECT_NE(jobs[7].error.find("\"steps\" has the wrong type"), std::string::npos) << jobs[7].error;
 }
 
+// Numbers in a job line are range-checked before narrowing: 1e10 steps used to wrap into a plausible int.
+TEST(BatchJobs, OutOfRangeNumbersAreRecordedNotWrapped) {
+  testing::ScratchDir dir;
+  write(dir.file("jobs.jsonl"),
+        "{\"prompt\": \"a\", \"steps\": 10000000000}\n"
+        "{\"prompt\": \"b\", \"seed\": -1}\n"
+        "{\"prompt\": \"c\", \"frames\": 2.5}\n"
+        "{\"prompt\": \"d\", \"height\": 64.0}\n");
+  const auto jobs = read_batch_jobs(dir.file("jobs.jsonl"), {}, std::nullopt, "png");
+  ASSERT_EQ(jobs.size(), 4u);
+  EXPECT_NE(jobs[0].error.find("\"steps\" must be an integer from"), std::string::npos) << jobs[0].error;
+  EXPECT_NE(jobs[1].error.find("\"seed\" must be an integer from 0"), std::string::npos) << jobs[1].error;
+  EXPECT_NE(jobs[2].error.find("\"frames\" must be an integer"), std::string::npos) << jobs[2].error;
+  EXPECT_TRUE(jobs[3].error.empty()) << jobs[3].error;
+  EXPECT_EQ(*jobs[3].request.height, 64);
+}
+
 TEST(BatchJobs, ResultsKeepTheLastLineOfEachIdAndIgnoreATornLine) {
   testing::ScratchDir dir;
   const std::string path = dir.file("results.jsonl");

@@ -57,5 +57,19 @@ TEST(Log, LevelsParseAndRankZeroDefaultsToInfo) {
   EXPECT_TRUE(log::enabled(log::Level::debug));
 }
 
+// --log-level off silences the logs, not the error that ends the program.
+TEST(Log, FatalErrorsArePrintedEvenWhenLoggingIsOff) {
+  log::configure(0, 1, log::Level::off);
+  ::testing::internal::CaptureStderr();
+  TESSERA_LOG_ERROR("an ordinary error");
+  log::fatal("the job failed: disk full");
+  const std::string printed = ::testing::internal::GetCapturedStderr();
+  log::configure(0, 1);
+  EXPECT_EQ(printed.find("an ordinary error"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("[rank 0/1] ["), std::string::npos) << printed;
+  EXPECT_NE(printed.find("critical"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("] the job failed: disk full"), std::string::npos) << printed;
+}
+
 }  // namespace
 }  // namespace tessera

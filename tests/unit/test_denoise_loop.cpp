@@ -4,6 +4,7 @@
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
 #include <string>
 #include <vector>
@@ -163,6 +164,11 @@ TEST_F(DenoiseLoop, RefusesWhatItCannotComputeBeforeTheFirstStep) {
   EXPECT_TRUE(has(message_of([&] { run(options); }), "with the latents' batch 2"));
   inputs_.negative_prompt_embeds = negative;
   EXPECT_TRUE(has(message_of([&] { run(options_with(0, 5.0)); }), "at least 1"));
+  // NaN fails every comparison, so it used to run as "no guidance"; a negative scale steers towards the negative.
+  for (const double scale : {std::nan(""), -1.0, HUGE_VAL}) {
+    EXPECT_TRUE(has(message_of([&] { run(options_with(3, scale)); }), "the guidance scale must be a finite number"))
+        << scale;
+  }
   inputs_.latents = inputs_.latents.flatten(2);
   EXPECT_TRUE(has(message_of([&] { run(options); }), "latents must be [batch, channels, frames, height, width]"));
   EXPECT_EQ(calls, 0);

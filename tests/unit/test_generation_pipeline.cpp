@@ -126,6 +126,28 @@ TEST_F(GenerationPipelineTest, MissingOrUnknownPartsAreNamed) {
                   "model_index.json is missing"));
 }
 
+// A recipe's integers are range-checked before narrowing: 2.5 steps used to train 2, a negative seed to wrap.
+TEST(TrainRecipe, NumbersOutOfRangeNameTheKey) {
+  testing::ScratchDir dir("tessera_recipe");
+  const std::string path = dir.file("recipe.json");
+  auto message_for = [&](const std::string& key, const std::string& value) {
+    std::string text = kTinyRecipe;
+    const std::string entry = "\"" + key + "\": ";
+    const size_t at = text.find(entry) + entry.size();
+    text.replace(at, text.find_first_of(",}", at) - at, value);
+    std::ofstream(path) << text;
+    return message_of([&] { read_train_recipe(path); });
+  };
+  EXPECT_TRUE(has(message_for("clip_every", "2.5"), "\"clip_every\" must be an integer"))
+      << message_for("clip_every", "2.5");
+  EXPECT_TRUE(has(message_for("image_batch", "1000000000000"), "\"image_batch\" must be an integer from 1 to 1048576"))
+      << message_for("image_batch", "1000000000000");
+  EXPECT_TRUE(has(message_for("seed", "-1"), "\"seed\" must be an integer from 0")) << message_for("seed", "-1");
+  EXPECT_TRUE(has(message_for("height", "0"), "\"height\" must be an integer from 1")) << message_for("height", "0");
+  EXPECT_TRUE(has(message_for("max_length", "100000000"), "\"text_encoder\": \"max_length\" must be an integer from 1"))
+      << message_for("max_length", "100000000");
+}
+
 TEST(CoordinateChannels, AppendTimeRowAndColumnCentres) {
   const at::Tensor x = at::zeros({2, 3, 2, 4, 2});
   const at::Tensor with = append_coordinate_channels(x);

@@ -7,6 +7,8 @@
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/linear.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -236,6 +238,27 @@ TEST_F(LoadWeightsShardedTest, ShardHoldingATensorTheIndexDoesNotPlaceThere) {
   const std::string message = message_of([&] { WeightSource::open_dir(dir_.path()); });
   EXPECT_TRUE(has(message, "shard " + file(kShard2) + " holds 1 tensors that safetensors index")) << message;
   EXPECT_TRUE(has(message, "does not place there: stray")) << message;
+}
+
+// The index is data from the checkpoint: it must not send the reader to files outside the model directory,
+// even files that exist and hold the very tensors it lists.
+TEST_F(LoadWeightsShardedTest, ShardNamesMustStayInsideTheModelDirectory) {
+  const std::string model = file("model");
+  ASSERT_EQ(mkdir(model.c_str(), 0755), 0);
+  const std::string outside2 = "../" + std::string(kShard2);
+  for (const std::string& outside1 : {"../" + std::string(kShard1), file(kShard1), "sub/../../" + std::string(kShard1)}) {
+    std::string text = index_text_;
+    for (const auto& [from, to] : {std::pair<std::string, std::string>{kShard1, outside1}, {kShard2, outside2}}) {
+      for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+        text.replace(at, from.size(), to);
+      }
+    }
+    write_text("model/" + std::string(kIndex), text);
+    const std::string message = message_of([&] { WeightSource::open_dir(model); });
+    EXPECT_TRUE(has(message, "which is not a file inside the model directory")) << message;
+    EXPECT_TRUE(has(message, "names shard \"" + outside1 + "\"") || has(message, "names shard \"" + outside2 + "\""))
+        << message;
+  }
 }
 
 TEST_F(LoadWeightsShardedTest, MalformedIndex) {

@@ -85,6 +85,7 @@ TEST(ModelMetadata, DescribeRendersOneRowPerCapability) {
   EXPECT_TRUE(has(text, "supports_cache       yes")) << text;
   EXPECT_TRUE(has(text, "cp_plan              yes, 2 entries")) << text;
   EXPECT_TRUE(has(text, "dtypes               float32, bfloat16")) << text;
+  EXPECT_TRUE(has(text, "inputs               hidden_states\n")) << text;
   EXPECT_TRUE(has(text, "parameters           17,124")) << text;
   EXPECT_TRUE(has(text, "hidden_size=32")) << text;
   EXPECT_FALSE(has(text, "blocks.0.attn1")) << text;

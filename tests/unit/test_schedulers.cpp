@@ -234,6 +234,18 @@ TEST(SchedulerConfig, WrongTypesNameTheKey) {
   EXPECT_TRUE(has(message, "\"disable_corrector\" must be a list of integers")) << message;
 }
 
+// Integers are range-checked before they are narrowed to int: 1e12 timesteps used to wrap silently.
+TEST(SchedulerConfig, AbsurdIntegersAreRefusedBeforeNarrowing) {
+  std::string message =
+      message_of_config({{"_class_name", "UniPCMultistepScheduler"}, {"num_train_timesteps", 1000000000000}});
+  EXPECT_TRUE(has(message, "\"num_train_timesteps\" must be an integer from 1 to 1048576, got 1000000000000"))
+      << message;
+  message = message_of_config({{"_class_name", "FlowMatchEulerDiscreteScheduler"}, {"max_image_seq_len", 1e10}});
+  EXPECT_TRUE(has(message, "\"max_image_seq_len\" must be an integer from 1 to 2147483647")) << message;
+  message = message_of_config({{"_class_name", "UniPCMultistepScheduler"}, {"disable_corrector", {1, -3}}});
+  EXPECT_TRUE(has(message, "\"disable_corrector\" entry must be an integer from 0")) << message;
+}
+
 TEST(SchedulerConfig, MissingOrMalformedFileSaysWhich) {
   const fs::path missing = fs::temp_directory_path() / "tessera_no_such_scheduler_config.json";
   EXPECT_TRUE(has(message_of([&] { load_scheduler(missing.string()); }), "does not exist"));

@@ -36,9 +36,32 @@ TEST(WanConfig, RefusesWhatWouldChangeTheArchitecture) {
             std::string::npos);
   EXPECT_NE(error_of({{"image_dim", 1280}}).find("image-to-video"), std::string::npos);
   EXPECT_NE(error_of({{"qk_norm", "layer_norm"}}).find("qk_norm"), std::string::npos);
-  EXPECT_NE(error_of({{"num_layers", -2}}).find("must be positive"), std::string::npos);
+  EXPECT_NE(error_of({{"num_layers", -2}}).find("\"num_layers\" must be an integer from 1 to"), std::string::npos);
   EXPECT_NE(error_of({{"patch_size", {1, 2}}}).find("three integers"), std::string::npos);
   EXPECT_NE(error_of({{"attention_head_dim", 5}}).find("even"), std::string::npos);
+}
+
+// Sizes are range-checked before they are used: an absurd one is an error naming the key, not a bad_alloc, a
+// wrapped int or an overflowing product later.
+TEST(WanConfig, RefusesAbsurdSizesNamingTheKey) {
+  std::string message = error_of({{"num_layers", 1000000000000}});
+  EXPECT_NE(message.find("\"num_layers\" must be an integer from 1 to 4096, got 1000000000000"), std::string::npos)
+      << message;
+  message = error_of({{"ffn_dim", 18446744073709551615u}});
+  EXPECT_NE(message.find("\"ffn_dim\" must be an integer from 1 to 1048576"), std::string::npos) << message;
+  message = error_of({{"text_dim", -4096}});
+  EXPECT_NE(message.find("\"text_dim\" must be an integer from 1"), std::string::npos) << message;
+  message = error_of({{"num_layers", 2.5}});
+  EXPECT_NE(message.find("\"num_layers\" must be an integer"), std::string::npos) << message;
+  // Each within bounds, their product (the model's width) not: 2^32 x 2^32 would wrap to 0 in 64 bits.
+  message = error_of({{"num_attention_heads", 4294967296}, {"attention_head_dim", 4294967296}});
+  EXPECT_NE(message.find("must be an integer from 1 to 1048576"), std::string::npos) << message;
+  message = error_of({{"num_attention_heads", 65536}, {"attention_head_dim", 65536}});
+  EXPECT_NE(message.find("\"num_attention_heads\" x \"attention_head_dim\" = 4294967296 is more than 1048576"),
+            std::string::npos)
+      << message;
+  // Python's json writes integral floats as 40.0: those are integers.
+  EXPECT_EQ(wan_config_from_json({{"num_layers", 40.0}}).num_layers, 40);
 }
 
 TEST(WanModel, ParameterNamesAreDiffusers) {

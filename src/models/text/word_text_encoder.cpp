@@ -8,6 +8,8 @@
 
 #include "common/atomic_file.h"
 #include "common/check.h"
+#include "src/io/json_integer.h"
+#include "src/models/config_limits.h"
 #include "src/io/load_weights.h"
 #include "src/io/safetensors.h"
 #include "src/models/model_config.h"
@@ -44,9 +46,9 @@ class WordEncoderLayer : public torch::nn::Module {
 
 int64_t config_int(const nlohmann::json& config, const char* key, const std::string& dir) {
   const auto found = config.find(key);
-  TESSERA_CHECK(found != config.end() && found->is_number_integer() && found->get<int64_t>() > 0, dir,
-                "/config.json needs a positive integer \"", key, "\"");
-  return found->get<int64_t>();
+  TESSERA_CHECK(found != config.end(), dir, "/config.json needs a positive integer \"", key, "\"");
+  const int64_t max = std::string(key) == "num_layers" ? kMaxConfigLayers : kMaxConfigDimension;
+  return io::json_integer<int64_t>(*found, dir + "/config.json \"" + key + "\"", 1, max);
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include "common/atomic_file.h"
 #include "common/check.h"
 #include "src/io/json_file.h"
+#include "src/io/json_integer.h"
+#include "src/models/config_limits.h"
 
 namespace tessera {
 namespace {
@@ -37,9 +39,8 @@ WordTokenizer WordTokenizer::load(const std::string& dir) {
   TESSERA_CHECK(!vocab.empty(), dir, "/vocab.json must map words to ids");
   std::vector<std::string> words(vocab.size() - 1);
   for (const auto& [word, id] : vocab.items()) {
-    TESSERA_CHECK(id.is_number_integer() && id.get<int64_t>() >= 0 && id.get<int64_t>() < int64_t(vocab.size()),
-                  dir, "/vocab.json: the id of '", word, "' must be an integer below ", vocab.size());
-    const auto index = id.get<int64_t>();
+    const auto index = io::json_integer<int64_t>(id, dir + "/vocab.json: the id of '" + word + "'", 0,
+                                                 static_cast<int64_t>(vocab.size()) - 1);
     if (index == 0) {
       TESSERA_CHECK(word == kPadToken, dir, "/vocab.json: id 0 is the padding token ", kPadToken, ", not '", word, "'");
       continue;
@@ -48,9 +49,9 @@ WordTokenizer WordTokenizer::load(const std::string& dir) {
     words[index - 1] = word;
   }
   const auto length = config.find("model_max_length");
-  TESSERA_CHECK(length != config.end() && length->is_number_integer(), dir,
-                "/tokenizer_config.json needs an integer \"model_max_length\"");
-  return WordTokenizer(words, length->get<int64_t>());
+  TESSERA_CHECK(length != config.end(), dir, "/tokenizer_config.json needs an integer \"model_max_length\"");
+  return WordTokenizer(words, io::json_integer<int64_t>(*length, dir + "/tokenizer_config.json \"model_max_length\"",
+                                                        1, kMaxConfigDimension));
 }
 
 void WordTokenizer::save(const std::string& dir) const {

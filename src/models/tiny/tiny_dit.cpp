@@ -5,6 +5,8 @@
 #include <torch/nn/modules/container/modulelist.h>
 
 #include "common/check.h"
+#include "src/io/json_integer.h"
+#include "src/models/config_limits.h"
 
 namespace tessera {
 namespace {
@@ -12,10 +14,8 @@ namespace {
 int64_t read_size(const nlohmann::json& config, const char* key, int64_t fallback) {
   const auto it = config.find(key);
   if (it == config.end() || it->is_null()) return fallback;
-  TESSERA_CHECK(it->is_number_integer(), "config key \"", key, "\" must be an integer, not ", it->type_name());
-  const auto value = it->get<int64_t>();
-  TESSERA_CHECK(value > 0, "config key \"", key, "\" must be positive, got ", value);
-  return value;
+  const int64_t max = std::string(key) == "num_layers" ? kMaxConfigLayers : kMaxConfigDimension;
+  return io::json_integer<int64_t>(*it, std::string("TinyDiTModel config \"") + key + "\"", 1, max);
 }
 
 at::Tensor normalized(const at::Tensor& x, int64_t hidden_size) { return at::layer_norm(x, {hidden_size}); }
@@ -96,6 +96,7 @@ ModelCapabilities TinyDiTModel::capabilities() const {
   declared.repeated_blocks = {"TinyDiTBlock"};
   declared.dtypes = {"float32", "bfloat16"};
   declared.attention_backends = {"native"};
+  declared.inputs = {"hidden_states"};
   return declared;
 }
 

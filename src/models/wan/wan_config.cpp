@@ -5,16 +5,15 @@
 #include <set>
 
 #include "common/check.h"
+#include "src/io/json_integer.h"
+#include "src/models/config_limits.h"
 
 namespace tessera {
 namespace {
 
 int64_t positive_integer(const nlohmann::json& value, const std::string& key) {
-  TESSERA_CHECK(value.is_number_integer(), "WanTransformer3DModel config \"", key, "\" must be an integer, got ",
-                value.dump());
-  const auto number = value.get<int64_t>();
-  TESSERA_CHECK(number > 0, "WanTransformer3DModel config \"", key, "\" must be positive, got ", number);
-  return number;
+  const int64_t max = key == "num_layers" ? kMaxConfigLayers : kMaxConfigDimension;
+  return io::json_integer<int64_t>(value, "WanTransformer3DModel config \"" + key + "\"", 1, max);
 }
 
 }  // namespace
@@ -91,6 +90,9 @@ WanConfig wan_config_from_json(const nlohmann::json& config) {
   TESSERA_CHECK(result.attention_head_dim % 2 == 0 && result.attention_head_dim >= 6, "WanTransformer3DModel "
                 "config \"attention_head_dim\" must be even and at least 6 (three rotary parts), got ",
                 result.attention_head_dim);
+  TESSERA_CHECK(result.inner_dim() <= kMaxConfigDimension, "WanTransformer3DModel config \"num_attention_heads\" ",
+                "x \"attention_head_dim\" = ", result.inner_dim(), " is more than ", kMaxConfigDimension,
+                ", the widest model tessera builds");
   TESSERA_CHECK(result.freq_dim % 2 == 0, "WanTransformer3DModel config \"freq_dim\" must be even, got ",
                 result.freq_dim);
   return result;

@@ -41,6 +41,7 @@ ModelCapabilities WanTransformer3DModel::capabilities() const {
   declared.repeated_blocks = {"WanTransformerBlock"};
   declared.dtypes = {"float32", "bfloat16", "float16"};
   declared.attention_backends = {"native", "math", "ulysses", "ring", "usp"};
+  declared.inputs = {"hidden_states", "timestep", "encoder_hidden_states"};
   return declared;
 }
 
