@@ -151,9 +151,10 @@ SafetensorsHeader parse_safetensors_header(const uint8_t* bytes, uint64_t size, 
   const uint64_t data_size = size - result.data_offset;
 
   nlohmann::json header;
+  // Not only parse_error: a number beyond a double (1e400) throws out_of_range.
   try {
     header = nlohmann::json::parse(header_begin, header_begin + header_size);
-  } catch (const nlohmann::json::parse_error& error) {
+  } catch (const nlohmann::json::exception& error) {
     TESSERA_CHECK(false, "safetensors file ", path, ": header is not valid JSON: ", error.what());
   }
   TESSERA_CHECK(header.is_object(), "safetensors file ", path, ": header must be a JSON object, not ",

@@ -104,9 +104,10 @@ WeightSource WeightSource::open_index(const std::string& index_path) {
   {
     std::ifstream stream(index_path);
     TESSERA_CHECK(stream.good(), "cannot open safetensors index ", index_path);
+    // Not only parse_error: a number beyond a double (1e400) throws out_of_range.
     try {
       index = nlohmann::json::parse(stream);
-    } catch (const nlohmann::json::parse_error& error) {
+    } catch (const nlohmann::json::exception& error) {
       TESSERA_CHECK(false, "safetensors index ", index_path, " is not valid JSON: ", error.what());
     }
   }
