@@ -10,8 +10,8 @@ namespace tessera {
 
 FlowMatchEulerDiscreteScheduler::FlowMatchEulerDiscreteScheduler(FlowMatchEulerDiscreteConfig config)
     : config_(std::move(config)), shift_(config_.shift) {
-  TESSERA_CHECK(config_.num_train_timesteps > 0, class_name(), ": num_train_timesteps must be positive, got ",
-                config_.num_train_timesteps);
+  TESSERA_CHECK(config_.num_train_timesteps > 0 && config_.num_train_timesteps <= kMaxTrainTimesteps, class_name(),
+                ": num_train_timesteps must be in [1, ", kMaxTrainTimesteps, "], got ", config_.num_train_timesteps);
   TESSERA_CHECK(int(config_.use_karras_sigmas) + int(config_.use_exponential_sigmas) + int(config_.use_beta_sigmas) <= 1,
                 class_name(), ": at most one of use_karras_sigmas, use_exponential_sigmas, use_beta_sigmas may be true");
   TESSERA_CHECK(!config_.use_beta_sigmas, class_name(),

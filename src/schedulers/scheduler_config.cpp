@@ -1,6 +1,8 @@
 #include "src/schedulers/scheduler_config.h"
 
+#include <cmath>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <utility>
@@ -44,7 +46,12 @@ class ConfigFields {
     if (value == nullptr) return fallback;
     TESSERA_CHECK(value->is_number_integer() || (value->is_number_float() && is_integral(value->get<double>())),
                   where(key), " must be an integer, got ", describe(*value));
-    return static_cast<int>(value->get<double>());
+    // Converting a double outside int's range is undefined behaviour, so the range is checked first.
+    const double number = value->get<double>();
+    TESSERA_CHECK(number >= std::numeric_limits<int>::min() && number <= std::numeric_limits<int>::max(), where(key),
+                  " = ", value->dump(), " is outside the int range [", std::numeric_limits<int>::min(), ", ",
+                  std::numeric_limits<int>::max(), "]");
+    return static_cast<int>(number);
   }
 
   bool boolean(const std::string& key, bool fallback) {
@@ -122,7 +129,7 @@ class ConfigFields {
   }
   std::string where(const std::string& key) const { return source_ + ": " + class_name_ + " option \"" + key + "\""; }
   static std::string describe(const json& value) { return std::string(value.type_name()) + " " + value.dump(); }
-  static bool is_integral(double value) { return value == static_cast<double>(static_cast<int64_t>(value)); }
+  static bool is_integral(double value) { return std::trunc(value) == value; }
 
   const json& config_;
   std::string source_;

@@ -55,8 +55,8 @@ struct UniPCMultistepScheduler::Update {
 
 UniPCMultistepScheduler::UniPCMultistepScheduler(UniPCMultistepConfig config) : config_(std::move(config)) {
   const std::string name = class_name();
-  TESSERA_CHECK(config_.num_train_timesteps > 0, name, ": num_train_timesteps must be positive, got ",
-                config_.num_train_timesteps);
+  TESSERA_CHECK(config_.num_train_timesteps > 0 && config_.num_train_timesteps <= kMaxTrainTimesteps, name,
+                ": num_train_timesteps must be in [1, ", kMaxTrainTimesteps, "], got ", config_.num_train_timesteps);
   TESSERA_CHECK(config_.solver_order >= 1, name, ": solver_order must be at least 1, got ", config_.solver_order);
   TESSERA_CHECK(int(config_.use_karras_sigmas) + int(config_.use_exponential_sigmas) + int(config_.use_beta_sigmas) <= 1,
                 name, ": at most one of use_karras_sigmas, use_exponential_sigmas, use_beta_sigmas may be true");
