@@ -55,13 +55,24 @@ std::optional<std::string> stored_name_of(c10::ScalarType dtype) {
   return std::nullopt;
 }
 
-// numel × element size, or nullopt when it overflows 64 bits (a corrupt header, never a real tensor).
+// numel × element size, or nullopt when it overflows 64 bits (a corrupt header, never a real tensor). The
+// element count must fit in int64 even when a zero dimension makes it 0, because TensorInfo::numel and ATen
+// multiply the dimensions in int64 in order: [2^62, 2, 0] would overflow before reaching the 0.
 std::optional<uint64_t> byte_size_of(const std::vector<int64_t>& shape, c10::ScalarType dtype) {
-  uint64_t size = c10::elementSize(dtype);
+  int64_t nonzero_elements = 1;
+  bool empty = false;
   for (const int64_t dim : shape) {
-    if (__builtin_mul_overflow(size, static_cast<uint64_t>(dim), &size)) return std::nullopt;
+    if (dim == 0) {
+      empty = true;
+    } else if (__builtin_mul_overflow(nonzero_elements, dim, &nonzero_elements)) {
+      return std::nullopt;
+    }
   }
-  return size;
+  uint64_t size = 0;
+  if (__builtin_mul_overflow(static_cast<uint64_t>(nonzero_elements), c10::elementSize(dtype), &size)) {
+    return std::nullopt;
+  }
+  return empty ? 0 : size;
 }
 
 // Reads a JSON array of non-negative integers; nullopt when `value` is anything else.
@@ -198,7 +209,7 @@ SafetensorsHeader parse_safetensors_header(const uint8_t* bytes, uint64_t size, 
     const auto expected_size = byte_size_of(info.shape, info.dtype);
     TESSERA_CHECK(expected_size.has_value() && *expected_size == info.byte_size(), where, " has shape ",
                   c10::IntArrayRef(info.shape), " and dtype ", dtype_it->get<std::string>(), ", which need ",
-                  expected_size ? std::to_string(*expected_size) : std::string("more than 2^64"),
+                  expected_size ? std::to_string(*expected_size) : std::string("more than 2^63 elements or 2^64"),
                   " bytes, but its data_offsets [", info.data_begin, ", ", info.data_end, "] span ",
                   info.byte_size());
     result.tensors.emplace(name, std::move(info));
