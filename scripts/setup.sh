@@ -17,6 +17,7 @@ DEBIAN_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libpng-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
   python3-venv
+  clang libclang-rt-dev llvm  # tests/fuzz: clang with libFuzzer and the sanitizer runtimes; llvm-symbolizer
 )
 
 missing=()

@@ -55,13 +55,24 @@ std::optional<std::string> stored_name_of(c10::ScalarType dtype) {
   return std::nullopt;
 }
 
-// numel × element size, or nullopt when it overflows 64 bits (a corrupt header, never a real tensor).
+// numel × element size, or nullopt when it overflows 64 bits (a corrupt header, never a real tensor). The
+// element count must fit in int64 even when a zero dimension makes it 0, because TensorInfo::numel and ATen
+// multiply the dimensions in int64 in order: [2^62, 2, 0] would overflow before reaching the 0.
 std::optional<uint64_t> byte_size_of(const std::vector<int64_t>& shape, c10::ScalarType dtype) {
-  uint64_t size = c10::elementSize(dtype);
+  int64_t nonzero_elements = 1;
+  bool empty = false;
   for (const int64_t dim : shape) {
-    if (__builtin_mul_overflow(size, static_cast<uint64_t>(dim), &size)) return std::nullopt;
+    if (dim == 0) {
+      empty = true;
+    } else if (__builtin_mul_overflow(nonzero_elements, dim, &nonzero_elements)) {
+      return std::nullopt;
+    }
   }
-  return size;
+  uint64_t size = 0;
+  if (__builtin_mul_overflow(static_cast<uint64_t>(nonzero_elements), c10::elementSize(dtype), &size)) {
+    return std::nullopt;
+  }
+  return empty ? 0 : size;
 }
 
 // Reads a JSON array of non-negative integers; nullopt when `value` is anything else.
@@ -113,10 +124,9 @@ class SafetensorsFile::Mapping {
       TESSERA_CHECK(false, "cannot stat safetensors file ", path, ": ", std::strerror(error));
     }
     size_ = static_cast<uint64_t>(status.st_size);
-    if (size_ < sizeof(uint64_t)) {
+    if (size_ == 0) {
       ::close(fd);
-      TESSERA_CHECK(false, "safetensors file ", path, " is ", size_, " bytes long, too short to hold the ",
-                    "8-byte header length; it is truncated or not safetensors");
+      return;  // mmap refuses empty files; the header check reports this one as too short
     }
     void* address = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
     const int error = errno;
@@ -124,7 +134,9 @@ class SafetensorsFile::Mapping {
     TESSERA_CHECK(address != MAP_FAILED, "cannot map safetensors file ", path, ": ", std::strerror(error));
     bytes_ = static_cast<const uint8_t*>(address);
   }
-  ~Mapping() { ::munmap(const_cast<uint8_t*>(bytes_), size_); }
+  ~Mapping() {
+    if (bytes_ != nullptr) ::munmap(const_cast<uint8_t*>(bytes_), size_);
+  }
   Mapping(const Mapping&) = delete;
   Mapping& operator=(const Mapping&) = delete;
 
@@ -136,39 +148,40 @@ class SafetensorsFile::Mapping {
   uint64_t size_ = 0;
 };
 
-SafetensorsFile::SafetensorsFile(std::string path) : path_(std::move(path)) {
-  mapping_ = std::make_shared<const Mapping>(path_);
-  const uint64_t file_size = mapping_->size();
-
+SafetensorsHeader parse_safetensors_header(const uint8_t* bytes, uint64_t size, const std::string& path) {
+  TESSERA_CHECK(size >= sizeof(uint64_t), "safetensors file ", path, " is ", size, " bytes long, too short to hold ",
+                "the 8-byte header length; it is truncated or not safetensors");
   uint64_t header_size = 0;
-  std::memcpy(&header_size, mapping_->bytes(), sizeof(header_size));
-  TESSERA_CHECK(header_size <= file_size - sizeof(header_size), "safetensors file ", path_,
-                ": header length ", header_size, " is larger than the ", file_size - sizeof(header_size),
+  std::memcpy(&header_size, bytes, sizeof(header_size));
+  TESSERA_CHECK(header_size <= size - sizeof(header_size), "safetensors file ", path, ": header length ",
+                header_size, " is larger than the ", size - sizeof(header_size),
                 " bytes that follow it; the file is truncated or not safetensors");
-  const char* header_begin = reinterpret_cast<const char*>(mapping_->bytes()) + sizeof(header_size);
-  data_section_ = mapping_->bytes() + sizeof(header_size) + header_size;
-  const uint64_t data_size = file_size - sizeof(header_size) - header_size;
+  const char* header_begin = reinterpret_cast<const char*>(bytes) + sizeof(header_size);
+  SafetensorsHeader result;
+  result.data_offset = sizeof(header_size) + header_size;
+  const uint64_t data_size = size - result.data_offset;
 
   nlohmann::json header;
+  // Not only parse_error: a number beyond a double (1e400) throws out_of_range.
   try {
     header = nlohmann::json::parse(header_begin, header_begin + header_size);
-  } catch (const nlohmann::json::parse_error& error) {
-    TESSERA_CHECK(false, "safetensors file ", path_, ": header is not valid JSON: ", error.what());
+  } catch (const nlohmann::json::exception& error) {
+    TESSERA_CHECK(false, "safetensors file ", path, ": header is not valid JSON: ", error.what());
   }
-  TESSERA_CHECK(header.is_object(), "safetensors file ", path_, ": header must be a JSON object, not ",
+  TESSERA_CHECK(header.is_object(), "safetensors file ", path, ": header must be a JSON object, not ",
                 header.type_name());
 
   for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
-      TESSERA_CHECK(entry.is_object(), "safetensors file ", path_, ": \"__metadata__\" must be an object");
+      TESSERA_CHECK(entry.is_object(), "safetensors file ", path, ": \"__metadata__\" must be an object");
       for (const auto& [key, value] : entry.items()) {
-        TESSERA_CHECK(value.is_string(), "safetensors file ", path_, ": \"__metadata__\" value of \"", key,
+        TESSERA_CHECK(value.is_string(), "safetensors file ", path, ": \"__metadata__\" value of \"", key,
                       "\" must be a string, not ", value.type_name());
-        metadata_[key] = value.get<std::string>();
+        result.metadata[key] = value.get<std::string>();
       }
       continue;
     }
-    const std::string where = "safetensors file " + path_ + ": tensor '" + name + "'";
+    const std::string where = "safetensors file " + path + ": tensor '" + name + "'";
     TESSERA_CHECK(entry.is_object(), where, " must be described by an object, not ", entry.type_name());
     const auto dtype_it = entry.find("dtype");
     TESSERA_CHECK(dtype_it != entry.end() && dtype_it->is_string(), where, " has no \"dtype\" string");
@@ -196,15 +209,15 @@ SafetensorsFile::SafetensorsFile(std::string path) : path_(std::move(path)) {
     const auto expected_size = byte_size_of(info.shape, info.dtype);
     TESSERA_CHECK(expected_size.has_value() && *expected_size == info.byte_size(), where, " has shape ",
                   c10::IntArrayRef(info.shape), " and dtype ", dtype_it->get<std::string>(), ", which need ",
-                  expected_size ? std::to_string(*expected_size) : std::string("more than 2^64"),
+                  expected_size ? std::to_string(*expected_size) : std::string("more than 2^63 elements or 2^64"),
                   " bytes, but its data_offsets [", info.data_begin, ", ", info.data_end, "] span ",
                   info.byte_size());
-    tensors_.emplace(name, std::move(info));
+    result.tensors.emplace(name, std::move(info));
   }
 
   // The tensors must tile the data section exactly, in some order: no overlaps, no gaps, nothing after.
   std::vector<std::pair<const std::string*, const TensorInfo*>> by_offset;
-  for (const auto& [name, info] : tensors_) by_offset.emplace_back(&name, &info);
+  for (const auto& [name, info] : result.tensors) by_offset.emplace_back(&name, &info);
   std::sort(by_offset.begin(), by_offset.end(), [](const auto& a, const auto& b) {
     return std::make_pair(a.second->data_begin, a.second->data_end) <
            std::make_pair(b.second->data_begin, b.second->data_end);
@@ -212,19 +225,28 @@ SafetensorsFile::SafetensorsFile(std::string path) : path_(std::move(path)) {
   uint64_t covered = 0;
   const std::string* previous = nullptr;
   for (const auto& [name, info] : by_offset) {
-    TESSERA_CHECK(info->data_begin >= covered, "safetensors file ", path_, ": tensor '", *name, "' (bytes [",
+    TESSERA_CHECK(info->data_begin >= covered, "safetensors file ", path, ": tensor '", *name, "' (bytes [",
                   info->data_begin, ", ", info->data_end, ")) overlaps tensor '", previous ? *previous : "",
                   "' (which ends at ", covered, ")");
-    TESSERA_CHECK(info->data_begin == covered, "safetensors file ", path_, ": data bytes [", covered, ", ",
+    TESSERA_CHECK(info->data_begin == covered, "safetensors file ", path, ": data bytes [", covered, ", ",
                   info->data_begin, ") belong to no tensor (a gap before tensor '", *name, "')");
     covered = info->data_end;
     previous = name;
   }
-  TESSERA_CHECK(data_size >= covered, "safetensors file ", path_, " is truncated: expected ", covered,
+  TESSERA_CHECK(data_size >= covered, "safetensors file ", path, " is truncated: expected ", covered,
                 " bytes of tensor data, found ", data_size, "; re-download or re-save the file");
-  TESSERA_CHECK(data_size == covered, "safetensors file ", path_, ": ", data_size - covered,
+  TESSERA_CHECK(data_size == covered, "safetensors file ", path, ": ", data_size - covered,
                 " bytes follow the last tensor's data (expected ", covered, " bytes of tensor data, found ",
                 data_size, "); the file is corrupt");
+  return result;
+}
+
+SafetensorsFile::SafetensorsFile(std::string path) : path_(std::move(path)) {
+  mapping_ = std::make_shared<const Mapping>(path_);
+  SafetensorsHeader header = parse_safetensors_header(mapping_->bytes(), mapping_->size(), path_);
+  data_section_ = mapping_->bytes() + header.data_offset;
+  tensors_ = std::move(header.tensors);
+  metadata_ = std::move(header.metadata);
 }
 
 std::vector<std::string> SafetensorsFile::names() const {

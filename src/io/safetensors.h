@@ -33,6 +33,18 @@ struct TensorInfo {
 std::string safetensors_dtype_name(c10::ScalarType dtype);
 std::optional<c10::ScalarType> dtype_from_safetensors_name(const std::string& name);
 
+// A safetensors header, parsed and checked: the tensor table and the metadata.
+struct SafetensorsHeader {
+  std::map<std::string, TensorInfo> tensors;
+  std::map<std::string, std::string> metadata;
+  uint64_t data_offset = 0;  // where the data section starts: 8 + the header length
+};
+
+// Parses the header of the safetensors file whose whole contents are [bytes, bytes + size) and checks that
+// the tensors tile the data section exactly. `path` names the file in errors. Apart from the mapping, this is
+// all SafetensorsFile does with untrusted bytes, so it is what tests/fuzz exercises.
+SafetensorsHeader parse_safetensors_header(const uint8_t* bytes, uint64_t size, const std::string& path);
+
 // A safetensors file, mapped read-only. The constructor reads and checks the header; tensor bytes are only
 // touched by load(). Copies share the mapping.
 class SafetensorsFile {

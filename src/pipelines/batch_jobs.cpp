@@ -103,9 +103,10 @@ std::vector<BatchJob> read_batch_jobs(const std::string& path, const GenerationR
     job.request = defaults;
     job.cache = default_cache;
     job.format = default_format;
+    // Not only parse_error: a number beyond a double (1e400) throws out_of_range.
     try {
       job.error = parse_job(nlohmann::json::parse(text), job);
-    } catch (const nlohmann::json::parse_error& error) {
+    } catch (const nlohmann::json::exception& error) {
       job.error = std::string("not valid JSON: ") + error.what();
     }
     if (job.error.empty() && !ids.insert(job.id).second) job.error = "id \"" + job.id + "\" is used by an earlier line";
@@ -128,9 +129,10 @@ std::vector<BatchResult> parse_batch_results(const std::string& text) {
   std::string line;
   while (std::getline(stream, line)) {
     nlohmann::json json;
+    // Not only parse_error: a number beyond a double (1e400) throws out_of_range.
     try {
       json = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error&) {
+    } catch (const nlohmann::json::exception&) {
       continue;  // a torn line from a killed run: that job is simply not done
     }
     if (!json.is_object() || !json.contains("id") || !json["id"].is_string()) continue;

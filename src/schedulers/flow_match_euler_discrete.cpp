@@ -10,8 +10,12 @@ namespace tessera {
 
 FlowMatchEulerDiscreteScheduler::FlowMatchEulerDiscreteScheduler(FlowMatchEulerDiscreteConfig config)
     : config_(std::move(config)), shift_(config_.shift) {
-  TESSERA_CHECK(config_.num_train_timesteps > 0, class_name(), ": num_train_timesteps must be positive, got ",
-                config_.num_train_timesteps);
+  TESSERA_CHECK(config_.num_train_timesteps > 0 && config_.num_train_timesteps <= kMaxTrainTimesteps, class_name(),
+                ": num_train_timesteps must be in [1, ", kMaxTrainTimesteps, "], got ", config_.num_train_timesteps);
+  // Outside these ranges the sigmas leave [0, 1] or become NaN (shift 0 gives 0/0 at sigma 1).
+  TESSERA_CHECK(config_.shift > 0, class_name(), ": shift must be positive, got ", config_.shift);
+  TESSERA_CHECK(!config_.shift_terminal || (*config_.shift_terminal >= 0 && *config_.shift_terminal < 1), class_name(),
+                ": shift_terminal must be in [0, 1) (0: none), got ", config_.shift_terminal.value_or(0));
   TESSERA_CHECK(int(config_.use_karras_sigmas) + int(config_.use_exponential_sigmas) + int(config_.use_beta_sigmas) <= 1,
                 class_name(), ": at most one of use_karras_sigmas, use_exponential_sigmas, use_beta_sigmas may be true");
   TESSERA_CHECK(!config_.use_beta_sigmas, class_name(),

@@ -86,6 +86,10 @@ class Scheduler {
   std::optional<int64_t> begin_index_;
 };
 
+// The most training timesteps a scheduler accepts. Real configs have 1000; the schedulers keep tables with one
+// entry per training timestep, so a count like 1e9 would only exhaust memory.
+inline constexpr int kMaxTrainTimesteps = 1000000;
+
 // The values rounded to float32 as a 1-D CPU tensor: how diffusers stores float64 schedules.
 at::Tensor float32_tensor(const std::vector<double>& values);
 

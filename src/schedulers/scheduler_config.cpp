@@ -1,5 +1,6 @@
 #include "src/schedulers/scheduler_config.h"
 
+#include <cmath>
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>

@@ -55,8 +55,8 @@ struct UniPCMultistepScheduler::Update {
 
 UniPCMultistepScheduler::UniPCMultistepScheduler(UniPCMultistepConfig config) : config_(std::move(config)) {
   const std::string name = class_name();
-  TESSERA_CHECK(config_.num_train_timesteps > 0, name, ": num_train_timesteps must be positive, got ",
-                config_.num_train_timesteps);
+  TESSERA_CHECK(config_.num_train_timesteps > 0 && config_.num_train_timesteps <= kMaxTrainTimesteps, name,
+                ": num_train_timesteps must be in [1, ", kMaxTrainTimesteps, "], got ", config_.num_train_timesteps);
   TESSERA_CHECK(config_.solver_order >= 1, name, ": solver_order must be at least 1, got ", config_.solver_order);
   TESSERA_CHECK(int(config_.use_karras_sigmas) + int(config_.use_exponential_sigmas) + int(config_.use_beta_sigmas) <= 1,
                 name, ": at most one of use_karras_sigmas, use_exponential_sigmas, use_beta_sigmas may be true");
@@ -69,6 +69,11 @@ UniPCMultistepScheduler::UniPCMultistepScheduler(UniPCMultistepConfig config) : 
   }
   TESSERA_CHECK(!config_.shift_terminal || config_.use_flow_sigmas, name,
                 ": shift_terminal is only valid with use_flow_sigmas=true");
+  // Outside these ranges the flow sigmas leave [0, 1] or become NaN (flow_shift 0 gives 0/0 at sigma 1).
+  TESSERA_CHECK(!config_.use_flow_sigmas || config_.flow_shift > 0, name, ": flow_shift must be positive, got ",
+                config_.flow_shift);
+  TESSERA_CHECK(!config_.shift_terminal || (*config_.shift_terminal >= 0 && *config_.shift_terminal < 1), name,
+                ": shift_terminal must be in [0, 1) (0: none), got ", config_.shift_terminal.value_or(0));
   TESSERA_CHECK(config_.predict_x0 || config_.prediction_type != PredictionType::flow_prediction, name,
                 ": prediction_type \"flow_prediction\" needs predict_x0=true");
   // Combinations whose last step diffusers turns into NaN or infinity (the log-SNR of a zero sigma is
