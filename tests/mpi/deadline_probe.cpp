@@ -1,6 +1,7 @@
-// A job in which the last rank misbehaves, for the deadline tests (tests/mpi/expect_abort.sh):
+// A job in which the last rank misbehaves, for the deadline tests (tests/mpi/CMakeLists.txt, tests/expect_exit.sh):
 //   deadline_probe skip   the last rank never joins the all_reduce (it sleeps instead)
-//   deadline_probe kill   the last rank dies by SIGKILL before the all_reduce
+//   deadline_probe kill   the last rank dies by SIGKILL before the all_reduce (the test runs each rank under a
+//                         shell that outlives it, so that the survivors' deadline, not mpirun, ends the job)
 //   deadline_probe none   every rank takes part (the control: must succeed)
 #include <ATen/ATen.h>
 

@@ -246,9 +246,11 @@ TEST_F(LoadWeightsShardedTest, ShardNamesMustStayInsideTheModelDirectory) {
   const std::string model = file("model");
   ASSERT_EQ(mkdir(model.c_str(), 0755), 0);
   const std::string outside2 = "../" + std::string(kShard2);
-  for (const std::string& outside1 : {"../" + std::string(kShard1), file(kShard1), "sub/../../" + std::string(kShard1)}) {
+  const std::string shard1 = kShard1;
+  for (const std::string& outside1 : {"../" + shard1, file(kShard1), "sub/../../" + shard1}) {
     std::string text = index_text_;
-    for (const auto& [from, to] : {std::pair<std::string, std::string>{kShard1, outside1}, {kShard2, outside2}}) {
+    const std::vector<std::pair<std::string, std::string>> renames = {{kShard1, outside1}, {kShard2, outside2}};
+    for (const auto& [from, to] : renames) {
       for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
         text.replace(at, from.size(), to);
       }
