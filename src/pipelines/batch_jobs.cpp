@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <type_traits>
@@ -29,14 +30,15 @@ bool safe_id(const std::string& id) {
 }
 
 // Reads the optional field `key` of `line` into `target`, or returns why it cannot. Integers are range-checked
-// before narrowing (get<int> would wrap 1e12 into a plausible step count).
+// (at least `min`) before narrowing: get<int> would wrap 1e10 into a plausible step count.
 template <typename T>
-std::string read_field(const nlohmann::json& line, const char* key, std::optional<T>& target) {
+std::string read_field(const nlohmann::json& line, const char* key, std::optional<T>& target,
+                       std::common_type_t<T> min = std::numeric_limits<T>::lowest()) {
   const auto found = line.find(key);
   if (found == line.end()) return "";
   try {
     if constexpr (std::is_integral_v<T>) {
-      target = io::json_integer<T>(*found, std::string("\"") + key + "\"");
+      target = io::json_integer<T>(*found, std::string("\"") + key + "\"", min);
     } else {
       target = found->get<T>();
     }
@@ -64,8 +66,9 @@ std::string parse_job(const nlohmann::json& line, BatchJob& job) {
   std::optional<std::string> negative, cache;
   for (const std::string& error :
        {read_field(line, "id", id), read_field(line, "prompt", prompt), read_field(line, "format", format),
-        read_field(line, "seed", seed), read_field(line, "steps", steps), read_field(line, "guidance_scale", guidance),
-        read_field(line, "height", height), read_field(line, "width", width), read_field(line, "frames", frames),
+        read_field(line, "seed", seed), read_field(line, "steps", steps, 1),
+        read_field(line, "guidance_scale", guidance), read_field(line, "height", height, 1),
+        read_field(line, "width", width, 1), read_field(line, "frames", frames, 1),
         read_field(line, "negative_prompt", negative), read_field(line, "cache", cache)}) {
     if (!error.empty()) return error;
   }
