@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <ostream>
 #include <variant>
 
 #include "../parity/parity_check.h"
@@ -444,6 +445,9 @@ struct SplitSetting {
   std::string name;
   CacheConfig reusing, computing;
 };
+
+// gtest names the failing setting instead of dumping its bytes.
+void PrintTo(const SplitSetting& setting, std::ostream* out) { *out << setting.name; }
 
 std::vector<SplitSetting> split_settings() {
   TeaCacheConfig tea_reusing{1e9, {}, 1, kDefaultCacheBlocks, TeaCacheIndicator::modulated_input};
