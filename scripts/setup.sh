@@ -6,7 +6,10 @@ set -euo pipefail
 TESSERA_VENV="${TESSERA_VENV:-$HOME/.cache/tessera/venv}"
 TORCH_VERSION="2.11.0"
 # Tooling pins: fixtures and plots only; the library never imports Python.
-PY_TOOLING=(diffusers==0.42.1 safetensors==0.8.0 numpy==2.4.6 matplotlib==3.10.7)
+# transformers, sentencepiece, protobuf, tokenizers, ftfy: the Wan pipeline fixtures (UMT5, its tokenizer,
+# WanPipeline's prompt cleaning).
+PY_TOOLING=(diffusers==0.42.1 safetensors==0.8.0 numpy==2.4.6 matplotlib==3.10.7
+  transformers==5.24.0 sentencepiece==0.2.3 protobuf==7.36.2 tokenizers==0.23.3 ftfy==6.3.1)
 
 log() { echo "[setup] $*"; }
 
@@ -15,6 +18,7 @@ DEBIAN_PACKAGES=(
   libopenmpi-dev openmpi-bin
   libcxxopts-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libsentencepiece-dev  # the UMT5 / T5 tokenizers read spiece.model with it
   libpng-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
   python3-venv
   clang libclang-rt-dev llvm  # tests/fuzz: clang with libFuzzer and the sanitizer runtimes; llvm-symbolizer
