@@ -3,6 +3,10 @@
 #include <ATen/ATen.h>
 #include <torch/nn/modules/dropout.h>
 
+#include <cmath>
+
+#include "src/models/parameters.h"
+
 namespace tessera {
 namespace {
 
@@ -10,17 +14,25 @@ namespace {
 class GeluProjection : public torch::nn::Module {
  public:
   GeluProjection(int64_t in_features, int64_t out_features) {
-    proj = register_module("proj", torch::nn::Linear(in_features, out_features));
+    proj = register_module("proj", std::make_shared<Linear>(in_features, out_features));
   }
-  torch::nn::Linear proj{nullptr};
+  std::shared_ptr<Linear> proj;
 };
 
 }  // namespace
 
+Linear::Linear(int64_t in_features, int64_t out_features, bool bias) {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
+  weight_ = register_parameter("weight", uniform_parameter({out_features, in_features}, bound));
+  if (bias) bias_ = register_parameter("bias", uniform_parameter({out_features}, bound));
+}
+
+at::Tensor Linear::forward(const at::Tensor& x) const { return at::linear(x, weight_, bias_); }
+
 Fp32LayerNorm::Fp32LayerNorm(int64_t dim, double eps, bool elementwise_affine) : dim_(dim), eps_(eps) {
   if (elementwise_affine) {
-    weight_ = register_parameter("weight", at::ones({dim}));
-    bias_ = register_parameter("bias", at::zeros({dim}));
+    weight_ = register_parameter("weight", constant_parameter({dim}, 1.0));
+    bias_ = register_parameter("bias", constant_parameter({dim}, 0.0));
   }
 }
 
@@ -33,15 +45,15 @@ at::Tensor Fp32LayerNorm::forward(const at::Tensor& x) const {
 }
 
 RmsNorm::RmsNorm(int64_t dim, double eps) : dim_(dim), eps_(eps) {
-  weight_ = register_parameter("weight", at::ones({dim}));
+  weight_ = register_parameter("weight", constant_parameter({dim}, 1.0));
 }
 
 at::Tensor RmsNorm::forward(const at::Tensor& x) const { return at::rms_norm(x, {dim_}, weight_, eps_); }
 
 HookableLinear::HookableLinear(int64_t in_features, int64_t out_features) {
-  torch::nn::Linear initialised(in_features, out_features);  // torch's default initialisation
-  weight_ = register_parameter("weight", initialised->weight.detach().clone());
-  bias_ = register_parameter("bias", initialised->bias.detach().clone());
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));  // torch's default initialisation
+  weight_ = register_parameter("weight", uniform_parameter({out_features, in_features}, bound));
+  bias_ = register_parameter("bias", uniform_parameter({out_features}, bound));
 }
 
 Outputs HookableLinear::forward_impl(Args& args) { return {at::linear(args.tensor("hidden_states"), weight_, bias_)}; }
@@ -52,12 +64,12 @@ FeedForward::FeedForward(int64_t dim, int64_t inner_dim) {
   project_in_ = gelu->proj;
   net->push_back(gelu);
   net->push_back(torch::nn::Dropout(0.0));
-  project_out_ = torch::nn::Linear(inner_dim, dim);
+  project_out_ = std::make_shared<Linear>(inner_dim, dim);
   net->push_back(project_out_);
 }
 
 Outputs FeedForward::forward_impl(Args& args) {
-  return {project_out_(at::gelu(project_in_(args.tensor("hidden_states")), "tanh"))};
+  return {project_out_->forward(at::gelu(project_in_->forward(args.tensor("hidden_states")), "tanh"))};
 }
 
 }  // namespace tessera

@@ -2,11 +2,21 @@
 // Small building blocks with diffusers' parameter names, shared by the models.
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
-#include <torch/nn/modules/linear.h>
 
 #include "hooks/module.h"
 
 namespace tessera {
+
+// torch.nn.Linear: "weight" [out, in] and, unless `bias` is false, "bias" [out], made through parameters.h (so a
+// model built for loading holds no memory until its weights arrive) with torch's default initialisation.
+class Linear : public torch::nn::Module {
+ public:
+  Linear(int64_t in_features, int64_t out_features, bool bias = true);
+  at::Tensor forward(const at::Tensor& x) const;
+
+ private:
+  at::Tensor weight_, bias_;
+};
 
 // LayerNorm computed in fp32 whatever the input dtype (diffusers FP32LayerNorm); parameters "weight" and
 // "bias" exist only when elementwise-affine.
@@ -56,7 +66,7 @@ class FeedForward : public Module {
   Outputs forward_impl(Args& args) override;
 
  private:
-  torch::nn::Linear project_in_{nullptr}, project_out_{nullptr};
+  std::shared_ptr<Linear> project_in_, project_out_;
 };
 
 }  // namespace tessera
