@@ -31,9 +31,24 @@ std::string line_list(const std::vector<std::string>& lines) {
   return text;
 }
 
+// A meta tensor (parameters.h) cannot take data through set_data, which refuses to change the backend; its
+// TensorImpl takes the loaded one's storage and metadata directly, so every handle to it sees the data.
+void assign(at::Tensor& target, const at::Tensor& loaded) {
+  if (target.is_meta()) {
+    target.unsafeGetTensorImpl()->shallow_copy_from(loaded.getIntrusivePtr());
+  } else {
+    target.set_data(loaded);
+  }
+}
+
 }  // namespace
 
 void load_weights(torch::nn::Module& module, const WeightSource& source, c10::ScalarType dtype,
+                  c10::Device device) {
+  load_weights(module, source, [dtype](const std::string&) { return dtype; }, device);
+}
+
+void load_weights(torch::nn::Module& module, const WeightSource& source, const DtypeOf& dtype_of,
                   c10::Device device) {
   // Undefined tensors (a bias a module was built without) have nothing to load, as in PyTorch's state_dict.
   std::vector<std::pair<std::string, at::Tensor>> targets;
@@ -66,23 +81,27 @@ void load_weights(torch::nn::Module& module, const WeightSource& source, c10::Sc
   TESSERA_CHECK(name_problems.empty(), "weights ", source.origin(), " do not match the module's tensors:",
                 line_list(name_problems));
 
-  std::vector<std::string> wrong_shapes;
+  std::vector<std::string> wrong;
   for (const auto& [name, tensor] : targets) {
     const TensorInfo& info = source.info(name);
     if (tensor.sizes() != c10::IntArrayRef(info.shape)) {
-      wrong_shapes.push_back("tensor '" + name + "' in " + source.file_of(name) + " has shape " +
-                             c10::str(c10::IntArrayRef(info.shape)) + ", the module expects " + c10::str(tensor.sizes()));
+      wrong.push_back("tensor '" + name + "' in " + source.file_of(name) + " has shape " +
+                      c10::str(c10::IntArrayRef(info.shape)) + ", the module expects " + c10::str(tensor.sizes()));
+    }
+    if (at::isFloatingType(tensor.scalar_type()) && !at::isFloatingType(info.dtype)) {
+      wrong.push_back("tensor '" + name + "' in " + source.file_of(name) + " is stored as " +
+                      std::string(c10::toString(info.dtype)) + ", but the module's tensor is floating point");
     }
   }
-  TESSERA_CHECK(wrong_shapes.empty(), "weights ", source.origin(), ": ", wrong_shapes.size(),
-                " tensors have the wrong shape:", line_list(wrong_shapes));
+  TESSERA_CHECK(wrong.empty(), "weights ", source.origin(), ": ", wrong.size(),
+                " tensors have the wrong shape or dtype:", line_list(wrong));
 
   // set_data swaps the storage under the existing tensor objects, so parameters keep their identity (and
   // requires_grad) and whatever holds them sees the new values; no grad: loading is not part of a graph.
   torch::NoGradGuard no_grad;
   for (auto& [name, tensor] : targets) {
     const bool floating = at::isFloatingType(tensor.scalar_type());
-    tensor.set_data(source.load(name, floating ? dtype : tensor.scalar_type(), device));
+    assign(tensor, source.load(name, floating ? dtype_of(name) : tensor.scalar_type(), device));
   }
 }
 

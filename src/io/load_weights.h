@@ -5,15 +5,26 @@
 #include <c10/core/ScalarType.h>
 #include <torch/nn/module.h>
 
+#include <functional>
+#include <string>
+
 #include "src/io/weight_source.h"
 
 namespace tessera::io {
 
+// The dtype a floating-point tensor is loaded as, by its dotted name.
+using DtypeOf = std::function<c10::ScalarType(const std::string& name)>;
+
 // Replaces the data of every parameter and buffer of `module` (recursively) with the tensor of the same
-// name in `source`, placed on `device`. Floating-point tensors become `dtype`; others keep the module's
-// dtype. Everything is checked before anything is loaded, so a failure leaves the module untouched: one
-// error lists the tensors the module needs but `source` lacks and those `source` holds but the module does
-// not have; another lists shape mismatches, naming each tensor, its file and both shapes.
+// name in `source`, read straight into its final dtype on `device` (one copy: a parameter made on the meta
+// device, parameters.h, had no memory before). Floating-point tensors become dtype_of(name); others keep the
+// module's dtype. Everything is checked before anything is loaded, so a failure leaves the module untouched:
+// one error lists the tensors the module needs but `source` lacks and those `source` holds but the module
+// does not have; another lists shape mismatches and stored dtypes that cannot be the parameter's (an integer
+// tensor for a floating-point parameter is never converted silently), naming each tensor and its file.
+void load_weights(torch::nn::Module& module, const WeightSource& source, const DtypeOf& dtype_of,
+                  c10::Device device);
+// Every floating-point tensor as `dtype`.
 void load_weights(torch::nn::Module& module, const WeightSource& source, c10::ScalarType dtype,
                   c10::Device device);
 

@@ -279,7 +279,14 @@ at::Tensor SafetensorsFile::load(const std::string& name, std::optional<c10::Sca
     in_file = at::empty(entry.shape, file_options);
     std::memcpy(in_file.data_ptr(), bytes, entry.byte_size());
   }
-  return in_file.to(device, target, /*non_blocking=*/false, /*copy=*/true);
+  at::Tensor loaded = in_file.to(device, target, /*non_blocking=*/false, /*copy=*/true);
+  // The copy is all that is needed: the file's pages go back to the page cache rather than counting in this
+  // process's resident memory, so loading a checkpoint holds its weights once, not twice.
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = reinterpret_cast<uintptr_t>(bytes) / page * page;
+  const uintptr_t end = reinterpret_cast<uintptr_t>(bytes) + entry.byte_size();
+  ::madvise(reinterpret_cast<void*>(first), end - first, MADV_DONTNEED);
+  return loaded;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -29,6 +29,17 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool bias) {
 
 at::Tensor Linear::forward(const at::Tensor& x) const { return at::linear(x, weight_, bias_); }
 
+Conv3d::Conv3d(int64_t in_channels, int64_t out_channels, std::array<int64_t, 3> kernel,
+               std::array<int64_t, 3> stride)
+    : stride_(stride) {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in_channels * kernel[0] * kernel[1] * kernel[2]));
+  weight_ = register_parameter("weight",
+                               uniform_parameter({out_channels, in_channels, kernel[0], kernel[1], kernel[2]}, bound));
+  bias_ = register_parameter("bias", uniform_parameter({out_channels}, bound));
+}
+
+at::Tensor Conv3d::forward(const at::Tensor& x) const { return at::conv3d(x, weight_, bias_, stride_); }
+
 Fp32LayerNorm::Fp32LayerNorm(int64_t dim, double eps, bool elementwise_affine) : dim_(dim), eps_(eps) {
   if (elementwise_affine) {
     weight_ = register_parameter("weight", constant_parameter({dim}, 1.0));

@@ -3,6 +3,9 @@
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
 
+#include <array>
+#include <memory>
+
 #include "hooks/module.h"
 
 namespace tessera {
@@ -13,8 +16,20 @@ class Linear : public torch::nn::Module {
  public:
   Linear(int64_t in_features, int64_t out_features, bool bias = true);
   at::Tensor forward(const at::Tensor& x) const;
+  const at::Tensor& weight() const { return weight_; }
 
  private:
+  at::Tensor weight_, bias_;
+};
+
+// torch.nn.Conv3d without padding, "weight" [out, in, *kernel] and "bias" [out]: the patch embedding.
+class Conv3d : public torch::nn::Module {
+ public:
+  Conv3d(int64_t in_channels, int64_t out_channels, std::array<int64_t, 3> kernel, std::array<int64_t, 3> stride);
+  at::Tensor forward(const at::Tensor& x) const;
+
+ private:
+  std::array<int64_t, 3> stride_;
   at::Tensor weight_, bias_;
 };
 

@@ -7,10 +7,12 @@
 namespace tessera {
 
 std::shared_ptr<Model> load_model(const std::string& model_dir, c10::ScalarType dtype, c10::Device device) {
+  // Built on the meta device (create_model_from_dir), so the weights exist once: read straight from the
+  // checkpoint into the dtype the model keeps each of them in, whatever the checkpoint's dtype.
   std::shared_ptr<Model> model = create_model_from_dir(model_dir);
-  // Load in fp32, then let the model choose what stays fp32: the same result whatever the checkpoint dtype.
-  io::load_weights(*model, io::WeightSource::open_dir(model_dir), c10::ScalarType::Float, device);
-  model->set_dtype(dtype);
+  const Model& rule = *model;
+  io::load_weights(*model, io::WeightSource::open_dir(model_dir),
+                   [&rule, dtype](const std::string& name) { return rule.parameter_dtype(name, dtype); }, device);
   model->eval();
   return model;
 }

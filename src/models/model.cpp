@@ -1,5 +1,8 @@
 #include "src/models/model.h"
 
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
 namespace tessera {
 
 ModelMetadata Model::metadata() const {
@@ -14,6 +17,19 @@ ModelMetadata Model::metadata() const {
     if (dynamic_cast<const Module*>(item.value().get()) != nullptr) metadata.hook_points.push_back(item.key());
   }
   return metadata;
+}
+
+c10::ScalarType Model::parameter_dtype(const std::string& /*name*/, c10::ScalarType dtype) const { return dtype; }
+
+void Model::set_dtype(c10::ScalarType dtype) {
+  torch::NoGradGuard no_grad;
+  auto cast = [&](const std::string& name, at::Tensor& tensor) {
+    if (tensor.defined() && at::isFloatingType(tensor.scalar_type())) {
+      tensor.set_data(tensor.to(parameter_dtype(name, dtype)));
+    }
+  };
+  for (auto& item : named_parameters(/*recurse=*/true)) cast(item.key(), item.value());
+  for (auto& item : named_buffers(/*recurse=*/true)) cast(item.key(), item.value());
 }
 
 }  // namespace tessera

@@ -23,8 +23,11 @@ class Model : public HookableModel {
   // Where context parallelism splits and gathers the sequence (diffusers' _cp_plan); empty: not supported.
   virtual ContextParallelPlan context_parallel_plan() const { return {}; }
 
-  // Casts the weights to `dtype`; a model may keep numerically sensitive parts in fp32.
-  virtual void set_dtype(c10::ScalarType dtype) { to(dtype); }
+  // The dtype the floating-point parameter or buffer `name` is kept in when the model runs in `dtype`: a model
+  // may keep numerically sensitive parts in fp32 (diffusers' _keep_in_fp32_modules). Loading reads each tensor
+  // straight into this dtype; set_dtype casts by it.
+  virtual c10::ScalarType parameter_dtype(const std::string& name, c10::ScalarType dtype) const;
+  void set_dtype(c10::ScalarType dtype);
 
   ModelMetadata metadata() const;
   std::string describe(bool verbose = false) const { return metadata().describe(verbose); }

@@ -4,6 +4,7 @@
 
 #include "common/check.h"
 #include "src/models/model_config.h"
+#include "src/models/parameters.h"
 #include "src/models/tiny/tiny_dit.h"
 #include "src/models/wan/wan_transformer.h"
 
@@ -57,6 +58,7 @@ std::shared_ptr<Model> create_model_from_dir(const std::filesystem::path& model_
   const nlohmann::json config = read_model_config(model_dir);
   const std::string class_name = config_class_name(config, model_dir);
   try {
+    MetaParameterScope shape_only;
     return create_model(class_name, config);
   } catch (const Error& error) {
     TESSERA_CHECK(false, "cannot build the model of ", model_dir / "config.json", ": ", error.what());

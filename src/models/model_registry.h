@@ -19,8 +19,9 @@ bool is_supported_model_class(const std::string& class_name);
 // class and the supported classes when the class is unknown.
 std::shared_ptr<Model> create_model(const std::string& class_name, const nlohmann::json& config);
 
-// The model a diffusers directory describes: its config.json picks the class and the sizes. Weights are not
-// loaded here; that is the job of the weight loader.
+// The model a diffusers directory describes: its config.json picks the class and the sizes. Its parameters
+// are shape-only (the meta device, parameters.h): nothing is allocated, so describing a 14B model costs
+// nothing; the weight loader gives them their data.
 std::shared_ptr<Model> create_model_from_dir(const std::filesystem::path& model_dir);
 
 }  // namespace tessera

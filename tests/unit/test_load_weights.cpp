@@ -22,6 +22,8 @@
 #include "src/io/load_weights.h"
 #include "src/io/safetensors.h"
 #include "src/io/weight_source.h"
+#include "src/models/layers.h"
+#include "src/models/parameters.h"
 #include "tests/unit/scratch_dir.h"
 
 namespace tessera::io {
@@ -332,11 +334,58 @@ TEST_F(LoadWeightsTest, ShapeMismatchNamesTensorFileAndBothShapes) {
   const at::Tensor before = net.proj->bias.clone();
   const std::string message =
       message_of([&] { load_weights(net, WeightSource::open_dir(dir_.path()), at::kFloat, at::kCPU); });
-  EXPECT_TRUE(has(message, "1 tensors have the wrong shape")) << message;
+  EXPECT_TRUE(has(message, "1 tensors have the wrong shape or dtype")) << message;
   EXPECT_TRUE(has(message, "tensor 'proj.weight' in " + file("diffusion_pytorch_model.safetensors") +
                            " has shape [3, 5], the module expects [3, 4]"))
       << message;
   EXPECT_TRUE(at::equal(net.proj->bias, before)) << "a failed load leaves the module untouched";
+}
+
+TEST_F(LoadWeightsTest, IntegerTensorForAFloatParameterIsRefusedNotConverted) {
+  save_safetensors(file("diffusion_pytorch_model.safetensors"),
+                   replaced(tiny_net_weights(), "proj.bias", at::arange(3, at::kInt)));
+  TinyNet net;
+  const std::string message =
+      message_of([&] { load_weights(net, WeightSource::open_dir(dir_.path()), at::kFloat, at::kCPU); });
+  EXPECT_TRUE(has(message, "tensor 'proj.bias' in " + file("diffusion_pytorch_model.safetensors") +
+                           " is stored as Int, but the module's tensor is floating point"))
+      << message;
+}
+
+// A model built for loading (parameters.h) has shape-only parameters; loading gives each its data in the dtype
+// asked for it by name, through every handle to it.
+struct MetaNet : torch::nn::Module {
+  MetaNet() {
+    first = register_module("first", std::make_shared<tessera::Linear>(4, 3));
+    second = register_module("second", std::make_shared<tessera::Linear>(3, 2, /*bias=*/false));
+  }
+  std::shared_ptr<tessera::Linear> first, second;
+};
+
+TEST_F(LoadWeightsTest, ParametersBuiltOnTheMetaDeviceTakeTheirDataInTheirOwnDtype) {
+  save_safetensors(file("diffusion_pytorch_model.safetensors"),
+                   {{"first.weight", at::rand({3, 4})}, {"first.bias", at::rand({3})}, {"second.weight", at::rand({2, 3})}});
+  std::shared_ptr<MetaNet> net;
+  {
+    tessera::MetaParameterScope shape_only;
+    net = std::make_shared<MetaNet>();
+  }
+  EXPECT_FALSE(tessera::meta_parameters_active()) << "the scope ends with its block";
+  for (const auto& parameter : net->parameters()) EXPECT_TRUE(parameter.is_meta());
+  const auto dtype_of = [](const std::string& name) { return name == "second.weight" ? at::kBFloat16 : at::kFloat; };
+  const WeightSource source = WeightSource::open_dir(dir_.path());
+  load_weights(*net, source, dtype_of, at::kCPU);
+  const auto parameters = net->named_parameters();
+  for (const auto& item : parameters) {
+    EXPECT_FALSE(item.value().is_meta()) << item.key();
+    EXPECT_EQ(item.value().scalar_type(), dtype_of(item.key())) << item.key();
+    EXPECT_TRUE(at::equal(item.value(), source.load(item.key()).to(dtype_of(item.key())))) << item.key();
+  }
+  const at::Tensor input = at::rand({5, 4});
+  const at::Tensor expected = at::linear(at::linear(input, parameters["first.weight"], parameters["first.bias"]),
+                                         parameters["second.weight"].to(at::kFloat));
+  const at::Tensor actual = net->second->forward(net->first->forward(input).to(at::kBFloat16));
+  EXPECT_TRUE(at::allclose(actual.to(at::kFloat), expected, 5e-2, 5e-2)) << "the modules' own handles see the data";
 }
 
 }  // namespace

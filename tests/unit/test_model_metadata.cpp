@@ -139,6 +139,20 @@ class ModelDirTest : public ::testing::Test {
   fs::path dir_;
 };
 
+// Wan2.1-T2V-14B's config: 14 billion parameters, 56 GB in fp32, far more than a test machine has; describing
+// it must allocate none of them (the parameters are shape-only until loaded).
+TEST_F(ModelDirTest, DescribingA14BModelAllocatesNoWeights) {
+  write_config(R"({"_class_name": "WanTransformer3DModel", "patch_size": [1, 2, 2], "num_attention_heads": 40,
+    "attention_head_dim": 128, "in_channels": 16, "out_channels": 16, "text_dim": 4096, "freq_dim": 256,
+    "ffn_dim": 13824, "num_layers": 40, "cross_attn_norm": true, "qk_norm": "rms_norm_across_heads", "eps": 1e-6,
+    "rope_max_seq_len": 1024})");
+  const auto model = create_model_from_dir(dir_);
+  for (const auto& parameter : model->parameters()) ASSERT_TRUE(parameter.is_meta());
+  const ModelMetadata metadata = model->metadata();
+  EXPECT_GT(metadata.parameter_count, 14'000'000'000);
+  EXPECT_LT(metadata.parameter_count, 14'500'000'000);
+}
+
 TEST_F(ModelDirTest, MissingDirectory) {
   const std::string message = message_of([&] { create_model_from_dir(dir_ / "absent"); });
   EXPECT_TRUE(has(message, "absent")) << message;

@@ -12,11 +12,11 @@ namespace tessera {
 
 WanAttention::WanAttention(int64_t dim, int64_t heads, double eps, bool is_cross_attention)
     : heads_(heads), is_cross_attention_(is_cross_attention) {
-  to_q_ = register_module("to_q", torch::nn::Linear(dim, dim));
-  to_k_ = register_module("to_k", torch::nn::Linear(dim, dim));
-  to_v_ = register_module("to_v", torch::nn::Linear(dim, dim));
+  to_q_ = register_module("to_q", std::make_shared<Linear>(dim, dim));
+  to_k_ = register_module("to_k", std::make_shared<Linear>(dim, dim));
+  to_v_ = register_module("to_v", std::make_shared<Linear>(dim, dim));
   auto to_out = register_module("to_out", torch::nn::ModuleList());  // [Linear, Dropout] as in diffusers
-  to_out_ = torch::nn::Linear(dim, dim);
+  to_out_ = std::make_shared<Linear>(dim, dim);
   to_out->push_back(to_out_);
   to_out->push_back(torch::nn::Dropout(0.0));
   norm_q_ = register_module("norm_q", std::make_shared<RmsNorm>(dim, eps));
@@ -30,9 +30,9 @@ Outputs WanAttention::forward_impl(Args& args) {
                 "cross-attention needs encoder_hidden_states");
   const at::Tensor& context = encoder_hidden_states ? *encoder_hidden_states : hidden_states;
   auto split_heads = [&](const at::Tensor& t) { return t.unflatten(2, {heads_, -1}); };
-  at::Tensor q = split_heads(norm_q_->forward(to_q_(hidden_states)));
-  at::Tensor k = split_heads(norm_k_->forward(to_k_(context)));
-  const at::Tensor v = split_heads(to_v_(context));
+  at::Tensor q = split_heads(norm_q_->forward(to_q_->forward(hidden_states)));
+  at::Tensor k = split_heads(norm_k_->forward(to_k_->forward(context)));
+  const at::Tensor v = split_heads(to_v_->forward(context));
   if (const at::Tensor* cos = args.get_if<at::Tensor>("freqs_cos")) {
     const at::Tensor& sin = args.tensor("freqs_sin");
     q = apply_rotary_embedding(q, *cos, sin);
@@ -41,7 +41,7 @@ Outputs WanAttention::forward_impl(Args& args) {
   AttentionOptions options;
   options.sequence_parallel = !is_cross_attention_;  // text keys are never split: cross-attention stays local
   const at::Tensor attended = attention(q, k, v, options).output.flatten(2, 3).to(q.scalar_type());
-  return {to_out_(attended)};
+  return {to_out_->forward(attended)};
 }
 
 }  // namespace tessera

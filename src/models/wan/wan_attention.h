@@ -1,5 +1,4 @@
 #pragma once
-#include <torch/nn/modules/linear.h>
 
 #include "hooks/module.h"
 #include "src/models/layers.h"
@@ -23,7 +22,7 @@ class WanAttention : public Module {
  private:
   int64_t heads_;
   bool is_cross_attention_;
-  torch::nn::Linear to_q_{nullptr}, to_k_{nullptr}, to_v_{nullptr}, to_out_{nullptr};
+  std::shared_ptr<Linear> to_q_, to_k_, to_v_, to_out_;
   std::shared_ptr<RmsNorm> norm_q_, norm_k_;
 };
 

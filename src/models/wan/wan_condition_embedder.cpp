@@ -10,10 +10,10 @@ namespace {
 // A module that only groups two Linears under diffusers' names ("linear_1", "linear_2").
 struct TwoLinears : torch::nn::Module {
   TwoLinears(int64_t in_features, int64_t hidden, int64_t out_features) {
-    linear_1 = register_module("linear_1", torch::nn::Linear(in_features, hidden));
-    linear_2 = register_module("linear_2", torch::nn::Linear(hidden, out_features));
+    linear_1 = register_module("linear_1", std::make_shared<Linear>(in_features, hidden));
+    linear_2 = register_module("linear_2", std::make_shared<Linear>(hidden, out_features));
   }
-  torch::nn::Linear linear_1{nullptr}, linear_2{nullptr};
+  std::shared_ptr<Linear> linear_1, linear_2;
 };
 
 }  // namespace
@@ -23,7 +23,7 @@ WanConditionEmbedder::WanConditionEmbedder(int64_t dim, int64_t time_freq_dim, i
   auto time_embedder = register_module("time_embedder", std::make_shared<TwoLinears>(time_freq_dim, dim, dim));
   time_linear_1_ = time_embedder->linear_1;
   time_linear_2_ = time_embedder->linear_2;
-  time_proj_ = register_module("time_proj", torch::nn::Linear(dim, 6 * dim));
+  time_proj_ = register_module("time_proj", std::make_shared<Linear>(dim, 6 * dim));
   auto text_embedder = register_module("text_embedder", std::make_shared<TwoLinears>(text_embed_dim, dim, dim));
   text_linear_1_ = text_embedder->linear_1;
   text_linear_2_ = text_embedder->linear_2;
@@ -33,11 +33,11 @@ Outputs WanConditionEmbedder::forward_impl(Args& args) {
   const at::Tensor& encoder_hidden_states = args.tensor("encoder_hidden_states");
   at::Tensor frequencies = timestep_embedding(args.tensor("timestep"), time_freq_dim_, /*flip_sin_to_cos=*/true, 0.0);
   // The time embedder runs in its own dtype (fp32 in diffusers' mixed precision), the result in the text's.
-  frequencies = frequencies.to(time_linear_1_->weight.scalar_type());
+  frequencies = frequencies.to(time_linear_1_->weight().scalar_type());
   const at::Tensor temb =
-      time_linear_2_(at::silu(time_linear_1_(frequencies))).to(encoder_hidden_states.scalar_type());
-  const at::Tensor timestep_proj = time_proj_(at::silu(temb));
-  const at::Tensor text = text_linear_2_(at::gelu(text_linear_1_(encoder_hidden_states), "tanh"));
+      time_linear_2_->forward(at::silu(time_linear_1_->forward(frequencies))).to(encoder_hidden_states.scalar_type());
+  const at::Tensor timestep_proj = time_proj_->forward(at::silu(temb));
+  const at::Tensor text = text_linear_2_->forward(at::gelu(text_linear_1_->forward(encoder_hidden_states), "tanh"));
   return {temb, timestep_proj, text};
 }
 

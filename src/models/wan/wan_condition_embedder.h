@@ -1,7 +1,6 @@
 #pragma once
-#include <torch/nn/modules/linear.h>
-
 #include "hooks/module.h"
+#include "src/models/layers.h"
 
 namespace tessera {
 
@@ -19,8 +18,8 @@ class WanConditionEmbedder : public Module {
 
  private:
   int64_t time_freq_dim_;
-  torch::nn::Linear time_linear_1_{nullptr}, time_linear_2_{nullptr}, time_proj_{nullptr};
-  torch::nn::Linear text_linear_1_{nullptr}, text_linear_2_{nullptr};
+  std::shared_ptr<Linear> time_linear_1_, time_linear_2_, time_proj_;
+  std::shared_ptr<Linear> text_linear_1_, text_linear_2_;
 };
 
 }  // namespace tessera

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "common/check.h"
+#include "src/models/parameters.h"
 
 namespace tessera {
 
@@ -15,8 +16,8 @@ WanTransformer3DModel::WanTransformer3DModel(WanConfig config) : config_(config)
   rope_ = register_module("rope", std::make_shared<WanRotaryPosEmbed>(config_.attention_head_dim, patch,
                                                                       config_.rope_max_seq_len));
   patch_embedding_ = register_module(
-      "patch_embedding", torch::nn::Conv3d(torch::nn::Conv3dOptions(config_.in_channels, dim, {patch[0], patch[1], patch[2]})
-                                               .stride({patch[0], patch[1], patch[2]})));
+      "patch_embedding", std::make_shared<Conv3d>(config_.in_channels, dim, std::array{patch[0], patch[1], patch[2]},
+                                                  std::array{patch[0], patch[1], patch[2]}));
   condition_embedder_ = register_module(
       "condition_embedder", std::make_shared<WanConditionEmbedder>(dim, config_.freq_dim, config_.text_dim));
   auto blocks = register_module("blocks", torch::nn::ModuleList());
@@ -28,7 +29,7 @@ WanTransformer3DModel::WanTransformer3DModel(WanConfig config) : config_(config)
   norm_out_ = register_module("norm_out", std::make_shared<Fp32LayerNorm>(dim, config_.eps, false));
   proj_out_ = register_module("proj_out", std::make_shared<HookableLinear>(
                                               dim, config_.out_channels * patch[0] * patch[1] * patch[2]));
-  scale_shift_table_ = register_parameter("scale_shift_table", at::randn({1, 2, dim}) / std::sqrt(dim));
+  scale_shift_table_ = register_parameter("scale_shift_table", normal_parameter({1, 2, dim}, 1.0 / std::sqrt(dim)));
 }
 
 ModelCapabilities WanTransformer3DModel::capabilities() const {
@@ -56,19 +57,13 @@ ContextParallelPlan WanTransformer3DModel::context_parallel_plan() const {
   return plan;
 }
 
-void WanTransformer3DModel::set_dtype(c10::ScalarType dtype) {
-  to(dtype);
-  if (dtype == at::kFloat) return;
+c10::ScalarType WanTransformer3DModel::parameter_dtype(const std::string& name, c10::ScalarType dtype) const {
   // diffusers' _keep_in_fp32_modules: rope, time_embedder, scale_shift_table, norm1/2/3.
-  for (auto& item : named_parameters(true)) {
-    const std::string& name = item.key();
-    at::Tensor& parameter = item.value();
-    const bool keep_fp32 = name.find("time_embedder.") != std::string::npos ||
-                           name.find("scale_shift_table") != std::string::npos ||
-                           name.find(".norm1.") != std::string::npos || name.find(".norm2.") != std::string::npos ||
-                           name.find(".norm3.") != std::string::npos;
-    if (keep_fp32) parameter.set_data(parameter.to(at::kFloat));
-  }
+  const bool keep_fp32 = name.find("time_embedder.") != std::string::npos ||
+                         name.find("scale_shift_table") != std::string::npos ||
+                         name.find(".norm1.") != std::string::npos || name.find(".norm2.") != std::string::npos ||
+                         name.find(".norm3.") != std::string::npos;
+  return keep_fp32 ? at::kFloat : dtype;
 }
 
 Outputs WanTransformer3DModel::forward_impl(Args& args) {
@@ -86,7 +81,7 @@ Outputs WanTransformer3DModel::forward_impl(Args& args) {
                 " is smaller than one patch ", patch[0], "x", patch[1], "x", patch[2]);
 
   const Outputs rotary = (*rope_)({{"hidden_states", input}});
-  at::Tensor hidden_states = patch_embedding_(input).flatten(2).transpose(1, 2).contiguous();
+  at::Tensor hidden_states = patch_embedding_->forward(input).flatten(2).transpose(1, 2).contiguous();
 
   const bool per_token = timestep.dim() == 2;
   TESSERA_CHECK(timestep.dim() == 1 || per_token, kClassName, " takes timestep [batch] or [batch, tokens], got ",

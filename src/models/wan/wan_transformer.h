@@ -1,7 +1,6 @@
 #pragma once
 // WanTransformer3DModel: the Wan2.1 diffusion transformer, module for module and parameter for parameter
 // as in diffusers, so a diffusers `transformer/` folder loads unchanged.
-#include <torch/nn/modules/conv.h>
 
 #include <memory>
 #include <vector>
@@ -31,7 +30,7 @@ class WanTransformer3DModel : public Model {
 
   // Casts to `dtype`, keeping in fp32 what diffusers keeps there (time embedder, norms, modulation tables)
   // for accuracy in bf16/fp16.
-  void set_dtype(c10::ScalarType dtype) override;
+  c10::ScalarType parameter_dtype(const std::string& name, c10::ScalarType dtype) const override;
 
  protected:
   Outputs forward_impl(Args& args) override;
@@ -39,7 +38,7 @@ class WanTransformer3DModel : public Model {
  private:
   WanConfig config_;
   std::shared_ptr<WanRotaryPosEmbed> rope_;
-  torch::nn::Conv3d patch_embedding_{nullptr};
+  std::shared_ptr<Conv3d> patch_embedding_;
   std::shared_ptr<WanConditionEmbedder> condition_embedder_;
   std::vector<std::shared_ptr<WanTransformerBlock>> blocks_;
   std::shared_ptr<Fp32LayerNorm> norm_out_;

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "src/models/parameters.h"
+
 namespace tessera {
 
 WanTransformerBlock::WanTransformerBlock(int64_t dim, int64_t ffn_dim, int64_t num_heads, bool cross_attn_norm,
@@ -15,7 +17,7 @@ WanTransformerBlock::WanTransformerBlock(int64_t dim, int64_t ffn_dim, int64_t n
   if (cross_attn_norm_) norm2_ = register_module("norm2", std::make_shared<Fp32LayerNorm>(dim, eps, true));
   ffn_ = register_module("ffn", std::make_shared<FeedForward>(dim, ffn_dim));
   norm3_ = register_module("norm3", std::make_shared<Fp32LayerNorm>(dim, eps, false));
-  scale_shift_table_ = register_parameter("scale_shift_table", at::randn({1, 6, dim}) / std::sqrt(dim));
+  scale_shift_table_ = register_parameter("scale_shift_table", normal_parameter({1, 6, dim}, 1.0 / std::sqrt(dim)));
 }
 
 Outputs WanTransformerBlock::forward_impl(Args& args) {
