@@ -159,7 +159,8 @@ TEST(Umt5Errors, TruncatedSafetensors) {
   copy_text_encoder(scratch);
   const std::string weights = read_file(scratch.file("model.safetensors"));
   write_file(scratch.file("model.safetensors"), weights.substr(0, weights.size() / 2));
-  const std::string message = message_of([&] { load_umt5_encoder(scratch.path(), at::kFloat, c10::Device(c10::kCPU)); });
+  const std::string message =
+      message_of([&] { load_umt5_encoder(scratch.path(), at::kFloat, c10::Device(c10::kCPU)); });
   EXPECT_TRUE(has(message, scratch.file("model.safetensors"))) << message;
   EXPECT_TRUE(has(message, "truncated")) << message;
 }
@@ -170,7 +171,8 @@ TEST(Umt5Errors, WrongShapedTensor) {
   nlohmann::json config = io::read_json_object(scratch.file("config.json"));
   config["d_ff"] = 41;
   write_file(scratch.file("config.json"), config.dump());
-  const std::string message = message_of([&] { load_umt5_encoder(scratch.path(), at::kFloat, c10::Device(c10::kCPU)); });
+  const std::string message =
+      message_of([&] { load_umt5_encoder(scratch.path(), at::kFloat, c10::Device(c10::kCPU)); });
   EXPECT_TRUE(has(message, "tensors have the wrong shape")) << message;
   EXPECT_TRUE(has(message, "tensor 'encoder.block.0.layer.1.DenseReluDense.wi_0.weight' in " +
                                scratch.file("model.safetensors") + " has shape [40, 32], the module expects [41, 32]"))

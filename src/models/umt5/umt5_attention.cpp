@@ -25,7 +25,8 @@ at::Tensor Umt5Attention::forward(const at::Tensor& hidden_states, const at::Ten
   const at::Tensor k = heads(k_->forward(hidden_states));
   const at::Tensor v = heads(v_->forward(hidden_states));
   // [tokens, tokens, heads] -> [1, heads, tokens, tokens]
-  const at::Tensor position_bias = relative_attention_bias_->forward(buckets).to(at::kFloat).permute({2, 0, 1}).unsqueeze(0);
+  const at::Tensor position_bias =
+      relative_attention_bias_->forward(buckets).to(at::kFloat).permute({2, 0, 1}).unsqueeze(0);
   const at::Tensor scores = at::matmul(q, k.transpose(2, 3)).to(at::kFloat) + position_bias + additive_mask;
   const at::Tensor weights = at::softmax(scores, -1).to(v.scalar_type());
   const at::Tensor output = at::matmul(weights, v).transpose(1, 2).reshape({batch, tokens, num_heads_ * d_kv_});

@@ -7,12 +7,14 @@ namespace tessera {
 
 Umt5SelfAttentionLayer::Umt5SelfAttentionLayer(const Umt5Config& config) {
   attention = register_module("SelfAttention", std::make_shared<Umt5Attention>(config));
-  layer_norm = register_module("layer_norm", std::make_shared<Umt5LayerNorm>(config.d_model, config.layer_norm_epsilon));
+  layer_norm =
+      register_module("layer_norm", std::make_shared<Umt5LayerNorm>(config.d_model, config.layer_norm_epsilon));
 }
 
 Umt5FeedForwardLayer::Umt5FeedForwardLayer(const Umt5Config& config) {
   feed_forward = register_module("DenseReluDense", std::make_shared<Umt5FeedForward>(config));
-  layer_norm = register_module("layer_norm", std::make_shared<Umt5LayerNorm>(config.d_model, config.layer_norm_epsilon));
+  layer_norm =
+      register_module("layer_norm", std::make_shared<Umt5LayerNorm>(config.d_model, config.layer_norm_epsilon));
 }
 
 Umt5Block::Umt5Block(const Umt5Config& config) {

@@ -9,7 +9,8 @@ namespace tessera {
 at::Tensor relative_position_buckets(int64_t query_length, int64_t key_length, int64_t num_buckets,
                                      int64_t max_distance, c10::Device device) {
   const auto options = at::TensorOptions().dtype(at::kLong).device(device);
-  const at::Tensor relative = at::arange(key_length, options).unsqueeze(0) - at::arange(query_length, options).unsqueeze(1);
+  const at::Tensor relative =
+      at::arange(key_length, options).unsqueeze(0) - at::arange(query_length, options).unsqueeze(1);
   const int64_t per_direction = num_buckets / 2;
   const int64_t exact = per_direction / 2;
   const at::Tensor direction = (relative > 0).to(at::kLong) * per_direction;
