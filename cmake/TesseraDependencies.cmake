@@ -64,6 +64,20 @@ pkg_check_modules(AV IMPORTED_TARGET libavformat libavcodec libavutil libswscale
 if(NOT AV_FOUND)
   message(WARNING "FFmpeg's libraries not found: building without .mp4/.gif output (scripts/setup.sh installs them)")
 endif()
+# The T5/UMT5 text encoders' tokenizer reads spiece.model with SentencePiece; their prompt cleaning normalizes
+# Unicode (NFC, NFKC widths) with ICU.
+find_path(SENTENCEPIECE_INCLUDE_DIR sentencepiece_processor.h)
+find_library(SENTENCEPIECE_LIBRARY sentencepiece)
+if(NOT SENTENCEPIECE_INCLUDE_DIR OR NOT SENTENCEPIECE_LIBRARY)
+  message(FATAL_ERROR "SentencePiece not found: install libsentencepiece-dev (scripts/setup.sh does)")
+endif()
+add_library(tessera_sentencepiece UNKNOWN IMPORTED)
+set_target_properties(tessera_sentencepiece PROPERTIES IMPORTED_LOCATION "${SENTENCEPIECE_LIBRARY}"
+  INTERFACE_INCLUDE_DIRECTORIES "${SENTENCEPIECE_INCLUDE_DIR}")
+find_package(ICU COMPONENTS uc)
+if(NOT ICU_FOUND)
+  message(FATAL_ERROR "ICU not found: install libicu-dev (scripts/setup.sh does)")
+endif()
 if(TESSERA_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

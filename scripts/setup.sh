@@ -19,6 +19,7 @@ DEBIAN_PACKAGES=(
   libcxxopts-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsentencepiece-dev  # the UMT5 / T5 tokenizers read spiece.model with it
+  libicu-dev  # Unicode normalization in WanPipeline's prompt cleaning (NFC, fullwidth forms)
   libpng-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
   python3-venv
   clang libclang-rt-dev llvm  # tests/fuzz: clang with libFuzzer and the sanitizer runtimes; llvm-symbolizer

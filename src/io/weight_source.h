@@ -37,6 +37,9 @@ class WeightSource {
                   c10::Device device = c10::Device(c10::kCPU)) const;
   // The path of the file holding the tensor.
   const std::string& file_of(const std::string& name) const;
+  // Leaves out the tensor `name`, if there is one, so that loading neither needs nor rejects it: a tied
+  // duplicate a checkpoint stores twice (transformers' "encoder.embed_tokens.weight" beside "shared.weight").
+  void forget(const std::string& name) { file_index_.erase(name); }
 
  private:
   WeightSource() = default;

@@ -1,0 +1,36 @@
+#include "src/models/umt5/umt5_attention.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+namespace tessera {
+
+Umt5Attention::Umt5Attention(const Umt5Config& config) : num_heads_(config.num_heads), d_kv_(config.d_kv) {
+  q_ = register_module("q", std::make_shared<Linear>(config.d_model, config.inner_dim(), /*bias=*/false));
+  k_ = register_module("k", std::make_shared<Linear>(config.d_model, config.inner_dim(), /*bias=*/false));
+  v_ = register_module("v", std::make_shared<Linear>(config.d_model, config.inner_dim(), /*bias=*/false));
+  o_ = register_module("o", std::make_shared<Linear>(config.inner_dim(), config.d_model, /*bias=*/false));
+  relative_attention_bias_ = register_module(
+      "relative_attention_bias",
+      std::make_shared<Umt5Embedding>(config.relative_attention_num_buckets, config.num_heads,
+                                      1.0 / std::sqrt(static_cast<double>(config.d_model))));
+}
+
+at::Tensor Umt5Attention::forward(const at::Tensor& hidden_states, const at::Tensor& buckets,
+                                  const at::Tensor& additive_mask) const {
+  const int64_t batch = hidden_states.size(0), tokens = hidden_states.size(1);
+  const auto heads = [&](const at::Tensor& x) { return x.view({batch, tokens, num_heads_, d_kv_}).transpose(1, 2); };
+  const at::Tensor q = heads(q_->forward(hidden_states));
+  const at::Tensor k = heads(k_->forward(hidden_states));
+  const at::Tensor v = heads(v_->forward(hidden_states));
+  // [tokens, tokens, heads] -> [1, heads, tokens, tokens]
+  const at::Tensor position_bias =
+      relative_attention_bias_->forward(buckets).to(at::kFloat).permute({2, 0, 1}).unsqueeze(0);
+  const at::Tensor scores = at::matmul(q, k.transpose(2, 3)).to(at::kFloat) + position_bias + additive_mask;
+  const at::Tensor weights = at::softmax(scores, -1).to(v.scalar_type());
+  const at::Tensor output = at::matmul(weights, v).transpose(1, 2).reshape({batch, tokens, num_heads_ * d_kv_});
+  return o_->forward(output);
+}
+
+}  // namespace tessera

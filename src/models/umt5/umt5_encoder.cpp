@@ -1,0 +1,80 @@
+#include "src/models/umt5/umt5_encoder.h"
+
+#include <ATen/ATen.h>
+#include <torch/nn/modules/container/modulelist.h>
+
+#include <limits>
+
+#include "common/check.h"
+#include "src/io/json_file.h"
+#include "src/io/load_weights.h"
+#include "src/models/umt5/umt5_block.h"
+#include "src/models/umt5/umt5_embedding.h"
+#include "src/models/umt5/umt5_layer_norm.h"
+#include "src/models/umt5/umt5_position_buckets.h"
+
+namespace tessera {
+namespace {
+
+// The blocks and final norm under "encoder", as transformers nests them.
+class Umt5Stack : public torch::nn::Module {
+ public:
+  Umt5Stack(const Umt5Config& config, std::vector<std::shared_ptr<Umt5Block>>& blocks,
+            std::shared_ptr<Umt5LayerNorm>& final_layer_norm) {
+    auto block = register_module("block", torch::nn::ModuleList());
+    for (int64_t i = 0; i < config.num_layers; ++i) {
+      blocks.push_back(std::make_shared<Umt5Block>(config));
+      block->push_back(blocks.back());
+    }
+    final_layer_norm = register_module("final_layer_norm",
+                                       std::make_shared<Umt5LayerNorm>(config.d_model, config.layer_norm_epsilon));
+  }
+};
+
+}  // namespace
+
+Umt5Encoder::Umt5Encoder(const Umt5Config& config) : config_(config) {
+  shared_ = register_module("shared", std::make_shared<Umt5Embedding>(config.vocab_size, config.d_model, 1.0));
+  register_module("encoder", std::make_shared<Umt5Stack>(config, blocks_, final_layer_norm_));
+}
+
+at::Tensor Umt5Encoder::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask) const {
+  TESSERA_CHECK(input_ids.dim() == 2, "UMT5 input_ids must be [batch, tokens], got ", input_ids.sizes());
+  const int64_t batch = input_ids.size(0), tokens = input_ids.size(1);
+  TESSERA_CHECK(!input_ids.numel() || (input_ids.min().item<int64_t>() >= 0 &&
+                                       input_ids.max().item<int64_t>() < config_.vocab_size),
+                "UMT5 input_ids must lie in [0, ", config_.vocab_size, "), the encoder's vocabulary; the tokenizer "
+                "does not match the text encoder");
+  at::Tensor additive_mask = at::zeros({batch, 1, 1, tokens}, input_ids.options().dtype(at::kFloat));
+  if (attention_mask.defined()) {
+    TESSERA_CHECK(attention_mask.sizes() == input_ids.sizes(), "UMT5 attention_mask ", attention_mask.sizes(),
+                  " must match input_ids ", input_ids.sizes());
+    // A large negative rather than -inf: a row with every key masked stays finite, as in transformers.
+    additive_mask.masked_fill_((attention_mask == 0).view({batch, 1, 1, tokens}),
+                               std::numeric_limits<float>::lowest());
+  }
+  const at::Tensor buckets = relative_position_buckets(tokens, tokens, config_.relative_attention_num_buckets,
+                                                       config_.relative_attention_max_distance, input_ids.device());
+  at::Tensor hidden = shared_->forward(input_ids).to(at::kFloat);
+  for (const auto& block : blocks_) hidden = block->forward(hidden, buckets, additive_mask);
+  return final_layer_norm_->forward(hidden);
+}
+
+std::shared_ptr<Umt5Encoder> load_umt5_encoder(const std::string& text_encoder_dir, c10::ScalarType dtype,
+                                               c10::Device device) {
+  const std::string config_path = text_encoder_dir + "/config.json";
+  const Umt5Config config = umt5_config_from_json(
+      io::read_json_object(config_path, "(the UMT5 text encoder's configuration, in the pipeline's text_encoder/)"),
+      config_path);
+  // TODO: build under MetaParameterScope once load_weights fills meta parameters (set_data cannot replace a
+  // meta tensor's data); until then the encoder is first built with random fp32 weights.
+  auto encoder = std::make_shared<Umt5Encoder>(config);
+  io::WeightSource source = io::WeightSource::open_dir(text_encoder_dir);
+  // transformers ties the encoder's embedding to "shared"; older checkpoints store the same tensor twice.
+  if (source.contains("shared.weight")) source.forget("encoder.embed_tokens.weight");
+  io::load_weights(*encoder, source, dtype, device);
+  encoder->eval();
+  return encoder;
+}
+
+}  // namespace tessera
