@@ -8,6 +8,7 @@
 #include "common/check.h"
 #include "src/io/json_file.h"
 #include "src/io/load_weights.h"
+#include "src/models/parameters.h"
 #include "src/models/umt5/umt5_block.h"
 #include "src/models/umt5/umt5_embedding.h"
 #include "src/models/umt5/umt5_layer_norm.h"
@@ -66,13 +67,20 @@ std::shared_ptr<Umt5Encoder> load_umt5_encoder(const std::string& text_encoder_d
   const Umt5Config config = umt5_config_from_json(
       io::read_json_object(config_path, "(the UMT5 text encoder's configuration, in the pipeline's text_encoder/)"),
       config_path);
-  // TODO: build under MetaParameterScope once load_weights fills meta parameters (set_data cannot replace a
-  // meta tensor's data); until then the encoder is first built with random fp32 weights.
-  auto encoder = std::make_shared<Umt5Encoder>(config);
+  std::shared_ptr<Umt5Encoder> encoder;
+  {
+    MetaParameterScope shape_only;  // the weights exist once: straight from the checkpoint, in their dtype
+    encoder = std::make_shared<Umt5Encoder>(config);
+  }
   io::WeightSource source = io::WeightSource::open_dir(text_encoder_dir);
   // transformers ties the encoder's embedding to "shared"; older checkpoints store the same tensor twice.
   if (source.contains("shared.weight")) source.forget("encoder.embed_tokens.weight");
-  io::load_weights(*encoder, source, dtype, device);
+  // transformers keeps the feed-forward's output projection in fp32 (_keep_in_fp32_modules): its activations
+  // overflow fp16 and lose too much in bf16.
+  const auto dtype_of = [dtype](const std::string& name) {
+    return name.find(".DenseReluDense.wo.") != std::string::npos ? at::kFloat : dtype;
+  };
+  io::load_weights(*encoder, source, dtype_of, device);
   encoder->eval();
   return encoder;
 }

@@ -28,8 +28,9 @@ at::Tensor Umt5FeedForward::activate(const at::Tensor& x) const {
 }
 
 at::Tensor Umt5FeedForward::forward(const at::Tensor& x) const {
-  if (wi_) return wo_->forward(activate(wi_->forward(x)));
-  return wo_->forward(activate(wi_0_->forward(x)) * wi_1_->forward(x));
+  // The output projection may be kept in fp32 (load_umt5_encoder); its input follows it there.
+  const at::Tensor hidden = wi_ ? activate(wi_->forward(x)) : activate(wi_0_->forward(x)) * wi_1_->forward(x);
+  return wo_->forward(hidden.to(wo_->weight().scalar_type()));
 }
 
 }  // namespace tessera
