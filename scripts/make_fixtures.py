@@ -13,7 +13,7 @@ import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PARTS = ["schedulers", "wan", "caches", "denoise"]
+PARTS = ["schedulers", "wan", "caches", "denoise", "wan_vae"]
 
 
 def main() -> int:
