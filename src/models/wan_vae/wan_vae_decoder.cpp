@@ -8,7 +8,6 @@
 #include "src/io/json_file.h"
 #include "src/io/load_weights.h"
 #include "src/io/weight_source.h"
-#include "src/models/parameters.h"
 #include "src/models/wan_vae/autoencoder_kl_wan.h"
 
 namespace tessera {
@@ -20,12 +19,10 @@ std::unique_ptr<WanVaeDecoder> WanVaeDecoder::load(const std::string& vae_dir, c
   TESSERA_CHECK(json.value("_class_name", std::string()) == kClassName, config_path, " names class ",
                 json.value("_class_name", nlohmann::json()).dump(), ", expected \"", kClassName, "\"");
   const WanVaeConfig config = wan_vae_config_from_json(json, config_path);
-  std::shared_ptr<wan_vae::AutoencoderKLWan> model;
-  {
-    // Shape-only parameters: the checkpoint's tensors are the first memory they get.
-    MetaParameterScope meta;
-    model = std::make_shared<wan_vae::AutoencoderKLWan>(config);
-  }
+  // Every parameter comes from parameters.h, so building under a MetaParameterScope would give the checkpoint's
+  // tensors as the first memory they get; load_weights cannot yet replace a meta tensor's data (set_data refuses
+  // the device change), so for now the model is built with its random initialisation first.
+  auto model = std::make_shared<wan_vae::AutoencoderKLWan>(config);
   io::load_weights(*model, io::WeightSource::open_dir(vae_dir), dtype, device);
   model->eval();
   return std::make_unique<WanVaeDecoder>(std::move(model));
