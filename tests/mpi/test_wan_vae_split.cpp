@@ -29,23 +29,51 @@ std::string case_name(const ::testing::TestParamInfo<SplitCase>& info) {
   return c.model + "_f" + std::to_string(c.frames) + "_" + std::to_string(c.height) + "x" + std::to_string(c.width);
 }
 
+// The same latents on every rank (a fixed seed), as after a multi-rank denoise.
+at::Tensor same_latents(const WanVaeDecoder& decoder, const SplitCase& c) {
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(7);
+  return at::randn({1, decoder.latent_channels(), c.frames, c.height, c.width}, generator, at::kFloat);
+}
+
+double relative_difference(const at::Tensor& actual, const at::Tensor& expected) {
+  return (actual - expected).abs().max().item<double>() / expected.abs().max().item<double>();
+}
+
 class WanVaeSplitDecode : public ::testing::TestWithParam<SplitCase> {};
+
+// In fp64 the split decode is the single-rank decode up to rounding: any wrong halo row or band offset would
+// show far above 1e-12 (fp32 differences of a few 1e-6 are the convolutions' summation order on other shapes,
+// amplified by the tiny fixture's few channels).
+TEST_P(WanVaeSplitDecode, EqualsTheSingleRankDecodeInDouble) {
+  c10::InferenceMode inference;
+  const SplitCase c = GetParam();
+  auto decoder = WanVaeDecoder::load(kFixtures + c.model + "/vae", at::kDouble, c10::Device(c10::kCPU));
+  const at::Tensor latents = same_latents(*decoder, c).to(at::kDouble);
+  const at::Tensor reference = decoder->decode(latents);
+  const at::Tensor band = decoder->decode_band(latents, &world());
+  ASSERT_EQ(band.scalar_type(), at::kDouble);
+  const at::Tensor gathered = world().all_gather(band, 3, decoder->band_rows(c.height, world().size()));
+  ASSERT_EQ(gathered.sizes(), reference.sizes());
+  const double error = relative_difference(gathered, reference);
+  if (world().rank() == 0) {
+    std::cout << "[split fp64] " << case_name({c, 0}) << " on " << world().size()
+              << " ranks: relative max-abs difference from one rank " << error << "\n";
+  }
+  EXPECT_LE(error, 1e-12);
+}
 
 TEST_P(WanVaeSplitDecode, EqualsTheSingleRankDecode) {
   c10::InferenceMode inference;
   const SplitCase c = GetParam();
   auto decoder = WanVaeDecoder::load(kFixtures + c.model + "/vae", at::kFloat, c10::Device(c10::kCPU));
-  // The same latents on every rank (a fixed seed), as after a multi-rank denoise.
-  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(7);
-  const at::Tensor latents = at::randn({1, decoder->latent_channels(), c.frames, c.height, c.width}, generator,
-                                       at::kFloat);
+  const at::Tensor latents = same_latents(*decoder, c);
   const at::Tensor reference = decoder->decode(latents);
 
   const at::Tensor band = decoder->decode_band(latents, &world());
   const std::vector<int64_t> rows = decoder->band_rows(c.height, world().size());
   ASSERT_EQ(band.size(3), rows[world().rank()]);
   const at::Tensor gathered = world().all_gather(band, 3, rows);
-  const double error = (gathered - reference).abs().max().item<double>() / reference.abs().max().item<double>();
+  const double error = relative_difference(gathered, reference);
   if (world().rank() == 0) {
     std::cout << "[split] " << case_name({c, 0}) << " on " << world().size() << " ranks, bands " << at::IntArrayRef(rows)
               << ": relative max-abs difference from one rank " << error << "\n";

@@ -36,6 +36,15 @@ int64_t WanVaeDecoder::latent_channels() const { return config().z_dim; }
 int64_t WanVaeDecoder::spatial_scale() const { return config().spatial_scale(); }
 int64_t WanVaeDecoder::latent_frames(int64_t frames) const { return (frames - 1) / config().temporal_scale() + 1; }
 
+namespace {
+
+// Pixels leave in fp32, or fp64 from an fp64 model (which tests use to show the split decode is exact).
+at::Tensor as_output(const at::Tensor& pixels) {
+  return pixels.scalar_type() == at::kDouble ? pixels : pixels.to(at::kFloat);
+}
+
+}  // namespace
+
 at::Tensor WanVaeDecoder::check_and_denormalise(const at::Tensor& latents) const {
   const WanVaeConfig& c = config();
   TESSERA_CHECK(latents.dim() == 5 && latents.size(1) == c.z_dim && latents.size(2) > 0 && latents.size(3) > 0 &&
@@ -53,7 +62,7 @@ at::Tensor WanVaeDecoder::check_and_denormalise(const at::Tensor& latents) const
 }
 
 at::Tensor WanVaeDecoder::decode(const at::Tensor& latents) {
-  return model_->decode(check_and_denormalise(latents)).to(at::kFloat);
+  return as_output(model_->decode(check_and_denormalise(latents)));
 }
 
 std::vector<int64_t> WanVaeDecoder::band_rows(int64_t latent_height, int ranks) const {
@@ -64,7 +73,7 @@ std::vector<int64_t> WanVaeDecoder::band_rows(int64_t latent_height, int ranks) 
 
 at::Tensor WanVaeDecoder::decode_band(const at::Tensor& latents, Communicator* group) {
   const at::Tensor z = check_and_denormalise(latents);
-  if (group == nullptr || group->size() == 1) return model_->decode(z).to(at::kFloat);
+  if (group == nullptr || group->size() == 1) return as_output(model_->decode(z));
   const int64_t height = z.size(3);
   // Every rank that takes part holds at least one latent row, and so at least `scale` rows at each resolution
   // after: more than the one-row halo of every convolution (row_bands.h fetches a halo across several bands
@@ -80,14 +89,14 @@ at::Tensor WanVaeDecoder::decode_band(const at::Tensor& latents, Communicator* g
       const int64_t scale = spatial_scale();
       return at::empty({z.size(0), config().out_channels, 1 + (z.size(2) - 1) * config().temporal_scale(), 0,
                         z.size(4) * scale},
-                       at::TensorOptions().dtype(at::kFloat).device(z.device()));
+                       at::TensorOptions().dtype(as_output(z).scalar_type()).device(z.device()));
     }
     bands_group = subgroup.get();
   }
   const int me = bands_group->rank();
   const int64_t offset = exclusive_prefix_sum(latent_rows)[me];
   const wan_vae::RowBands rows(*bands_group, latent_rows);
-  return model_->decode(z.narrow(3, offset, latent_rows[me]), rows).to(at::kFloat);
+  return as_output(model_->decode(z.narrow(3, offset, latent_rows[me]), rows));
 }
 
 at::Tensor WanVaeDecoder::decode_to_frames(const at::Tensor& latents, Communicator* group) {
