@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "common/check.h"
+#include "src/models/wan_vae/convolution.h"
 #include "src/models/parameters.h"
 
 namespace tessera::wan_vae {
@@ -31,7 +32,7 @@ at::Tensor CausalConv3d::convolve(const at::Tensor& x_with_halo, const at::Tenso
   if (remembered > 0) pieces.push_back(history);
   pieces.push_back(x_with_halo);
   const at::Tensor input = pieces.size() == 1 ? x_with_halo : at::cat(pieces, 2);
-  return at::conv3d(input, weight_, bias_, stride_, {0, 0, padding_[2]});
+  return convolution(input, weight_, bias_, stride_, {0, 0, padding_[2]});
 }
 
 at::Tensor CausalConv3d::forward(const at::Tensor& x, const at::Tensor& history, const RowBands& rows) const {

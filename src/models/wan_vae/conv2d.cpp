@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "src/models/parameters.h"
+#include "src/models/wan_vae/convolution.h"
 
 namespace tessera::wan_vae {
 
@@ -16,8 +17,7 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_
 }
 
 at::Tensor Conv2d::forward(const at::Tensor& x, const RowBands& rows) const {
-  return at::conv2d(rows.with_halo(x, padding_), weight_, bias_, at::IntArrayRef{stride_, stride_},
-                    at::IntArrayRef{0, padding_});
+  return convolution(rows.with_halo(x, padding_), weight_, bias_, {stride_, stride_}, {0, padding_});
 }
 
 }  // namespace tessera::wan_vae
