@@ -1,0 +1,40 @@
+#pragma once
+// diffusers' AutoencoderKLWan (the Wan 2.1 VAE): "encoder", "quant_conv", "post_quant_conv", "decoder", so that
+// a vae/diffusion_pytorch_model.safetensors loads unchanged. Decoding and encoding run in chunks of frames as
+// diffusers' _decode / _encode do (the causal convolutions carry their last frames between chunks), which
+// keeps the activations to one chunk's.
+#include <ATen/core/Tensor.h>
+#include <torch/nn/module.h>
+
+#include <memory>
+
+#include "src/models/wan_vae/causal_conv3d.h"
+#include "src/models/wan_vae/row_bands.h"
+#include "src/models/wan_vae/wan_decoder3d.h"
+#include "src/models/wan_vae/wan_encoder3d.h"
+#include "src/models/wan_vae/wan_vae_config.h"
+
+namespace tessera::wan_vae {
+
+class AutoencoderKLWan : public torch::nn::Module {
+ public:
+  explicit AutoencoderKLWan(const WanVaeConfig& config);
+
+  // Latents z [B, z_dim, f, h, W] (already de-normalised) -> pixels [B, out_channels, 1 + (f - 1) * temporal
+  // scale, h * scale, W * scale], clamped to [-1, 1], one latent frame at a time. With a split `rows`, z is this
+  // rank's band of latent rows and so is the result.
+  at::Tensor decode(const at::Tensor& z, const RowBands& rows = {});
+  // Video [B, in_channels, F, H, W] in [-1, 1] -> the mean of the posterior, [B, z_dim, f, H / scale, W / scale]:
+  // the first frame alone, then four frames at a time.
+  at::Tensor encode_mean(const at::Tensor& video);
+
+  const WanVaeConfig& config() const { return config_; }
+
+ private:
+  WanVaeConfig config_;
+  std::shared_ptr<WanEncoder3d> encoder_;
+  std::shared_ptr<WanDecoder3d> decoder_;
+  std::shared_ptr<CausalConv3d> quant_conv_, post_quant_conv_;
+};
+
+}  // namespace tessera::wan_vae

@@ -1,0 +1,30 @@
+#pragma once
+// diffusers' WanResample: 2x spatial up- or downsampling frame by frame ("resample.1" is the Conv2d, after a
+// nearest 2x upsample or a one-pixel zero pad right and bottom), and for the 3-D modes a temporal one
+// ("time_conv"): the upsample doubles the frames of every chunk after the first, the downsample halves them.
+#include "src/models/wan_vae/causal_conv3d.h"
+#include "src/models/wan_vae/conv2d.h"
+#include "src/models/wan_vae/vae_layer.h"
+
+#include <memory>
+
+namespace tessera::wan_vae {
+
+enum class ResampleMode { upsample2d, upsample3d, downsample2d, downsample3d };
+
+class WanResample : public VaeLayer {
+ public:
+  // Upsamples give `dim / 2` channels, as diffusers' WanUpBlock builds them.
+  WanResample(int64_t dim, ResampleMode mode);
+  at::Tensor forward(const at::Tensor& x, FeatureCache& cache, const RowBands& rows) override;
+
+ private:
+  at::Tensor upsample_time(const at::Tensor& x, FeatureCache& cache, const RowBands& rows) const;
+  at::Tensor downsample_time(const at::Tensor& x, FeatureCache& cache, const RowBands& rows) const;
+
+  ResampleMode mode_;
+  std::shared_ptr<Conv2d> conv_;
+  std::shared_ptr<CausalConv3d> time_conv_;
+};
+
+}  // namespace tessera::wan_vae

@@ -1,0 +1,108 @@
+#include "src/models/wan_vae/wan_vae_decoder.h"
+
+#include <ATen/ATen.h>
+
+#include "common/check.h"
+#include "parallel/communicator.h"
+#include "parallel/shard_sizes.h"
+#include "src/io/json_file.h"
+#include "src/io/load_weights.h"
+#include "src/io/weight_source.h"
+#include "src/models/wan_vae/autoencoder_kl_wan.h"
+
+namespace tessera {
+
+std::unique_ptr<WanVaeDecoder> WanVaeDecoder::load(const std::string& vae_dir, c10::ScalarType dtype,
+                                                   c10::Device device) {
+  const std::string config_path = vae_dir + "/config.json";
+  const nlohmann::json json = io::read_json_object(config_path, "the VAE's diffusers config");
+  TESSERA_CHECK(json.value("_class_name", std::string()) == kClassName, config_path, " names class ",
+                json.value("_class_name", nlohmann::json()).dump(), ", expected \"", kClassName, "\"");
+  const WanVaeConfig config = wan_vae_config_from_json(json, config_path);
+  // Every parameter comes from parameters.h, so building under a MetaParameterScope would give the checkpoint's
+  // tensors as the first memory they get; load_weights cannot yet replace a meta tensor's data (set_data refuses
+  // the device change), so for now the model is built with its random initialisation first.
+  auto model = std::make_shared<wan_vae::AutoencoderKLWan>(config);
+  io::load_weights(*model, io::WeightSource::open_dir(vae_dir), dtype, device);
+  model->eval();
+  return std::make_unique<WanVaeDecoder>(std::move(model));
+}
+
+WanVaeDecoder::WanVaeDecoder(std::shared_ptr<wan_vae::AutoencoderKLWan> model) : model_(std::move(model)) {}
+WanVaeDecoder::~WanVaeDecoder() = default;
+
+const WanVaeConfig& WanVaeDecoder::config() const { return model_->config(); }
+int64_t WanVaeDecoder::latent_channels() const { return config().z_dim; }
+int64_t WanVaeDecoder::spatial_scale() const { return config().spatial_scale(); }
+int64_t WanVaeDecoder::latent_frames(int64_t frames) const { return (frames - 1) / config().temporal_scale() + 1; }
+
+namespace {
+
+// Pixels leave in fp32, or fp64 from an fp64 model (which tests use to show the split decode is exact).
+at::Tensor as_output(const at::Tensor& pixels) {
+  return pixels.scalar_type() == at::kDouble ? pixels : pixels.to(at::kFloat);
+}
+
+}  // namespace
+
+at::Tensor WanVaeDecoder::check_and_denormalise(const at::Tensor& latents) const {
+  const WanVaeConfig& c = config();
+  TESSERA_CHECK(latents.dim() == 5 && latents.size(1) == c.z_dim && latents.size(2) > 0 && latents.size(3) > 0 &&
+                    latents.size(4) > 0,
+                "the Wan VAE decodes latents [batch, z_dim = ", c.z_dim, ", frames, height, width], got ",
+                latents.sizes());
+  const at::Tensor parameter = model_->parameters().front();
+  const auto options = at::TensorOptions().dtype(parameter.scalar_type()).device(parameter.device());
+  const at::Tensor x = latents.to(options);
+  const auto per_channel = [&](const std::vector<double>& values) {
+    return at::tensor(values, at::kDouble).to(options).view({1, c.z_dim, 1, 1, 1});
+  };
+  // WanPipeline divides by 1 / std rather than multiplying by std; the same operations give the same rounding.
+  return x / (1.0 / per_channel(c.latents_std)) + per_channel(c.latents_mean);
+}
+
+at::Tensor WanVaeDecoder::decode(const at::Tensor& latents) {
+  return as_output(model_->decode(check_and_denormalise(latents)));
+}
+
+std::vector<int64_t> WanVaeDecoder::band_rows(int64_t latent_height, int ranks) const {
+  std::vector<int64_t> rows = shard_sizes(latent_height, ranks);
+  for (int64_t& value : rows) value *= spatial_scale();
+  return rows;
+}
+
+at::Tensor WanVaeDecoder::decode_band(const at::Tensor& latents, Communicator* group) {
+  const at::Tensor z = check_and_denormalise(latents);
+  if (group == nullptr || group->size() == 1) return as_output(model_->decode(z));
+  const int64_t height = z.size(3);
+  // Every rank that takes part holds at least one latent row, and so at least `scale` rows at each resolution
+  // after: more than the one-row halo of every convolution (row_bands.h fetches a halo across several bands
+  // anyway). When the latents have fewer rows than the group has ranks, the last ranks sit the decode out.
+  const int taking_part = static_cast<int>(std::min<int64_t>(height, group->size()));
+  const std::vector<int64_t> latent_rows = shard_sizes(height, taking_part);
+  std::shared_ptr<Communicator> subgroup;
+  Communicator* bands_group = group;
+  if (taking_part < group->size()) {
+    const bool member = group->rank() < taking_part;
+    subgroup = group->split(member ? 0 : -1, group->rank(), group->name() + "/vae-rows");
+    if (!member) {
+      const int64_t scale = spatial_scale();
+      return at::empty({z.size(0), config().out_channels, 1 + (z.size(2) - 1) * config().temporal_scale(), 0,
+                        z.size(4) * scale},
+                       at::TensorOptions().dtype(as_output(z).scalar_type()).device(z.device()));
+    }
+    bands_group = subgroup.get();
+  }
+  const int me = bands_group->rank();
+  const int64_t offset = exclusive_prefix_sum(latent_rows)[me];
+  const wan_vae::RowBands rows(*bands_group, latent_rows);
+  return as_output(model_->decode(z.narrow(3, offset, latent_rows[me]), rows));
+}
+
+at::Tensor WanVaeDecoder::decode_to_frames(const at::Tensor& latents, Communicator* group) {
+  const at::Tensor band = pixels_to_frames(decode_band(latents, group));  // [B, F, rows, W, 3]
+  if (group == nullptr || group->size() == 1) return band;
+  return group->all_gather(band, 2, band_rows(latents.size(3), group->size()));
+}
+
+}  // namespace tessera

@@ -1,0 +1,57 @@
+#pragma once
+// The Wan 2.1 VAE as a pipeline's decoder (latent_decoder.h): latents as the transformer leaves them are
+// de-normalised with the config's latents_mean / latents_std (as WanPipeline does) and decoded. decode_to_frames
+// splits the decode over a group of ranks by rows: each rank decodes one horizontal band of every frame,
+// exchanging only the rows its convolutions see across the band's edges (and, once, the keys and values of the
+// middle block's attention), so no rank holds more than its band of the activations.
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "src/models/wan_vae/wan_vae_config.h"
+#include "src/pipelines/latent_decoder.h"
+
+namespace tessera {
+
+namespace wan_vae {
+class AutoencoderKLWan;
+}
+
+class WanVaeDecoder : public LatentDecoder {
+ public:
+  static constexpr const char* kClassName = "AutoencoderKLWan";
+  // The VAE in `vae_dir` (config.json and diffusion_pytorch_model.safetensors), its weights read straight into
+  // `dtype` on `device`.
+  static std::unique_ptr<WanVaeDecoder> load(const std::string& vae_dir, c10::ScalarType dtype, c10::Device device);
+  explicit WanVaeDecoder(std::shared_ptr<wan_vae::AutoencoderKLWan> model);
+  ~WanVaeDecoder() override;
+
+  std::string class_name() const override { return kClassName; }
+  int64_t latent_channels() const override;
+  int64_t spatial_scale() const override;
+  int64_t latent_frames(int64_t frames) const override;
+  // latents [B, z_dim, f, h, w] (any float dtype) -> pixels [B, 3, F, 8h, 8w] in fp32 (fp64 from an fp64 model),
+  // clamped to [-1, 1].
+  at::Tensor decode(const at::Tensor& latents) override;
+  at::Tensor decode_to_frames(const at::Tensor& latents, Communicator* group) override;
+
+  // This rank's band of decode(latents) with the rows split over `group`: pixel rows [offset, offset + rows)
+  // of band_rows(h, group size). Ranks beyond the latent height hold no band (zero rows) and compute nothing.
+  at::Tensor decode_band(const at::Tensor& latents, Communicator* group);
+  // The pixel rows each of `ranks` ranks decodes for latents `latent_height` rows high: the latent rows split
+  // as evenly as possible (shard_sizes), times the spatial scale.
+  std::vector<int64_t> band_rows(int64_t latent_height, int ranks) const;
+
+  const WanVaeConfig& config() const;
+  wan_vae::AutoencoderKLWan& model() { return *model_; }
+
+ private:
+  at::Tensor check_and_denormalise(const at::Tensor& latents) const;
+
+  std::shared_ptr<wan_vae::AutoencoderKLWan> model_;
+};
+
+}  // namespace tessera

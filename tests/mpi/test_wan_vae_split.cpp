@@ -1,0 +1,104 @@
+// The Wan VAE decode split by rows over the ranks (WanVaeDecoder::decode_to_frames) gives what one rank's decode
+// gives: the gathered float bands within 1e-5 of the single-rank decode, and the same uint8 frames on every rank.
+// Latent heights include ones with fewer rows than ranks (some ranks sit the decode out) and bands of one row,
+// the halo of the convolutions.
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <gtest/gtest.h>
+
+#include <iostream>
+
+#include "parallel/communicator.h"
+#include "src/models/wan_vae/wan_vae_decoder.h"
+#include "tests/mpi/mpi_test_environment.h"
+
+namespace tessera {
+namespace {
+
+using testing::world;
+
+const std::string kFixtures = std::string(TESSERA_FIXTURES_DIR) + "/wan_vae/";
+
+struct SplitCase {
+  std::string model;
+  int64_t frames, height, width;
+};
+
+std::string case_name(const ::testing::TestParamInfo<SplitCase>& info) {
+  const SplitCase& c = info.param;
+  return c.model + "_f" + std::to_string(c.frames) + "_" + std::to_string(c.height) + "x" + std::to_string(c.width);
+}
+
+// The same latents on every rank (a fixed seed), as after a multi-rank denoise.
+at::Tensor same_latents(const WanVaeDecoder& decoder, const SplitCase& c) {
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(7);
+  return at::randn({1, decoder.latent_channels(), c.frames, c.height, c.width}, generator, at::kFloat);
+}
+
+double relative_difference(const at::Tensor& actual, const at::Tensor& expected) {
+  return (actual - expected).abs().max().item<double>() / expected.abs().max().item<double>();
+}
+
+class WanVaeSplitDecode : public ::testing::TestWithParam<SplitCase> {};
+
+// In fp64 the split decode is the single-rank decode up to rounding: any wrong halo row or band offset would
+// show far above 1e-12 (fp32 differences of a few 1e-6 are the convolutions' summation order on other shapes,
+// amplified by the tiny fixture's few channels).
+TEST_P(WanVaeSplitDecode, EqualsTheSingleRankDecodeInDouble) {
+  c10::InferenceMode inference;
+  const SplitCase c = GetParam();
+  auto decoder = WanVaeDecoder::load(kFixtures + c.model + "/vae", at::kDouble, c10::Device(c10::kCPU));
+  const at::Tensor latents = same_latents(*decoder, c).to(at::kDouble);
+  const at::Tensor reference = decoder->decode(latents);
+  const at::Tensor band = decoder->decode_band(latents, &world());
+  ASSERT_EQ(band.scalar_type(), at::kDouble);
+  const at::Tensor gathered = world().all_gather(band, 3, decoder->band_rows(c.height, world().size()));
+  ASSERT_EQ(gathered.sizes(), reference.sizes());
+  const double error = relative_difference(gathered, reference);
+  if (world().rank() == 0) {
+    std::cout << "[split fp64] " << case_name({c, 0}) << " on " << world().size()
+              << " ranks: relative max-abs difference from one rank " << error << "\n";
+  }
+  EXPECT_LE(error, 1e-12);
+}
+
+TEST_P(WanVaeSplitDecode, EqualsTheSingleRankDecode) {
+  c10::InferenceMode inference;
+  const SplitCase c = GetParam();
+  auto decoder = WanVaeDecoder::load(kFixtures + c.model + "/vae", at::kFloat, c10::Device(c10::kCPU));
+  const at::Tensor latents = same_latents(*decoder, c);
+  const at::Tensor reference = decoder->decode(latents);
+
+  const at::Tensor band = decoder->decode_band(latents, &world());
+  const std::vector<int64_t> rows = decoder->band_rows(c.height, world().size());
+  ASSERT_EQ(band.size(3), rows[world().rank()]);
+  const at::Tensor gathered = world().all_gather(band, 3, rows);
+  const double error = relative_difference(gathered, reference);
+  if (world().rank() == 0) {
+    std::cout << "[split] " << case_name({c, 0}) << " on " << world().size() << " ranks, bands " << at::IntArrayRef(rows)
+              << ": relative max-abs difference from one rank " << error << "\n";
+  }
+  EXPECT_EQ(gathered.sizes(), reference.sizes());
+  EXPECT_LE(error, 1e-5);
+
+  const at::Tensor frames = decoder->decode_to_frames(latents, &world());
+  const at::Tensor single = pixels_to_frames(reference);
+  ASSERT_EQ(frames.sizes(), single.sizes());
+  // A pixel within 1e-5 of x.5 may round the other way; any more than one level would be a wrong band.
+  EXPECT_LE((frames.to(at::kInt) - single.to(at::kInt)).abs().max().item<int64_t>(), 1);
+  // Rank-identical: every rank holds rank 0's frames.
+  EXPECT_TRUE(at::equal(world().broadcast(frames, 0), frames));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Heights, WanVaeSplitDecode,
+    ::testing::Values(SplitCase{"base", 3, 5, 3},    // 5 rows: 2+1+1+1 on 4 ranks, 2+2+1 on 3
+                      SplitCase{"base", 2, 3, 4},    // fewer rows than 4 ranks: one rank sits out
+                      SplitCase{"base", 1, 1, 3},    // one row: one rank decodes, the others wait
+                      SplitCase{"base", 2, 7, 2},    // uneven 2+2+2+1
+                      SplitCase{"variant", 3, 5, 3}  // the other layout (4x spatial, temporal sample outermost)
+                      ),
+    case_name);
+
+}  // namespace
+}  // namespace tessera
