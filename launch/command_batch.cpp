@@ -154,8 +154,10 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   const ParallelConfig config{(*parsed)["ulysses"].as<int>(), (*parsed)["ring"].as<int>(), (*parsed)["cfg"].as<int>()};
   auto mesh = std::make_shared<DeviceMesh>(group_world, config);
   const bool group_leader = group_world->rank() == 0;
-  cli::GenerationSession session(TextToVideoPipeline::load(flags.model_dir, flags.dtype, cli::torch_device(binding)),
-                                 mesh, flags.guidance_mode, /*report_progress=*/false);
+  const c10::Device device = cli::torch_device(binding);
+  cli::GenerationSession session(
+      TextToVideoPipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device), mesh,
+      flags.guidance_mode, /*report_progress=*/false);
 
   const auto total = static_cast<int64_t>(pending.size());
   const int64_t rounds = (total + layout.groups - 1) / layout.groups;

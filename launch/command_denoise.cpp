@@ -102,12 +102,13 @@ int run_denoise(int argc, char** argv, MpiRuntime& runtime) {
   if (parsed->count("stats-json") && !cache) {
     throw cli::UsageError(std::string(kProgram) + ": --stats-json records what a step cache did; add --cache SPEC");
   }
-  const auto dtype = cli::dtype_from_flags(kProgram, *parsed);
+  const auto requested_dtype = cli::dtype_from_flags(kProgram, *parsed);
   cli::check_output_flags(kProgram, *parsed, {"output", "stats-json"});
 
   const DeviceBinding binding = cli::configure_rank(kProgram, runtime, *parsed);
   auto mesh = cli::make_device_mesh(kProgram, *parsed, runtime, binding);
   const c10::Device device = cli::torch_device(binding);
+  const c10::ScalarType dtype = cli::dtype_for_device(requested_dtype, device);
   // The small files first, so that their errors come before the model is loaded.
   const auto scheduler = load_scheduler((*parsed)["scheduler"].as<std::string>());
   const DenoiseInputs inputs =

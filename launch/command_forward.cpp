@@ -81,13 +81,14 @@ int run_forward(int argc, char** argv, MpiRuntime& runtime) {
   const std::string program = options.program();
   cli::require(*parsed, program, {"model", "inputs", "output"});
   // Every flag is checked before the model loads.
-  const auto dtype = cli::dtype_from_flags(program, *parsed);
+  const auto requested_dtype = cli::dtype_from_flags(program, *parsed);
   const int repeat = cli::positive_flag(program, *parsed, "repeat");
   cli::check_output_flags(program, *parsed, {"output", "timing-json"});
   const DeviceBinding binding = cli::configure_rank(program, runtime, *parsed);
   auto mesh = cli::make_device_mesh(program, *parsed, runtime, binding);
   const ParallelConfig& parallel = mesh->config();
   const c10::Device device = cli::torch_device(binding);
+  const c10::ScalarType dtype = cli::dtype_for_device(requested_dtype, device);
   const auto model = cli::load_model(*parsed, dtype, device);
   enable_parallelism(*model, model->context_parallel_plan(), mesh);
   const Args args = read_inputs((*parsed)["inputs"].as<std::string>(), *model, dtype, device);

@@ -48,7 +48,8 @@ int run_generate(int argc, char** argv, MpiRuntime& runtime) {
   const DeviceBinding binding = cli::configure_rank(kProgram, runtime, *parsed);
   auto mesh = cli::make_device_mesh(kProgram, *parsed, runtime, binding);
   const bool rank0 = runtime.world_rank() == 0;
-  auto pipeline = TextToVideoPipeline::load(flags.model_dir, flags.dtype, cli::torch_device(binding));
+  const c10::Device device = cli::torch_device(binding);
+  auto pipeline = TextToVideoPipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device);
   GenerationRequest request = flags.request;
   request.prompt = (*parsed)["prompt"].as<std::string>();
   const Generation generation = cli::usage_checked(kProgram, [&] { return pipeline->resolve(request); });

@@ -21,7 +21,7 @@ void add_generation_options(cxxopts::Options& options, const std::string& group)
   options.add_options(group)
       ("model", "pipeline folder (model_index.json + one folder per part); default: the embedded model "
                 "tessera-shapes", cxxopts::value<std::string>())
-      ("dtype", "fp32, bf16 or fp16", cxxopts::value<std::string>()->default_value("fp32"))
+      ("dtype", "fp32, bf16 or fp16; auto: bf16 on a CUDA device, fp32 on the CPU", cxxopts::value<std::string>()->default_value("auto"))
       ("negative-prompt", "what to steer away from (default: the model's)", cxxopts::value<std::string>())
       ("steps", "denoising steps (default: the model's)", cxxopts::value<int>())
       ("guidance-scale", "classifier-free guidance scale; 1 runs the prompt alone (default: the model's)",
@@ -129,7 +129,7 @@ GenerationSession::Result GenerationSession::run(const Generation& generation) {
   };
   const auto start = std::chrono::steady_clock::now();
   Result result;
-  result.frames = pipeline_->generate(generation, loop);
+  result.frames = pipeline_->generate(generation, loop, &mesh_->world());
   bar.finish();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.seconds_per_step = step_seconds / generation.steps;

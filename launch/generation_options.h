@@ -32,7 +32,7 @@ std::string model_dir_from_flags(const cxxopts::ParseResult& parsed);
 struct GenerationFlags {
   GenerationRequest request;  // the prompt is left to the caller
   std::optional<std::string> cache_spec;
-  c10::ScalarType dtype = c10::ScalarType::Float;
+  std::optional<c10::ScalarType> dtype;  // nullopt: auto (dtype_for_device)
   GuidanceMode guidance_mode = GuidanceMode::automatic;
   std::string model_dir;
   io::FrameWriteOptions write;

@@ -14,7 +14,7 @@ namespace tessera::cli {
 void add_model_options(cxxopts::Options& options, const std::string& group) {
   options.add_options(group)
       ("model", "diffusers model directory (config.json + safetensors weights)", cxxopts::value<std::string>())
-      ("dtype", "fp32, bf16 or fp16", cxxopts::value<std::string>()->default_value("fp32"));
+      ("dtype", "fp32, bf16 or fp16; auto: bf16 on a CUDA device, fp32 on the CPU", cxxopts::value<std::string>()->default_value("auto"));
 }
 
 void add_parallel_options(cxxopts::Options& options, const std::string& group, bool cfg) {
@@ -30,8 +30,14 @@ void add_parallel_options(cxxopts::Options& options, const std::string& group, b
       ("backend", "communication backend: auto, mpi or nccl", cxxopts::value<std::string>()->default_value("auto"));
 }
 
-c10::ScalarType dtype_from_flags(const std::string& program, const cxxopts::ParseResult& parsed) {
-  return usage_checked(program, [&] { return parse_dtype(parsed["dtype"].as<std::string>()); });
+std::optional<c10::ScalarType> dtype_from_flags(const std::string& program, const cxxopts::ParseResult& parsed) {
+  const auto name = parsed["dtype"].as<std::string>();
+  if (name == "auto") return std::nullopt;
+  return usage_checked(program, [&] { return parse_dtype(name); });
+}
+
+c10::ScalarType dtype_for_device(std::optional<c10::ScalarType> requested, c10::Device device) {
+  return requested.value_or(device.is_cuda() ? c10::ScalarType::BFloat16 : c10::ScalarType::Float);
 }
 
 std::string backend_from_flags(const std::string& program, const cxxopts::ParseResult& parsed) {

@@ -6,6 +6,7 @@
 #include <cxxopts.hpp>
 
 #include <memory>
+#include <optional>
 
 #include "launch/device_binding.h"
 #include "parallel/device_mesh.h"
@@ -22,8 +23,11 @@ void add_model_options(cxxopts::Options& options, const std::string& group);
 // --ulysses, --ring, --backend, and --cfg when `cfg` (subcommands that run guidance).
 void add_parallel_options(cxxopts::Options& options, const std::string& group, bool cfg);
 
-// --dtype and --backend, checked: a bad value is a usage error of `program` naming the choices.
-c10::ScalarType dtype_from_flags(const std::string& program, const cxxopts::ParseResult& parsed);
+// --dtype and --backend, checked: a bad value is a usage error of `program` naming the choices. --dtype auto
+// (the default) is nullopt: the device decides (dtype_for_device).
+std::optional<c10::ScalarType> dtype_from_flags(const std::string& program, const cxxopts::ParseResult& parsed);
+// What was asked for, else bf16 on a CUDA device and fp32 on the CPU.
+c10::ScalarType dtype_for_device(std::optional<c10::ScalarType> requested, c10::Device device);
 std::string backend_from_flags(const std::string& program, const cxxopts::ParseResult& parsed);
 
 // The mesh of the degrees the flags ask for; a product that does not match the world size, or an unknown

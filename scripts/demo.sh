@@ -3,7 +3,8 @@
 # prompts with the embedded default model (a Wan transformer trained by `tessera train`, shipped in
 # models/tessera-shapes): images and a clip split across 2 ranks with a step cache, a batch job in two
 # data-parallel groups, and the judge's whole prompt set as one grid. Then the parity checks against diffusers
-# (a Wan2.1 forward and the denoising loop, across 2 ranks) and the collective bandwidth.
+# (a Wan2.1 forward, the denoising loop and the whole Wan2.1 pipeline, across 2 ranks) and the collective
+# bandwidth.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${TESSERA_BUILD_DIR:-$ROOT/build}"
@@ -71,6 +72,18 @@ echo "against the uncached loop (what the skipped blocks cost; within 1% here):"
 "$BUILD_DIR/bin/tessera_check_cache_stats" "$OUT_DIR/denoise_fbc_np2_stats.json" 2
 
 echo
+echo "== the real Wan2.1 pipeline on 2 ranks (Ulysses 2): a tiny random WanPipeline folder saved by diffusers"
+echo "   (UMT5 + SentencePiece tokenizer, transformer, UniPC, Wan VAE with its decode split across both ranks),"
+echo "   two prompts through tessera batch, against diffusers' WanPipeline from the same starting noise"
+WAN_PIPELINE="$ROOT/tests/fixtures/wan_pipeline"
+rm -rf "$OUT_DIR/wan_pipeline"
+"$RUN" -np 2 "$TESSERA" batch --model "$WAN_PIPELINE/pipeline" --jobs "$WAN_PIPELINE/jobs.jsonl" \
+      --out-dir "$OUT_DIR/wan_pipeline" --ulysses 2
+for case in clip_cfg still_no_cfg; do
+  "$BUILD_DIR/bin/tessera_compare_frames" "$OUT_DIR/wan_pipeline/$case.png" "$WAN_PIPELINE/$case.safetensors" frames_uint8
+done
+
+echo
 echo "== communication benchmark (mpirun -np 2): all_to_all, all_gather, ring exchange, all_reduce"
 "$RUN" -np 2 "$TESSERA" bench comm --max-bytes 4M --seconds-per-point 0.05 --json "$OUT_DIR/comm_np2.json"
 
@@ -80,5 +93,5 @@ echo "yellow_circle_moving_right.mp4, batch/ (one file per job and results.jsonl
 echo "wan_forward_ulysses2.safetensors, wan_forward_ring2.safetensors (the 'sample'"
 echo "tensor, equal to diffusers' within 1e-5), denoise_np1.safetensors and denoise_fbc_np2.safetensors (final"
 echo "'latents', equal to diffusers' loop without and with its First Block Cache within 1e-5),"
-echo "denoise_fbc_np2_stats.json (what every block did at every step on each rank), comm_np2.json (bandwidth per"
-echo "collective and size)"
+echo "denoise_fbc_np2_stats.json (what every block did at every step on each rank), wan_pipeline/ (the tiny"
+echo "WanPipeline's frames, equal to diffusers' within 1/255), comm_np2.json (bandwidth per collective and size)"

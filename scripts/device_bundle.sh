@@ -17,6 +17,8 @@ PACKAGES=(
   nlohmann-json3-dev libbenchmark-dev libbenchmark1debian bc
   # PNG output (FFmpeg is optional and left out: its dependency tree would not fit the bundle)
   libpng-dev libpng16-16 zlib1g-dev
+  # the UMT5 tokenizer (SentencePiece) and its prompt cleaning (ICU's normalization)
+  libsentencepiece-dev libsentencepiece0 libprotobuf-lite32 libicu-dev libicu72
 )
 rm -rf "$BUNDLE"
 mkdir -p "$BUNDLE/debs" "$BUNDLE/root"
@@ -24,6 +26,8 @@ mkdir -p "$BUNDLE/debs" "$BUNDLE/root"
 for deb in "$BUNDLE"/debs/*.deb; do dpkg -x "$deb" "$BUNDLE/root"; done
 rm -rf "$BUNDLE/debs" "$BUNDLE/root/usr/share/doc" "$BUNDLE/root/usr/share/man" "$BUNDLE/root/usr/share/locale" \
        "$BUNDLE/root/usr/src/googletest/googletest/docs"
+# ICU's static archives (40 MB) are never linked: the shared libraries are.
+find "$BUNDLE/root" -name 'libicu*.a' -delete
 # Debian points some links (mpicc, mpirun, libmpi.so) through /etc/alternatives; make them relative to the bundle.
 for link in $(find "$BUNDLE/root" -type l); do
   target="$(readlink "$link")"

@@ -18,6 +18,8 @@ class LatentDecoder {
   // Pixels per latent cell along height and width, and the latent frames of a clip of `frames` frames.
   virtual int64_t spatial_scale() const = 0;
   virtual int64_t latent_frames(int64_t frames) const = 0;
+  // Frames per latent frame after the first: a clip has 1 + temporal_scale() * k frames.
+  virtual int64_t temporal_scale() const { return 1; }
   // latents [B, C, f, h, w] -> pixels [B, 3, F, H, W] in [-1, 1] (not yet clamped).
   virtual at::Tensor decode(const at::Tensor& latents) = 0;
   // uint8 frames [B, F, H, W, 3] on the CPU, identical on every rank of group (nullptr: this rank alone). A

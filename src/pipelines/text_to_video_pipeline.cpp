@@ -14,12 +14,11 @@
 #include "src/io/json_integer.h"
 #include "src/models/load_model.h"
 #include "src/models/model.h"
-#include "src/models/model_config.h"
-#include "src/models/text/word_text_encoder.h"
 #include "src/models/wan/wan_transformer.h"
 #include "src/pipelines/coordinate_channels.h"
+#include "src/pipelines/latent_decoder.h"
 #include "src/pipelines/pipeline_index.h"
-#include "src/pipelines/pixel_decoder.h"
+#include "src/pipelines/pipeline_parts.h"
 #include "src/pipelines/text_encoder.h"
 #include "src/schedulers/scheduler.h"
 #include "src/schedulers/scheduler_config.h"
@@ -32,30 +31,20 @@ namespace tessera {
 namespace {
 
 constexpr const char* kShapesPipeline = "TesseraShapesPipeline";
+constexpr const char* kWanPipeline = "WanPipeline";
 
-// The class a part's own config.json gives must be the one model_index.json names.
-void check_part_class(const PipelineIndex& index, const std::string& part, const std::string& actual) {
-  const PipelinePart& listed = index.part(part);
-  TESSERA_CHECK(listed.class_name == actual, index.dir, "/model_index.json says the ", part, " is a ",
-                listed.class_name, " but ", index.dir, "/", part, " holds a ", actual);
+// The parts of model_index.json that only other Wan variants use, each refused with what it is.
+void check_wan_variant(const PipelineIndex& index) {
+  TESSERA_CHECK(index.parts.count("transformer_2") == 0, index.dir, "/model_index.json has a transformer_2: a Wan2.2 ",
+                "two-expert checkpoint, which tessera does not run yet; use a Wan2.1 checkpoint");
+  TESSERA_CHECK(!index.config.value("expand_timesteps", false), index.dir, "/model_index.json sets expand_timesteps ",
+                "(Wan2.2 TI2V), which tessera does not run yet; use a Wan2.1 checkpoint");
 }
 
-std::unique_ptr<TextEncoder> load_text_encoder(const PipelineIndex& index, c10::Device device) {
-  const std::string dir = index.part_dir("text_encoder");
-  const std::string class_name = config_class_name(read_model_config(dir), dir);
-  check_part_class(index, "text_encoder", class_name);
-  TESSERA_CHECK(class_name == WordTextEncoder::kClassName, "unknown text encoder class '", class_name, "' in ", dir,
-                "; tessera reads ", WordTextEncoder::kClassName);
-  return WordTextEncoder::load(dir, index.part_dir("tokenizer"), device);
-}
-
-std::unique_ptr<LatentDecoder> load_decoder(const PipelineIndex& index) {
-  const std::string dir = index.part_dir("vae");
-  const std::string class_name = config_class_name(read_model_config(dir), dir);
-  check_part_class(index, "vae", class_name);
-  TESSERA_CHECK(class_name == PixelDecoder::kClassName, "unknown decoder class '", class_name, "' in ", dir,
-                "; tessera reads ", PixelDecoder::kClassName);
-  return PixelDecoder::load(dir);
+void check_scheduler_class(const PipelineIndex& index, const Scheduler& scheduler) {
+  const PipelinePart& listed = index.part("scheduler");
+  TESSERA_CHECK(listed.class_name == scheduler.class_name(), index.dir, "/model_index.json says the scheduler is a ",
+                listed.class_name, " but ", index.dir, "/scheduler holds a ", scheduler.class_name());
 }
 
 GenerationDefaults read_defaults(const PipelineIndex& index) {
@@ -114,8 +103,10 @@ TextToVideoPipeline::~TextToVideoPipeline() = default;
 std::unique_ptr<TextToVideoPipeline> TextToVideoPipeline::load(const std::string& dir, c10::ScalarType dtype,
                                                                c10::Device device) {
   const PipelineIndex index = read_pipeline_index(dir);
-  TESSERA_CHECK(index.class_name == kShapesPipeline, "unknown pipeline class '", index.class_name, "' in ", dir,
-                "/model_index.json; tessera runs ", kShapesPipeline, " (the embedded model)");
+  TESSERA_CHECK(index.class_name == kShapesPipeline || index.class_name == kWanPipeline, "unknown pipeline class '",
+                index.class_name, "' in ", dir, "/model_index.json; tessera runs ", kWanPipeline,
+                " (Wan2.1 text-to-video) and ", kShapesPipeline, " (the embedded model)");
+  if (index.class_name == kWanPipeline) check_wan_variant(index);
   std::unique_ptr<TextToVideoPipeline> pipeline(new TextToVideoPipeline());
   pipeline->dir_ = dir;
   pipeline->class_name_ = index.class_name;
@@ -125,14 +116,15 @@ std::unique_ptr<TextToVideoPipeline> TextToVideoPipeline::load(const std::string
   // The small parts first, so that their errors come before the transformer is loaded.
   const std::string scheduler_dir = index.part_dir("scheduler");
   pipeline->scheduler_ = load_scheduler(scheduler_dir);
-  check_part_class(index, "scheduler", pipeline->scheduler_->class_name());
-  pipeline->decoder_ = load_decoder(index);
-  pipeline->text_encoder_ = load_text_encoder(index, device);
+  check_scheduler_class(index, *pipeline->scheduler_);
   const std::string transformer_dir = index.part_dir("transformer");
+  TESSERA_CHECK(checked_part_class(index, "transformer") == WanTransformer3DModel::kClassName, "the ",
+                index.class_name, " pipeline denoises with a ", WanTransformer3DModel::kClassName);
+  pipeline->decoder_ = load_decoder(index, device);
+  pipeline->text_encoder_ = load_text_encoder(index, dtype, device);
   pipeline->transformer_ = load_model(transformer_dir, dtype, device);
-  check_part_class(index, "transformer", pipeline->transformer_->class_name());
   auto* wan = dynamic_cast<WanTransformer3DModel*>(pipeline->transformer_.get());
-  TESSERA_CHECK(wan != nullptr, "the ", kShapesPipeline, " pipeline denoises with a ", WanTransformer3DModel::kClassName);
+  TESSERA_INTERNAL_ASSERT(wan != nullptr, "the transformer folder's class was checked");
   const auto& config = wan->config();
   const bool coordinates = index.config.value("coordinate_channels", false);
   pipeline->latent_channels_ = config.in_channels - (coordinates ? kCoordinateChannels : 0);
@@ -162,13 +154,19 @@ Generation TextToVideoPipeline::resolve(const GenerationRequest& request) const 
   text_encoder_->check_prompt(generation.negative_prompt);
   TESSERA_CHECK(generation.steps >= 1, "--steps must be at least 1, got ", generation.steps);
   TESSERA_CHECK(generation.frames >= 1, "--frames must be at least 1, got ", generation.frames);
+  const int64_t frame_step = decoder_->temporal_scale();
+  TESSERA_CHECK((generation.frames - 1) % frame_step == 0, "--frames ", generation.frames, ": the ",
+                decoder_->class_name(), " makes 1 + ", frame_step, "k frames; the nearest valid counts are ",
+                (generation.frames - 1) / frame_step * frame_step + 1, " and ",
+                ((generation.frames - 1) / frame_step + 1) * frame_step + 1);
   check_guidance_scale(generation.guidance_scale);
   check_size("height", generation.height, size_multiple_);
   check_size("width", generation.width, size_multiple_);
   return generation;
 }
 
-at::Tensor TextToVideoPipeline::generate(const Generation& generation, DenoiseOptions loop) {
+at::Tensor TextToVideoPipeline::generate(const Generation& generation, DenoiseOptions loop,
+                                         Communicator* decode_group) {
   c10::InferenceMode inference;
   loop.steps = generation.steps;
   loop.guidance_scale = generation.guidance_scale;
@@ -188,9 +186,7 @@ at::Tensor TextToVideoPipeline::generate(const Generation& generation, DenoiseOp
                                      generator, at::kFloat);
   inputs.latents = (noise * scheduler_->init_noise_sigma()).to(device_);
   const at::Tensor latents = denoise(*transformer_, *scheduler_, inputs, loop);
-  const at::Tensor pixels = decoder_->decode(latents.to(at::kFloat)).to(at::kCPU);
-  // [1, 3, F, H, W] in [-1, 1] -> uint8 [F, H, W, 3].
-  return ((pixels.clamp(-1.0, 1.0) + 1.0) * 127.5).round().to(at::kByte)[0].permute({1, 2, 3, 0}).contiguous();
+  return decoder_->decode_to_frames(latents.to(at::kFloat), decode_group)[0];
 }
 
 std::string default_model_dir() {

@@ -1,7 +1,8 @@
 #pragma once
 // Prompt in, frames out: the text encoder, the initial noise, the denoising loop (guidance, context
 // parallelism and caches as enabled on the transformer), the decoder. Loaded from a diffusers-layout
-// pipeline folder (pipeline_index.h); the embedded default model is one (models/tessera-shapes/).
+// pipeline folder (pipeline_index.h): diffusers' WanPipeline (Wan2.1 text-to-video: UMT5, the Wan transformer,
+// the Wan VAE), or the embedded default model's TesseraShapesPipeline (models/tessera-shapes/).
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
@@ -16,6 +17,7 @@
 
 namespace tessera {
 
+class Communicator;
 class LatentDecoder;
 class Model;
 class Scheduler;
@@ -70,8 +72,9 @@ class TextToVideoPipeline {
 
   // uint8 [frames, height, width, 3] on the CPU, identical on every rank. `loop` gives the guidance mode,
   // the CFG group and the progress callback; steps and guidance scale come from `generation`. A cache
-  // enabled on the transformer is reset first.
-  at::Tensor generate(const Generation& generation, DenoiseOptions loop);
+  // enabled on the transformer is reset first. The decoder splits its work across `decode_group` (every rank
+  // that ran this generation; nullptr: this rank decodes alone).
+  at::Tensor generate(const Generation& generation, DenoiseOptions loop, Communicator* decode_group = nullptr);
 
  private:
   TextToVideoPipeline() = default;

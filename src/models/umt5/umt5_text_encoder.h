@@ -18,6 +18,7 @@ class Umt5Encoder;
 
 class Umt5TextEncoder : public TextEncoder {
  public:
+  static constexpr const char* kClassName = "UMT5EncoderModel";
   // text_encoder_dir: a transformers UMT5EncoderModel folder (config.json, safetensors weights);
   // tokenizer_dir: a T5 tokenizer folder with spiece.model. max_length: tokens per prompt, "</s>" included
   // (WanPipeline's max_sequence_length, 512). Throws tessera::Error naming the file at fault.
@@ -25,7 +26,7 @@ class Umt5TextEncoder : public TextEncoder {
                                                c10::ScalarType dtype, c10::Device device, int64_t max_length = 512);
   ~Umt5TextEncoder() override;
 
-  std::string class_name() const override { return "UMT5EncoderModel"; }
+  std::string class_name() const override { return kClassName; }
   // Any UTF-8 text is a prompt (an open vocabulary; what does not fit max_length is cut, as the pipeline does).
   void check_prompt(const std::string& prompt) const override;
   // [prompts, max_length, d_model] float32, zero past each prompt's tokens; mask [prompts, max_length] bool.

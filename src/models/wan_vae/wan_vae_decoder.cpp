@@ -7,6 +7,7 @@
 #include "parallel/shard_sizes.h"
 #include "src/io/json_file.h"
 #include "src/io/load_weights.h"
+#include "src/models/parameters.h"
 #include "src/io/weight_source.h"
 #include "src/models/wan_vae/autoencoder_kl_wan.h"
 
@@ -19,10 +20,11 @@ std::unique_ptr<WanVaeDecoder> WanVaeDecoder::load(const std::string& vae_dir, c
   TESSERA_CHECK(json.value("_class_name", std::string()) == kClassName, config_path, " names class ",
                 json.value("_class_name", nlohmann::json()).dump(), ", expected \"", kClassName, "\"");
   const WanVaeConfig config = wan_vae_config_from_json(json, config_path);
-  // Every parameter comes from parameters.h, so building under a MetaParameterScope would give the checkpoint's
-  // tensors as the first memory they get; load_weights cannot yet replace a meta tensor's data (set_data refuses
-  // the device change), so for now the model is built with its random initialisation first.
-  auto model = std::make_shared<wan_vae::AutoencoderKLWan>(config);
+  std::shared_ptr<wan_vae::AutoencoderKLWan> model;
+  {
+    MetaParameterScope shape_only;  // the checkpoint's tensors are the first memory the parameters get
+    model = std::make_shared<wan_vae::AutoencoderKLWan>(config);
+  }
   io::load_weights(*model, io::WeightSource::open_dir(vae_dir), dtype, device);
   model->eval();
   return std::make_unique<WanVaeDecoder>(std::move(model));
@@ -35,6 +37,7 @@ const WanVaeConfig& WanVaeDecoder::config() const { return model_->config(); }
 int64_t WanVaeDecoder::latent_channels() const { return config().z_dim; }
 int64_t WanVaeDecoder::spatial_scale() const { return config().spatial_scale(); }
 int64_t WanVaeDecoder::latent_frames(int64_t frames) const { return (frames - 1) / config().temporal_scale() + 1; }
+int64_t WanVaeDecoder::temporal_scale() const { return config().temporal_scale(); }
 
 namespace {
 

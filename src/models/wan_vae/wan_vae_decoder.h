@@ -33,6 +33,7 @@ class WanVaeDecoder : public LatentDecoder {
   int64_t latent_channels() const override;
   int64_t spatial_scale() const override;
   int64_t latent_frames(int64_t frames) const override;
+  int64_t temporal_scale() const override;
   // latents [B, z_dim, f, h, w] (any float dtype) -> pixels [B, 3, F, 8h, 8w] in fp32 (fp64 from an fp64 model),
   // clamped to [-1, 1].
   at::Tensor decode(const at::Tensor& latents) override;

@@ -1,0 +1,27 @@
+#pragma once
+// The parts of a pipeline folder tessera can load, chosen by the class model_index.json names for each, and
+// checked against the class the part's own config gives.
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include <memory>
+#include <string>
+
+namespace tessera {
+
+struct PipelineIndex;
+class LatentDecoder;
+class TextEncoder;
+
+// The class a part's own config names: diffusers' "_class_name", or transformers' "architectures". It must be
+// the one model_index.json lists; the error names both and the folder otherwise.
+std::string checked_part_class(const PipelineIndex& index, const std::string& part);
+
+// The text encoder with its tokenizer (parts "text_encoder" and "tokenizer"), in `dtype` on `device`.
+std::unique_ptr<TextEncoder> load_text_encoder(const PipelineIndex& index, c10::ScalarType dtype, c10::Device device);
+
+// The decoder (part "vae") on `device`. Kept in fp32 whatever the transformer's dtype, as the Wan examples keep
+// the VAE: it is small, and its output is the picture.
+std::unique_ptr<LatentDecoder> load_decoder(const PipelineIndex& index, c10::Device device);
+
+}  // namespace tessera

@@ -1,0 +1,117 @@
+// A diffusers WanPipeline folder (the tiny one scripts/fixtures/wan_pipeline.py saves with save_pretrained):
+// its parts load behind the pipeline's interfaces, WanPipeline's defaults and frame rule apply, and a folder of
+// another Wan variant, a part of another class or a missing tokenizer file gives an error naming the fix.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "src/pipelines/text_encoder.h"
+#include "src/pipelines/text_to_video_pipeline.h"
+#include "tests/unit/error_message.h"
+#include "tests/unit/scratch_dir.h"
+
+namespace tessera {
+namespace {
+
+const std::string kPipeline = std::string(TESSERA_TEST_FIXTURES_DIR) + "/wan_pipeline/pipeline";
+
+std::unique_ptr<TextToVideoPipeline> load(const std::string& dir) {
+  return TextToVideoPipeline::load(dir, at::kFloat, c10::Device(c10::kCPU));
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+// `text` with its first `from` replaced by `to`; the test fails if `from` is absent.
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  const size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  return text;
+}
+
+class WanPipelineCopy : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_EQ(std::system(("cp -r " + kPipeline + " " + copy()).c_str()), 0); }
+  std::string copy() const { return scratch_.file("pipeline"); }
+  void rewrite(const std::string& file, const std::string& from, const std::string& to) const {
+    const std::string path = copy() + "/" + file;
+    const std::string text = replaced(read_text(path), from, to);
+    std::ofstream(path) << text;
+  }
+  testing::ScratchDir scratch_{"tessera_wan_pipeline"};
+};
+
+TEST(WanPipeline, LoadsItsPartsWithWanPipelineDefaults) {
+  auto pipeline = load(kPipeline);
+  EXPECT_EQ(pipeline->class_name(), "WanPipeline");
+  EXPECT_EQ(pipeline->text_encoder().class_name(), "UMT5EncoderModel");
+  GenerationRequest request;
+  request.prompt = "a fox";
+  const Generation generation = pipeline->resolve(request);
+  EXPECT_EQ(generation.height, 480);
+  EXPECT_EQ(generation.width, 832);
+  EXPECT_EQ(generation.frames, 81);
+  EXPECT_EQ(generation.steps, 50);
+  EXPECT_DOUBLE_EQ(generation.guidance_scale, 5.0);
+  // The prompt is padded to WanPipeline's 512 tokens and zero past its length.
+  const PromptEmbeddings text = pipeline->text_encoder().encode({"a fox", ""});
+  ASSERT_EQ(text.embeddings.sizes(), at::IntArrayRef({2, 512, 32}));
+  const int64_t length = text.mask[0].sum().item<int64_t>();
+  EXPECT_GT(length, 1);
+  EXPECT_TRUE(text.embeddings[0].slice(0, length).eq(0).all().item<bool>());
+  EXPECT_FALSE(text.embeddings[0].slice(0, 0, length).eq(0).all().item<bool>());
+}
+
+TEST(WanPipeline, FramesAreOnePlusAMultipleOfFourAndSizesMultiplesOfSixteen) {
+  auto pipeline = load(kPipeline);
+  GenerationRequest request;
+  request.prompt = "a fox";
+  request.frames = 10;
+  const std::string frames = message_of([&] { pipeline->resolve(request); });
+  EXPECT_TRUE(has(frames, "--frames 10: the AutoencoderKLWan makes 1 + 4k frames; the nearest valid counts are 9 and 13"))
+      << frames;
+  request.frames = 9;
+  request.height = 40;
+  const std::string height = message_of([&] { pipeline->resolve(request); });
+  EXPECT_TRUE(has(height, "--height 40 is not a multiple of 16")) << height;
+}
+
+TEST_F(WanPipelineCopy, Wan22TwoExpertFolderIsRefusedWithWhatItIs) {
+  rewrite("model_index.json", R"("transformer_2": [
+    null,
+    null
+  ])", R"("transformer_2": ["diffusers", "WanTransformer3DModel"])");
+  const std::string message = message_of([&] { load(copy()); });
+  EXPECT_TRUE(has(message, "has a transformer_2: a Wan2.2 two-expert checkpoint")) << message;
+}
+
+TEST_F(WanPipelineCopy, PartOfAnotherClassNamesBoth) {
+  rewrite("text_encoder/config.json", R"("UMT5EncoderModel")", R"("T5EncoderModel")");
+  const std::string message = message_of([&] { load(copy()); });
+  EXPECT_TRUE(has(message, "model_index.json says the text_encoder is a UMT5EncoderModel but " + copy() +
+                               "/text_encoder holds a T5EncoderModel"))
+      << message;
+}
+
+TEST_F(WanPipelineCopy, MissingTokenizerModelIsNamed) {
+  ASSERT_EQ(std::remove((copy() + "/tokenizer/spiece.model").c_str()), 0);
+  const std::string message = message_of([&] { load(copy()); });
+  EXPECT_TRUE(has(message, "spiece.model")) << message;
+}
+
+TEST_F(WanPipelineCopy, MissingVaeFolderNamesThePartAndItsClass) {
+  ASSERT_EQ(std::system(("rm -r " + copy() + "/vae").c_str()), 0);
+  const std::string message = message_of([&] { load(copy()); });
+  EXPECT_TRUE(has(message, "the vae part (diffusers AutoencoderKLWan)")) << message;
+}
+
+}  // namespace
+}  // namespace tessera
