@@ -49,11 +49,20 @@ ModelCapabilities WanTransformer3DModel::capabilities() const {
 ContextParallelPlan WanTransformer3DModel::context_parallel_plan() const {
   // diffusers' _cp_plan for Wan: the sequence is split once, at the rotary frequencies and the first block's
   // input (per-token timesteps with it), and gathered at proj_out.
+  const ContextParallelInput rotary = {.split_dim = 1, .expected_dims = 4, .split_output = true};
   ContextParallelPlan plan;
-  plan.push_back({"rope", {{}, {{0, {1, 4, true}}, {1, {1, 4, true}}}, {}}});
-  plan.push_back({"blocks.0", {{{"hidden_states", {1, 3, false}}}, {}, {}}});
-  plan.push_back({"proj_out", {{}, {}, {{0, {1, 3}}}}});
-  plan.push_back({"", {{{"timestep", {1, 2, false}}}, {}, {}}});
+  plan.push_back({"rope", {.split_inputs = {}, .split_outputs = {{0, rotary}, {1, rotary}}, .gather_outputs = {}}});
+  plan.push_back({"blocks.0",
+                  {.split_inputs = {{"hidden_states", {.split_dim = 1, .expected_dims = 3, .split_output = false}}},
+                   .split_outputs = {},
+                   .gather_outputs = {}}});
+  plan.push_back({"proj_out", {.split_inputs = {},
+                               .split_outputs = {},
+                               .gather_outputs = {{0, {.gather_dim = 1, .expected_dims = 3}}}}});
+  // Per-token timesteps [batch, tokens] (Wan 2.2) follow the sequence; a [batch] timestep has 1 dim and stays.
+  plan.push_back({"", {.split_inputs = {{"timestep", {.split_dim = 1, .expected_dims = 2, .split_output = false}}},
+                       .split_outputs = {},
+                       .gather_outputs = {}}});
   return plan;
 }
 
