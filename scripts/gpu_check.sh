@@ -58,6 +58,7 @@ cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSER
 grep "tessera:" "$OUT/configure.log"
 build_status=0
 cmake --build "$BUILD" -j "$(nproc)" --target tessera_cli tessera_gpu_tests tessera_mpi_tests tessera_nccl_abort_probe tessera_compare_safetensors \
+  tessera_compare_frames \
   >"$OUT/build.log" 2>&1 || { build_status=$?; tail -n 60 "$OUT/build.log"; }
 phase build
 
@@ -78,9 +79,23 @@ if [ "$build_status" -eq 0 ]; then
   echo "== tessera forward on 2 ranks sharing the GPU (backend auto must pick host-staged MPI and say so)"
   fixture="$ROOT/tests/fixtures/wan/uneven_rope"
   timeout 120 "$BUILD/bin/tessera-run" -np 2 "$BUILD/bin/tessera" forward --model "$fixture" --device cuda \
-    --inputs "$fixture/inputs.safetensors" --output "$OUT/forward_cuda_np2.safetensors" --ulysses 2 --stats \
+    --inputs "$fixture/inputs.safetensors" --output "$OUT/forward_cuda_np2.safetensors" --ulysses 2 --stats --dtype fp32 \
     2>&1 | tee "$OUT/forward_cuda_np2.log" | grep -E "backend auto|cuda|error" | head -n 8
   "$BUILD/bin/tessera_compare_safetensors" "$OUT/forward_cuda_np2.safetensors" "$fixture/expected.safetensors" sample
+  echo "== the tiny Wan2.1 pipeline (UMT5, transformer, UniPC, VAE split decode) on CUDA, 2 ranks sharing the GPU,"
+  echo "   against diffusers' WanPipeline frames: fp32 must be within 1/255; bf16 prints its largest difference"
+  pipeline="$ROOT/tests/fixtures/wan_pipeline"
+  for dtype in fp32 bf16; do
+    rm -rf "$OUT/wan_pipeline_$dtype"
+    timeout 180 "$BUILD/bin/tessera-run" -np 2 "$BUILD/bin/tessera" batch --model "$pipeline/pipeline" --device cuda \
+      --dtype "$dtype" --jobs "$pipeline/jobs.jsonl" --out-dir "$OUT/wan_pipeline_$dtype" --ulysses 2 \
+      >"$OUT/wan_pipeline_$dtype.log" 2>&1 || { status=1; tail -n 20 "$OUT/wan_pipeline_$dtype.log"; }
+    allowed=1; [ "$dtype" = bf16 ] && allowed=255
+    for case in clip_cfg still_no_cfg; do
+      "$BUILD/bin/tessera_compare_frames" "$OUT/wan_pipeline_$dtype/$case.png" "$pipeline/$case.safetensors" \
+        frames_uint8 "$allowed" || status=1
+    done
+  done
   echo "== communication benchmark"
   timeout 120 "$BUILD/bin/tessera-run" -np 1 "$BUILD/bin/tessera" bench comm --backend nccl --device cuda \
     --json "$OUT/comm_nccl_cuda_np1.json" | tail -n 8
