@@ -38,7 +38,7 @@ TEST(FluxConfig, RefusesInconsistentRotaryAxes) {
   const std::string message = error_of({{"attention_head_dim", 16}, {"axes_dims_rope", {4, 6, 8}}});
   EXPECT_TRUE(has(message, "FluxTransformer2DModel config \"axes_dims_rope\" = [4, 6, 8] sums to 18 but "
                            "\"attention_head_dim\" is 16")) << message;
-  EXPECT_TRUE(has(error_of({{"attention_head_dim", 15}, {"axes_dims_rope", {4, 5, 6}}}), "must be even, got 5"));
+  EXPECT_TRUE(has(error_of({{"attention_head_dim", 15}, {"axes_dims_rope", {4, 5, 6}}}), "every rotary dimension must be even (they rotate pairs), got 5"));
   EXPECT_TRUE(has(error_of({{"axes_dims_rope", 128}}), "\"axes_dims_rope\" must be a list"));
 }
 
