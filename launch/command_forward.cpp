@@ -40,7 +40,7 @@ Args read_inputs(const std::string& path, const Model& model, c10::ScalarType dt
     args.set(name, file.load(name, cast ? std::optional<c10::ScalarType>(dtype) : std::nullopt, device));
   }
   TESSERA_CHECK(!args.empty(), path, " holds no tensors; it should hold the forward's arguments by their "
-                "diffusers names (hidden_states, timestep, encoder_hidden_states)");
+                "diffusers names (", reads, ")");
   return args;
 }
 

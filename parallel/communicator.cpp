@@ -149,6 +149,13 @@ at::Tensor Communicator::all_to_all(const at::Tensor& input, int64_t scatter_dim
 at::Tensor Communicator::all_to_all(const at::Tensor& input, int64_t scatter_dim, int64_t gather_dim,
                                     const std::vector<int64_t>& gather_sizes) {
   const int64_t s = wrap_dim(scatter_dim, input.dim(), "all_to_all");
+  return all_to_all(input, s, gather_dim, gather_sizes, shard_sizes(input.size(s), size()));
+}
+
+at::Tensor Communicator::all_to_all(const at::Tensor& input, int64_t scatter_dim, int64_t gather_dim,
+                                    const std::vector<int64_t>& gather_sizes,
+                                    const std::vector<int64_t>& scatter_sizes) {
+  const int64_t s = wrap_dim(scatter_dim, input.dim(), "all_to_all");
   const int64_t g = wrap_dim(gather_dim, input.dim(), "all_to_all");
   TESSERA_CHECK(s != g, "all_to_all: scatter_dim and gather_dim must differ, both are ", s);
   TESSERA_CHECK(gather_sizes.size() == static_cast<size_t>(size()), "all_to_all: ", gather_sizes.size(),
@@ -160,7 +167,10 @@ at::Tensor Communicator::all_to_all(const at::Tensor& input, int64_t scatter_dim
   const at::Tensor moved = input.movedim(s, 0);
   const at::Tensor send = stage(moved).reshape({-1});
   const int64_t moved_gather_dim = g < s ? g + 1 : g;
-  const auto scatter_sizes = shard_sizes(input.size(s), size());
+  TESSERA_CHECK(scatter_sizes.size() == static_cast<size_t>(size()) &&
+                    std::accumulate(scatter_sizes.begin(), scatter_sizes.end(), int64_t{0}) == input.size(s),
+                "all_to_all: scatter sizes ", c10::IntArrayRef(scatter_sizes), " do not cut the ", input.size(s), " along dim ", s,
+                " into ", size(), " chunks");
   std::vector<int64_t> piece_shape(moved.sizes().begin(), moved.sizes().end());
   piece_shape[0] = scatter_sizes[rank_];
 

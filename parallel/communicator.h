@@ -74,6 +74,10 @@ class Communicator {
   at::Tensor all_to_all(const at::Tensor& input, int64_t scatter_dim, int64_t gather_dim);
   at::Tensor all_to_all(const at::Tensor& input, int64_t scatter_dim, int64_t gather_dim,
                         const std::vector<int64_t>& gather_sizes);
+  // Same, with the chunk sent to each rank given (they must sum to the scatter dim's size): a shard returning
+  // to ranks whose sequence shards were not cut by the shard_sizes rule (FLUX's text + image tokens).
+  at::Tensor all_to_all(const at::Tensor& input, int64_t scatter_dim, int64_t gather_dim,
+                        const std::vector<int64_t>& gather_sizes, const std::vector<int64_t>& scatter_sizes);
 
   // Every rank's value of `local` (a length, a count), in rank order.
   std::vector<int64_t> all_gather_sizes(int64_t local);

@@ -18,12 +18,14 @@ AttentionResult ulysses_attention(Communicator& group, const at::Tensor& q, cons
   const at::Tensor head_sharded = group.all_to_all(at::stack({q, k, v}), 3, 2, sequence_sizes);
   AttentionResult result = inner(head_sharded[0], head_sharded[1], head_sharded[2], options);
 
+  // Back to this rank's tokens with every head. The sequence goes back in the ranks' own shard sizes, which
+  // need not follow the shard_sizes rule (a plan that splits text and image tokens separately sums two cuts).
   const auto head_sizes = shard_sizes(q.size(2), group.size());
   AttentionResult local;
-  local.output = group.all_to_all(result.output, 1, 2, head_sizes);
+  local.output = group.all_to_all(result.output, 1, 2, head_sizes, sequence_sizes);
   TESSERA_INTERNAL_ASSERT(local.output.size(1) == q.size(1), "Ulysses returned ", local.output.size(1),
                           " tokens for a shard of ", q.size(1));
-  if (options.need_lse) local.lse = group.all_to_all(result.lse, 2, 1, head_sizes);
+  if (options.need_lse) local.lse = group.all_to_all(result.lse, 2, 1, head_sizes, sequence_sizes);
   return local;
 }
 

@@ -29,4 +29,13 @@ std::pair<at::Tensor, at::Tensor> rotary_frequencies(int64_t dim, int64_t positi
   return {angles.cos().repeat_interleave(2, 1).to(at::kFloat), angles.sin().repeat_interleave(2, 1).to(at::kFloat)};
 }
 
+std::pair<at::Tensor, at::Tensor> rotary_frequencies(int64_t dim, const at::Tensor& positions, double theta) {
+  TESSERA_CHECK(dim % 2 == 0, "rotary dimension must be even, got ", dim);
+  TESSERA_CHECK(positions.dim() == 1, "rotary positions must be 1-D, got ", positions.sizes());
+  const auto float64 = at::TensorOptions().dtype(at::kDouble).device(positions.device());
+  const at::Tensor inverse = 1.0 / at::pow(theta, at::arange(0, dim, 2, float64) / static_cast<double>(dim));
+  const at::Tensor angles = at::outer(positions.to(at::kFloat).to(at::kDouble), inverse);
+  return {angles.cos().repeat_interleave(2, 1).to(at::kFloat), angles.sin().repeat_interleave(2, 1).to(at::kFloat)};
+}
+
 }  // namespace tessera

@@ -14,4 +14,8 @@ at::Tensor timestep_embedding(const at::Tensor& timesteps, int64_t dim, bool fli
 // frequency repeated twice (interleaved pairs). Computed in fp64 like diffusers, then rounded.
 std::pair<at::Tensor, at::Tensor> rotary_frequencies(int64_t dim, int64_t positions, double theta = 10000.0);
 
+// The same at arbitrary positions [S] (FLUX's position ids): (cos, sin), each [S, dim] fp32 on the positions'
+// device. Positions are rounded to fp32 first and the angles taken in fp64, as diffusers' FluxPosEmbed does.
+std::pair<at::Tensor, at::Tensor> rotary_frequencies(int64_t dim, const at::Tensor& positions, double theta = 10000.0);
+
 }  // namespace tessera

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/check.h"
+#include "src/models/flux/flux_transformer.h"
 #include "src/models/model_config.h"
 #include "src/models/parameters.h"
 #include "src/models/tiny/tiny_dit.h"
@@ -21,6 +22,9 @@ struct ModelClass {
 const ModelClass kModelClasses[] = {
     {WanTransformer3DModel::kClassName, [](const nlohmann::json& config) -> std::shared_ptr<Model> {
        return std::make_shared<WanTransformer3DModel>(wan_config_from_json(config));
+     }},
+    {FluxTransformer2DModel::kClassName, [](const nlohmann::json& config) -> std::shared_ptr<Model> {
+       return std::make_shared<FluxTransformer2DModel>(flux_config_from_json(config));
      }},
     {TinyDiTModel::kClassName, [](const nlohmann::json& config) -> std::shared_ptr<Model> {
        return std::make_shared<TinyDiTModel>(tiny_dit_config_from_json(config));

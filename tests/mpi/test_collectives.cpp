@@ -112,6 +112,28 @@ TEST_P(Collectives, AllToAllNonContiguousInputAndExplicitGatherSizes) {
   EXPECT_THROW(comm.all_to_all(local, 1, 1), Error);
 }
 
+// Chunks sized by the caller, not by the shard_sizes rule: rank r receives r + 1 rows from every rank (the
+// largest chunk goes to the last rank, the opposite of the rule's uneven cut).
+TEST_P(Collectives, AllToAllExplicitScatterSizes) {
+  auto& comm = world();
+  const int n = comm.size();
+  std::vector<int64_t> scatter_sizes;
+  for (int r = 0; r < n; ++r) scatter_sizes.push_back(r + 1);
+  const auto offsets = exclusive_prefix_sum(scatter_sizes);
+  const int64_t total = offsets.back() + scatter_sizes.back();
+  auto local_input = [&](int r) { return rank_tensor(r, {total, 2}, at::kFloat); };
+  std::vector<at::Tensor> expected;
+  for (int r = 0; r < n; ++r) {
+    expected.push_back(local_input(r).narrow(0, offsets[comm.rank()], scatter_sizes[comm.rank()]));
+  }
+  const std::vector<int64_t> gather_sizes(n, 2);
+  expect_same(comm.all_to_all(local_input(comm.rank()).to(device()), 0, 1, gather_sizes, scatter_sizes),
+              at::cat(expected, 1));
+  std::vector<int64_t> too_few = scatter_sizes;
+  too_few.back() -= 1;
+  EXPECT_THROW(comm.all_to_all(local_input(comm.rank()).to(device()), 0, 1, gather_sizes, too_few), Error);
+}
+
 TEST_P(Collectives, AllReduceSumAvgMax) {
   auto& comm = world();
   for (auto dtype : kDtypes) {

@@ -104,8 +104,9 @@ TEST(ModelMetadata, VerboseDescribeAddsMeaningsPlanAndHookPoints) {
 TEST(ModelRegistry, UnknownClassNamesTheClassAndTheSupportedOnes) {
   EXPECT_TRUE(is_supported_model_class("TinyDiTModel"));
   EXPECT_TRUE(is_supported_model_class("WanTransformer3DModel"));
-  const std::string message = message_of([] { create_model("FluxTransformer2DModel", nlohmann::json::object()); });
-  EXPECT_TRUE(has(message, "unsupported model class 'FluxTransformer2DModel'")) << message;
+  EXPECT_TRUE(is_supported_model_class("FluxTransformer2DModel"));
+  const std::string message = message_of([] { create_model("SD3Transformer2DModel", nlohmann::json::object()); });
+  EXPECT_TRUE(has(message, "unsupported model class 'SD3Transformer2DModel'")) << message;
   EXPECT_TRUE(has(message, "TinyDiTModel")) << message;
   EXPECT_TRUE(has(message, "WanTransformer3DModel")) << message;
 }
@@ -178,10 +179,11 @@ TEST_F(ModelDirTest, ConfigWithoutClassName) {
 }
 
 TEST_F(ModelDirTest, UnknownClassNameListsTheSupportedClasses) {
-  write_config("{\"_class_name\": \"FluxTransformer2DModel\"}");
+  write_config("{\"_class_name\": \"SD3Transformer2DModel\"}");
   const std::string message = message_of([&] { create_model_from_dir(dir_); });
-  EXPECT_TRUE(has(message, "'FluxTransformer2DModel'")) << message;
-  EXPECT_TRUE(has(message, "supported classes: WanTransformer3DModel, TinyDiTModel")) << message;
+  EXPECT_TRUE(has(message, "'SD3Transformer2DModel'")) << message;
+  EXPECT_TRUE(has(message, "supported classes: WanTransformer3DModel, FluxTransformer2DModel, TinyDiTModel"))
+      << message;
 }
 
 TEST_F(ModelDirTest, BadConfigValueNamesTheKey) {

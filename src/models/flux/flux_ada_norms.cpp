@@ -1,0 +1,47 @@
+#include "src/models/flux/flux_ada_norms.h"
+
+#include <ATen/ATen.h>
+
+namespace tessera {
+namespace {
+
+constexpr double kEps = 1e-6;
+
+}  // namespace
+
+at::Tensor modulated_layer_norm(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift) {
+  return at::layer_norm(x, {x.size(-1)}, std::nullopt, std::nullopt, kEps) * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1);
+}
+
+AdaLayerNormZero::AdaLayerNormZero(int64_t dim) {
+  linear_ = register_module("linear", std::make_shared<Linear>(dim, 6 * dim));
+}
+
+AdaLayerNormZero::Result AdaLayerNormZero::forward(const at::Tensor& x, const at::Tensor& temb) const {
+  const auto m = linear_->forward(at::silu(temb)).chunk(6, 1);
+  return {.normed = modulated_layer_norm(x, m[1], m[0]),
+          .gate_msa = m[2],
+          .shift_mlp = m[3],
+          .scale_mlp = m[4],
+          .gate_mlp = m[5]};
+}
+
+AdaLayerNormZeroSingle::AdaLayerNormZeroSingle(int64_t dim) {
+  linear_ = register_module("linear", std::make_shared<Linear>(dim, 3 * dim));
+}
+
+AdaLayerNormZeroSingle::Result AdaLayerNormZeroSingle::forward(const at::Tensor& x, const at::Tensor& temb) const {
+  const auto m = linear_->forward(at::silu(temb)).chunk(3, 1);
+  return {.normed = modulated_layer_norm(x, m[1], m[0]), .gate = m[2]};
+}
+
+AdaLayerNormContinuous::AdaLayerNormContinuous(int64_t dim, int64_t conditioning_dim) {
+  linear_ = register_module("linear", std::make_shared<Linear>(conditioning_dim, 2 * dim));
+}
+
+at::Tensor AdaLayerNormContinuous::forward(const at::Tensor& x, const at::Tensor& conditioning) const {
+  const auto scale_shift = linear_->forward(at::silu(conditioning).to(x.scalar_type())).chunk(2, 1);
+  return modulated_layer_norm(x, scale_shift[0], scale_shift[1]);
+}
+
+}  // namespace tessera

@@ -1,0 +1,41 @@
+#include "src/models/flux/flux_transformer_block.h"
+
+#include <ATen/ATen.h>
+
+#include "src/models/flux/fp16_clip.h"
+
+namespace tessera {
+
+FluxTransformerBlock::FluxTransformerBlock(int64_t dim, int64_t heads, int64_t head_dim) {
+  norm1_ = register_module("norm1", std::make_shared<AdaLayerNormZero>(dim));
+  norm1_context_ = register_module("norm1_context", std::make_shared<AdaLayerNormZero>(dim));
+  attn_ = register_module("attn", std::make_shared<FluxAttention>(
+                                      FluxAttention::Shape{.dim = dim, .heads = heads, .head_dim = head_dim},
+                                      FluxAttention::Form::double_stream, 1e-6));
+  // norm2 and norm2_context are LayerNorms without parameters: nothing to register.
+  ff_ = register_module("ff", std::make_shared<FeedForward>(dim, 4 * dim));
+  ff_context_ = register_module("ff_context", std::make_shared<FeedForward>(dim, 4 * dim));
+}
+
+Outputs FluxTransformerBlock::forward_impl(Args& args) {
+  at::Tensor hidden_states = args.tensor("hidden_states");
+  at::Tensor text = args.tensor("encoder_hidden_states");
+  const at::Tensor& temb = args.tensor("temb");
+  const auto image = norm1_->forward(hidden_states, temb);
+  const auto context = norm1_context_->forward(text, temb);
+  const Outputs attended = (*attn_)({{"hidden_states", image.normed},
+                                     {"encoder_hidden_states", context.normed},
+                                     {"freqs_cos", args.tensor("freqs_cos")},
+                                     {"freqs_sin", args.tensor("freqs_sin")}});
+
+  hidden_states = hidden_states + image.gate_msa.unsqueeze(1) * attended.at(0);
+  const at::Tensor ff_input = modulated_layer_norm(hidden_states, image.scale_mlp, image.shift_mlp);
+  hidden_states = hidden_states + image.gate_mlp.unsqueeze(1) * (*ff_)({{"hidden_states", ff_input}}).at(0);
+
+  text = text + context.gate_msa.unsqueeze(1) * attended.at(1);
+  const at::Tensor ff_context_input = modulated_layer_norm(text, context.scale_mlp, context.shift_mlp);
+  text = text + context.gate_mlp.unsqueeze(1) * (*ff_context_)({{"hidden_states", ff_context_input}}).at(0);
+  return {clip_to_fp16_range(text), hidden_states};
+}
+
+}  // namespace tessera
