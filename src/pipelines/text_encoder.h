@@ -11,7 +11,8 @@ namespace tessera {
 struct PromptEmbeddings {
   at::Tensor embeddings;  // [prompts, length, dim], zero past each prompt's length (as the Wan pipeline does)
   at::Tensor mask;        // [prompts, length] bool, true on the prompt's tokens
-  at::Tensor pooled;      // [prompts, dim]: FLUX's CLIP pooled output; undefined for other encoders
+  // [prompts, dim] float32: FLUX's CLIP pooled output (FluxTextEncoder); undefined for encoders without one.
+  at::Tensor pooled;
 };
 
 class TextEncoder {

@@ -1,5 +1,6 @@
 #pragma once
-// transformers' UMT5EncoderModel with its checkpoint's parameter names: "shared" (the token embedding),
+// transformers' UMT5EncoderModel, or T5EncoderModel (config.shared_position_bias), with its checkpoint's parameter
+// names: "shared" (the token embedding),
 // "encoder.block.N" and "encoder.final_layer_norm". Gives the last hidden state.
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
