@@ -9,7 +9,7 @@
 #include "src/models/clip/clip_encoder_layer.h"
 #include "src/models/layers.h"
 #include "src/models/parameters.h"
-#include "src/models/umt5/umt5_embedding.h"
+#include "src/models/embedding_layer.h"
 
 namespace tessera {
 namespace {
@@ -17,11 +17,11 @@ namespace {
 // transformers' nesting: "text_model" holds "embeddings", "encoder.layers" and "final_layer_norm".
 class ClipTextEmbeddings : public torch::nn::Module {
  public:
-  ClipTextEmbeddings(const ClipTextConfig& config, std::shared_ptr<Umt5Embedding>& token,
-                     std::shared_ptr<Umt5Embedding>& position) {
+  ClipTextEmbeddings(const ClipTextConfig& config, std::shared_ptr<Embedding>& token,
+                     std::shared_ptr<Embedding>& position) {
     token = register_module("token_embedding",
-                            std::make_shared<Umt5Embedding>(config.vocab_size, config.hidden_size, 0.02));
-    position = register_module("position_embedding", std::make_shared<Umt5Embedding>(
+                            std::make_shared<Embedding>(config.vocab_size, config.hidden_size, 0.02));
+    position = register_module("position_embedding", std::make_shared<Embedding>(
                                                          config.max_position_embeddings, config.hidden_size, 0.02));
   }
 };
@@ -39,13 +39,13 @@ class ClipEncoder : public torch::nn::Module {
 
 class ClipTextTransformer : public torch::nn::Module {
  public:
-  ClipTextTransformer(const ClipTextConfig& config, std::shared_ptr<Umt5Embedding>& token,
-                      std::shared_ptr<Umt5Embedding>& position, std::vector<std::shared_ptr<ClipEncoderLayer>>& layers,
+  ClipTextTransformer(const ClipTextConfig& config, std::shared_ptr<Embedding>& token,
+                      std::shared_ptr<Embedding>& position, std::vector<std::shared_ptr<ClipEncoderLayer>>& layers,
                       std::shared_ptr<Fp32LayerNorm>& final_layer_norm) {
     build(*this, config, token, position, layers, final_layer_norm);
   }
-  static void build(torch::nn::Module& parent, const ClipTextConfig& config, std::shared_ptr<Umt5Embedding>& token,
-                    std::shared_ptr<Umt5Embedding>& position, std::vector<std::shared_ptr<ClipEncoderLayer>>& layers,
+  static void build(torch::nn::Module& parent, const ClipTextConfig& config, std::shared_ptr<Embedding>& token,
+                    std::shared_ptr<Embedding>& position, std::vector<std::shared_ptr<ClipEncoderLayer>>& layers,
                     std::shared_ptr<Fp32LayerNorm>& final_layer_norm) {
     parent.register_module("embeddings", std::make_shared<ClipTextEmbeddings>(config, token, position));
     parent.register_module("encoder", std::make_shared<ClipEncoder>(config, layers));

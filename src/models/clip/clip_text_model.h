@@ -17,7 +17,7 @@ namespace tessera {
 
 class ClipEncoderLayer;
 class Fp32LayerNorm;
-class Umt5Embedding;
+class Embedding;
 
 struct ClipTextOutput {
   at::Tensor last_hidden_state;  // [batch, tokens, hidden_size], after final_layer_norm
@@ -37,7 +37,7 @@ class ClipTextModel : public torch::nn::Module {
 
  private:
   ClipTextConfig config_;
-  std::shared_ptr<Umt5Embedding> token_embedding_, position_embedding_;
+  std::shared_ptr<Embedding> token_embedding_, position_embedding_;
   std::vector<std::shared_ptr<ClipEncoderLayer>> layers_;
   std::shared_ptr<Fp32LayerNorm> final_layer_norm_;
 };

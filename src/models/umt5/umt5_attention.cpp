@@ -17,7 +17,7 @@ Umt5Attention::Umt5Attention(const Umt5Config& config, bool has_relative_attenti
   if (!has_relative_attention_bias) return;
   relative_attention_bias_ = register_module(
       "relative_attention_bias",
-      std::make_shared<Umt5Embedding>(config.relative_attention_num_buckets, config.num_heads,
+      std::make_shared<Embedding>(config.relative_attention_num_buckets, config.num_heads,
                                       1.0 / std::sqrt(static_cast<double>(config.d_model))));
 }
 

@@ -7,7 +7,7 @@
 
 #include "src/models/layers.h"
 #include "src/models/umt5/umt5_config.h"
-#include "src/models/umt5/umt5_embedding.h"
+#include "src/models/embedding_layer.h"
 
 namespace tessera {
 
@@ -26,7 +26,7 @@ class Umt5Attention : public torch::nn::Module {
  private:
   int64_t num_heads_, d_kv_;
   std::shared_ptr<Linear> q_, k_, v_, o_;
-  std::shared_ptr<Umt5Embedding> relative_attention_bias_;
+  std::shared_ptr<Embedding> relative_attention_bias_;
 };
 
 }  // namespace tessera

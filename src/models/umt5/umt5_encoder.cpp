@@ -10,7 +10,7 @@
 #include "src/io/load_weights.h"
 #include "src/models/parameters.h"
 #include "src/models/umt5/umt5_block.h"
-#include "src/models/umt5/umt5_embedding.h"
+#include "src/models/embedding_layer.h"
 #include "src/models/umt5/umt5_layer_norm.h"
 #include "src/models/umt5/umt5_position_buckets.h"
 
@@ -35,7 +35,7 @@ class Umt5Stack : public torch::nn::Module {
 }  // namespace
 
 Umt5Encoder::Umt5Encoder(const Umt5Config& config) : config_(config) {
-  shared_ = register_module("shared", std::make_shared<Umt5Embedding>(config.vocab_size, config.d_model, 1.0));
+  shared_ = register_module("shared", std::make_shared<Embedding>(config.vocab_size, config.d_model, 1.0));
   register_module("encoder", std::make_shared<Umt5Stack>(config, blocks_, final_layer_norm_));
 }
 

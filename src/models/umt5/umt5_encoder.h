@@ -15,7 +15,7 @@
 namespace tessera {
 
 class Umt5Block;
-class Umt5Embedding;
+class Embedding;
 class Umt5LayerNorm;
 
 class Umt5Encoder : public torch::nn::Module {
@@ -29,7 +29,7 @@ class Umt5Encoder : public torch::nn::Module {
 
  private:
   Umt5Config config_;
-  std::shared_ptr<Umt5Embedding> shared_;
+  std::shared_ptr<Embedding> shared_;
   std::vector<std::shared_ptr<Umt5Block>> blocks_;
   std::shared_ptr<Umt5LayerNorm> final_layer_norm_;
 };
