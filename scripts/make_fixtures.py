@@ -13,7 +13,7 @@ import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PARTS = ["schedulers", "wan", "caches", "denoise", "umt5", "wan_vae", "wan_pipeline"]
+PARTS = ["schedulers", "wan", "caches", "denoise", "umt5", "wan_vae", "wan_pipeline", "autoencoder_kl"]
 
 
 def main() -> int:
