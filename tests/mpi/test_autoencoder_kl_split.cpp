@@ -128,21 +128,32 @@ TEST(RowBandsHalo, TallerThanTheBandsComesFromSeveralRanks) {
   }
 }
 
-// Activations with a mean of 1000 and a spread of 1: E[x^2] - E[x]^2 in fp32 would lose every digit of the
-// variance; the band statistics keep it, as torch's kernel on the whole image does.
-TEST(BandGroupNorm, EqualsTheWholeImageNormFarFromZero) {
+// Activations with a mean of 1000 and a spread of 1, where E[x^2] - E[x]^2 in fp32 would keep hardly a digit of
+// the variance: the band statistics keep it, and the split norm is as close to the exact (fp64) norm of the same
+// fp32 data as torch's kernel on the whole image is (both lose ~1e-5 to the fp32 rounding of x * scale + shift).
+TEST(BandGroupNorm, IsAsExactAsTheWholeImageNormFarFromZero) {
   c10::InferenceMode inference;
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(5);
   const int64_t height = 2 * world().size() + 1;
   const at::Tensor image = at::randn({2, 8, height, 6}, generator, at::kFloat) + 1000.0;
   GroupNorm norm(4, 8, 1e-6);
   for (auto& parameter : norm.parameters()) parameter.uniform_(0.5, 1.5, generator);
+  const auto parameters = norm.named_parameters();
+  const at::Tensor exact = at::group_norm(image.to(at::kDouble), 4, parameters["weight"].to(at::kDouble),
+                                          parameters["bias"].to(at::kDouble), 1e-6);
   const at::Tensor whole = norm.forward(image, RowBands());
   const std::vector<int64_t> rows = shard_sizes(height, world().size());
   const at::Tensor band = norm.forward(image.narrow(2, exclusive_prefix_sum(rows)[world().rank()],
                                                     rows[world().rank()]), RowBands(world(), rows));
   const at::Tensor gathered = world().all_gather(band, 2, rows);
-  EXPECT_LE(relative_difference(gathered, whole), 1e-5);
+  const double torch_error = relative_difference(whole.to(at::kDouble), exact);
+  const double split_error = relative_difference(gathered.to(at::kDouble), exact);
+  if (world().rank() == 0) {
+    std::cout << "[group norm, mean 1000] relative error from the fp64 norm: whole image (torch) " << torch_error
+              << ", split over " << world().size() << " ranks " << split_error << "\n";
+  }
+  EXPECT_LE(split_error, std::max(2 * torch_error, 1e-6));
+  EXPECT_LE(split_error, 1e-4);
 }
 
 }  // namespace
