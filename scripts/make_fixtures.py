@@ -14,7 +14,7 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PARTS = ["schedulers", "wan", "flux", "caches", "denoise", "umt5", "wan_vae", "wan_pipeline", "flux_text",
-         "flux_pipeline"]
+         "autoencoder_kl", "flux_pipeline"]
 
 
 def main() -> int:

@@ -4,6 +4,7 @@
 
 #include "common/check.h"
 #include "src/io/json_file.h"
+#include "src/models/autoencoder_kl/autoencoder_kl_decoder.h"
 #include "src/models/flux_text/flux_text_encoder.h"
 #include "src/models/text/word_text_encoder.h"
 #include "src/models/umt5/umt5_text_encoder.h"
@@ -62,8 +63,11 @@ std::unique_ptr<LatentDecoder> load_decoder(const PipelineIndex& index, c10::Dev
   const std::string dir = index.part_dir("vae");
   if (class_name == PixelDecoder::kClassName) return PixelDecoder::load(dir);
   if (class_name == WanVaeDecoder::kClassName) return WanVaeDecoder::load(dir, c10::ScalarType::Float, device);
+  if (class_name == AutoencoderKlDecoder::kClassName) {
+    return AutoencoderKlDecoder::load(dir, c10::ScalarType::Float, device);
+  }
   TESSERA_CHECK(false, "unknown decoder class '", class_name, "' in ", dir, "; tessera reads ",
-                WanVaeDecoder::kClassName, " and ", PixelDecoder::kClassName);
+                WanVaeDecoder::kClassName, ", ", AutoencoderKlDecoder::kClassName, " and ", PixelDecoder::kClassName);
 }
 
 }  // namespace tessera

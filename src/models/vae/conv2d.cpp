@@ -1,13 +1,13 @@
-#include "src/models/wan_vae/conv2d.h"
+#include "src/models/vae/conv2d.h"
 
 #include <ATen/ATen.h>
 
 #include <cmath>
 
 #include "src/models/parameters.h"
-#include "src/models/wan_vae/convolution.h"
+#include "src/models/vae/convolution.h"
 
-namespace tessera::wan_vae {
+namespace tessera {
 
 Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride, int64_t padding)
     : stride_(stride), padding_(padding) {
@@ -20,4 +20,4 @@ at::Tensor Conv2d::forward(const at::Tensor& x, const RowBands& rows) const {
   return convolution(rows.with_halo(x, padding_), weight_, bias_, {stride_, stride_}, {0, padding_});
 }
 
-}  // namespace tessera::wan_vae
+}  // namespace tessera

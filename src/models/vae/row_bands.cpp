@@ -1,4 +1,4 @@
-#include "src/models/wan_vae/row_bands.h"
+#include "src/models/vae/row_bands.h"
 
 #include <ATen/ATen.h>
 
@@ -7,7 +7,7 @@
 #include "common/check.h"
 #include "parallel/communicator.h"
 
-namespace tessera::wan_vae {
+namespace tessera {
 namespace {
 
 // `count` zero rows shaped like x's rows.
@@ -74,4 +74,15 @@ at::Tensor RowBands::gather(const at::Tensor& x) const {
   return group_->all_gather(x, dim, rows_at(x.size(dim)));
 }
 
-}  // namespace tessera::wan_vae
+at::Tensor RowBands::sum(const at::Tensor& partial) const {
+  return split() ? group_->all_reduce(partial, ReduceOp::sum) : partial;
+}
+
+int64_t RowBands::image_rows(int64_t local_rows) const {
+  if (!split()) return local_rows;
+  int64_t total = 0;
+  for (int64_t rows : rows_at(local_rows)) total += rows;
+  return total;
+}
+
+}  // namespace tessera

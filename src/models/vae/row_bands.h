@@ -9,10 +9,8 @@
 #include <vector>
 
 namespace tessera {
-class Communicator;
-}
 
-namespace tessera::wan_vae {
+class Communicator;
 
 class RowBands {
  public:
@@ -29,6 +27,10 @@ class RowBands {
   at::Tensor with_halo(const at::Tensor& x, int64_t halo) const;
   // Every rank's band of x along dim -2 in order: the full rows.
   at::Tensor gather(const at::Tensor& x) const;
+  // The sum over every band of a statistic each band computed of its own rows (a norm's partial sums).
+  at::Tensor sum(const at::Tensor& partial) const;
+  // The image's rows at the resolution of a band of `local_rows` rows on this rank.
+  int64_t image_rows(int64_t local_rows) const;
 
  private:
   // Every rank's rows at the resolution of a band of `local_rows` rows on this rank.
@@ -38,4 +40,4 @@ class RowBands {
   std::vector<int64_t> latent_rows_;
 };
 
-}  // namespace tessera::wan_vae
+}  // namespace tessera

@@ -6,9 +6,9 @@
 
 #include <cstdint>
 
-#include "src/models/wan_vae/row_bands.h"
+#include "src/models/vae/row_bands.h"
 
-namespace tessera::wan_vae {
+namespace tessera {
 
 class Conv2d : public torch::nn::Module {
  public:
@@ -21,4 +21,4 @@ class Conv2d : public torch::nn::Module {
   at::Tensor weight_, bias_;
 };
 
-}  // namespace tessera::wan_vae
+}  // namespace tessera

@@ -1,10 +1,10 @@
-#include "src/models/wan_vae/convolution.h"
+#include "src/models/vae/convolution.h"
 
 #include <ATen/ATen.h>
 
 #include <vector>
 
-namespace tessera::wan_vae {
+namespace tessera {
 
 at::Tensor convolution(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& bias,
                        at::IntArrayRef stride, at::IntArrayRef padding) {
@@ -19,4 +19,4 @@ at::Tensor convolution(const at::Tensor& input, const at::Tensor& weight, const 
                          /*groups=*/1);
 }
 
-}  // namespace tessera::wan_vae
+}  // namespace tessera
