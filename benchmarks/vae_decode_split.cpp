@@ -1,9 +1,11 @@
-// The Wan VAE decode split by rows over the ranks (WanVaeDecoder::decode_to_frames): each rank's peak resident
-// memory above its pre-decode baseline, and the decode time. Random weights in the Wan 2.1 layout at a chosen
-// width; the same seed on every rank, so all ranks decode the same model and latents.
+// A VAE decode split by rows over the ranks (LatentDecoder::decode_to_frames): each rank's peak resident memory
+// above its pre-decode baseline, and the decode time. Random weights at a chosen width, in the Wan 2.1 layout
+// (--model wan) or FLUX.1's AutoencoderKL layout (--model autoencoder-kl: block_out_channels base x [1, 2, 4, 4],
+// two layers per block, 32 groups, 16 latent channels, one frame); the same seed on every rank, so all ranks
+// decode the same model and latents.
 //
-//   launch/tessera-run -np 4 build/bin/tessera_bench_vae_decode [--base-dim 32] [--latent 48x48] [--frames 2]
-//       [--threads 1] [--json results/vae_decode_split_cpu.json]
+//   launch/tessera-run -np 4 build/bin/tessera_bench_vae_decode [--model wan] [--base-dim 32] [--latent 48x48]
+//       [--frames 2 | 1] [--threads 1] [--json results/vae_decode_split_cpu.json]
 // Rank 0 prints one line per rank and, with --json, writes the run's record (ranks, config, per-rank memory and
 // time) to that file.
 #include <ATen/ATen.h>
@@ -20,6 +22,8 @@
 #include "common/check.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/mpi_runtime.h"
+#include "src/models/autoencoder_kl/autoencoder_kl.h"
+#include "src/models/autoencoder_kl/autoencoder_kl_decoder.h"
 #include "src/models/wan_vae/autoencoder_kl_wan.h"
 #include "src/models/wan_vae/wan_vae_decoder.h"
 
@@ -46,38 +50,54 @@ bool reset_peak() {
 
 int main(int argc, char** argv) {
   tessera::MpiRuntime runtime(&argc, &argv);
-  int64_t base_dim = 32, height = 48, width = 48, frames = 2;
+  int64_t base_dim = 32, height = 48, width = 48, frames = 0;  // frames: 2 for wan, 1 for autoencoder-kl
   int threads = 1;
-  std::string json_path;
+  std::string json_path, model = "wan";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--base-dim") base_dim = std::stoll(value);
+    if (flag == "--model") model = value;
+    else if (flag == "--base-dim") base_dim = std::stoll(value);
     else if (flag == "--latent") std::sscanf(value.c_str(), "%ldx%ld", &height, &width);
     else if (flag == "--frames") frames = std::stoll(value);
     else if (flag == "--threads") threads = std::stoi(value);
     else if (flag == "--json") json_path = value;
     else TESSERA_CHECK(false, "unknown flag ", flag, "; see the comment at the top of vae_decode_split.cpp");
   }
+  if (frames == 0) frames = model == "wan" ? 2 : 1;
   at::set_num_threads(threads);
   auto world = tessera::MpiCommunicator::world();
   c10::InferenceMode inference;
 
   const int64_t z_dim = 16;
-  const tessera::WanVaeConfig config{.base_dim = base_dim, .decoder_base_dim = base_dim, .z_dim = z_dim,
-                                     .dim_mult = {1, 2, 4, 4}, .num_res_blocks = 2,
-                                     .temperal_downsample = {false, true, true},
-                                     .latents_mean = std::vector<double>(z_dim, 0.0),
-                                     .latents_std = std::vector<double>(z_dim, 1.0), .in_channels = 3,
-                                     .out_channels = 3};
   at::manual_seed(0);
-  tessera::WanVaeDecoder decoder(std::make_shared<tessera::wan_vae::AutoencoderKLWan>(config));
+  std::unique_ptr<tessera::LatentDecoder> decoder;
+  if (model == "wan") {
+    const tessera::WanVaeConfig config{.base_dim = base_dim, .decoder_base_dim = base_dim, .z_dim = z_dim,
+                                       .dim_mult = {1, 2, 4, 4}, .num_res_blocks = 2,
+                                       .temperal_downsample = {false, true, true},
+                                       .latents_mean = std::vector<double>(z_dim, 0.0),
+                                       .latents_std = std::vector<double>(z_dim, 1.0), .in_channels = 3,
+                                       .out_channels = 3};
+    decoder = std::make_unique<tessera::WanVaeDecoder>(std::make_shared<tessera::wan_vae::AutoencoderKLWan>(config));
+  } else {
+    TESSERA_CHECK(model == "autoencoder-kl", "--model ", model, ": choose wan or autoencoder-kl");
+    TESSERA_CHECK(frames == 1, "--model autoencoder-kl decodes images: --frames 1, not ", frames);
+    const tessera::AutoencoderKlConfig config{.latent_channels = z_dim, .out_channels = 3,
+                                              .block_out_channels = {base_dim, 2 * base_dim, 4 * base_dim,
+                                                                     4 * base_dim},
+                                              .layers_per_block = 2, .norm_num_groups = 32,
+                                              .scaling_factor = 0.3611, .shift_factor = 0.1159,
+                                              .use_post_quant_conv = false, .mid_block_add_attention = true};
+    decoder = std::make_unique<tessera::AutoencoderKlDecoder>(
+        std::make_shared<tessera::autoencoder_kl::AutoencoderKL>(config));
+  }
   const at::Tensor latents = at::randn({1, z_dim, frames, height, width});
 
   world->barrier();
   const bool peak_reset = reset_peak();
   const int64_t baseline_kb = status_kb("VmRSS");
   const auto start = std::chrono::steady_clock::now();
-  const at::Tensor video = decoder.decode_to_frames(latents, world.get());
+  const at::Tensor video = decoder->decode_to_frames(latents, world.get());
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const int64_t peak_kb = status_kb("VmHWM");
   const int64_t increase_kb = peak_kb - baseline_kb;
@@ -89,7 +109,7 @@ int main(int argc, char** argv) {
   if (world->rank() != 0) return 0;
   std::ostringstream shape;
   shape << video.sizes();
-  nlohmann::json record = {{"ranks", world->size()}, {"threads_per_rank", threads}, {"base_dim", base_dim},
+  nlohmann::json record = {{"model", model}, {"ranks", world->size()}, {"threads_per_rank", threads}, {"base_dim", base_dim},
                            {"latents", {1, z_dim, frames, height, width}}, {"frames_uint8", shape.str()},
                            {"peak_reset_by_clear_refs", peak_reset}, {"per_rank", nlohmann::json::array()}};
   for (int r = 0; r < world->size(); ++r) {

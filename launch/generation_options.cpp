@@ -19,12 +19,14 @@ namespace tessera::cli {
 
 void add_generation_options(cxxopts::Options& options, const std::string& group) {
   options.add_options(group)
-      ("model", "pipeline folder (model_index.json + one folder per part); default: the embedded model "
-                "tessera-shapes", cxxopts::value<std::string>())
+      ("model", "pipeline folder (model_index.json + one folder per part): a diffusers WanPipeline (Wan2.1 "
+                "text-to-video) or FluxPipeline (FLUX.1 text-to-image); default: the embedded model tessera-shapes",
+       cxxopts::value<std::string>())
       ("dtype", "fp32, bf16 or fp16; auto: bf16 on a CUDA device, fp32 on the CPU", cxxopts::value<std::string>()->default_value("auto"))
       ("negative-prompt", "what to steer away from (default: the model's)", cxxopts::value<std::string>())
       ("steps", "denoising steps (default: the model's)", cxxopts::value<int>())
-      ("guidance-scale", "classifier-free guidance scale; 1 runs the prompt alone (default: the model's)",
+      ("guidance-scale", "classifier-free guidance scale; 1 runs the prompt alone (default: the model's). "
+                         "FLUX.1-dev takes it as an input of the model (one forward per step); schnell ignores it",
        cxxopts::value<double>())
       ("seed", "seed of the starting noise: the same seed gives the same output at any world size",
        cxxopts::value<uint64_t>()->default_value("0"))

@@ -180,4 +180,12 @@ at::Tensor WeightSource::load(const std::string& name, std::optional<c10::Scalar
 
 const std::string& WeightSource::file_of(const std::string& name) const { return file_holding(name).path(); }
 
+void WeightSource::keep_only_prefixes(const std::vector<std::string>& prefixes) {
+  for (auto entry = file_index_.begin(); entry != file_index_.end();) {
+    const bool kept = std::any_of(prefixes.begin(), prefixes.end(),
+                                  [&](const std::string& prefix) { return entry->first.rfind(prefix, 0) == 0; });
+    entry = kept ? std::next(entry) : file_index_.erase(entry);
+  }
+}
+
 }  // namespace tessera::io

@@ -40,6 +40,9 @@ class WeightSource {
   // Leaves out the tensor `name`, if there is one, so that loading neither needs nor rejects it: a tied
   // duplicate a checkpoint stores twice (transformers' "encoder.embed_tokens.weight" beside "shared.weight").
   void forget(const std::string& name) { file_index_.erase(name); }
+  // Leaves out every tensor whose name starts with none of `prefixes`: the part of a checkpoint a model loads
+  // alone (an autoencoder's decoder, "decoder.", without its encoder).
+  void keep_only_prefixes(const std::vector<std::string>& prefixes);
 
  private:
   WeightSource() = default;

@@ -71,16 +71,16 @@ void validate(Model& model, const DenoiseInputs& inputs, const DenoiseOptions& o
   }
 }
 
-at::Tensor predict(Model& model, const at::Tensor& latents, double timestep, const at::Tensor& text) {
-  const at::Tensor timesteps = at::full({latents.size(0)}, timestep, latents.options().dtype(at::kFloat));
-  return model({{"hidden_states", latents}, {"timestep", timesteps}, {"encoder_hidden_states", text}}).at(0);
-}
-
 void enter_context(Model& model, bool cached, const char* name) {
   if (cached) cache_context(model, name);
 }
 
 }  // namespace
+
+at::Tensor predict_as_is(Model& model, const at::Tensor& latents, double timestep, const at::Tensor& text) {
+  const at::Tensor timesteps = at::full({latents.size(0)}, timestep, latents.options().dtype(at::kFloat));
+  return model({{"hidden_states", latents}, {"timestep", timesteps}, {"encoder_hidden_states", text}}).at(0);
+}
 
 void check_guidance_scale(double scale) {
   TESSERA_CHECK(std::isfinite(scale) && scale >= 0, "the guidance scale must be a finite number, 0 or more (1 runs ",
@@ -108,9 +108,16 @@ at::Tensor denoise(Model& model, Scheduler& scheduler, const DenoiseInputs& inpu
   if (cached) reset_cache(model);
   const c10::ScalarType model_dtype = inputs.prompt_embeds.scalar_type();
 
-  scheduler.set_timesteps(options.steps);
+  if (inputs.sigmas.empty()) {
+    scheduler.set_timesteps(options.steps, inputs.mu);
+  } else {
+    TESSERA_CHECK(static_cast<int>(inputs.sigmas.size()) == options.steps, "the pipeline gave ", inputs.sigmas.size(),
+                  " sigmas for ", options.steps, " steps");
+    scheduler.set_timesteps(inputs.sigmas, inputs.mu);
+  }
   const at::Tensor timesteps = scheduler.timesteps().to(at::kDouble);
   at::Tensor latents = inputs.latents;
+  const PredictFunction& predict = inputs.predict;
   for (int64_t step = 0; step < options.steps; ++step) {
     const auto start = std::chrono::steady_clock::now();
     const double t = timesteps[step].item<double>();

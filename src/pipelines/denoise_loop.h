@@ -7,7 +7,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace tessera {
 
@@ -28,10 +30,23 @@ GuidanceMode parse_guidance_mode(const std::string& name);
 // "no guidance", a negative scale would steer towards the negative prompt.
 void check_guidance_scale(double scale);
 
+// The model's prediction for `latents` [B, C, F, H, W] at the scheduler's `timestep`, conditioned on `text`
+// [B, L, D]: how a model family takes the loop's state. Wan takes them as they are (the default, predict_as_is);
+// FLUX packs the latents into patches with their position ids and adds its pooled text and guidance value
+// (flux_inputs.h).
+using PredictFunction =
+    std::function<at::Tensor(Model& model, const at::Tensor& latents, double timestep, const at::Tensor& text)>;
+at::Tensor predict_as_is(Model& model, const at::Tensor& latents, double timestep, const at::Tensor& text);
+
 struct DenoiseInputs {
   at::Tensor latents;                 // [B, C, F, H, W], the starting noise
   at::Tensor prompt_embeds;           // [B, L, D], in the model's dtype
   at::Tensor negative_prompt_embeds;  // [B, L', D]; needed when guidance_scale > 1, else ignored
+  PredictFunction predict = predict_as_is;
+  // The pipeline's own schedule (FLUX: sigmas from 1 to 1/steps, shifted by `mu` for the image size); empty
+  // sigmas: the scheduler's schedule for the number of steps.
+  std::vector<double> sigmas;
+  std::optional<double> mu;
 };
 
 // One finished step, for progress reports.

@@ -4,6 +4,8 @@
 
 #include "common/check.h"
 #include "src/io/json_file.h"
+#include "src/models/autoencoder_kl/autoencoder_kl_decoder.h"
+#include "src/models/flux_text/flux_text_encoder.h"
 #include "src/models/text/word_text_encoder.h"
 #include "src/models/umt5/umt5_text_encoder.h"
 #include "src/models/wan_vae/wan_vae_decoder.h"
@@ -41,8 +43,19 @@ std::unique_ptr<TextEncoder> load_text_encoder(const PipelineIndex& index, c10::
   if (class_name == Umt5TextEncoder::kClassName) {
     return Umt5TextEncoder::load(dir, index.part_dir("tokenizer"), dtype, device);
   }
+  if (class_name == FluxTextEncoder::kClassName) {
+    // FLUX: CLIP for the pooled vector beside T5 (text_encoder_2) for the tokens.
+    TESSERA_CHECK(checked_part_class(index, "text_encoder_2") == "T5EncoderModel", index.dir, "/text_encoder_2 ",
+                  "must hold a T5EncoderModel beside the CLIPTextModel in text_encoder/");
+    return FluxTextEncoder::load({.text_encoder = dir,
+                                  .tokenizer = index.part_dir("tokenizer"),
+                                  .text_encoder_2 = index.part_dir("text_encoder_2"),
+                                  .tokenizer_2 = index.part_dir("tokenizer_2")},
+                                 dtype, device);
+  }
   TESSERA_CHECK(false, "unknown text encoder class '", class_name, "' in ", dir, "; tessera reads ",
-                Umt5TextEncoder::kClassName, " and ", WordTextEncoder::kClassName);
+                Umt5TextEncoder::kClassName, ", ", FluxTextEncoder::kClassName, " (with a T5EncoderModel) and ",
+                WordTextEncoder::kClassName);
 }
 
 std::unique_ptr<LatentDecoder> load_decoder(const PipelineIndex& index, c10::Device device) {
@@ -50,8 +63,11 @@ std::unique_ptr<LatentDecoder> load_decoder(const PipelineIndex& index, c10::Dev
   const std::string dir = index.part_dir("vae");
   if (class_name == PixelDecoder::kClassName) return PixelDecoder::load(dir);
   if (class_name == WanVaeDecoder::kClassName) return WanVaeDecoder::load(dir, c10::ScalarType::Float, device);
+  if (class_name == AutoencoderKlDecoder::kClassName) {
+    return AutoencoderKlDecoder::load(dir, c10::ScalarType::Float, device);
+  }
   TESSERA_CHECK(false, "unknown decoder class '", class_name, "' in ", dir, "; tessera reads ",
-                WanVaeDecoder::kClassName, " and ", PixelDecoder::kClassName);
+                WanVaeDecoder::kClassName, ", ", AutoencoderKlDecoder::kClassName, " and ", PixelDecoder::kClassName);
 }
 
 }  // namespace tessera

@@ -11,6 +11,8 @@ namespace tessera {
 struct PromptEmbeddings {
   at::Tensor embeddings;  // [prompts, length, dim], zero past each prompt's length (as the Wan pipeline does)
   at::Tensor mask;        // [prompts, length] bool, true on the prompt's tokens
+  // [prompts, dim] float32: FLUX's CLIP pooled output (FluxTextEncoder); undefined for encoders without one.
+  at::Tensor pooled;
 };
 
 class TextEncoder {

@@ -2,7 +2,8 @@
 // Prompt in, frames out: the text encoder, the initial noise, the denoising loop (guidance, context
 // parallelism and caches as enabled on the transformer), the decoder. Loaded from a diffusers-layout
 // pipeline folder (pipeline_index.h): diffusers' WanPipeline (Wan2.1 text-to-video: UMT5, the Wan transformer,
-// the Wan VAE), or the embedded default model's TesseraShapesPipeline (models/tessera-shapes/).
+// the Wan VAE), FluxPipeline (FLUX.1 text-to-image: CLIP + T5, the FLUX transformer, AutoencoderKL; a still is
+// a clip of one frame), or the embedded default model's TesseraShapesPipeline (models/tessera-shapes/).
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
@@ -89,6 +90,10 @@ class TextToVideoPipeline {
   GenerationDefaults defaults_;
   int64_t size_multiple_ = 1;  // height and width must be multiples of this (decoder scale x patch)
   int64_t latent_channels_ = 0;
+  // FluxPipeline: packed latents, pooled text, and the guidance scale as a model input (guidance-distilled
+  // checkpoints) instead of classifier-free guidance.
+  bool flux_ = false;
+  bool guidance_embeds_ = false;
 };
 
 // The pipeline folder of the embedded default model: $TESSERA_MODEL_DIR's tessera-shapes, else the copy

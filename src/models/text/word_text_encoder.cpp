@@ -120,7 +120,7 @@ PromptEmbeddings WordTextEncoder::encode(const std::vector<std::string>& prompts
   const TokenizedPrompts tokens = tokenizer_.tokenize(prompts);
   const c10::Device device = module_->parameters().front().device();
   const at::Tensor ids = tokens.ids.to(device), mask = tokens.mask.to(device);
-  return {module_->forward(ids, mask), mask};
+  return {.embeddings = module_->forward(ids, mask), .mask = mask, .pooled = {}};
 }
 
 }  // namespace tessera

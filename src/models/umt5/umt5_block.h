@@ -14,7 +14,7 @@ namespace tessera {
 
 class Umt5SelfAttentionLayer : public torch::nn::Module {
  public:
-  explicit Umt5SelfAttentionLayer(const Umt5Config& config);
+  Umt5SelfAttentionLayer(const Umt5Config& config, bool has_relative_attention_bias);
   std::shared_ptr<Umt5Attention> attention;  // "SelfAttention"
   std::shared_ptr<Umt5LayerNorm> layer_norm;
 };
@@ -28,9 +28,11 @@ class Umt5FeedForwardLayer : public torch::nn::Module {
 
 class Umt5Block : public torch::nn::Module {
  public:
-  explicit Umt5Block(const Umt5Config& config);
-  // hidden_states [batch, tokens, d_model] fp32 -> the same; buckets and additive_mask as Umt5Attention takes.
-  at::Tensor forward(const at::Tensor& hidden_states, const at::Tensor& buckets, const at::Tensor& additive_mask) const;
+  Umt5Block(const Umt5Config& config, bool has_relative_attention_bias);
+  at::Tensor position_bias(const at::Tensor& buckets) const;  // Umt5Attention::position_bias
+  // hidden_states [batch, tokens, d_model] fp32 -> the same; position_bias and additive_mask as Umt5Attention takes.
+  at::Tensor forward(const at::Tensor& hidden_states, const at::Tensor& position_bias,
+                     const at::Tensor& additive_mask) const;
 
  private:
   std::shared_ptr<Umt5SelfAttentionLayer> self_attention_;

@@ -28,9 +28,20 @@ int64_t optional_integer(const nlohmann::json& config, const std::string& key, c
 Umt5Config umt5_config_from_json(const nlohmann::json& config, const std::string& origin) {
   TESSERA_CHECK(config.is_object(), "UMT5 config ", origin, " must be a JSON object");
   if (config.contains("model_type")) {
-    // T5 proper shares one position-bias table across layers: another weight layout, not built here.
-    TESSERA_CHECK(config.at("model_type") == "umt5", "UMT5 config ", origin, " has \"model_type\" ",
-                  config.at("model_type").dump(), "; tessera builds UMT5EncoderModel (\"umt5\") only");
+    TESSERA_CHECK(config.at("model_type") == "umt5" || config.at("model_type") == "t5", "UMT5 config ", origin,
+                  " has \"model_type\" ", config.at("model_type").dump(),
+                  "; tessera builds UMT5EncoderModel (\"umt5\") and T5EncoderModel (\"t5\") only");
+  }
+  const bool t5 = config.contains("model_type") && config.at("model_type") == "t5";
+  if (config.contains("architectures")) {
+    // A whole T5ForConditionalGeneration checkpoint also holds a decoder, which the encoder cannot load.
+    const std::string encoder_class = t5 ? "T5EncoderModel" : "UMT5EncoderModel";
+    bool encoder_only = false;
+    if (config.at("architectures").is_array()) {
+      for (const auto& name : config.at("architectures")) encoder_only = encoder_only || name == encoder_class;
+    }
+    TESSERA_CHECK(encoder_only, "UMT5 config ", origin, " has \"architectures\" ", config.at("architectures").dump(),
+                  "; tessera builds ", encoder_class, ", the text encoder alone");
   }
   double epsilon = 1e-6;
   if (config.contains("layer_norm_epsilon")) {
@@ -68,7 +79,8 @@ Umt5Config umt5_config_from_json(const nlohmann::json& config, const std::string
       .relative_attention_max_distance = optional_integer(config, "relative_attention_max_distance", origin, 128),
       .layer_norm_epsilon = epsilon,
       .gated_feed_forward = gated,
-      .activation = projection == "gated-gelu" ? Umt5Activation::kGeluTanh : activation->second};
+      .activation = projection == "gated-gelu" ? Umt5Activation::kGeluTanh : activation->second,
+      .shared_position_bias = t5};
   // Bidirectional buckets: half per direction, half of those exact; the log-spaced rest needs max distance
   // beyond the exact range.
   TESSERA_CHECK(result.relative_attention_num_buckets >= 4 && result.relative_attention_num_buckets % 2 == 0,

@@ -10,7 +10,7 @@
 #include "src/io/load_weights.h"
 #include "src/models/parameters.h"
 #include "src/models/umt5/umt5_block.h"
-#include "src/models/umt5/umt5_embedding.h"
+#include "src/models/embedding_layer.h"
 #include "src/models/umt5/umt5_layer_norm.h"
 #include "src/models/umt5/umt5_position_buckets.h"
 
@@ -24,7 +24,7 @@ class Umt5Stack : public torch::nn::Module {
             std::shared_ptr<Umt5LayerNorm>& final_layer_norm) {
     auto block = register_module("block", torch::nn::ModuleList());
     for (int64_t i = 0; i < config.num_layers; ++i) {
-      blocks.push_back(std::make_shared<Umt5Block>(config));
+      blocks.push_back(std::make_shared<Umt5Block>(config, !config.shared_position_bias || i == 0));
       block->push_back(blocks.back());
     }
     final_layer_norm = register_module("final_layer_norm",
@@ -35,7 +35,7 @@ class Umt5Stack : public torch::nn::Module {
 }  // namespace
 
 Umt5Encoder::Umt5Encoder(const Umt5Config& config) : config_(config) {
-  shared_ = register_module("shared", std::make_shared<Umt5Embedding>(config.vocab_size, config.d_model, 1.0));
+  shared_ = register_module("shared", std::make_shared<Embedding>(config.vocab_size, config.d_model, 1.0));
   register_module("encoder", std::make_shared<Umt5Stack>(config, blocks_, final_layer_norm_));
 }
 
@@ -57,7 +57,11 @@ at::Tensor Umt5Encoder::forward(const at::Tensor& input_ids, const at::Tensor& a
   const at::Tensor buckets = relative_position_buckets(tokens, tokens, config_.relative_attention_num_buckets,
                                                        config_.relative_attention_max_distance, input_ids.device());
   at::Tensor hidden = shared_->forward(input_ids).to(at::kFloat);
-  for (const auto& block : blocks_) hidden = block->forward(hidden, buckets, additive_mask);
+  // T5 computes the first block's bias once and adds it in every block; UMT5's blocks each have their own.
+  const at::Tensor shared_bias = config_.shared_position_bias ? blocks_.front()->position_bias(buckets) : at::Tensor();
+  for (const auto& block : blocks_) {
+    hidden = block->forward(hidden, shared_bias.defined() ? shared_bias : block->position_bias(buckets), additive_mask);
+  }
   return final_layer_norm_->forward(hidden);
 }
 

@@ -1,5 +1,6 @@
 #pragma once
-// transformers' UMT5EncoderModel with its checkpoint's parameter names: "shared" (the token embedding),
+// transformers' UMT5EncoderModel, or T5EncoderModel (config.shared_position_bias), with its checkpoint's parameter
+// names: "shared" (the token embedding),
 // "encoder.block.N" and "encoder.final_layer_norm". Gives the last hidden state.
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
@@ -14,7 +15,7 @@
 namespace tessera {
 
 class Umt5Block;
-class Umt5Embedding;
+class Embedding;
 class Umt5LayerNorm;
 
 class Umt5Encoder : public torch::nn::Module {
@@ -28,7 +29,7 @@ class Umt5Encoder : public torch::nn::Module {
 
  private:
   Umt5Config config_;
-  std::shared_ptr<Umt5Embedding> shared_;
+  std::shared_ptr<Embedding> shared_;
   std::vector<std::shared_ptr<Umt5Block>> blocks_;
   std::shared_ptr<Umt5LayerNorm> final_layer_norm_;
 };

@@ -42,13 +42,14 @@ PromptEmbeddings Umt5TextEncoder::encode(const std::vector<std::string>& prompts
   }
   if (count == 0) {
     return {.embeddings = at::empty({0, max_length_, encoder_->config().d_model}, at::TensorOptions().device(device_)),
-            .mask = at::empty({0, max_length_}, at::TensorOptions().dtype(at::kBool).device(device_))};
+            .mask = at::empty({0, max_length_}, at::TensorOptions().dtype(at::kBool).device(device_)),
+            .pooled = {}};
   }
   ids = ids.to(device_);
   const at::Tensor valid = mask.to(device_).to(at::kBool);
   const at::Tensor hidden = encoder_->forward(ids, valid).to(at::kFloat);
   // The pipeline keeps each prompt's first seq_len rows and pads with zeros; the mask is that same prefix.
-  return {.embeddings = hidden.masked_fill(valid.logical_not().unsqueeze(-1), 0.0), .mask = valid};
+  return {.embeddings = hidden.masked_fill(valid.logical_not().unsqueeze(-1), 0.0), .mask = valid, .pooled = {}};
 }
 
 }  // namespace tessera

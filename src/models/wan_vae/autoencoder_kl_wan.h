@@ -9,7 +9,7 @@
 #include <memory>
 
 #include "src/models/wan_vae/causal_conv3d.h"
-#include "src/models/wan_vae/row_bands.h"
+#include "src/models/vae/row_bands.h"
 #include "src/models/wan_vae/wan_decoder3d.h"
 #include "src/models/wan_vae/wan_encoder3d.h"
 #include "src/models/wan_vae/wan_vae_config.h"

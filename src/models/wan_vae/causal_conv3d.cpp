@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "common/check.h"
-#include "src/models/wan_vae/convolution.h"
+#include "src/models/vae/convolution.h"
 #include "src/models/parameters.h"
 
 namespace tessera::wan_vae {

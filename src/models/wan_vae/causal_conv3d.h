@@ -10,7 +10,7 @@
 #include <cstdint>
 
 #include "src/models/wan_vae/feature_cache.h"
-#include "src/models/wan_vae/row_bands.h"
+#include "src/models/vae/row_bands.h"
 
 namespace tessera::wan_vae {
 

@@ -5,7 +5,7 @@
 #include <torch/nn/module.h>
 
 #include "src/models/wan_vae/feature_cache.h"
-#include "src/models/wan_vae/row_bands.h"
+#include "src/models/vae/row_bands.h"
 
 namespace tessera::wan_vae {
 

@@ -5,8 +5,8 @@
 #include <memory>
 
 #include "src/models/wan_vae/channel_rms_norm.h"
-#include "src/models/wan_vae/conv2d.h"
-#include "src/models/wan_vae/row_bands.h"
+#include "src/models/vae/conv2d.h"
+#include "src/models/vae/row_bands.h"
 
 namespace tessera::wan_vae {
 

@@ -3,7 +3,7 @@
 // nearest 2x upsample or a one-pixel zero pad right and bottom), and for the 3-D modes a temporal one
 // ("time_conv"): the upsample doubles the frames of every chunk after the first, the downsample halves them.
 #include "src/models/wan_vae/causal_conv3d.h"
-#include "src/models/wan_vae/conv2d.h"
+#include "src/models/vae/conv2d.h"
 #include "src/models/wan_vae/vae_layer.h"
 
 #include <memory>

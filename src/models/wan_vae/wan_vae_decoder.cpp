@@ -9,6 +9,7 @@
 #include "src/io/load_weights.h"
 #include "src/models/parameters.h"
 #include "src/io/weight_source.h"
+#include "src/models/vae/row_split.h"
 #include "src/models/wan_vae/autoencoder_kl_wan.h"
 
 namespace tessera {
@@ -77,29 +78,13 @@ std::vector<int64_t> WanVaeDecoder::band_rows(int64_t latent_height, int ranks) 
 at::Tensor WanVaeDecoder::decode_band(const at::Tensor& latents, Communicator* group) {
   const at::Tensor z = check_and_denormalise(latents);
   if (group == nullptr || group->size() == 1) return as_output(model_->decode(z));
-  const int64_t height = z.size(3);
-  // Every rank that takes part holds at least one latent row, and so at least `scale` rows at each resolution
-  // after: more than the one-row halo of every convolution (row_bands.h fetches a halo across several bands
-  // anyway). When the latents have fewer rows than the group has ranks, the last ranks sit the decode out.
-  const int taking_part = static_cast<int>(std::min<int64_t>(height, group->size()));
-  const std::vector<int64_t> latent_rows = shard_sizes(height, taking_part);
-  std::shared_ptr<Communicator> subgroup;
-  Communicator* bands_group = group;
-  if (taking_part < group->size()) {
-    const bool member = group->rank() < taking_part;
-    subgroup = group->split(member ? 0 : -1, group->rank(), group->name() + "/vae-rows");
-    if (!member) {
-      const int64_t scale = spatial_scale();
-      return at::empty({z.size(0), config().out_channels, 1 + (z.size(2) - 1) * config().temporal_scale(), 0,
-                        z.size(4) * scale},
-                       at::TensorOptions().dtype(as_output(z).scalar_type()).device(z.device()));
-    }
-    bands_group = subgroup.get();
+  const RowSplit split(*group, z.size(3));
+  if (!split.takes_part()) {
+    return at::empty({z.size(0), config().out_channels, 1 + (z.size(2) - 1) * config().temporal_scale(), 0,
+                      z.size(4) * spatial_scale()},
+                     at::TensorOptions().dtype(as_output(z).scalar_type()).device(z.device()));
   }
-  const int me = bands_group->rank();
-  const int64_t offset = exclusive_prefix_sum(latent_rows)[me];
-  const wan_vae::RowBands rows(*bands_group, latent_rows);
-  return as_output(model_->decode(z.narrow(3, offset, latent_rows[me]), rows));
+  return as_output(model_->decode(z.narrow(3, split.first_row(), split.rows()), split.bands()));
 }
 
 at::Tensor WanVaeDecoder::decode_to_frames(const at::Tensor& latents, Communicator* group) {

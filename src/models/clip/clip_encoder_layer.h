@@ -1,0 +1,35 @@
+#pragma once
+// One CLIP encoder layer ("text_model.encoder.layers.N"): pre-norm causal self-attention (layer_norm1, self_attn)
+// and pre-norm MLP (layer_norm2, mlp.fc1, the activation, mlp.fc2), each added back to the residual stream.
+#include <ATen/core/Tensor.h>
+#include <torch/nn/module.h>
+
+#include "src/models/clip/clip_attention.h"
+#include "src/models/clip/clip_text_config.h"
+#include "src/models/layers.h"
+
+namespace tessera {
+
+class ClipMlp : public torch::nn::Module {
+ public:
+  explicit ClipMlp(const ClipTextConfig& config);
+  at::Tensor forward(const at::Tensor& x) const;
+
+ private:
+  ClipActivation activation_;
+  std::shared_ptr<Linear> fc1_, fc2_;
+};
+
+class ClipEncoderLayer : public torch::nn::Module {
+ public:
+  explicit ClipEncoderLayer(const ClipTextConfig& config);
+  // hidden_states [batch, tokens, hidden_size] -> the same, in the weights' dtype.
+  at::Tensor forward(const at::Tensor& hidden_states) const;
+
+ private:
+  std::shared_ptr<ClipAttention> self_attn_;
+  std::shared_ptr<Fp32LayerNorm> layer_norm1_, layer_norm2_;
+  std::shared_ptr<ClipMlp> mlp_;
+};
+
+}  // namespace tessera

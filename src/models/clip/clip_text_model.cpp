@@ -1,0 +1,110 @@
+#include "src/models/clip/clip_text_model.h"
+
+#include <ATen/ATen.h>
+#include <torch/nn/modules/container/modulelist.h>
+
+#include "common/check.h"
+#include "src/io/json_file.h"
+#include "src/io/load_weights.h"
+#include "src/models/clip/clip_encoder_layer.h"
+#include "src/models/layers.h"
+#include "src/models/parameters.h"
+#include "src/models/embedding_layer.h"
+
+namespace tessera {
+namespace {
+
+// transformers' nesting: "text_model" holds "embeddings", "encoder.layers" and "final_layer_norm".
+class ClipTextEmbeddings : public torch::nn::Module {
+ public:
+  ClipTextEmbeddings(const ClipTextConfig& config, std::shared_ptr<Embedding>& token,
+                     std::shared_ptr<Embedding>& position) {
+    token = register_module("token_embedding",
+                            std::make_shared<Embedding>(config.vocab_size, config.hidden_size, 0.02));
+    position = register_module("position_embedding", std::make_shared<Embedding>(
+                                                         config.max_position_embeddings, config.hidden_size, 0.02));
+  }
+};
+
+class ClipEncoder : public torch::nn::Module {
+ public:
+  ClipEncoder(const ClipTextConfig& config, std::vector<std::shared_ptr<ClipEncoderLayer>>& layers) {
+    auto list = register_module("layers", torch::nn::ModuleList());
+    for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+      layers.push_back(std::make_shared<ClipEncoderLayer>(config));
+      list->push_back(layers.back());
+    }
+  }
+};
+
+class ClipTextTransformer : public torch::nn::Module {
+ public:
+  ClipTextTransformer(const ClipTextConfig& config, std::shared_ptr<Embedding>& token,
+                      std::shared_ptr<Embedding>& position, std::vector<std::shared_ptr<ClipEncoderLayer>>& layers,
+                      std::shared_ptr<Fp32LayerNorm>& final_layer_norm) {
+    build(*this, config, token, position, layers, final_layer_norm);
+  }
+  static void build(torch::nn::Module& parent, const ClipTextConfig& config, std::shared_ptr<Embedding>& token,
+                    std::shared_ptr<Embedding>& position, std::vector<std::shared_ptr<ClipEncoderLayer>>& layers,
+                    std::shared_ptr<Fp32LayerNorm>& final_layer_norm) {
+    parent.register_module("embeddings", std::make_shared<ClipTextEmbeddings>(config, token, position));
+    parent.register_module("encoder", std::make_shared<ClipEncoder>(config, layers));
+    final_layer_norm = parent.register_module(
+        "final_layer_norm", std::make_shared<Fp32LayerNorm>(config.hidden_size, config.layer_norm_eps, true));
+  }
+};
+
+}  // namespace
+
+ClipTextModel::ClipTextModel(const ClipTextConfig& config, bool text_model_prefix) : config_(config) {
+  if (text_model_prefix) {
+    register_module("text_model", std::make_shared<ClipTextTransformer>(config, token_embedding_,
+                                                                        position_embedding_, layers_, final_layer_norm_));
+  } else {
+    ClipTextTransformer::build(*this, config, token_embedding_, position_embedding_, layers_, final_layer_norm_);
+  }
+}
+
+ClipTextOutput ClipTextModel::forward(const at::Tensor& input_ids) const {
+  TESSERA_CHECK(input_ids.dim() == 2 && input_ids.scalar_type() == at::kLong,
+                "CLIP input_ids must be [batch, tokens] int64, got ", input_ids.sizes(), " ", input_ids.scalar_type());
+  const int64_t batch = input_ids.size(0), tokens = input_ids.size(1);
+  TESSERA_CHECK(tokens >= 1 && tokens <= config_.max_position_embeddings, "CLIP input of ", tokens,
+                " tokens; the text encoder has ", config_.max_position_embeddings, " positions");
+  TESSERA_CHECK(!input_ids.numel() || (input_ids.min().item<int64_t>() >= 0 &&
+                                       input_ids.max().item<int64_t>() < config_.vocab_size),
+                "CLIP input_ids must lie in [0, ", config_.vocab_size, "), the text encoder's vocabulary; the "
+                "tokenizer does not match the text encoder");
+  const at::Tensor positions = at::arange(tokens, input_ids.options());
+  at::Tensor hidden = token_embedding_->forward(input_ids) + position_embedding_->forward(positions).unsqueeze(0);
+  for (const auto& layer : layers_) hidden = layer->forward(hidden);
+  const at::Tensor last_hidden_state = final_layer_norm_->forward(hidden);
+  // transformers' rule, with its int32 cast and argmax (the first maximum): either the largest id (legacy) or
+  // the first end token (position 0 when a row has none).
+  const at::Tensor ids = input_ids.to(at::kInt);
+  const at::Tensor end_positions =
+      config_.legacy_pooling() ? ids.argmax(-1) : (ids == config_.eos_token_id).to(at::kInt).argmax(-1);
+  const at::Tensor rows = at::arange(batch, input_ids.options());
+  return {.last_hidden_state = last_hidden_state, .pooled = last_hidden_state.index({rows, end_positions})};
+}
+
+std::shared_ptr<ClipTextModel> load_clip_text_model(const std::string& text_encoder_dir, c10::ScalarType dtype,
+                                                    c10::Device device) {
+  const std::string config_path = text_encoder_dir + "/config.json";
+  const ClipTextConfig config = clip_text_config_from_json(
+      io::read_json_object(config_path, "(the CLIP text encoder's configuration, in the pipeline's text_encoder/)"),
+      config_path);
+  io::WeightSource source = io::WeightSource::open_dir(text_encoder_dir);
+  const bool prefixed = !source.contains("embeddings.token_embedding.weight");
+  source.forget(prefixed ? "text_model.embeddings.position_ids" : "embeddings.position_ids");  // an old buffer
+  std::shared_ptr<ClipTextModel> model;
+  {
+    MetaParameterScope shape_only;  // the weights exist once: straight from the checkpoint, in their dtype
+    model = std::make_shared<ClipTextModel>(config, prefixed);
+  }
+  io::load_weights(*model, source, dtype, device);
+  model->eval();
+  return model;
+}
+
+}  // namespace tessera
