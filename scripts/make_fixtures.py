@@ -13,7 +13,7 @@ import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PARTS = ["schedulers", "wan", "flux", "caches", "denoise", "umt5", "wan_vae", "wan_pipeline"]
+PARTS = ["schedulers", "wan", "flux", "caches", "flux_caches", "denoise", "umt5", "wan_vae", "wan_pipeline"]
 
 
 def main() -> int:
