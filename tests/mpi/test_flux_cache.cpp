@@ -20,7 +20,7 @@
 namespace tessera::testing {
 namespace {
 
-struct Run {
+struct CachedRun {
   std::vector<at::Tensor> outputs;  // per step, the whole sample (gathered at proj_out)
   std::string decisions;            // per step and hooked unit: C, S or F, steps separated by '|'
 };
@@ -37,10 +37,10 @@ class FluxCacheUnderContextParallel : public ::testing::TestWithParam<std::strin
     for (const std::string& name : inputs.names()) inputs_.set(name, inputs.load(name));
   }
 
-  Run cached() {
+  CachedRun cached() {
     enable_cache(*model_, parse_cache_spec(case_["caches"][GetParam()]["spec"].get<std::string>()));
     const auto sigmas = case_["sigmas"].get<std::vector<double>>();
-    Run run;
+    CachedRun run;
     at::Tensor latents = inputs_.tensor("hidden_states");
     for (size_t k = 0; k + 1 < sigmas.size(); ++k) {
       set_cache_timestep(*model_, sigmas[k] * 1000);
@@ -80,13 +80,13 @@ std::vector<std::string> all_decisions(const std::string& decisions) {
 }
 
 TEST_P(FluxCacheUnderContextParallel, EveryRankDecidesAlikeAndMatchesOneRank) {
-  const Run single = cached();
+  const CachedRun single = cached();
   ASSERT_NE(single.decisions.find_first_of("SF"), std::string::npos) << single.decisions;
   for (const auto& config : strategies(world().size())) {
     SCOPED_TRACE(config.to_string());
     auto mesh = std::make_shared<DeviceMesh>(shared_world(), config);
     enable_parallelism(*model_, model_->context_parallel_plan(), mesh);
-    const Run parallel = cached();
+    const CachedRun parallel = cached();
     disable_parallelism(*model_);
     for (const std::string& other : all_decisions(parallel.decisions)) EXPECT_EQ(other, parallel.decisions);
     EXPECT_EQ(parallel.decisions, single.decisions);
