@@ -10,9 +10,10 @@
 
 namespace tessera {
 
-// Where the cache hooks go: every module matching the pattern, in registration order, is one block of the
-// stack the model runs one after the other (Wan: "blocks.0" ... "blocks.N-1").
-inline constexpr const char* kDefaultCacheBlocks = "blocks.*";
+// Where the cache hooks go: empty, the model's own block stack (Wan: "blocks.0" ... "blocks.N-1"; FLUX:
+// "transformer_blocks.*" then "single_transformer_blocks.*", see hooks/block_stack.h); else ";"-separated
+// patterns whose matches, in order, are the blocks the model runs one after the other.
+inline constexpr const char* kDefaultCacheBlocks = "";
 
 // First Block Cache (ParaAttention / diffusers FirstBlockCacheConfig): run the first block; when its residual
 // changed by at most `threshold` (relative L1, sum|r - r_prev| / sum|r_prev|) since the last computed step,
@@ -30,9 +31,13 @@ enum class TeaCacheIndicator {
   // indicator with use_ret_steps). It depends on the timestep only, so the skip pattern is fixed per schedule.
   timestep_embedding,
   // norm1(x) * (1 + scale) + shift, the first self-attention's input: the paper's indicator (TeaCache4HunyuanVideo,
-  // TeaCache4FLUX). No reference fit exists for Wan; use it with coefficients = {} (no rescaling).
+  // TeaCache4FLUX). No reference fit exists for Wan; use it with coefficients = {} (no rescaling). On FLUX it is
+  // norm1's modulated image input of the first double-stream block, as TeaCache4FLUX; use kTeaCacheFluxCoefficients.
   modulated_input,
 };
+// TeaCache4FLUX's fit on the modulated_input indicator (ali-vilab/TeaCache, TeaCache4FLUX/teacache_flux.py).
+inline const std::vector<double> kTeaCacheFluxCoefficients{4.98651651e+02, -2.83781631e+02, 5.58554382e+01,
+                                                           -3.82021401e+00, 2.64230861e-01};
 struct TeaCacheConfig {
   // The reference's default threshold (teacache_generate.py: 0.1 about 2x, 0.2 about 3x on Wan2.1).
   double threshold = 0.2;
@@ -68,10 +73,12 @@ struct TaylorSeerConfig {
 // timestep t is strictly inside its type's timestep skip range (lo < t < hi, as diffusers), computes only every
 // block_skip_range-th call and otherwise returns (broadcasts) its last computed output. A skip range of 0 is
 // diffusers' None: that type is not hooked. An identifier names a block list: spatial and temporal attention
-// are `<identifier>.*.attn1`, cross attention `<identifier>.*.attn2` (exact dotted paths, not diffusers'
-// regex search). Wan has no separate temporal attention (attn1 attends over the whole video), so the temporal
-// settings match nothing there; a module claimed by an earlier type (spatial, temporal, cross) is not hooked
-// again. The timestep comes from `current_timestep_callback`, or when unset from set_cache_timestep.
+// are the self-attention children of its blocks, `<identifier>.*.<child>` (Module::role; Wan's attn1, FLUX's
+// attn), cross attention the cross-attention children (Wan's attn2) (exact dotted paths, not diffusers' regex
+// search). Wan has no separate temporal attention (attn1 attends over the whole video), so the temporal
+// settings match nothing there; FLUX has only its joint text+image attention, a spatial self-attention in
+// both block kinds, and no cross attention. A module claimed by an earlier type (spatial, temporal, cross) is
+// not hooked again. The timestep comes from `current_timestep_callback`, or when unset from set_cache_timestep.
 struct PyramidAttentionBroadcastConfig {
   int64_t spatial_attention_block_skip_range = 0;  // 0: None
   int64_t temporal_attention_block_skip_range = 0;

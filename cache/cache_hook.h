@@ -17,7 +17,9 @@ inline constexpr const char* kCacheHookName = "cache";
 
 class CacheHook : public ModelHook {
  public:
-  CacheHook(std::shared_ptr<CacheSession> session, int64_t block) : session_(std::move(session)), block_(block) {}
+  // `streams`: what the hooked block returns (blocks of a stack); attention hooks keep the default.
+  CacheHook(std::shared_ptr<CacheSession> session, int64_t block, BlockStreams streams = {})
+      : session_(std::move(session)), block_(block), streams_(streams) {}
 
   bool overrides_forward() const override { return true; }
   void reset_state(Module& /*module*/) override { session_->reset(); }
@@ -31,12 +33,17 @@ class CacheHook : public ModelHook {
 
   std::shared_ptr<CacheSession> session_;
   int64_t block_;
+  BlockStreams streams_;
 };
 
-// One factory per method (first_block_cache.cpp, teacache.cpp, taylorseer.cpp).
-std::shared_ptr<CacheHook> make_first_block_cache_hook(std::shared_ptr<CacheSession> session, int64_t block);
-std::shared_ptr<CacheHook> make_teacache_hook(std::shared_ptr<CacheSession> session, int64_t block);
-std::shared_ptr<CacheHook> make_taylorseer_hook(std::shared_ptr<CacheSession> session, int64_t block);
+// One factory per method (first_block_cache.cpp, teacache.cpp, taylorseer.cpp); `streams` says which of the
+// block's outputs are hidden_states and encoder_hidden_states: both streams are cached and rebuilt.
+std::shared_ptr<CacheHook> make_first_block_cache_hook(std::shared_ptr<CacheSession> session, int64_t block,
+                                                       BlockStreams streams);
+std::shared_ptr<CacheHook> make_teacache_hook(std::shared_ptr<CacheSession> session, int64_t block,
+                                              BlockStreams streams);
+std::shared_ptr<CacheHook> make_taylorseer_hook(std::shared_ptr<CacheSession> session, int64_t block,
+                                                BlockStreams streams);
 
 // Pyramid Attention Broadcast hooks attention modules instead of blocks (pyramid_attention_broadcast.cpp).
 enum class AttentionKind { spatial, temporal, cross };

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "cache/block_streams.h"
 #include "cache/cache_config.h"
 #include "hooks/state_manager.h"
 
@@ -42,12 +43,13 @@ struct CacheContextState {
   int64_t step = -1;  // the current step: incremented each time block 0 runs
   bool skip = false;  // FBC/TeaCache: the blocks after the decision are skipped this step
   double metric = 0;  // the decision value of this step (recorded with every block)
-  at::Tensor reference;        // FBC: first-block residual, TeaCache: modulated input, of the last reference step
-  at::Tensor stack_start;      // this step's hidden states where the cached span starts
-  at::Tensor cached_residual;  // last computed step: output of the last block - stack_start
-  double accumulated = 0;      // TeaCache's accumulated rescaled change
-  // TaylorSeer, per block: Taylor factors (value, first difference, ...) and the step they were computed at.
-  std::vector<std::vector<at::Tensor>> factors;
+  at::Tensor reference;     // FBC: first-block residual, TeaCache: modulated input, of the last reference step
+  Streams stack_start;      // this step's streams where the cached span starts
+  Streams cached_residual;  // last computed step: the streams out of the last block - stack_start
+  double accumulated = 0;   // TeaCache's accumulated rescaled change
+  // TaylorSeer, per block: Taylor factors (value, first difference, ...) per stream, and the step they were
+  // computed at.
+  std::vector<std::vector<Streams>> factors;
   std::vector<int64_t> factors_step;
   // Pyramid Attention Broadcast, per hooked attention module: calls so far, and the last computed output.
   std::vector<int64_t> attention_calls;

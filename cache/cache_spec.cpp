@@ -112,6 +112,10 @@ CacheConfig parse_cache_spec(std::string_view spec) {
             [&](const std::string& v) {
               config.coefficients.clear();
               if (v == "none") return;
+              if (v == "flux") {
+                config.coefficients = kTeaCacheFluxCoefficients;
+                return;
+              }
               for (const std::string& c : split(v, ';')) {
                 config.coefficients.push_back(parse_double(method, "coefficients", c));
               }
@@ -212,7 +216,7 @@ CacheConfig parse_cache_spec(std::string_view spec) {
 }
 
 std::string cache_spec_help() {
-  return "method[:key=value,...]: fbc:threshold=0.05 | teacache:threshold=0.2,warmup=5,coefficients=a;b;c|none,"
+  return "method[:key=value,...]: fbc:threshold=0.05 | teacache:threshold=0.2,warmup=5,coefficients=a;b;c|none|flux,"
          "indicator=timestep_embedding|modulated_input | "
          "taylorseer:order=1,interval=5,warmup=3,stop_after=-1,forecast=residual|output (these also take blocks=<pattern>) | "
          "pab:spatial_skip=2,cross_skip=6,spatial_range=100-800,cross_range=100-800 (also temporal_skip, "

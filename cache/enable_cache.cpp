@@ -150,8 +150,9 @@ void enable_cache(HookableModel& model, const CacheConfig& config) {
     return;
   }
   const std::string& pattern = blocks_pattern(config);
-  const auto blocks = model.find_all(pattern);
-  TESSERA_CHECK(!blocks.empty(), "cache block pattern \"", pattern, "\" matches no module of ", model.class_name());
+  const auto blocks = block_stack_of(model, pattern);
+  TESSERA_CHECK(!blocks.empty(), "cache block pattern \"", pattern.empty() ? "(the model's block stack)" : pattern,
+                "\" matches no module of ", model.class_name());
 
   std::vector<std::string> names;
   for (const auto& block : blocks) names.push_back(block.path);
@@ -160,9 +161,9 @@ void enable_cache(HookableModel& model, const CacheConfig& config) {
     const auto index = static_cast<int64_t>(i);
     std::shared_ptr<CacheHook> hook;
     switch (config.index()) {
-      case 0: hook = make_first_block_cache_hook(session, index); break;
-      case 1: hook = make_teacache_hook(session, index); break;
-      default: hook = make_taylorseer_hook(session, index); break;
+      case 0: hook = make_first_block_cache_hook(session, index, blocks[i].streams); break;
+      case 1: hook = make_teacache_hook(session, index, blocks[i].streams); break;
+      default: hook = make_taylorseer_hook(session, index, blocks[i].streams); break;
     }
     HookRegistry::get_or_create(*blocks[i].module).register_hook(kCacheHookName, hook);
   }

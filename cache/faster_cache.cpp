@@ -58,8 +58,7 @@ class FasterCacheAttentionHook : public CacheHook {
     // Only the conditional outputs are cached, so only a conditional-only call can be served from them.
     extrapolate_here = extrapolate_here && !last.empty() && (config.is_guidance_distilled || batch != full_batch);
     // Shard shapes can change on some ranks only: outputs of another shape cannot be extrapolated.
-    extrapolate_here = extrapolate_here && last[0].size(0) == batch &&
-                       last[0].sizes().slice(1) == hidden_states.sizes().slice(1);
+    extrapolate_here = extrapolate_here && last[0].size(0) == batch && outputs_fit_call(last, args);
     const bool extrapolate = session_->reuse_on_every_rank(extrapolate_here);
 
     Outputs outputs;
@@ -118,6 +117,14 @@ class FasterCacheDenoiserHook : public CacheHook {
     CacheContextState& state = session_->state();
     const double timestep = current_timestep(*session_);
     const at::Tensor output = outputs.at(0);
+    // The unconditional branch is rebuilt in the frequency space of frames; a model whose output is a token
+    // sequence (FLUX's packed latents [B, N, C]) has no frames to transform, and FLUX.1-dev, guidance-distilled,
+    // runs no unconditional branch anyway.
+    const int64_t frame_dims = config.tensor_format == "BCHW" ? 4 : 5;
+    TESSERA_CHECK(output.dim() == frame_dims, "faster_cache rebuilds the unconditional branch from frames ",
+                  config.tensor_format, ", but the model's output 0 has ", output.dim(), " dimensions (",
+                  output.sizes(), "); set is_guidance_distilled (--cache fastercache:distilled=true) for a model ",
+                  "whose output is a token sequence, such as FLUX, to keep the attention reuse alone");
     if (state.conditional_only) {
       state.low_frequency_delta = state.low_frequency_delta * weight(config.low_frequency_weight_callback,
                                                                      config.low_frequency_weight_update_timestep_range,

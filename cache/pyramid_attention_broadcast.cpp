@@ -14,22 +14,22 @@ struct KindSettings {
   int64_t skip_range;
   std::pair<int64_t, int64_t> timestep_range;
   const std::vector<std::string>* identifiers;
-  const char* attention;  // the child that holds this kind of attention in a block
+  ModuleRole role;  // what a block's child must be to be this kind of attention
 };
 
 KindSettings settings(const PyramidAttentionBroadcastConfig& config, AttentionKind kind) {
   switch (kind) {
     case AttentionKind::spatial:
       return {config.spatial_attention_block_skip_range, config.spatial_attention_timestep_skip_range,
-              &config.spatial_attention_block_identifiers, "attn1"};
+              &config.spatial_attention_block_identifiers, ModuleRole::self_attention};
     case AttentionKind::temporal:
       return {config.temporal_attention_block_skip_range, config.temporal_attention_timestep_skip_range,
-              &config.temporal_attention_block_identifiers, "attn1"};
+              &config.temporal_attention_block_identifiers, ModuleRole::self_attention};
     case AttentionKind::cross:
       break;
   }
   return {config.cross_attention_block_skip_range, config.cross_attention_timestep_skip_range,
-          &config.cross_attention_block_identifiers, "attn2"};
+          &config.cross_attention_block_identifiers, ModuleRole::cross_attention};
 }
 
 class PyramidAttentionBroadcastHook : public CacheHook {
@@ -49,7 +49,8 @@ class PyramidAttentionBroadcastHook : public CacheHook {
     const bool in_range = mine.timestep_range.first < timestep && timestep < mine.timestep_range.second;
     // Shard shapes can change on some ranks only: a cached output of another shape cannot be broadcast.
     const bool broadcast_here = !cached.empty() && in_range && calls % mine.skip_range != 0 &&
-                                cached[0].sizes() == args.tensor("hidden_states").sizes();
+                                cached[0].size(0) == args.tensor("hidden_states").size(0) &&
+                                outputs_fit_call(cached, args);
     const bool broadcast = session_->reuse_on_every_rank(broadcast_here);
     ++calls;
     if (broadcast) {
@@ -76,9 +77,11 @@ std::vector<AttentionTarget> pyramid_attention_broadcast_targets(Module& model,
     for (const AttentionKind kind : {AttentionKind::spatial, AttentionKind::temporal, AttentionKind::cross}) {
       const KindSettings kind_settings = settings(config, kind);
       if (kind_settings.skip_range <= 0) continue;
+      // A child of a block of the identified list, by role not name (Wan: attn1 and attn2; FLUX: attn, its
+      // joint self-attention, in both block kinds).
       bool selected = false;
       for (const std::string& identifier : *kind_settings.identifiers) {
-        selected = selected || path_matches(identifier + ".*." + kind_settings.attention, path);
+        selected = selected || (module->role() == kind_settings.role && path_matches(identifier + ".*.*", path));
       }
       if (selected) {
         targets.push_back({path, module, kind});

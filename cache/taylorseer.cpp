@@ -3,7 +3,7 @@
 // finite differences of the residuals of the computed steps (or, with forecast_residual off, the block's
 // output itself, as diffusers' TaylorSeer forecasts its hooked modules' outputs). The schedule depends on the
 // step count only; the decision is still taken collectively, since a rank may lack usable factors (its shard
-// changed shape). The factors are rank-local shards.
+// changed shape). The factors are rank-local shards, one set per stream of a two-stream block (FLUX).
 #include <ATen/ATen.h>
 
 #include <limits>
@@ -29,7 +29,7 @@ class TaylorSeerHook : public CacheHook {
                              (state.step - config.warmup_steps - 1) % config.interval != 0;
       // A forecast needs factors of this shape; shard shapes can change on some ranks only.
       const auto& first = state.factors[0];
-      const bool usable_here = !first.empty() && first[0].sizes() == args.tensor("hidden_states").sizes();
+      const bool usable_here = !first.empty() && same_shapes(first[0], input_streams(args, streams_));
       state.skip = session_->reuse_on_every_rank(scheduled && usable_here);
       // Scheduled but refused: some rank's factors do not fit. Every rank restarts its factors, as one rank
       // does on a new shape, so that all keep expansions of the same order.
@@ -39,32 +39,33 @@ class TaylorSeerHook : public CacheHook {
       state.metric = std::numeric_limits<double>::quiet_NaN();
     }
     auto& factors = state.factors[block_];
-    const at::Tensor& hidden_states = args.tensor("hidden_states");
-    const bool usable = !factors.empty() && factors[0].sizes() == hidden_states.sizes();
+    const Streams input = input_streams(args, streams_);
+    const bool usable = !factors.empty() && same_shapes(factors[0], input);
     if (state.skip && usable) {
       session_->record(block_, BlockAction::forecast, state.metric);
       const double distance = static_cast<double>(state.step - state.factors_step[block_]);
-      at::Tensor residual = factors[0];
+      Streams forecast = factors[0];
       double weight = 1;
       for (size_t i = 1; i < factors.size(); ++i) {
         weight *= distance / static_cast<double>(i);  // distance^i / i!
-        residual = residual + factors[i] * weight;
+        forecast = forecast + factors[i] * weight;
       }
-      residual = residual.to(hidden_states.scalar_type());
-      return {config.forecast_residual ? hidden_states + residual : residual};
+      forecast = to_dtype_of(forecast, input);
+      return as_outputs(config.forecast_residual ? input + forecast : forecast, streams_);
     }
     Outputs outputs = module.original_forward(args);
     session_->record(block_, BlockAction::computed, state.metric);
-    const at::Tensor forecast_target = config.forecast_residual ? outputs.at(0) - hidden_states : outputs.at(0);
+    const Streams output = output_streams(outputs, streams_);
+    const Streams forecast_target = config.forecast_residual ? output - input : output;
     update(factors, state.factors_step[block_], usable, forecast_target, state.step, config.order);
     return outputs;
   }
 
  private:
   // New factors: [r, (r - old[0]) / d, (new[1] - old[1]) / d, ...], as many as the old ones allow, up to `order`.
-  static void update(std::vector<at::Tensor>& factors, int64_t& factors_step, bool usable, const at::Tensor& residual,
+  static void update(std::vector<Streams>& factors, int64_t& factors_step, bool usable, const Streams& residual,
                      int64_t step, int64_t order) {
-    std::vector<at::Tensor> updated{residual};
+    std::vector<Streams> updated{residual};
     if (usable && step > factors_step) {
       const double distance = static_cast<double>(step - factors_step);
       for (int64_t i = 0; i < order && static_cast<size_t>(i) < factors.size(); ++i) {
@@ -78,8 +79,9 @@ class TaylorSeerHook : public CacheHook {
 
 }  // namespace
 
-std::shared_ptr<CacheHook> make_taylorseer_hook(std::shared_ptr<CacheSession> session, int64_t block) {
-  return std::make_shared<TaylorSeerHook>(std::move(session), block);
+std::shared_ptr<CacheHook> make_taylorseer_hook(std::shared_ptr<CacheSession> session, int64_t block,
+                                                BlockStreams streams) {
+  return std::make_shared<TaylorSeerHook>(std::move(session), block, streams);
 }
 
 }  // namespace tessera

@@ -13,8 +13,8 @@ import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PARTS = ["schedulers", "wan", "flux", "caches", "denoise", "umt5", "wan_vae", "wan_pipeline", "flux_text",
-         "autoencoder_kl", "flux_pipeline"]
+PARTS = ["schedulers", "wan", "flux", "caches", "flux_caches", "denoise", "umt5", "wan_vae", "wan_pipeline",
+         "flux_text", "autoencoder_kl", "flux_pipeline"]
 
 
 def main() -> int:

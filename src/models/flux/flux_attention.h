@@ -25,6 +25,8 @@ class FluxAttention : public Module {
   };
   enum class Form { double_stream, single_stream };
   FluxAttention(Shape shape, Form form, double eps);
+  // Joint attention over text and image tokens: self-attention for the caches that hook it (PAB, FasterCache).
+  ModuleRole role() const override { return ModuleRole::self_attention; }
 
  protected:
   Outputs forward_impl(Args& args) override;

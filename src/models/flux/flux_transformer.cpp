@@ -50,9 +50,9 @@ FluxTransformer2DModel::FluxTransformer2DModel(FluxConfig config) : config_(std:
 
 ModelCapabilities FluxTransformer2DModel::capabilities() const {
   ModelCapabilities declared;
-  // tessera's block caches replace a block's single hidden_states output with a cached residual; FLUX's blocks
-  // carry two streams (text and image) and its single-stream blocks a third layout, so no cache applies yet.
-  declared.supports_cache = false;
+  // Both block kinds carry the text and the image stream (block_stack says which output is which), and the
+  // caches cache and rebuild both.
+  declared.supports_cache = true;
   for (const auto& [path, action] : describe_plan(context_parallel_plan())) declared.cp_plan.push_back({path, action});
   declared.no_split_modules = {"FluxTransformerBlock", "FluxSingleTransformerBlock"};
   declared.repeated_blocks = {"FluxTransformerBlock", "FluxSingleTransformerBlock"};
@@ -61,6 +61,12 @@ ModelCapabilities FluxTransformer2DModel::capabilities() const {
   declared.inputs = {"hidden_states", "encoder_hidden_states", "pooled_projections", "timestep",
                      "img_ids",       "txt_ids",               "guidance"};
   return declared;
+}
+
+std::vector<BlockGroup> FluxTransformer2DModel::block_stack() const {
+  const BlockStreams streams{.hidden_states_output = 1, .encoder_hidden_states_output = 0};
+  return {{.pattern = "transformer_blocks.*", .streams = streams},
+          {.pattern = "single_transformer_blocks.*", .streams = streams}};
 }
 
 ContextParallelPlan FluxTransformer2DModel::context_parallel_plan() const {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "hooks/block_stack.h"
 #include "src/models/flux/flux_ada_norms.h"
 #include "src/models/flux/flux_config.h"
 #include "src/models/flux/flux_pos_embed.h"
@@ -20,7 +21,7 @@ namespace tessera {
 // [B, N_txt, joint_attention_dim], pooled_projections [B, pooled_projection_dim], timestep [B] in [0, 1] (scaled
 // by 1000 inside, as diffusers does), img_ids [N_img, axes], txt_ids [N_txt, axes], guidance [B] (only with
 // guidance_embeds). Output 0: sample [B, N_img, patch_size^2 * out_channels].
-class FluxTransformer2DModel : public Model {
+class FluxTransformer2DModel : public Model, public DeclaresBlockStack {
  public:
   static constexpr const char* kClassName = "FluxTransformer2DModel";
 
@@ -29,6 +30,8 @@ class FluxTransformer2DModel : public Model {
   std::string class_name() const override { return kClassName; }
   ModelCapabilities capabilities() const override;
   ContextParallelPlan context_parallel_plan() const override;
+  // The double-stream blocks, then the single-stream ones; both return (encoder_hidden_states, hidden_states).
+  std::vector<BlockGroup> block_stack() const override;
   std::vector<std::pair<std::string, std::string>> config_entries() const override { return config_.entries(); }
   const FluxConfig& config() const { return config_; }
 
