@@ -84,6 +84,18 @@ for case in clip_cfg still_no_cfg; do
 done
 
 echo
+echo "== the FLUX.1 pipeline on 2 ranks (Ring 2): a tiny random FluxPipeline folder saved by diffusers (CLIP + BPE"
+echo "   tokenizer, T5 + SentencePiece, the FLUX transformer with guidance embedding, FlowMatchEuler with the"
+echo "   resolution shift, AutoencoderKL split across both ranks), against diffusers' FluxPipeline"
+FLUX_PIPELINE="$ROOT/tests/fixtures/flux_pipeline"
+rm -rf "$OUT_DIR/flux_pipeline"
+"$RUN" -np 2 "$TESSERA" batch --model "$FLUX_PIPELINE/pipeline" --jobs "$FLUX_PIPELINE/jobs.jsonl" \
+      --out-dir "$OUT_DIR/flux_pipeline" --ring 2
+for case in fox_guidance cafe_low_guidance; do
+  "$BUILD_DIR/bin/tessera_compare_frames" "$OUT_DIR/flux_pipeline/$case.png" "$FLUX_PIPELINE/$case.safetensors" frames_uint8
+done
+
+echo
 echo "== communication benchmark (mpirun -np 2): all_to_all, all_gather, ring exchange, all_reduce"
 "$RUN" -np 2 "$TESSERA" bench comm --max-bytes 4M --seconds-per-point 0.05 --json "$OUT_DIR/comm_np2.json"
 
@@ -94,4 +106,5 @@ echo "wan_forward_ulysses2.safetensors, wan_forward_ring2.safetensors (the 'samp
 echo "tensor, equal to diffusers' within 1e-5), denoise_np1.safetensors and denoise_fbc_np2.safetensors (final"
 echo "'latents', equal to diffusers' loop without and with its First Block Cache within 1e-5),"
 echo "denoise_fbc_np2_stats.json (what every block did at every step on each rank), wan_pipeline/ (the tiny"
-echo "WanPipeline's frames, equal to diffusers' within 1/255), comm_np2.json (bandwidth per collective and size)"
+echo "WanPipeline's frames, equal to diffusers' within 1/255), flux_pipeline/ (the tiny FluxPipeline's images, the"
+echo "same), comm_np2.json (bandwidth per collective and size)"
