@@ -16,13 +16,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import torch
 from diffusers import FluxTransformer2DModel
 from safetensors.torch import load_file, save_file
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from wan_forward_vs_diffusers import ROOT, time_diffusers  # noqa: E402
+
 MEDIUM = dict(patch_size=1, in_channels=64, out_channels=None, num_layers=1, num_single_layers=2,
               attention_head_dim=128, num_attention_heads=24, joint_attention_dim=4096, pooled_projection_dim=768,
               guidance_embeds=True, axes_dims_rope=(16, 56, 56))
@@ -39,19 +40,6 @@ def medium_inputs():
             "pooled_projections": torch.randn(1, 768, generator=generator),
             "timestep": torch.tensor([0.7]), "guidance": torch.tensor([3.5]),
             "img_ids": img_ids.contiguous(), "txt_ids": torch.zeros(TEXT_TOKENS, 3)}
-
-
-def time_diffusers(model_dir, inputs, repeat):
-    model = FluxTransformer2DModel.from_config(FluxTransformer2DModel.load_config(model_dir)).eval()
-    model.load_state_dict(load_file(str(pathlib.Path(model_dir) / "diffusion_pytorch_model.safetensors")))
-    times = []
-    with torch.inference_mode():
-        model(**inputs, return_dict=False)  # warm-up
-        for _ in range(repeat):
-            start = time.perf_counter()
-            sample = model(**inputs, return_dict=False)[0]
-            times.append(time.perf_counter() - start)
-    return times, sample
 
 
 def time_tessera(model_dir, inputs_path, output_path, threads, repeat, ranks, strategy, workdir):
@@ -82,7 +70,7 @@ def main():
         inputs = medium_inputs()
         inputs_path = model_dir / "inputs.safetensors"
         save_file(inputs, str(inputs_path))
-        diffusers_times, reference = time_diffusers(model_dir, inputs, args.repeat)
+        diffusers_times, reference = time_diffusers(model_dir, inputs, args.repeat, FluxTransformer2DModel)
         diffusers_median = statistics.median(diffusers_times)
         print(f"diffusers 1 process        {diffusers_median:8.3f} s")
         for ranks, strategy in ((1, "none"), (2, "ulysses"), (2, "ring")):

@@ -26,9 +26,9 @@ MEDIUM = dict(patch_size=(1, 2, 2), num_attention_heads=12, attention_head_dim=1
               qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024)
 
 
-def time_diffusers(model_dir, inputs, repeat):
+def time_diffusers(model_dir, inputs, repeat, model_class=WanTransformer3DModel):
     # from_config + load_state_dict: from_pretrained would need accelerate for keep-in-fp32 modules.
-    model = WanTransformer3DModel.from_config(WanTransformer3DModel.load_config(model_dir)).eval()
+    model = model_class.from_config(model_class.load_config(model_dir)).eval()
     model.load_state_dict(load_file(str(pathlib.Path(model_dir) / "diffusion_pytorch_model.safetensors")))
     times = []
     with torch.inference_mode():
