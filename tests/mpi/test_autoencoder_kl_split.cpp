@@ -17,6 +17,9 @@
 #include "src/models/vae/group_norm.h"
 #include "src/models/vae/row_bands.h"
 #include "tests/mpi/mpi_test_environment.h"
+#include "tests/relative_error.h"
+
+using tessera::testing::relative_error;
 
 namespace tessera {
 namespace {
@@ -41,10 +44,6 @@ at::Tensor same_latents(const AutoencoderKlDecoder& decoder, const SplitCase& c)
   return at::randn({c.batch, decoder.latent_channels(), 1, c.height, c.width}, generator, at::kFloat);
 }
 
-double relative_difference(const at::Tensor& actual, const at::Tensor& expected) {
-  return (actual - expected).abs().max().item<double>() / expected.abs().max().item<double>();
-}
-
 // This rank's latent rows of a split of `height` rows over the group (ranks beyond it hold none).
 std::vector<int64_t> latent_rows(int64_t height) {
   std::vector<int64_t> rows = shard_sizes(height, std::min<int64_t>(height, world().size()));
@@ -66,7 +65,7 @@ TEST_P(AutoencoderKlSplitDecode, EqualsTheSingleRankDecodeInDouble) {
   ASSERT_EQ(band.scalar_type(), at::kDouble);
   const at::Tensor gathered = world().all_gather(band, 3, decoder->band_rows(c.height, world().size()));
   ASSERT_EQ(gathered.sizes(), reference.sizes());
-  const double error = relative_difference(gathered, reference);
+  const double error = relative_error(gathered, reference);
   if (world().rank() == 0) {
     std::cout << "[split fp64] " << case_name({c, 0}) << " on " << world().size()
               << " ranks: relative max-abs difference from one rank " << error << "\n";
@@ -85,7 +84,7 @@ TEST_P(AutoencoderKlSplitDecode, EqualsTheSingleRankDecode) {
   const std::vector<int64_t> rows = decoder->band_rows(c.height, world().size());
   ASSERT_EQ(band.size(3), latent_rows(c.height)[world().rank()] * decoder->spatial_scale());
   const at::Tensor gathered = world().all_gather(band, 3, rows);
-  const double error = relative_difference(gathered, reference);
+  const double error = relative_error(gathered, reference);
   if (world().rank() == 0) {
     std::cout << "[split] " << case_name({c, 0}) << " on " << world().size() << " ranks, bands "
               << at::IntArrayRef(rows) << ": relative max-abs difference from one rank " << error << "\n";
@@ -146,8 +145,8 @@ TEST(BandGroupNorm, IsAsExactAsTheWholeImageNormFarFromZero) {
   const at::Tensor band = norm.forward(image.narrow(2, exclusive_prefix_sum(rows)[world().rank()],
                                                     rows[world().rank()]), RowBands(world(), rows));
   const at::Tensor gathered = world().all_gather(band, 2, rows);
-  const double torch_error = relative_difference(whole.to(at::kDouble), exact);
-  const double split_error = relative_difference(gathered.to(at::kDouble), exact);
+  const double torch_error = relative_error(whole.to(at::kDouble), exact);
+  const double split_error = relative_error(gathered.to(at::kDouble), exact);
   if (world().rank() == 0) {
     std::cout << "[group norm, mean 1000] relative error from the fp64 norm: whole image (torch) " << torch_error
               << ", split over " << world().size() << " ranks " << split_error << "\n";

@@ -11,6 +11,9 @@
 #include "parallel/communicator.h"
 #include "src/models/wan_vae/wan_vae_decoder.h"
 #include "tests/mpi/mpi_test_environment.h"
+#include "tests/relative_error.h"
+
+using tessera::testing::relative_error;
 
 namespace tessera {
 namespace {
@@ -35,10 +38,6 @@ at::Tensor same_latents(const WanVaeDecoder& decoder, const SplitCase& c) {
   return at::randn({1, decoder.latent_channels(), c.frames, c.height, c.width}, generator, at::kFloat);
 }
 
-double relative_difference(const at::Tensor& actual, const at::Tensor& expected) {
-  return (actual - expected).abs().max().item<double>() / expected.abs().max().item<double>();
-}
-
 class WanVaeSplitDecode : public ::testing::TestWithParam<SplitCase> {};
 
 // In fp64 the split decode is the single-rank decode up to rounding: any wrong halo row or band offset would
@@ -54,7 +53,7 @@ TEST_P(WanVaeSplitDecode, EqualsTheSingleRankDecodeInDouble) {
   ASSERT_EQ(band.scalar_type(), at::kDouble);
   const at::Tensor gathered = world().all_gather(band, 3, decoder->band_rows(c.height, world().size()));
   ASSERT_EQ(gathered.sizes(), reference.sizes());
-  const double error = relative_difference(gathered, reference);
+  const double error = relative_error(gathered, reference);
   if (world().rank() == 0) {
     std::cout << "[split fp64] " << case_name({c, 0}) << " on " << world().size()
               << " ranks: relative max-abs difference from one rank " << error << "\n";
@@ -73,7 +72,7 @@ TEST_P(WanVaeSplitDecode, EqualsTheSingleRankDecode) {
   const std::vector<int64_t> rows = decoder->band_rows(c.height, world().size());
   ASSERT_EQ(band.size(3), rows[world().rank()]);
   const at::Tensor gathered = world().all_gather(band, 3, rows);
-  const double error = relative_difference(gathered, reference);
+  const double error = relative_error(gathered, reference);
   if (world().rank() == 0) {
     std::cout << "[split] " << case_name({c, 0}) << " on " << world().size() << " ranks, bands " << at::IntArrayRef(rows)
               << ": relative max-abs difference from one rank " << error << "\n";

@@ -2,6 +2,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include "tests/relative_error.h"
+
 namespace tessera::testing {
 
 // The parity criterion: max |actual - expected| <= tolerance × max |expected| (fp32 on CPU: 1e-5).
@@ -10,11 +12,10 @@ inline ::testing::AssertionResult close_relative_to_scale(const at::Tensor& actu
   if (actual.sizes() != expected.sizes()) {
     return ::testing::AssertionFailure() << "shape " << actual.sizes() << " != expected " << expected.sizes();
   }
-  const double scale = expected.abs().max().item<double>();
-  const double error = (actual.to(at::kDouble) - expected.to(at::kDouble)).abs().max().item<double>();
-  if (error <= tolerance * std::max(scale, 1e-30)) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "max abs error " << error << " > " << tolerance << " x max abs "
-                                       << scale;
+  const double error = relative_error(actual, expected);
+  if (error <= tolerance) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "max abs error " << error << " x max abs expected > " << tolerance
+                                       << " x max abs expected (" << expected.abs().max().item<double>() << ")";
 }
 
 }  // namespace tessera::testing

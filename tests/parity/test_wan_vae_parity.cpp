@@ -25,12 +25,6 @@ std::unique_ptr<WanVaeDecoder> load_case(const std::string& name) {
   return WanVaeDecoder::load(kFixtures + name + "/vae", at::kFloat, c10::Device(c10::kCPU));
 }
 
-// The relative error the parity criterion bounds, printed for the record.
-double relative_error(const at::Tensor& actual, const at::Tensor& expected) {
-  return (actual.to(at::kDouble) - expected.to(at::kDouble)).abs().max().item<double>() /
-         expected.abs().max().item<double>();
-}
-
 struct Case {
   std::string name;
   int64_t frames;  // latent frames to decode; pixel frames to encode

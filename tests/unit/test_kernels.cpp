@@ -7,14 +7,12 @@
 
 #include "kernels/attention.h"
 #include "kernels/rotary.h"
+#include "tests/relative_error.h"
+
+using tessera::testing::relative_error;
 
 namespace tessera {
 namespace {
-
-double relative_error(const at::Tensor& actual, const at::Tensor& expected) {
-  return (actual.to(at::kDouble) - expected.to(at::kDouble)).abs().max().item<double>() /
-         std::max(expected.abs().max().item<double>(), 1e-30);
-}
 
 class AttentionShapes : public ::testing::TestWithParam<std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t>> {};
 

@@ -19,6 +19,9 @@
 #include "src/schedulers/flow_match_euler_discrete.h"
 #include "src/schedulers/scheduler_config.h"
 #include "src/schedulers/unipc_multistep.h"
+#include "tests/relative_error.h"
+
+using tessera::testing::relative_error;
 
 namespace tessera {
 namespace {
@@ -49,14 +52,6 @@ std::vector<std::string> fixture_cases() {
 // The fixture's float32 values (stored in their shortest decimal spelling) as a tensor of `shape`.
 at::Tensor float32_values(const json& values, at::IntArrayRef shape) {
   return at::tensor(values.get<std::vector<double>>(), at::kDouble).to(at::kFloat).reshape(shape);
-}
-
-// max |actual - expected| / max(|expected|, 1e-30), over all elements.
-double relative_error(const at::Tensor& actual, const at::Tensor& expected) {
-  const at::Tensor a = actual.to(at::kDouble);
-  const at::Tensor e = expected.to(at::kDouble);
-  const double scale = std::max(e.abs().max().item<double>(), 1e-30);
-  return (a - e).abs().max().item<double>() / scale;
 }
 
 double absolute_error(const at::Tensor& actual, const at::Tensor& expected) {
