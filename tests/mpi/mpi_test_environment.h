@@ -3,6 +3,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "parallel/communicator.h"
@@ -22,5 +23,8 @@ std::vector<ParallelConfig> strategies(int n);
 // A tensor that depends only on (rank, shape, dtype), so any rank can compute what another rank holds.
 // Values are small integers, exact in bf16 and fp16.
 at::Tensor rank_tensor(int rank, at::IntArrayRef shape, c10::ScalarType dtype, int salt = 0);
+
+// Every rank's string of cache decisions, as seen by this rank (all-gathered; the strings must have one length).
+std::vector<std::string> gather_decisions(const std::string& decisions);
 
 }  // namespace tessera::testing

@@ -40,6 +40,18 @@ std::vector<ParallelConfig> strategies(int n) {
   return configs;
 }
 
+std::vector<std::string> gather_decisions(const std::string& decisions) {
+  const at::Tensor mine = at::tensor(std::vector<int64_t>(decisions.begin(), decisions.end()), at::kLong);
+  const at::Tensor all = world().all_gather(mine.unsqueeze(0), 0);
+  std::vector<std::string> result;
+  for (int64_t r = 0; r < all.size(0); ++r) {
+    std::string text;
+    for (int64_t i = 0; i < all.size(1); ++i) text += static_cast<char>(all[r][i].item<int64_t>());
+    result.push_back(text);
+  }
+  return result;
+}
+
 at::Tensor rank_tensor(int rank, at::IntArrayRef shape, c10::ScalarType dtype, int salt) {
   int64_t numel = 1;
   for (auto size : shape) numel *= size;

@@ -62,19 +62,6 @@ FasterCacheConfig faster_cache_config() {
   return config;
 }
 
-// Every rank's decision string, as seen by this rank (all-gathered; every rank's string has the same length).
-std::vector<std::string> gather_decisions(const std::string& decisions) {
-  const at::Tensor mine = at::tensor(std::vector<int64_t>(decisions.begin(), decisions.end()), at::kLong);
-  const at::Tensor all = world().all_gather(mine.unsqueeze(0), 0);
-  std::vector<std::string> result;
-  for (int64_t r = 0; r < all.size(0); ++r) {
-    std::string text;
-    for (int64_t i = 0; i < all.size(1); ++i) text += static_cast<char>(all[r][i].item<int64_t>());
-    result.push_back(text);
-  }
-  return result;
-}
-
 std::string case_name(const ::testing::TestParamInfo<Case>& info) { return info.param.fixture + "_" + info.param.name; }
 
 class CacheUnderContextParallel : public ::testing::TestWithParam<Case> {

@@ -13,6 +13,7 @@
 #include "cache/cache_spec.h"
 #include "cache/enable_cache.h"
 #include "mpi_test_environment.h"
+#include "tests/flux_cache_fixture.h"
 #include "parallel/context_parallel.h"
 #include "src/io/safetensors.h"
 #include "src/models/load_model.h"
@@ -27,57 +28,26 @@ struct CachedRun {
 
 class FluxCacheUnderContextParallel : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override {
-    const std::string dir = std::string(TESSERA_FIXTURES_DIR) + "/flux_caches";
-    std::ifstream file(dir + "/case.json");
-    case_ = nlohmann::json::parse(file);
-    model_ = load_model(std::string(TESSERA_FIXTURES_DIR) + "/" + case_["model"].get<std::string>(), at::kFloat,
-                        c10::Device(c10::kCPU));
-    const io::SafetensorsFile inputs(dir + "/inputs.safetensors");
-    for (const std::string& name : inputs.names()) inputs_.set(name, inputs.load(name));
-  }
+  void SetUp() override { fixture_ = FluxCacheFixture::load(TESSERA_FIXTURES_DIR); }
 
   CachedRun cached() {
-    enable_cache(*model_, parse_cache_spec(case_["caches"][GetParam()]["spec"].get<std::string>()));
-    const auto sigmas = case_["sigmas"].get<std::vector<double>>();
+    Model& model = *fixture_.model;
+    enable_cache(model, parse_cache_spec(fixture_.case_json["caches"][GetParam()]["spec"].get<std::string>()));
     CachedRun run;
-    at::Tensor latents = inputs_.tensor("hidden_states");
-    for (size_t k = 0; k + 1 < sigmas.size(); ++k) {
-      set_cache_timestep(*model_, sigmas[k] * 1000);
-      Args args = inputs_;
-      args.set("hidden_states", latents);
-      args.set("timestep", at::full({latents.size(0)}, sigmas[k]));
-      run.outputs.push_back((*model_)(args).at(0));
-      latents = latents + (sigmas[k + 1] - sigmas[k]) * run.outputs.back();
-    }
+    run.outputs = fixture_.run_loop(true);
     int64_t step = -1;
-    for (const CacheRecord& record : cache_records(*model_)) {
+    for (const CacheRecord& record : cache_records(model)) {
       if (record.step != step && step >= 0) run.decisions += "|";
       step = record.step;
       run.decisions += "CSF"[static_cast<int>(record.action)];
     }
-    disable_cache(*model_);
+    disable_cache(model);
     return run;
   }
 
   c10::InferenceMode inference_;
-  nlohmann::json case_;
-  std::shared_ptr<Model> model_;
-  Args inputs_;
+  FluxCacheFixture fixture_;
 };
-
-// Every rank's decision string, as seen by this rank.
-std::vector<std::string> all_decisions(const std::string& decisions) {
-  const at::Tensor mine = at::tensor(std::vector<int64_t>(decisions.begin(), decisions.end()), at::kLong);
-  const at::Tensor all = world().all_gather(mine.unsqueeze(0), 0);
-  std::vector<std::string> result;
-  for (int64_t r = 0; r < all.size(0); ++r) {
-    std::string text;
-    for (int64_t i = 0; i < all.size(1); ++i) text += static_cast<char>(all[r][i].item<int64_t>());
-    result.push_back(text);
-  }
-  return result;
-}
 
 TEST_P(FluxCacheUnderContextParallel, EveryRankDecidesAlikeAndMatchesOneRank) {
   const CachedRun single = cached();
@@ -85,10 +55,10 @@ TEST_P(FluxCacheUnderContextParallel, EveryRankDecidesAlikeAndMatchesOneRank) {
   for (const auto& config : strategies(world().size())) {
     SCOPED_TRACE(config.to_string());
     auto mesh = std::make_shared<DeviceMesh>(shared_world(), config);
-    enable_parallelism(*model_, model_->context_parallel_plan(), mesh);
+    enable_parallelism(*fixture_.model, fixture_.model->context_parallel_plan(), mesh);
     const CachedRun parallel = cached();
-    disable_parallelism(*model_);
-    for (const std::string& other : all_decisions(parallel.decisions)) EXPECT_EQ(other, parallel.decisions);
+    disable_parallelism(*fixture_.model);
+    for (const std::string& other : gather_decisions(parallel.decisions)) EXPECT_EQ(other, parallel.decisions);
     EXPECT_EQ(parallel.decisions, single.decisions);
     for (size_t step = 0; step < single.outputs.size(); ++step) {
       EXPECT_TRUE(close_relative_to_scale(parallel.outputs[step], single.outputs[step])) << "step " << step;

@@ -14,6 +14,7 @@
 #include "cache/cache_spec.h"
 #include "cache/enable_cache.h"
 #include "parity_check.h"
+#include "tests/flux_cache_fixture.h"
 #include "src/io/safetensors.h"
 #include "src/models/load_model.h"
 
@@ -23,38 +24,17 @@ namespace {
 class FluxCacheParity : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    const std::string dir = std::string(TESSERA_FIXTURES_DIR) + "/flux_caches";
-    std::ifstream file(dir + "/case.json");
-    case_ = nlohmann::json::parse(file);
-    model_ = load_model(std::string(TESSERA_FIXTURES_DIR) + "/" + case_["model"].get<std::string>(), at::kFloat,
-                        c10::Device(c10::kCPU));
-    const io::SafetensorsFile inputs(dir + "/inputs.safetensors");
-    for (const std::string& name : inputs.names()) inputs_.set(name, inputs.load(name));
-    expected_ = std::make_unique<io::SafetensorsFile>(dir + "/expected.safetensors");
+    fixture_ = FluxCacheFixture::load(TESSERA_FIXTURES_DIR);
+    expected_ = std::make_unique<io::SafetensorsFile>(std::string(TESSERA_FIXTURES_DIR) +
+                                                      "/flux_caches/expected.safetensors");
   }
 
-  // The fixture's loop: the model at sigma_k, then latents += (sigma_{k+1} - sigma_k) * output. Returns every
-  // step's output, stacked.
-  at::Tensor run_loop(bool cached) {
-    const auto sigmas = case_["sigmas"].get<std::vector<double>>();
-    at::Tensor latents = inputs_.tensor("hidden_states");
-    std::vector<at::Tensor> outputs;
-    for (int64_t k = 0; k < case_["steps"].get<int64_t>(); ++k) {
-      const auto step = static_cast<size_t>(k);
-      if (cached) set_cache_timestep(*model_, sigmas[step] * 1000);
-      Args args = inputs_;
-      args.set("hidden_states", latents);
-      args.set("timestep", at::full({latents.size(0)}, sigmas[step]));
-      outputs.push_back((*model_)(args).at(0));
-      latents = latents + (sigmas[step + 1] - sigmas[step]) * outputs.back();
-    }
-    return at::stack(outputs);
-  }
+  at::Tensor run_loop(bool cached) { return at::stack(fixture_.run_loop(cached)); }
 
   // Per step, one letter per hooked unit in call order: C computed, S anything else.
   std::vector<std::string> decisions() {
     std::map<int64_t, std::string> steps;
-    for (const CacheRecord& record : cache_records(*model_)) {
+    for (const CacheRecord& record : cache_records(*fixture_.model)) {
       steps[record.step] += record.action == BlockAction::computed ? 'C' : 'S';
     }
     std::vector<std::string> letters;
@@ -63,23 +43,21 @@ class FluxCacheParity : public ::testing::TestWithParam<std::string> {
   }
 
   c10::InferenceMode inference_;
-  nlohmann::json case_;
-  std::shared_ptr<Model> model_;
-  Args inputs_;
+  FluxCacheFixture fixture_;
   std::unique_ptr<io::SafetensorsFile> expected_;
 };
 
 TEST_P(FluxCacheParity, EveryStepMatchesDiffusers) {
   const std::string& cache = GetParam();
-  const nlohmann::json& settings = case_["caches"][cache];
+  const nlohmann::json& settings = fixture_.case_json["caches"][cache];
   const at::Tensor uncached = run_loop(false);
   EXPECT_TRUE(close_relative_to_scale(uncached, expected_->load("outputs_uncached")));
 
-  enable_cache(*model_, parse_cache_spec(settings["spec"].get<std::string>()));
-  std::vector<std::string> names = cache_session(*model_)->block_names();
+  enable_cache(*fixture_.model, parse_cache_spec(settings["spec"].get<std::string>()));
+  std::vector<std::string> names = cache_session(*fixture_.model)->block_names();
   const at::Tensor cached = run_loop(true);
   const std::vector<std::string> letters = decisions();
-  disable_cache(*model_);
+  disable_cache(*fixture_.model);
 
   // The same units, doing the same at every step; some reuse, so matching diffusers' outputs means something.
   const auto units = settings["units"].get<std::vector<std::string>>();
