@@ -3,9 +3,9 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
-#include <sstream>
 
 #include "common/check.h"
+#include "common/split.h"
 #include "hooks/module.h"
 
 namespace tessera {
@@ -16,15 +16,6 @@ at::Tensor minus_if_defined(const at::Tensor& a, const at::Tensor& b) { return a
 
 bool same_shape(const at::Tensor& a, const at::Tensor& b) {
   return a.defined() == b.defined() && (!a.defined() || a.sizes() == b.sizes());
-}
-
-std::vector<std::string> split_patterns(const std::string& patterns) {
-  std::vector<std::string> parts;
-  std::stringstream stream(patterns);
-  for (std::string part; std::getline(stream, part, ';');) {
-    if (!part.empty()) parts.push_back(part);
-  }
-  return parts;
 }
 
 }  // namespace
@@ -97,7 +88,7 @@ std::vector<StackBlock> block_stack_of(Module& model, const std::string& pattern
   if (patterns.empty()) {
     for (const BlockGroup& group : declared) selected.push_back(group.pattern);
   } else {
-    selected = split_patterns(patterns);
+    selected = split_nonempty(patterns, ';');
   }
   std::vector<StackBlock> blocks;
   for (const std::string& pattern : selected) {

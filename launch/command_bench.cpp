@@ -8,6 +8,7 @@
 #include "common/atomic_file.h"
 #include "common/check.h"
 #include "common/log.h"
+#include "common/split.h"
 #include "launch/bench_judge.h"
 #include "launch/cli_options.h"
 #include "launch/commands.h"
@@ -61,25 +62,13 @@ int run_comm_bench(const cxxopts::ParseResult& parsed, MpiRuntime& runtime, cons
   return 0;
 }
 
-// "a;b;c" -> {"a", "b", "c"}: cache specs contain commas, so the list uses semicolons.
-std::vector<std::string> split_semicolons(const std::string& text) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t end = std::min(text.find(';', start), text.size());
-    if (end > start) parts.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return parts;
-}
-
 // The study on a trained pipeline: the judge's prompt set under each cache, with the judge's rate.
 int run_model_cache_bench(const cxxopts::ParseResult& parsed) {
   ModelCacheStudyOptions options = default_model_cache_study_options();
   options.steps = parsed["steps"].as<int>();
   TESSERA_CHECK(options.steps >= 2, "--steps must be at least 2, got ", options.steps);
   options.seed = parsed["seed"].as<uint64_t>();
-  if (parsed.count("caches")) options.caches = split_semicolons(parsed["caches"].as<std::string>());
+  if (parsed.count("caches")) options.caches = split_nonempty(parsed["caches"].as<std::string>(), ';');
   std::string model_dir = parsed["model"].as<std::string>();
   if (model_dir == "embedded") model_dir = default_model_dir();
   auto pipeline = TextToVideoPipeline::load(model_dir, at::kFloat, c10::Device(c10::kCPU));
@@ -103,7 +92,7 @@ int run_cache_bench(const cxxopts::ParseResult& parsed, MpiRuntime& runtime) {
   options.steps = parsed["steps"].as<int>();
   TESSERA_CHECK(options.steps >= 2, "--steps must be at least 2, got ", options.steps);
   options.repeat = parsed["repeat"].as<int>();
-  if (parsed.count("caches")) options.caches = split_semicolons(parsed["caches"].as<std::string>());
+  if (parsed.count("caches")) options.caches = split_nonempty(parsed["caches"].as<std::string>(), ';');
   TESSERA_LOG_INFO("cache study: ", options.caches.size() + 1, " runs of ", options.steps, " steps on a random ",
                    options.model.num_layers, "-layer Wan model");
   const auto points = run_cache_study(options);
