@@ -22,11 +22,7 @@ at::Tensor timestep_embedding(const at::Tensor& timesteps, int64_t dim, bool fli
 }
 
 std::pair<at::Tensor, at::Tensor> rotary_frequencies(int64_t dim, int64_t positions, double theta) {
-  TESSERA_CHECK(dim % 2 == 0, "rotary dimension must be even, got ", dim);
-  const auto float64 = at::TensorOptions().dtype(at::kDouble);
-  const at::Tensor inverse = 1.0 / at::pow(theta, at::arange(0, dim, 2, float64) / static_cast<double>(dim));
-  const at::Tensor angles = at::outer(at::arange(positions, float64), inverse);
-  return {angles.cos().repeat_interleave(2, 1).to(at::kFloat), angles.sin().repeat_interleave(2, 1).to(at::kFloat)};
+  return rotary_frequencies(dim, at::arange(positions, at::kDouble), theta);
 }
 
 std::pair<at::Tensor, at::Tensor> rotary_frequencies(int64_t dim, const at::Tensor& positions, double theta) {
