@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "benchmarks/peak_memory.h"
 #include "benchmarks/wan_communication_formula.h"
@@ -521,9 +522,12 @@ std::string scaling_table(const ScalingResults& results) {
                   static_cast<double>(growth) / (1 << 20), max_error(point));
     table += line;
   }
+  // Once per strategy and size: the reason rarely depends on the sequence (the JSON lists every one).
+  std::set<std::string> reported;
   for (const auto& skip : results.skipped) {
-    table += detail::concat("skipped: ", to_string(skip.strategy), " on ", skip.ranks, " ranks at ",
-                            skip.latent.to_string(), ": ", skip.reason, "\n");
+    const std::string line = detail::concat("not run: ", to_string(skip.strategy), " on ", skip.ranks, " ranks (",
+                                            skip.reason, ")\n");
+    if (reported.insert(line).second) table += line;
   }
   return table;
 }
