@@ -437,6 +437,7 @@ std::string scaling_json(const ScalingRunDescription& run, const ScalingOptions&
                          const ScalingResults& results) {
   nlohmann::json document;
   document["benchmark"] = "scaling";
+  document["command"] = run.command;
   document["model"] = {{"name", run.model}, {"class", WanTransformer3DModel::kClassName}, {"source", run.source}};
   for (const auto& [key, value] : run.config) document["model"]["config"][key] = value;
   document["backend"] = run.backend;

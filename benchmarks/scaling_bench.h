@@ -120,6 +120,7 @@ struct ScalingRunDescription {
   int world_size = 1;
   int threads_per_rank = 1;
   std::string dtype;
+  std::string command;  // the command line that made the results
 };
 
 std::string scaling_json(const ScalingRunDescription& run, const ScalingOptions& options,

@@ -129,7 +129,7 @@ ScalingModel build_model(const std::string& name, WanConfig config, const Scalin
   return {model, {.model = name, .source = detail::concat("random weights (torch's default initialisation), seed ",
                                                           options.seed),
                   .config = model->config_entries(), .backend = {}, .world_size = 0, .threads_per_rank = 0,
-                  .dtype = {}}};
+                  .dtype = {}, .command = {}}};
 }
 
 ScalingModel load(const std::string& name, const ScalingOptions& options) {
@@ -139,7 +139,7 @@ ScalingModel load(const std::string& name, const ScalingOptions& options) {
   TESSERA_CHECK(model != nullptr, kProgram, " measures Wan transformers; ", dir, " holds a ", loaded->class_name(),
                 ". Use a WanTransformer3DModel directory, or --model tiny, medium or embedded");
   return {model, {.model = name, .source = "loaded from " + dir, .config = model->config_entries(), .backend = {},
-                  .world_size = 0, .threads_per_rank = 0, .dtype = {}}};
+                  .world_size = 0, .threads_per_rank = 0, .dtype = {}, .command = {}}};
 }
 
 const char* dtype_name(c10::ScalarType dtype) {
@@ -168,7 +168,8 @@ void add_scaling_bench_options(cxxopts::Options& options) {
        cxxopts::value<std::string>()->default_value("auto"));
 }
 
-int run_scaling_bench(const cxxopts::ParseResult& parsed, MpiRuntime& runtime, const DeviceBinding& binding) {
+int run_scaling_bench(const cxxopts::ParseResult& parsed, MpiRuntime& runtime, const DeviceBinding& binding,
+                      const std::string& command_line) {
   ScalingOptions options = options_from_flags(parsed, runtime.world_size(), binding);
   const std::string name = parsed.count("model") ? parsed["model"].as<std::string>() : "medium";
   const auto named = named_config(name);
@@ -199,6 +200,7 @@ int run_scaling_bench(const cxxopts::ParseResult& parsed, MpiRuntime& runtime, c
   scaling.description.world_size = world->size();
   scaling.description.threads_per_rank = binding.threads;
   scaling.description.dtype = dtype_name(options.dtype);
+  scaling.description.command = command_line;
   std::string strategies;
   for (const auto strategy : options.strategies) strategies += (strategies.empty() ? "" : ",") + to_string(strategy);
   TESSERA_LOG_INFO("scaling bench on ", name, " (", scaling.description.source, "): strategies ", strategies,

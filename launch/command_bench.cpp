@@ -109,6 +109,8 @@ int run_cache_bench(const cxxopts::ParseResult& parsed, MpiRuntime& runtime) {
 }  // namespace
 
 int run_bench(int argc, char** argv, MpiRuntime& runtime) {
+  std::string command_line = detail::concat("tessera-run -np ", runtime.world_size(), " tessera");
+  for (int i = 0; i < argc; ++i) command_line += std::string(" ") + argv[i];
   auto options = cli::make_options("bench", "Measure tessera. Benchmarks: comm (collective bandwidth, "
                                             "nccl-tests definitions of algbw/busbw); cache (step caches: time, "
                                             "skipped blocks and quality against the uncached run); judge (the "
@@ -149,7 +151,7 @@ int run_bench(int argc, char** argv, MpiRuntime& runtime) {
   const DeviceBinding binding = cli::configure_rank(program, runtime, *parsed);
   if (benchmark == "cache") return run_cache_bench(*parsed, runtime);
   if (benchmark == "judge") return run_judge_bench(*parsed, runtime, binding);
-  if (benchmark == "scaling") return run_scaling_bench(*parsed, runtime, binding);
+  if (benchmark == "scaling") return run_scaling_bench(*parsed, runtime, binding, command_line);
   return run_comm_bench(*parsed, runtime, binding);
 }
 
