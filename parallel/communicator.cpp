@@ -85,6 +85,7 @@ std::vector<std::vector<int64_t>> Communicator::exchange_shapes(const at::Tensor
   at::Tensor gathered = at::empty({kShapeRecord * size()}, local.options());
   const std::vector<int64_t> counts(size(), kShapeRecord);
   all_gather_flat(local, gathered, counts, exclusive_prefix_sum(counts));
+  record("all_gather_shapes", local.nbytes() * (size() - 1));
   gathered = gathered.cpu();
   const int64_t* values = gathered.data_ptr<int64_t>();
   std::vector<std::vector<int64_t>> shapes(size());
