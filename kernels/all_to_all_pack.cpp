@@ -148,7 +148,10 @@ at::Tensor unpack_cpu(const at::Tensor& buffer, int64_t count, at::IntArrayRef s
 at::Tensor all_to_all_pack(at::TensorList inputs, int64_t dim, at::IntArrayRef chunk_sizes) {
   check_inputs(inputs);
   const int64_t d = checked_dim(dim, inputs[0].dim(), "all_to_all_pack");
-  chunk_layout(inputs[0].sizes(), d, chunk_sizes, static_cast<int64_t>(inputs.size()), "all_to_all_pack");
+  const ChunkLayout layout =
+      chunk_layout(inputs[0].sizes(), d, chunk_sizes, static_cast<int64_t>(inputs.size()), "all_to_all_pack");
+  // One contiguous tensor with nothing before `dim` is its own buffer (Ulysses' output at batch 1).
+  if (inputs.size() == 1 && layout.outer == 1 && inputs[0].is_contiguous()) return inputs[0].reshape({-1});
   if (inputs[0].is_cpu()) return pack_cpu(inputs, d, chunk_sizes);
 #ifdef TESSERA_WITH_CUDA_KERNELS
   if (inputs[0].is_cuda()) return all_to_all_pack_cuda(inputs, d, chunk_sizes);
@@ -178,6 +181,9 @@ at::Tensor all_to_all_unpack(const at::Tensor& buffer, int64_t count, at::IntArr
   const int64_t expected = count * layout.outer * layout.rows * layout.inner;
   TESSERA_CHECK(buffer.dim() == 1 && buffer.numel() == expected, "all_to_all_unpack: a buffer of ", count, " x ",
                 shape, " holds ", expected, " elements in one dimension, got ", buffer.sizes());
+  if (count == 1 && layout.outer == 1) {  // the blocks already follow each other along `dim`
+    return buffer.view(shape).unsqueeze(0);
+  }
   if (buffer.is_cpu()) return unpack_cpu(buffer, count, shape, chunk_sizes, layout);
 #ifdef TESSERA_WITH_CUDA_KERNELS
   if (buffer.is_cuda()) return all_to_all_unpack_cuda(buffer, count, shape, d, chunk_sizes);

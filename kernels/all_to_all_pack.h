@@ -10,13 +10,15 @@
 namespace tessera {
 
 // inputs: one or more tensors of one shape, dtype and device (any strides); chunk_sizes sum to the size of `dim`.
-// Returns the 1-D send buffer, in the inputs' dtype. CPU: a parallel block copy; CUDA: the sm_90 kernel when
-// tessera is built with its CUDA kernels, else the reference.
+// Returns the 1-D send buffer, in the inputs' dtype: a view of the input when one contiguous tensor is laid out so
+// already (nothing before `dim`), else a copy. CPU: a parallel block copy; CUDA: the sm_90 kernel when tessera is
+// built with its CUDA kernels, else the reference.
 at::Tensor all_to_all_pack(at::TensorList inputs, int64_t dim, at::IntArrayRef chunk_sizes);
 at::Tensor all_to_all_pack_reference(at::TensorList inputs, int64_t dim, at::IntArrayRef chunk_sizes);
 
 // buffer: 1-D, the blocks of `count` tensors of `shape` whose `dim` is cut into chunk_sizes, laid out as
-// all_to_all_pack lays them. Returns [count, shape...], contiguous.
+// all_to_all_pack lays them. Returns [count, shape...], contiguous: a view of the buffer when it is laid out so
+// already (one tensor, nothing before `dim`), else a copy.
 at::Tensor all_to_all_unpack(const at::Tensor& buffer, int64_t count, at::IntArrayRef shape, int64_t dim,
                              at::IntArrayRef chunk_sizes);
 at::Tensor all_to_all_unpack_reference(const at::Tensor& buffer, int64_t count, at::IntArrayRef shape, int64_t dim,
