@@ -13,5 +13,10 @@ at::Tensor modulated_layer_norm_cuda(const at::Tensor& x, const at::Tensor& scal
 at::Tensor gated_residual_cuda(const at::Tensor& residual, const at::Tensor& gate, const at::Tensor& y,
                                Rounding rounding);
 at::Tensor apply_rotary_embedding_cuda(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
+void lse_merge_cuda(const at::Tensor& output, const at::Tensor& lse, const at::Tensor& partial_output,
+                    const at::Tensor& partial_lse);
+at::Tensor all_to_all_pack_cuda(at::TensorList inputs, int64_t dim, at::IntArrayRef chunk_sizes);
+at::Tensor all_to_all_unpack_cuda(const at::Tensor& buffer, int64_t count, at::IntArrayRef shape, int64_t dim,
+                                  at::IntArrayRef chunk_sizes);
 
 }  // namespace tessera

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "common/check.h"
+#include "kernels/all_to_all_pack.h"
 #include "parallel/shard_sizes.h"
 
 namespace tessera {
@@ -85,6 +86,7 @@ std::vector<std::vector<int64_t>> Communicator::exchange_shapes(const at::Tensor
   at::Tensor gathered = at::empty({kShapeRecord * size()}, local.options());
   const std::vector<int64_t> counts(size(), kShapeRecord);
   all_gather_flat(local, gathered, counts, exclusive_prefix_sum(counts));
+  record("all_gather_shapes", local.nbytes() * (size() - 1));
   gathered = gathered.cpu();
   const int64_t* values = gathered.data_ptr<int64_t>();
   std::vector<std::vector<int64_t>> shapes(size());
@@ -120,19 +122,21 @@ at::Tensor Communicator::all_gather(const at::Tensor& input, int64_t dim, const 
                 size(), " ranks");
   TESSERA_CHECK(sizes[rank_] == input.size(d), "all_gather: sizes[", rank_, "] = ", sizes[rank_],
                 " but the local tensor has ", input.size(d), " along dim ", d);
-  const at::Tensor moved = input.movedim(d, 0);
-  const at::Tensor send = stage(moved).reshape({-1});
-  const int64_t row = product(moved.sizes().slice(1));
+  // Each rank's tensor travels as it is laid out; the received blocks are joined along `dim` by the unpack of
+  // Ulysses' all-to-all (a view when nothing precedes `dim`, one pass otherwise).
+  const at::Tensor send = stage(input).reshape({-1});
+  int64_t row = 1;  // elements per index of `dim`
+  for (int64_t i = 0; i < input.dim(); ++i) row *= i == d ? 1 : input.size(i);
   std::vector<int64_t> counts(size());
   for (int r = 0; r < size(); ++r) counts[r] = sizes[r] * row;
   const auto displacements = exclusive_prefix_sum(counts);
   const int64_t total_rows = std::accumulate(sizes.begin(), sizes.end(), int64_t{0});
   at::Tensor recv = at::empty({total_rows * row}, send.options());
   all_gather_flat(send, recv, counts, displacements);
-  std::vector<int64_t> gathered_shape(moved.sizes().begin(), moved.sizes().end());
-  gathered_shape[0] = total_rows;
+  std::vector<int64_t> gathered_shape(input.sizes().begin(), input.sizes().end());
+  gathered_shape[d] = total_rows;
   record("all_gather", send.nbytes() * (size() - 1));
-  return recv.view(gathered_shape).movedim(0, d).contiguous().to(input.device());
+  return all_to_all_unpack(recv, 1, gathered_shape, d, sizes)[0].to(input.device());
 }
 
 std::vector<int64_t> Communicator::all_gather_sizes(int64_t local) {
@@ -194,6 +198,23 @@ at::Tensor Communicator::all_to_all(const at::Tensor& input, int64_t scatter_dim
   }
   record("all_to_all", (send.numel() - send_counts[rank_]) * send.element_size());
   return at::cat(pieces, g).to(input.device());
+}
+
+at::Tensor Communicator::all_to_all_single(const at::Tensor& send, const std::vector<int64_t>& send_counts,
+                                           const std::vector<int64_t>& recv_counts) {
+  TESSERA_CHECK(send.dim() == 1, "all_to_all_single takes a 1-D buffer, got ", send.sizes());
+  TESSERA_CHECK(send_counts.size() == static_cast<size_t>(size()) && recv_counts.size() == static_cast<size_t>(size()),
+                "all_to_all_single: ", send_counts.size(), " send and ", recv_counts.size(), " receive counts for ",
+                size(), " ranks");
+  TESSERA_CHECK(std::accumulate(send_counts.begin(), send_counts.end(), int64_t{0}) == send.numel(),
+                "all_to_all_single: send counts ", c10::IntArrayRef(send_counts), " do not add up to the buffer's ",
+                send.numel(), " elements");
+  const at::Tensor staged = stage(send);
+  at::Tensor recv = at::empty({std::accumulate(recv_counts.begin(), recv_counts.end(), int64_t{0})}, staged.options());
+  all_to_all_flat(staged, send_counts, exclusive_prefix_sum(send_counts), recv, recv_counts,
+                  exclusive_prefix_sum(recv_counts));
+  record("all_to_all", (send.numel() - send_counts[rank_]) * send.element_size());
+  return recv.to(send.device());
 }
 
 at::Tensor Communicator::all_reduce(const at::Tensor& input, ReduceOp op) {

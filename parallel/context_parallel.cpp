@@ -6,6 +6,7 @@
 #include "hooks/hook_registry.h"
 #include "hooks/model_hook.h"
 #include "parallel/distributed_attention.h"
+#include "parallel/sequence_layout.h"
 #include "parallel/shard_sizes.h"
 
 namespace tessera {
@@ -14,73 +15,81 @@ namespace {
 constexpr const char* kPlanHook = "context_parallel.plan";
 constexpr const char* kAttentionHook = "context_parallel.attention";
 
-at::Tensor local_shard(const at::Tensor& tensor, int64_t dim, const Communicator& group) {
-  const auto sizes = shard_sizes(tensor.size(dim), group.size());
-  const auto offsets = exclusive_prefix_sum(sizes);
-  return tensor.narrow(dim, offsets[group.rank()], sizes[group.rank()]).contiguous();
-}
-
 bool applies(const at::Tensor& tensor, int64_t expected_dims) { return tensor.defined() && tensor.dim() == expected_dims; }
 
-// Splits the planned inputs before the forward and splits or gathers the planned outputs after it.
+// Splits the planned inputs before the forward and splits or gathers the planned outputs after it. Each split
+// records every rank's shard lengths in the forward's layout, and each gather takes its lengths from there.
 class PlanHook : public ModelHook {
  public:
-  PlanHook(ContextParallelModulePlan plan, std::shared_ptr<DeviceMesh> mesh)
-      : plan_(std::move(plan)), mesh_(std::move(mesh)) {}
+  PlanHook(ContextParallelModulePlan plan, std::shared_ptr<DeviceMesh> mesh, std::shared_ptr<SequenceLayout> layout)
+      : plan_(std::move(plan)), mesh_(std::move(mesh)), layout_(std::move(layout)) {}
 
   void pre_forward(Module& /*module*/, Args& args) override {
     for (const auto& [name, input] : plan_.split_inputs) {
       const at::Tensor* tensor = args.get_if<at::Tensor>(name);
-      if (tensor != nullptr && applies(*tensor, input.expected_dims)) {
-        args.set(name, local_shard(*tensor, input.split_dim, mesh_->context_parallel()));
-      }
+      if (tensor != nullptr && applies(*tensor, input.expected_dims)) args.set(name, local_shard(*tensor, input.split_dim));
     }
   }
 
   void post_forward(Module& /*module*/, Outputs& outputs) override {
     for (const auto& [index, input] : plan_.split_outputs) {
       if (index < static_cast<int>(outputs.size()) && applies(outputs[index], input.expected_dims)) {
-        outputs[index] = local_shard(outputs[index], input.split_dim, mesh_->context_parallel());
+        outputs[index] = local_shard(outputs[index], input.split_dim);
       }
     }
+    Communicator& group = mesh_->context_parallel();
     for (const auto& [index, output] : plan_.gather_outputs) {
       if (index < static_cast<int>(outputs.size()) && applies(outputs[index], output.expected_dims)) {
-        outputs[index] = mesh_->context_parallel().all_gather(outputs[index], output.gather_dim);
+        const auto lengths = layout_->lengths(outputs[index].size(output.gather_dim), group.rank());
+        outputs[index] = lengths ? group.all_gather(outputs[index], output.gather_dim, *lengths)
+                                 : group.all_gather(outputs[index], output.gather_dim);
       }
     }
   }
 
  private:
+  at::Tensor local_shard(const at::Tensor& tensor, int64_t dim) {
+    const Communicator& group = mesh_->context_parallel();
+    auto sizes = shard_sizes(tensor.size(dim), group.size());
+    const int64_t offset = exclusive_prefix_sum(sizes)[group.rank()], length = sizes[group.rank()];
+    layout_->add_split(std::move(sizes));
+    return tensor.narrow(dim, offset, length).contiguous();
+  }
+
   ContextParallelModulePlan plan_;
   std::shared_ptr<DeviceMesh> mesh_;
+  std::shared_ptr<SequenceLayout> layout_;
 };
 
-// Routes sequence-parallel attention to the mesh's strategy while the model's forward runs.
+// Every Ulysses or Ring group member's sequence length, from every context-parallel rank's (group position
+// ring * ulysses + ulysses index). Ulysses exchanges within this rank's Ulysses group; Ring, inside USP, passes
+// each Ulysses group's whole head-sharded sequence.
+struct GroupLengths {
+  std::vector<int64_t> ulysses;
+  std::vector<int64_t> ring;
+};
+
+GroupLengths group_lengths(const std::vector<int64_t>& context_parallel_lengths, const DeviceMesh& mesh) {
+  const ParallelConfig& config = mesh.config();
+  GroupLengths lengths{.ulysses = std::vector<int64_t>(config.ulysses), .ring = std::vector<int64_t>(config.ring, 0)};
+  for (int ring = 0; ring < config.ring; ++ring) {
+    for (int ulysses = 0; ulysses < config.ulysses; ++ulysses) {
+      const int64_t length = context_parallel_lengths[ring * config.ulysses + ulysses];
+      lengths.ring[ring] += length;
+      if (ring == mesh.coordinates().ring) lengths.ulysses[ulysses] = length;
+    }
+  }
+  return lengths;
+}
+
+// Routes sequence-parallel attention to the mesh's strategy while the model's forward runs, with every rank's
+// sequence lengths from the forward's layout when it settles them (else the strategies exchange them).
 class AttentionHook : public ModelHook {
  public:
-  explicit AttentionHook(std::shared_ptr<DeviceMesh> mesh) : mesh_(std::move(mesh)) {
-    const ParallelConfig& config = mesh_->config();
-    DeviceMesh* mesh_pointer = mesh_.get();
-    if (config.ring == 1) {
-      implementation_ = [mesh_pointer](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                       const AttentionOptions& options) {
-        return ulysses_attention(mesh_pointer->ulysses(), q, k, v, options, local_attention);
-      };
-    } else if (config.ulysses == 1) {
-      implementation_ = [mesh_pointer](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                       const AttentionOptions& options) {
-        return ring_attention(mesh_pointer->ring(), q, k, v, options);
-      };
-    } else {  // USP: Ulysses inside each group, Ring across groups
-      implementation_ = [mesh_pointer](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                       const AttentionOptions& options) {
-        return ulysses_attention(mesh_pointer->ulysses(), q, k, v, options,
-                                 [mesh_pointer](const at::Tensor& hq, const at::Tensor& hk, const at::Tensor& hv,
-                                                const AttentionOptions& inner_options) {
-                                   return ring_attention(mesh_pointer->ring(), hq, hk, hv, inner_options);
-                                 });
-      };
-    }
+  AttentionHook(std::shared_ptr<DeviceMesh> mesh, std::shared_ptr<SequenceLayout> layout)
+      : mesh_(std::move(mesh)), layout_(std::move(layout)) {
+    implementation_ = [this](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                             const AttentionOptions& options) { return distributed_attention(q, k, v, options); };
   }
 
   bool overrides_forward() const override { return true; }
@@ -91,12 +100,41 @@ class AttentionHook : public ModelHook {
   }
 
   Outputs new_forward(Module& module, Args& args) override {
+    const ForwardScope forward(*layout_);
     ScopedSequenceParallelAttention scope(&implementation_);
     return module.original_forward(args);
   }
 
  private:
+  class ForwardScope {
+   public:
+    explicit ForwardScope(SequenceLayout& layout) : layout_(layout) { layout_.begin_forward(); }
+    ~ForwardScope() { layout_.end_forward(); }
+    ForwardScope(const ForwardScope&) = delete;
+    ForwardScope& operator=(const ForwardScope&) = delete;
+
+   private:
+    SequenceLayout& layout_;
+  };
+
+  AttentionResult distributed_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                        const AttentionOptions& options) const {
+    const DeviceMesh& mesh = *mesh_;
+    const auto known = layout_->lengths(q.size(1), mesh.context_parallel().rank());
+    const GroupLengths lengths = known ? group_lengths(*known, mesh) : GroupLengths{};
+    if (mesh.config().ring == 1) return ulysses_attention(mesh.ulysses(), q, k, v, options, local_attention, lengths.ulysses);
+    if (mesh.config().ulysses == 1) return ring_attention(mesh.ring(), q, k, v, options, lengths.ring);
+    // USP: Ulysses inside each group, Ring across groups.
+    return ulysses_attention(
+        mesh.ulysses(), q, k, v, options,
+        [&](const at::Tensor& hq, const at::Tensor& hk, const at::Tensor& hv, const AttentionOptions& inner_options) {
+          return ring_attention(mesh.ring(), hq, hk, hv, inner_options, lengths.ring);
+        },
+        lengths.ulysses);
+  }
+
   std::shared_ptr<DeviceMesh> mesh_;
+  std::shared_ptr<SequenceLayout> layout_;
   AttentionImplementation implementation_;
 };
 
@@ -116,10 +154,13 @@ void enable_parallelism(Module& model, const ContextParallelPlan& plan, std::sha
     TESSERA_CHECK(!matches.empty(), "context-parallel plan entry '", path, "' matches no module of ", model.name());
     for (const auto& match : matches) targets.emplace_back(match.module, &module_plan);
   }
+  // One layout per model: its hooks record and read the shard lengths of the forward that runs.
+  auto layout = std::make_shared<SequenceLayout>();
   for (const auto& [module, module_plan] : targets) {
-    HookRegistry::get_or_create(*module).register_hook(kPlanHook, std::make_shared<PlanHook>(*module_plan, mesh));
+    HookRegistry::get_or_create(*module).register_hook(kPlanHook,
+                                                       std::make_shared<PlanHook>(*module_plan, mesh, layout));
   }
-  HookRegistry::get_or_create(model).register_hook(kAttentionHook, std::make_shared<AttentionHook>(mesh));
+  HookRegistry::get_or_create(model).register_hook(kAttentionHook, std::make_shared<AttentionHook>(mesh, layout));
 }
 
 void disable_parallelism(Module& model) {

@@ -4,68 +4,66 @@
 #include <limits>
 
 #include "common/check.h"
+#include "kernels/lse_merge.h"
 #include "parallel/communicator.h"
 #include "parallel/distributed_attention.h"
 
 namespace tessera {
 namespace {
 
-// A hop's attention while the next hop's k, v travel. When the backend moves data only while polled (MPI),
-// the queries are cut into pieces and the exchange is advanced between them; rows of attention are
-// independent, so the result is the same.
-AttentionResult attention_while_exchanging(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                           const AttentionOptions& options, PendingExchange* pending) {
+// A hop's attention merged into the accumulators while the next hop's k, v travel. When the backend moves data
+// only while polled (MPI), the queries are cut into pieces and the exchange is advanced between them; rows of
+// attention are independent, so each piece merges into its own rows.
+void attend_and_merge(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const AttentionOptions& options,
+                      const at::Tensor& output, const at::Tensor& lse, PendingExchange* pending) {
   constexpr int64_t kPieces = 4;
-  if (pending == nullptr || !pending->needs_progress() || q.size(1) < kPieces) {
-    return local_attention(q, k, v, options);
-  }
-  std::vector<at::Tensor> outputs, lses;
   const int64_t rows = q.size(1);
-  for (int64_t piece = 0; piece < kPieces; ++piece) {
-    const int64_t begin = rows * piece / kPieces, end = rows * (piece + 1) / kPieces;
-    const AttentionResult part = local_attention(q.narrow(1, begin, end - begin), k, v, options);
-    outputs.push_back(part.output);
-    lses.push_back(part.lse);
-    pending->progress();
+  const bool poll = pending != nullptr && pending->needs_progress() && rows >= kPieces;
+  const int64_t pieces = poll ? kPieces : 1;
+  for (int64_t piece = 0; piece < pieces; ++piece) {
+    const int64_t begin = rows * piece / pieces, length = rows * (piece + 1) / pieces - begin;
+    const AttentionResult part = local_attention(q.narrow(1, begin, length), k, v, options);
+    lse_merge(output.narrow(1, begin, length), lse.narrow(2, begin, length), part.output, part.lse);
+    if (poll) pending->progress();
   }
-  return {.output = at::cat(outputs, 1), .lse = options.need_lse ? at::cat(lses, 2) : at::Tensor()};
 }
 
 }  // namespace
 
 AttentionResult ring_attention(Communicator& ring, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                               const AttentionOptions& options) {
+                               const AttentionOptions& options, const std::vector<int64_t>& sequence_lengths) {
   AttentionOptions partial_options = options;
   partial_options.need_lse = true;
   partial_options.sequence_parallel = false;
   if (ring.size() == 1) return local_attention(q, k, v, options);
-  TESSERA_CHECK(k.sizes() == v.sizes(), "Ring attention needs k and v of one shape, got ", k.sizes(), " and ",
-                v.sizes());
+  TESSERA_CHECK(k.dim() == 4 && k.sizes() == v.sizes(), "Ring attention needs k and v of one shape [batch, seq, "
+                "heads, head_dim], got ", k.sizes(), " and ", v.sizes());
   const int size = ring.size(), rank = ring.rank();
-  const std::vector<int64_t> length_of = ring.all_gather_sizes(k.size(1));
-  const int64_t longest = *std::max_element(length_of.begin(), length_of.end());
+  const std::vector<int64_t> length_of = sequence_lengths.empty() ? ring.all_gather_sizes(k.size(1)) : sequence_lengths;
+  TESSERA_INTERNAL_ASSERT(length_of.size() == static_cast<size_t>(size) && length_of[rank] == k.size(1), "Ring on ",
+                          ring.describe(), " was given sequence lengths ", c10::IntArrayRef(length_of),
+                          " for a shard of ", k.size(1), " on rank ", rank);
+  const int64_t longest = *std::max_element(length_of.begin(), length_of.end()), own = k.size(1);
 
-  // k and v travel together, padded to the longest shard so every hop exchanges one shape.
-  at::Tensor travelling = at::constant_pad_nd(at::stack({k, v}), {0, 0, 0, 0, 0, longest - k.size(1)});
+  // k and v travel together, padded to the longest shard so every hop exchanges one shape (the padding, zeros,
+  // is cut off before use).
+  at::Tensor travelling = at::empty({2, k.size(0), longest, k.size(2), k.size(3)}, k.options());
+  travelling[0].narrow(1, 0, own).copy_(k);
+  travelling[1].narrow(1, 0, own).copy_(v);
+  if (longest > own) travelling.narrow(2, own, longest - own).zero_();
+  // fp32 accumulators, merged into in place hop after hop.
   const auto float32 = q.options().dtype(at::kFloat);
-  at::Tensor output = at::zeros(q.sizes(), float32);
-  at::Tensor lse = at::full({q.size(0), q.size(2), q.size(1)}, -std::numeric_limits<float>::infinity(), float32);
+  const at::Tensor output = at::zeros(q.sizes(), float32);
+  const at::Tensor lse =
+      at::full({q.size(0), q.size(2), q.size(1)}, -std::numeric_limits<float>::infinity(), float32);
   for (int hop = 0; hop < size; ++hop) {
     const int source = (rank - hop + size) % size;  // whose k, v this rank holds at this hop
     std::unique_ptr<PendingExchange> next;
     if (hop + 1 < size) next = ring.exchange_async(travelling, (rank + 1) % size, (rank - 1 + size) % size);
     const int64_t valid = length_of[source];
     if (valid > 0 && q.size(1) > 0) {
-      const AttentionResult part = attention_while_exchanging(q, travelling[0].narrow(1, 0, valid),
-                                                              travelling[1].narrow(1, 0, valid), partial_options,
-                                                              next.get());
-      const at::Tensor merged_lse = at::logaddexp(lse, part.lse);
-      // lse is [B, H, S]; outputs are [B, S, H, D].
-      auto weight = [&](const at::Tensor& partial_lse) {
-        return at::exp(partial_lse - merged_lse).transpose(1, 2).unsqueeze(-1);
-      };
-      output = output * weight(lse) + part.output.to(at::kFloat) * weight(part.lse);
-      lse = merged_lse;
+      attend_and_merge(q, travelling[0].narrow(1, 0, valid), travelling[1].narrow(1, 0, valid), partial_options,
+                       output, lse, next.get());
     }
     if (next) travelling = next->wait();
   }
