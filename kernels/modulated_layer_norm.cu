@@ -36,10 +36,10 @@ __global__ void __launch_bounds__(kBlockThreads)
     squares += deviation * deviation;
   }
   const float rstd = 1.f / sqrtf(cuda_rows::block_sum(squares, scratch) / static_cast<float>(n) + eps);
-  const float offset = -mean * rstd;
 
   for (int64_t j = threadIdx.x; j < n; j += kBlockThreads) {
-    const float normed = load(x_row, j) * rstd + offset;
+    // (x - mean) * rstd as torch's CUDA layer_norm: exact zeros where x is the mean, whatever contracts to fma.
+    const float normed = (load(x_row, j) - mean) * rstd;
     const float scale_value = load(scale_row, j), shift_value = load(shift_row, j);
     if (!round_each_op) {
       out_row[j] = static_cast<T>(normed * (1.f + scale_value) + shift_value);
