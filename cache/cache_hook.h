@@ -57,6 +57,8 @@ std::vector<AttentionTarget> pyramid_attention_broadcast_targets(Module& model,
                                                                  const PyramidAttentionBroadcastConfig& config);
 std::shared_ptr<CacheHook> make_pyramid_attention_broadcast_hook(std::shared_ptr<CacheSession> session,
                                                                  int64_t index, AttentionKind kind);
+// On the model: decides once per forward whether the attention hooks may decide without a collective.
+std::shared_ptr<CacheHook> make_pyramid_attention_broadcast_model_hook(std::shared_ptr<CacheSession> session);
 
 // FasterCache hooks the self-attention modules its identifiers select, and the model itself
 // (faster_cache.cpp). The session's blocks are the targets, then one more for the model: its records say

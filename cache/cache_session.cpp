@@ -6,6 +6,7 @@
 
 #include "cache/collective_decision.h"
 #include "common/check.h"
+#include "kernels/l1_sums.h"
 #include "parallel/communicator.h"
 
 namespace tessera {
@@ -37,10 +38,8 @@ double CacheSession::relative_l1(const at::Tensor& current, const at::Tensor& pr
   // Sums, not means: with uneven shards a mean of local means would weigh ranks wrongly, and the sum ratio
   // equals the single-rank value. Double accumulation keeps the decision stable across world sizes.
   const bool comparable = locally_comparable && current.sizes() == previous.sizes();
-  at::Tensor sums = comparable ? at::stack({(current.to(at::kDouble) - previous.to(at::kDouble)).abs().sum(),
-                                            previous.to(at::kDouble).abs().sum(), at::zeros({}, at::kDouble)
-                                                                                      .to(current.device())})
-                                     .cpu()
+  // {sum |a - b|, sum |b|, "not comparable here"}: one pass over the activations, no fp64 copies.
+  at::Tensor sums = comparable ? at::cat({l1_sums(current, previous), at::zeros({1}, at::kDouble)})
                                : at::tensor({0.0, 0.0, 1.0}, at::kDouble);
   const std::shared_ptr<Communicator> group = cp_group();
   if (group != nullptr && group->size() > 1) sums = group->all_reduce(sums, ReduceOp::sum).cpu();

@@ -61,6 +61,10 @@ struct CacheContextState {
   std::vector<int64_t> full_batch_sizes;
   bool conditional_only = false;
   at::Tensor low_frequency_delta, high_frequency_delta;
+  // PAB and FasterCache (forward_agreement.h): the model's input shapes at this context's last forward, and
+  // whether this forward's attention calls may decide locally.
+  std::vector<int64_t> input_signature;
+  bool calls_agree = false;
 };
 
 // Where a session finds the context-parallel group when it decides: enable_cache asks the model's hooks

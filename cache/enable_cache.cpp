@@ -96,7 +96,7 @@ std::vector<std::string> target_paths(const std::vector<AttentionTarget>& target
   return paths;
 }
 
-// PAB hooks the attention modules its identifiers select, not a block stack.
+// PAB hooks the attention modules its identifiers select, not a block stack, and the model (once per forward).
 void enable_pyramid_attention_broadcast(HookableModel& model, const PyramidAttentionBroadcastConfig& pab,
                                         const CacheConfig& config) {
   const auto targets = pyramid_attention_broadcast_targets(model, pab);
@@ -114,6 +114,7 @@ void enable_pyramid_attention_broadcast(HookableModel& model, const PyramidAtten
         .register_hook(kCacheHookName,
                        make_pyramid_attention_broadcast_hook(session, static_cast<int64_t>(i), targets[i].kind));
   }
+  HookRegistry::get_or_create(model).register_hook(kCacheHookName, make_pyramid_attention_broadcast_model_hook(session));
 }
 
 // FasterCache hooks the selected self-attention modules and the model (for the CFG branch).

@@ -9,6 +9,7 @@
 #include <regex>
 
 #include "cache/cache_hook.h"
+#include "cache/forward_agreement.h"
 #include "cache/frequency_split.h"
 #include "common/check.h"
 
@@ -59,7 +60,7 @@ class FasterCacheAttentionHook : public CacheHook {
     extrapolate_here = extrapolate_here && !last.empty() && (config.is_guidance_distilled || batch != full_batch);
     // Shard shapes can change on some ranks only: outputs of another shape cannot be extrapolated.
     extrapolate_here = extrapolate_here && last[0].size(0) == batch && outputs_fit_call(last, args);
-    const bool extrapolate = session_->reuse_on_every_rank(extrapolate_here);
+    const bool extrapolate = state.calls_agree ? extrapolate_here : session_->reuse_on_every_rank(extrapolate_here);
 
     Outputs outputs;
     if (extrapolate) {
@@ -97,11 +98,21 @@ class FasterCacheDenoiserHook : public CacheHook {
     const FasterCacheConfig& config = faster_cache_config(*session_);
     CacheContextState& state = session_->state();
     ++state.step;
-    if (config.is_guidance_distilled) return;
     const double timestep = current_timestep(*session_);
-    state.conditional_only = session_->reuse_on_every_rank(
-        state.step > 0 && in_open_range(config.unconditional_batch_timestep_skip_range, timestep) &&
-        state.step % config.unconditional_batch_skip_range != 0 && state.low_frequency_delta.defined());
+    const bool conditional_only_here =
+        !config.is_guidance_distilled && state.step > 0 &&
+        in_open_range(config.unconditional_batch_timestep_skip_range, timestep) &&
+        state.step % config.unconditional_batch_skip_range != 0 && state.low_frequency_delta.defined();
+    // One collective per forward decides both the branch and whether the attention calls may decide locally.
+    std::vector<int64_t> signature = input_signature(args);
+    const bool changed = signature != state.input_signature;
+    state.input_signature = std::move(signature);
+    const bool was_conditional_only = state.conditional_only;
+    const ForwardAgreement agreement =
+        agree_for_forward(session_->cp_group().get(), timestep, changed, conditional_only_here);
+    state.conditional_only = agreement.reuse;
+    // Running the conditional half alone halves the attention calls' batch: a change of shape, too.
+    state.calls_agree = agreement.calls_agree && state.conditional_only == was_conditional_only;
     if (!state.conditional_only) return;
     for (const std::string& name : config.unconditional_conditional_input_kwargs_identifiers) {
       const at::Tensor* input = args.get_if<at::Tensor>(name);

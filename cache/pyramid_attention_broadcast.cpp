@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include "cache/cache_hook.h"
+#include "cache/forward_agreement.h"
 
 namespace tessera {
 namespace {
@@ -51,7 +52,7 @@ class PyramidAttentionBroadcastHook : public CacheHook {
     const bool broadcast_here = !cached.empty() && in_range && calls % mine.skip_range != 0 &&
                                 cached[0].size(0) == args.tensor("hidden_states").size(0) &&
                                 outputs_fit_call(cached, args);
-    const bool broadcast = session_->reuse_on_every_rank(broadcast_here);
+    const bool broadcast = state.calls_agree ? broadcast_here : session_->reuse_on_every_rank(broadcast_here);
     ++calls;
     if (broadcast) {
       session_->record(block_, BlockAction::skipped, timestep);
@@ -65,6 +66,26 @@ class PyramidAttentionBroadcastHook : public CacheHook {
 
  private:
   AttentionKind kind_;
+};
+
+// On the model itself: once per forward, whether this forward's attention calls may decide locally
+// (forward_agreement.h). A pre-hook, so that it composes with the context-parallel hook on the same module.
+class PyramidAttentionBroadcastModelHook : public CacheHook {
+ public:
+  using CacheHook::CacheHook;
+
+  bool overrides_forward() const override { return false; }
+
+  void pre_forward(Module& /*module*/, Args& args) override {
+    const auto& config = std::get<PyramidAttentionBroadcastConfig>(session_->config());
+    const double timestep = session_->current_timestep(config.current_timestep_callback,
+                                                       "pyramid_attention_broadcast");
+    CacheContextState& state = session_->state();
+    std::vector<int64_t> signature = input_signature(args);
+    const bool changed = signature != state.input_signature;
+    state.input_signature = std::move(signature);
+    state.calls_agree = agree_for_forward(session_->cp_group().get(), timestep, changed, true).calls_agree;
+  }
 };
 
 }  // namespace
@@ -95,6 +116,12 @@ std::vector<AttentionTarget> pyramid_attention_broadcast_targets(Module& model,
 std::shared_ptr<CacheHook> make_pyramid_attention_broadcast_hook(std::shared_ptr<CacheSession> session,
                                                                  int64_t index, AttentionKind kind) {
   return std::make_shared<PyramidAttentionBroadcastHook>(std::move(session), index, kind);
+}
+
+std::shared_ptr<CacheHook> make_pyramid_attention_broadcast_model_hook(std::shared_ptr<CacheSession> session) {
+  // Its block index is past the attention modules': it records nothing.
+  const int64_t index = session->num_blocks();
+  return std::make_shared<PyramidAttentionBroadcastModelHook>(std::move(session), index);
 }
 
 }  // namespace tessera

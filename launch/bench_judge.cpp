@@ -33,12 +33,13 @@ io::FrameBuffer strip(const at::Tensor& frames) { return io::compose_strip(cli::
 void add_judge_bench_options(cxxopts::Options& options) {
   options.add_options("judge")
       ("model", "judge: pipeline folder (default: the embedded model); cache: run the study on this trained "
-                "pipeline ('embedded': the default model) instead of a random model", cxxopts::value<std::string>())
+                "pipeline ('embedded': the default model) instead of a random model; scaling: tiny or medium (random "
+                "weights), embedded, or a Wan model or pipeline folder (default: medium)", cxxopts::value<std::string>())
       ("ulysses", "judge: Ulysses degree", cxxopts::value<int>()->default_value("1"))
       ("ring", "judge: Ring degree", cxxopts::value<int>()->default_value("1"))
       ("cfg", "judge: CFG-parallel degree", cxxopts::value<int>()->default_value("1"))
       ("cache", "judge: a --cache spec to generate with", cxxopts::value<std::string>())
-      ("seed", "judge, cache --model: seed of every prompt", cxxopts::value<uint64_t>()->default_value("0"))
+      ("seed", "judge, cache --model: seed of every prompt; scaling: seed of the weights and inputs", cxxopts::value<uint64_t>()->default_value("0"))
       ("min-rate", "judge: fail (exit 1) when fewer than this share of prompts are right", cxxopts::value<double>())
       ("grid", "judge: write every output into one PNG grid (rank 0)", cxxopts::value<std::string>())
       ("upscale", "judge: enlarge the grid's cells by this factor", cxxopts::value<int>()->default_value("4"));

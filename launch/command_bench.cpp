@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/split.h"
 #include "launch/bench_judge.h"
+#include "launch/bench_scaling.h"
 #include "launch/cli_options.h"
 #include "launch/commands.h"
 #include "launch/parallel_options.h"
@@ -108,15 +109,20 @@ int run_cache_bench(const cxxopts::ParseResult& parsed, MpiRuntime& runtime) {
 }  // namespace
 
 int run_bench(int argc, char** argv, MpiRuntime& runtime) {
+  std::string command_line = detail::concat("tessera-run -np ", runtime.world_size(), " tessera");
+  for (int i = 0; i < argc; ++i) command_line += std::string(" ") + argv[i];
   auto options = cli::make_options("bench", "Measure tessera. Benchmarks: comm (collective bandwidth, "
                                             "nccl-tests definitions of algbw/busbw); cache (step caches: time, "
                                             "skipped blocks and quality against the uncached run); judge (the "
-                                            "embedded model's prompt set, generated and judged).");
-  options.positional_help("comm|cache|judge");
+                                            "embedded model's prompt set, generated and judged); scaling (the Wan "
+                                            "transformer over strategies, world sizes and sequence lengths: time, "
+                                            "speedup, bytes against the formula, peak memory, error vs 1 rank).");
+  options.positional_help("comm|cache|judge|scaling");
   options.add_options("bench")
-      ("benchmark", "which benchmark: comm, cache or judge", cxxopts::value<std::string>())
+      ("benchmark", "which benchmark: comm, cache, judge or scaling", cxxopts::value<std::string>())
       ("steps", "cache, judge: denoising steps", cxxopts::value<int>()->default_value("20"))
-      ("repeat", "cache: runs per setting (the median time is reported)", cxxopts::value<int>()->default_value("3"))
+      ("repeat", "cache: runs per setting (the median time is reported); scaling: measured steps per point",
+       cxxopts::value<int>()->default_value("3"))
       ("caches", "cache: ';'-separated --cache specs (default: a sweep of fbc, teacache, taylorseer, pab, fastercache)",
        cxxopts::value<std::string>())
       ("backend", "auto, mpi or nccl", cxxopts::value<std::string>()->default_value("auto"))
@@ -127,13 +133,16 @@ int run_bench(int argc, char** argv, MpiRuntime& runtime) {
       ("seconds-per-point", "target time per size and operation", cxxopts::value<double>()->default_value("0.2"))
       ("json", "also write the results as JSON to this file (rank 0, atomically)", cxxopts::value<std::string>());
   add_judge_bench_options(options);
+  add_scaling_bench_options(options);
   options.parse_positional({"benchmark"});
   const auto parsed = cli::parse(options, argc, argv, runtime.world_rank() == 0);
   if (!parsed) return 0;
-  if (!parsed->count("benchmark")) throw cli::UsageError("tessera bench: name a benchmark (comm, cache, judge); see --help");
+  if (!parsed->count("benchmark")) {
+    throw cli::UsageError("tessera bench: name a benchmark (comm, cache, judge, scaling); see --help");
+  }
   const auto benchmark = (*parsed)["benchmark"].as<std::string>();
-  if (benchmark != "comm" && benchmark != "cache" && benchmark != "judge") {
-    throw cli::UsageError("tessera bench: unknown benchmark '" + benchmark + "'; use comm, cache or judge");
+  if (benchmark != "comm" && benchmark != "cache" && benchmark != "judge" && benchmark != "scaling") {
+    throw cli::UsageError("tessera bench: unknown benchmark '" + benchmark + "'; use comm, cache, judge or scaling");
   }
   const std::string program = "tessera bench " + benchmark;
   cli::positive_flag(program, *parsed, "repeat");
@@ -142,6 +151,7 @@ int run_bench(int argc, char** argv, MpiRuntime& runtime) {
   const DeviceBinding binding = cli::configure_rank(program, runtime, *parsed);
   if (benchmark == "cache") return run_cache_bench(*parsed, runtime);
   if (benchmark == "judge") return run_judge_bench(*parsed, runtime, binding);
+  if (benchmark == "scaling") return run_scaling_bench(*parsed, runtime, binding, command_line);
   return run_comm_bench(*parsed, runtime, binding);
 }
 

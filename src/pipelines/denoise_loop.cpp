@@ -118,6 +118,10 @@ at::Tensor denoise(Model& model, Scheduler& scheduler, const DenoiseInputs& inpu
   const at::Tensor timesteps = scheduler.timesteps().to(at::kDouble);
   at::Tensor latents = inputs.latents;
   const PredictFunction& predict = inputs.predict;
+  // The batch mode's [uncond, cond] embeddings are the same at every step: concatenated once per generation.
+  const at::Tensor both_embeds = guidance && !cfg_parallel && mode == GuidanceMode::batch
+                                     ? at::cat({inputs.negative_prompt_embeds, inputs.prompt_embeds})
+                                     : at::Tensor();
   for (int64_t step = 0; step < options.steps; ++step) {
     const auto start = std::chrono::steady_clock::now();
     const double t = timesteps[step].item<double>();
@@ -136,8 +140,7 @@ at::Tensor denoise(Model& model, Scheduler& scheduler, const DenoiseInputs& inpu
     } else if (mode == GuidanceMode::batch) {
       // Unconditional first, as diffusers concatenates it (and as FasterCache's hooks expect).
       enter_context(model, cached, "cond_uncond");
-      const auto both = predict(model, at::cat({input, input}), t,
-                                at::cat({inputs.negative_prompt_embeds, inputs.prompt_embeds}))
+      const auto both = predict(model, at::cat({input, input}), t, both_embeds)
                             .to(latents.scalar_type())
                             .chunk(2, 0);
       prediction = classifier_free_guidance(both[1], both[0], options.guidance_scale);

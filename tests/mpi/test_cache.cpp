@@ -546,3 +546,46 @@ TEST(CacheGroup, FollowsTheModelsParallelismAndOutlivesNone) {
 
 }  // namespace
 }  // namespace tessera::testing
+
+// PAB and FasterCache decide at every attention call, but collectively only once per forward while every rank
+// sees its inputs keep their shapes and one timestep (forward_agreement.h): the first forward of a context
+// decides each call together, the later ones take a single all-reduce, and the decisions stay those of one rank.
+namespace tessera::testing {
+namespace {
+
+TEST(CacheGroup, AttentionCachesReduceOncePerForwardOnceShapesSettle) {
+  const int n = world().size();
+  c10::InferenceMode inference;
+  PyramidAttentionBroadcastConfig pab;
+  pab.spatial_attention_block_skip_range = 2;
+  pab.current_timestep_callback = [] { return 500.0; };
+  FasterCacheConfig faster;
+  faster.is_guidance_distilled = true;
+  faster.spatial_attention_block_skip_range = 3;
+  faster.current_timestep_callback = [] { return 500.0; };
+  for (const CacheConfig& config : {CacheConfig{pab}, CacheConfig{faster}}) {
+    SCOPED_TRACE(cache_method_name(config));
+    ToyCacheModel alone(3);
+    enable_cache(alone, config);
+    const std::string expected = toy_decisions(alone, false);
+    ASSERT_NE(expected.find('S'), std::string::npos) << expected;
+
+    ToyCacheModel model(3);
+    auto mesh = std::make_shared<DeviceMesh>(shared_world(), ParallelConfig{n, 1, 1});
+    Communicator& group = mesh->context_parallel();
+    enable_parallelism(model, ToyCacheModel::plan(), mesh);
+    enable_cache(model, config);
+    group.reset_stats();
+    const std::string decisions = toy_decisions(model, false);
+    EXPECT_EQ(decisions, expected);
+    const auto found = group.stats().find("all_reduce");
+    const int64_t all_reduces = found == group.stats().end() ? 0 : found->second.calls;
+    // n > 1: the first forward agrees once and then decides its 3 calls together; the other 4 agree once each.
+    EXPECT_EQ(all_reduces, n > 1 ? (1 + 3) + (kToySteps - 1) : 0) << decisions;
+    disable_cache(model);
+    disable_parallelism(model);
+  }
+}
+
+}  // namespace
+}  // namespace tessera::testing

@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include "kernels/modulated_layer_norm.h"
+
 namespace tessera {
 namespace {
 
@@ -9,8 +11,8 @@ constexpr double kEps = 1e-6;
 
 }  // namespace
 
-at::Tensor modulated_layer_norm(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift) {
-  return at::layer_norm(x, {x.size(-1)}, std::nullopt, std::nullopt, kEps) * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1);
+at::Tensor flux_modulated_norm(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift) {
+  return modulated_layer_norm(x, scale.unsqueeze(1), shift.unsqueeze(1), kEps, Rounding::per_op);
 }
 
 AdaLayerNormZero::AdaLayerNormZero(int64_t dim) {
@@ -19,7 +21,7 @@ AdaLayerNormZero::AdaLayerNormZero(int64_t dim) {
 
 AdaLayerNormZero::Result AdaLayerNormZero::forward(const at::Tensor& x, const at::Tensor& temb) const {
   const auto m = linear_->forward(at::silu(temb)).chunk(6, 1);
-  return {.normed = modulated_layer_norm(x, m[1], m[0]),
+  return {.normed = flux_modulated_norm(x, m[1], m[0]),
           .gate_msa = m[2],
           .shift_mlp = m[3],
           .scale_mlp = m[4],
@@ -32,7 +34,7 @@ AdaLayerNormZeroSingle::AdaLayerNormZeroSingle(int64_t dim) {
 
 AdaLayerNormZeroSingle::Result AdaLayerNormZeroSingle::forward(const at::Tensor& x, const at::Tensor& temb) const {
   const auto m = linear_->forward(at::silu(temb)).chunk(3, 1);
-  return {.normed = modulated_layer_norm(x, m[1], m[0]), .gate = m[2]};
+  return {.normed = flux_modulated_norm(x, m[1], m[0]), .gate = m[2]};
 }
 
 AdaLayerNormContinuous::AdaLayerNormContinuous(int64_t dim, int64_t conditioning_dim) {
@@ -41,7 +43,7 @@ AdaLayerNormContinuous::AdaLayerNormContinuous(int64_t dim, int64_t conditioning
 
 at::Tensor AdaLayerNormContinuous::forward(const at::Tensor& x, const at::Tensor& conditioning) const {
   const auto scale_shift = linear_->forward(at::silu(conditioning).to(x.scalar_type())).chunk(2, 1);
-  return modulated_layer_norm(x, scale_shift[0], scale_shift[1]);
+  return flux_modulated_norm(x, scale_shift[0], scale_shift[1]);
 }
 
 }  // namespace tessera

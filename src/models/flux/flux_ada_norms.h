@@ -50,7 +50,8 @@ class AdaLayerNormContinuous : public torch::nn::Module {
 };
 
 // norm(x) * (1 + scale) + shift with x [B, S, dim] and scale, shift [B, dim]; the LayerNorm that FLUX's blocks
-// use without parameters (norm2, norm2_context), in x's dtype as diffusers' nn.LayerNorm runs.
-at::Tensor modulated_layer_norm(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift);
+// use without parameters (norm2, norm2_context), in x's dtype and rounded after each op as diffusers' ops are
+// (kernels/modulated_layer_norm with Rounding::per_op).
+at::Tensor flux_modulated_norm(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift);
 
 }  // namespace tessera

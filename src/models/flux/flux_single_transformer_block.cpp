@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "kernels/gated_residual.h"
 #include "src/models/flux/fp16_clip.h"
 
 namespace tessera {
@@ -27,7 +28,8 @@ Outputs FluxSingleTransformerBlock::forward_impl(Args& args) {
                                         {"freqs_sin", args.tensor("freqs_sin")}})
                                   .at(0);
   const at::Tensor fused = proj_out_->forward(at::cat({attended, mlp}, 2));
-  const at::Tensor output = clip_to_fp16_range(joint + modulated.gate.unsqueeze(1) * fused);
+  const at::Tensor output =
+      clip_to_fp16_range(gated_residual(joint, modulated.gate.unsqueeze(1), fused, Rounding::per_op));
   return {output.narrow(1, 0, text_tokens), output.narrow(1, text_tokens, output.size(1) - text_tokens)};
 }
 

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "kernels/gated_residual.h"
 #include "src/models/flux/fp16_clip.h"
 
 namespace tessera {
@@ -28,13 +29,16 @@ Outputs FluxTransformerBlock::forward_impl(Args& args) {
                                      {"freqs_cos", args.tensor("freqs_cos")},
                                      {"freqs_sin", args.tensor("freqs_sin")}});
 
-  hidden_states = hidden_states + image.gate_msa.unsqueeze(1) * attended.at(0);
-  const at::Tensor ff_input = modulated_layer_norm(hidden_states, image.scale_mlp, image.shift_mlp);
-  hidden_states = hidden_states + image.gate_mlp.unsqueeze(1) * (*ff_)({{"hidden_states", ff_input}}).at(0);
+  // residual + gate * y in the dtype, rounded per op as diffusers' ops are.
+  hidden_states = gated_residual(hidden_states, image.gate_msa.unsqueeze(1), attended.at(0), Rounding::per_op);
+  const at::Tensor ff_input = flux_modulated_norm(hidden_states, image.scale_mlp, image.shift_mlp);
+  hidden_states = gated_residual(hidden_states, image.gate_mlp.unsqueeze(1), (*ff_)({{"hidden_states", ff_input}}).at(0),
+                                 Rounding::per_op);
 
-  text = text + context.gate_msa.unsqueeze(1) * attended.at(1);
-  const at::Tensor ff_context_input = modulated_layer_norm(text, context.scale_mlp, context.shift_mlp);
-  text = text + context.gate_mlp.unsqueeze(1) * (*ff_context_)({{"hidden_states", ff_context_input}}).at(0);
+  text = gated_residual(text, context.gate_msa.unsqueeze(1), attended.at(1), Rounding::per_op);
+  const at::Tensor ff_context_input = flux_modulated_norm(text, context.scale_mlp, context.shift_mlp);
+  text = gated_residual(text, context.gate_mlp.unsqueeze(1),
+                        (*ff_context_)({{"hidden_states", ff_context_input}}).at(0), Rounding::per_op);
   return {clip_to_fp16_range(text), hidden_states};
 }
 

@@ -34,6 +34,7 @@ Outputs WanRotaryPosEmbed::forward_impl(Args& args) {
                   " exceed rope_max_seq_len ", freqs_cos_.size(0));
   }
   const auto device = hidden_states.device();
+  if (last_ && last_->grid == grid && last_->device == device) return {last_->cos, last_->sin};
   auto grid_frequencies = [&](const at::Tensor& table) {
     const auto parts = table.split_with_sizes({part_dims_[0], part_dims_[1], part_dims_[2]}, 1);
     std::vector<at::Tensor> expanded;
@@ -44,7 +45,9 @@ Outputs WanRotaryPosEmbed::forward_impl(Args& args) {
     }
     return at::cat(expanded, -1).reshape({1, grid[0] * grid[1] * grid[2], 1, -1}).to(device);
   };
-  return {grid_frequencies(freqs_cos_), grid_frequencies(freqs_sin_)};
+  last_ = GridFrequencies{
+      .grid = grid, .device = device, .cos = grid_frequencies(freqs_cos_), .sin = grid_frequencies(freqs_sin_)};
+  return {last_->cos, last_->sin};
 }
 
 }  // namespace tessera

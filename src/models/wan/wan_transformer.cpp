@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "common/check.h"
+#include "kernels/modulated_layer_norm.h"
 #include "src/models/parameters.h"
 
 namespace tessera {
@@ -119,7 +120,8 @@ Outputs WanTransformer3DModel::forward_impl(Args& args) {
                                      : (scale_shift_table_ + temb.unsqueeze(1)).chunk(2, 1);
   const at::Tensor shift = per_token ? shift_scale[0].squeeze(2) : shift_scale[0];
   const at::Tensor scale = per_token ? shift_scale[1].squeeze(2) : shift_scale[1];
-  hidden_states = (norm_out_->forward(hidden_states.to(at::kFloat)) * (1 + scale) + shift).to(hidden_states.scalar_type());
+  // norm_out (no parameters) and its modulation in one kernel, fp32 and cast once as diffusers does.
+  hidden_states = modulated_layer_norm(hidden_states, scale, shift, config_.eps, Rounding::once);
   hidden_states = (*proj_out_)({{"hidden_states", hidden_states}}).at(0);
 
   // Unpatchify: [B, F*H*W, pt*ph*pw*C] -> [B, C, F*pt, H*ph, W*pw].

@@ -4,13 +4,15 @@
 
 #include <cmath>
 
+#include "kernels/gated_residual.h"
+#include "kernels/modulated_layer_norm.h"
 #include "src/models/parameters.h"
 
 namespace tessera {
 
 WanTransformerBlock::WanTransformerBlock(int64_t dim, int64_t ffn_dim, int64_t num_heads, bool cross_attn_norm,
                                          double eps)
-    : cross_attn_norm_(cross_attn_norm) {
+    : cross_attn_norm_(cross_attn_norm), eps_(eps) {
   norm1_ = register_module("norm1", std::make_shared<Fp32LayerNorm>(dim, eps, false));
   attn1_ = register_module("attn1", std::make_shared<WanAttention>(dim, num_heads, eps, false));
   attn2_ = register_module("attn2", std::make_shared<WanAttention>(dim, num_heads, eps, true));
@@ -34,12 +36,13 @@ Outputs WanTransformerBlock::forward_impl(Args& args) {
   const at::Tensor &shift_msa = modulation[0], &scale_msa = modulation[1], &gate_msa = modulation[2];
   const at::Tensor &c_shift_msa = modulation[3], &c_scale_msa = modulation[4], &c_gate_msa = modulation[5];
 
-  const at::Tensor attn_input = (norm1_->forward(hidden_states.to(at::kFloat)) * (1 + scale_msa) + shift_msa).to(dtype);
+  // diffusers computes the modulation and the gated residuals in fp32 and casts once: Rounding::once.
+  const at::Tensor attn_input = modulated_layer_norm(hidden_states, scale_msa, shift_msa, eps_, Rounding::once);
   const at::Tensor self_attended = (*attn1_)({{"hidden_states", attn_input},
                                               {"freqs_cos", args.tensor("freqs_cos")},
                                               {"freqs_sin", args.tensor("freqs_sin")}})
                                        .at(0);
-  hidden_states = (hidden_states.to(at::kFloat) + self_attended * gate_msa).to(dtype);
+  hidden_states = gated_residual(hidden_states, gate_msa, self_attended, Rounding::once);
 
   const at::Tensor cross_input =
       cross_attn_norm_ ? norm2_->forward(hidden_states.to(at::kFloat)).to(dtype) : hidden_states;
@@ -47,9 +50,9 @@ Outputs WanTransformerBlock::forward_impl(Args& args) {
                                              {"encoder_hidden_states", args.tensor("encoder_hidden_states")}})
                                       .at(0);
 
-  const at::Tensor ffn_input = (norm3_->forward(hidden_states.to(at::kFloat)) * (1 + c_scale_msa) + c_shift_msa).to(dtype);
+  const at::Tensor ffn_input = modulated_layer_norm(hidden_states, c_scale_msa, c_shift_msa, eps_, Rounding::once);
   const at::Tensor ffn_output = (*ffn_)({{"hidden_states", ffn_input}}).at(0);
-  return {(hidden_states.to(at::kFloat) + ffn_output.to(at::kFloat) * c_gate_msa).to(dtype)};
+  return {gated_residual(hidden_states, c_gate_msa, ffn_output, Rounding::once)};
 }
 
 }  // namespace tessera

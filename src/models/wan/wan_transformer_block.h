@@ -17,11 +17,14 @@ class WanTransformerBlock : public Module {
   Outputs forward_impl(Args& args) override;
 
  private:
+  // norm1 and norm3 have no parameters; they stay registered for the module tree while the fused kernel
+  // (kernels/modulated_layer_norm) computes them with their modulation.
   std::shared_ptr<Fp32LayerNorm> norm1_, norm2_, norm3_;
   std::shared_ptr<WanAttention> attn1_, attn2_;
   std::shared_ptr<FeedForward> ffn_;
   at::Tensor scale_shift_table_;  // [1, 6, dim]
   bool cross_attn_norm_;
+  double eps_;
 };
 
 }  // namespace tessera

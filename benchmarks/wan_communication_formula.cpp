@@ -1,0 +1,72 @@
+#include "benchmarks/wan_communication_formula.h"
+
+#include <algorithm>
+
+#include "common/check.h"
+#include "parallel/shard_sizes.h"
+
+namespace tessera {
+namespace {
+
+void add(CommunicationStats& stats, const std::string& operation, int64_t calls, int64_t bytes) {
+  stats[operation].calls += calls;
+  stats[operation].bytes_sent += bytes;
+}
+
+constexpr int64_t kSizeBytes = 8;  // all_gather_sizes exchanges one int64 per rank
+
+}  // namespace
+
+std::vector<CommunicationStats> wan_forward_communication(const WanCommunicationShape& shape,
+                                                          const ParallelConfig& config) {
+  const int ulysses = config.ulysses, ring = config.ring, ranks = config.context_parallel_degree();
+  TESSERA_INTERNAL_ASSERT(ulysses >= 1 && ring >= 1, "degrees must be positive");
+  const auto shards = shard_sizes(shape.tokens, ranks);
+  // The tokens of each Ulysses group (one Ring position): what Ring passes around after Ulysses gathered them.
+  std::vector<int64_t> group_tokens(ring, 0);
+  for (int position = 0; position < ranks; ++position) group_tokens[position / ulysses] += shards[position];
+  const int64_t longest_group = *std::max_element(group_tokens.begin(), group_tokens.end());
+  const auto head_shards = shard_sizes(shape.heads, ulysses);
+  const int64_t e = shape.element_size, b = shape.batch, d = shape.head_dim, layers = shape.layers;
+
+  std::vector<CommunicationStats> per_rank(ranks);
+  for (int position = 0; position < ranks; ++position) {
+    const int ring_index = position / ulysses, ulysses_index = position % ulysses;
+    const int64_t local = shards[position], own_heads = head_shards[ulysses_index];
+    CommunicationStats& stats = per_rank[position];
+    if (ulysses > 1) {
+      add(stats, "all_gather", layers, layers * kSizeBytes * (ulysses - 1));
+      // q, k, v stacked, every head but this rank's own; then the attention output back, every token but its own.
+      const int64_t qkv = 3 * b * local * (shape.heads - own_heads) * d * e;
+      const int64_t output = b * (group_tokens[ring_index] - local) * own_heads * d * e;
+      add(stats, "all_to_all", 2 * layers, layers * (qkv + output));
+    }
+    if (ring > 1) {
+      add(stats, "all_gather", layers, layers * kSizeBytes * (ring - 1));
+      // k and v stacked, padded to the longest Ring shard, once per hop.
+      add(stats, "exchange", layers * (ring - 1), layers * (ring - 1) * 2 * b * longest_group * own_heads * d * e);
+    }
+    if (ranks > 1) add(stats, "all_gather", 1, b * local * shape.output_width * e * (ranks - 1));
+  }
+  return per_rank;
+}
+
+CommunicationStats guidance_combine_communication(int64_t prediction_bytes) {
+  CommunicationStats stats;
+  add(stats, "all_gather", 1, prediction_bytes);
+  return stats;
+}
+
+CommunicationStats repeated(const CommunicationStats& stats, int64_t times) {
+  CommunicationStats result;
+  for (const auto& [operation, entry] : stats) add(result, operation, entry.calls * times, entry.bytes_sent * times);
+  return result;
+}
+
+int64_t total_bytes_sent(const CommunicationStats& stats) {
+  int64_t total = 0;
+  for (const auto& [operation, entry] : stats) total += entry.bytes_sent;
+  return total;
+}
+
+}  // namespace tessera

@@ -1,0 +1,46 @@
+#include "kernels/cpu_kernels.h"
+
+#include <ATen/Version.h>
+
+#include <string>
+
+namespace tessera::cpu_kernels {
+#ifdef TESSERA_CPU_AVX2_KERNELS  // built for x86-64
+namespace {
+
+// ATen's own choice ("DEFAULT", "AVX2", "AVX512"), so that both run the same instruction set.
+bool runs_avx2() {
+  static const bool avx2 = [] {
+    const std::string capability = at::get_cpu_capability();
+    return capability == "AVX2" || capability == "AVX512";
+  }();
+  return avx2;
+}
+
+}  // namespace
+#endif
+
+void modulated_layer_norm(const RowOperand& x, const RowOperand& scale, const RowOperand& shift, float eps,
+                          Rounding rounding, at::Tensor& output) {
+#ifdef TESSERA_CPU_AVX2_KERNELS
+  if (runs_avx2()) return AVX2::modulated_layer_norm(x, scale, shift, eps, rounding, output);
+#endif
+  DEFAULT::modulated_layer_norm(x, scale, shift, eps, rounding, output);
+}
+
+void gated_residual(const RowOperand& residual, const RowOperand& gate, const RowOperand& y, Rounding rounding,
+                    at::Tensor& output) {
+#ifdef TESSERA_CPU_AVX2_KERNELS
+  if (runs_avx2()) return AVX2::gated_residual(residual, gate, y, rounding, output);
+#endif
+  DEFAULT::gated_residual(residual, gate, y, rounding, output);
+}
+
+void apply_rotary_embedding(const RowOperand& x, const RowOperand& cos, const RowOperand& sin, at::Tensor& output) {
+#ifdef TESSERA_CPU_AVX2_KERNELS
+  if (runs_avx2()) return AVX2::apply_rotary_embedding(x, cos, sin, output);
+#endif
+  DEFAULT::apply_rotary_embedding(x, cos, sin, output);
+}
+
+}  // namespace tessera::cpu_kernels

@@ -1,0 +1,36 @@
+#pragma once
+// The fused CPU kernels (kernels/*_cpu.cpp), compiled once per instruction set into a namespace named for it, as
+// ATen builds its own kernels: DEFAULT (the platform's baseline) and, on x86-64, AVX2 (with FMA and F16C). The
+// functions at namespace level run the build this CPU supports, by ATen's own choice (so ATEN_CPU_CAPABILITY=default
+// forces the baseline for both). Operands as the ops' dispatch functions hand them: fp32, bf16 or half rows
+// broadcast to `output`, which is contiguous and in the result dtype.
+#include <ATen/core/Tensor.h>
+
+#include "kernels/rounding.h"
+#include "kernels/row_offsets.h"
+
+namespace tessera::cpu_kernels {
+
+void modulated_layer_norm(const RowOperand& x, const RowOperand& scale, const RowOperand& shift, float eps,
+                          Rounding rounding, at::Tensor& output);
+void gated_residual(const RowOperand& residual, const RowOperand& gate, const RowOperand& y, Rounding rounding,
+                    at::Tensor& output);
+void apply_rotary_embedding(const RowOperand& x, const RowOperand& cos, const RowOperand& sin, at::Tensor& output);
+
+namespace DEFAULT {
+void modulated_layer_norm(const RowOperand& x, const RowOperand& scale, const RowOperand& shift, float eps,
+                          Rounding rounding, at::Tensor& output);
+void gated_residual(const RowOperand& residual, const RowOperand& gate, const RowOperand& y, Rounding rounding,
+                    at::Tensor& output);
+void apply_rotary_embedding(const RowOperand& x, const RowOperand& cos, const RowOperand& sin, at::Tensor& output);
+}  // namespace DEFAULT
+
+namespace AVX2 {
+void modulated_layer_norm(const RowOperand& x, const RowOperand& scale, const RowOperand& shift, float eps,
+                          Rounding rounding, at::Tensor& output);
+void gated_residual(const RowOperand& residual, const RowOperand& gate, const RowOperand& y, Rounding rounding,
+                    at::Tensor& output);
+void apply_rotary_embedding(const RowOperand& x, const RowOperand& cos, const RowOperand& sin, at::Tensor& output);
+}  // namespace AVX2
+
+}  // namespace tessera::cpu_kernels

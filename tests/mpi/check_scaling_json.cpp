@@ -1,0 +1,105 @@
+// check_scaling_json RESULTS.json SEQUENCES POINTS: exits 0 when the `tessera bench scaling` results hold exactly
+// the points POINTS ("none:1 ulysses:2 usp:4 ...", space-separated strategy:ranks) at each latent of SEQUENCES
+// ("2x8x8 3x6x10"), and every point is what a correct run gives: the guided prediction within 1e-5 of the
+// one-rank prediction on every rank, every rank's bytes equal to the formula's (and the bench's own per-operation
+// comparison true), positive finite times, a speedup of 1 at one rank, a peak memory per rank. Prints
+// "PASS: N points" on success, the first failure otherwise.
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr double kMaxRelativeError = 1e-5;
+
+std::vector<std::string> words(const std::string& text) {
+  std::istringstream stream(text);
+  std::vector<std::string> result;
+  for (std::string word; stream >> word;) result.push_back(word);
+  return result;
+}
+
+std::string latent_text(const nlohmann::json& latent) {
+  return std::to_string(latent[0].get<int64_t>()) + "x" + std::to_string(latent[1].get<int64_t>()) + "x" +
+         std::to_string(latent[2].get<int64_t>());
+}
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "scaling results: %s\n", message.c_str());
+  return 1;
+}
+
+bool positive_finite(const nlohmann::json& value) {
+  return value.is_number() && std::isfinite(value.get<double>()) && value.get<double>() > 0;
+}
+
+// The first thing wrong with one point, or "".
+std::string check_point(const nlohmann::json& point) {
+  const int ranks = point.at("ranks").get<int>();
+  for (const char* key : {"forward_s", "step_s", "speedup", "efficiency"}) {
+    if (!positive_finite(point.at(key))) return std::string(key) + " is " + point.at(key).dump();
+  }
+  if (ranks == 1 && point.at("speedup").get<double>() != 1.0) return "the one-rank point's speedup is not 1";
+  const auto& measured = point.at("bytes_per_step_per_rank");
+  const auto& formula = point.at("formula_bytes_per_step_per_rank");
+  if (static_cast<int>(measured.size()) != ranks || measured != formula) {
+    return "bytes per rank " + measured.dump() + " differ from the formula's " + formula.dump();
+  }
+  if (!point.at("bytes_match").get<bool>()) return "an operation's calls or bytes differ from the formula's";
+  if (ranks > 1 && measured[0].get<int64_t>() <= 0) return "no bytes were sent";
+  const auto& errors = point.at("relative_error_per_rank");
+  if (static_cast<int>(errors.size()) != ranks) return "not every rank reported its error";
+  for (const auto& error : errors) {
+    if (!error.is_number() || !(error.get<double>() <= kMaxRelativeError)) {
+      return "error vs 1 rank " + error.dump() + " above " + std::to_string(kMaxRelativeError);
+    }
+  }
+  for (const auto& peak : point.at("peak_rss_bytes_per_rank")) {
+    if (!positive_finite(peak)) return "peak resident memory " + peak.dump();
+  }
+  return "";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 4) return fail("usage: check_scaling_json RESULTS.json 'SEQUENCE...' 'STRATEGY:RANKS...'");
+  std::ifstream file(argv[1]);
+  if (!file) return fail(std::string("cannot read ") + argv[1]);
+  nlohmann::json document;
+  try {
+    document = nlohmann::json::parse(file);
+  } catch (const std::exception& error) {
+    return fail(std::string("not JSON: ") + error.what());
+  }
+  std::multiset<std::string> expected, found;
+  for (const auto& sequence : words(argv[2])) {
+    for (const auto& point : words(argv[3])) expected.insert(sequence + " " + point);
+  }
+  int points = 0;
+  try {
+    for (const auto& point : document.at("results")) {
+      const std::string name = latent_text(point.at("latent")) + " " + point.at("strategy").get<std::string>() +
+                               ":" + std::to_string(point.at("ranks").get<int>());
+      found.insert(name);
+      if (const auto problem = check_point(point); !problem.empty()) return fail(name + ": " + problem);
+      ++points;
+    }
+  } catch (const std::exception& error) {
+    return fail(std::string("a point lacks a field: ") + error.what());
+  }
+  if (found != expected) {
+    std::string have, want;
+    for (const auto& name : found) have += " [" + name + "]";
+    for (const auto& name : expected) want += " [" + name + "]";
+    return fail("points" + have + " instead of" + want);
+  }
+  std::printf("PASS: %d points\n", points);
+  return 0;
+}
