@@ -8,10 +8,12 @@
 #include "common/check.h"
 #include "mpi_test_environment.h"
 #include "parallel/context_parallel.h"
+#include "parallel/distributed_attention.h"
 #include "src/io/safetensors.h"
 #include "parallel/shard_sizes.h"
 #include "src/models/load_model.h"
 #include "src/models/wan/wan_transformer.h"
+#include "tests/relative_error.h"
 
 namespace tessera::testing {
 namespace {
@@ -97,6 +99,38 @@ TEST(ContextParallelStats, BytesPerForwardMatchTheFormula) {
       EXPECT_EQ(stats.count("all_to_all"), 0u);
     }
     disable_parallelism(*model);
+  }
+}
+
+// Ulysses and Ring on hand-cut shards, every other one empty (an idle rank, as with more ranks than tokens), with
+// every rank's lengths given (as context parallelism passes them from its plan's splits) or exchanged: each rank's
+// rows equal single-rank attention's, the log-sum-exp too.
+TEST(DistributedAttention, EmptyShardsWithGivenOrExchangedLengths) {
+  const int n = world().size();
+  if (n < 2) GTEST_SKIP() << "needs two ranks";
+  std::vector<int64_t> lengths(n);
+  for (int r = 0; r < n; ++r) lengths[r] = r % 2 == 1 ? 0 : r + 2;
+  const auto offsets = exclusive_prefix_sum(lengths);
+  const int64_t total = offsets.back() + lengths.back(), mine = lengths[world().rank()];
+  at::manual_seed(11);  // the same full tensors on every rank
+  const at::Tensor q = at::randn({2, total, 3, 8}), k = at::randn_like(q), v = at::randn_like(q);
+  AttentionOptions options;
+  options.need_lse = true;
+  const AttentionResult whole = local_attention(q, k, v, options);
+  auto shard = [&](const at::Tensor& t, int64_t dim) { return t.narrow(dim, offsets[world().rank()], mine); };
+  for (const bool given : {true, false}) {
+    SCOPED_TRACE(given ? "lengths given" : "lengths exchanged");
+    const std::vector<int64_t> known = given ? lengths : std::vector<int64_t>{};
+    const AttentionResult ulysses =
+        ulysses_attention(world(), shard(q, 1), shard(k, 1), shard(v, 1), options, local_attention, known);
+    const AttentionResult ring = ring_attention(world(), shard(q, 1), shard(k, 1), shard(v, 1), options, known);
+    for (const AttentionResult* result : {&ulysses, &ring}) {
+      ASSERT_EQ(result->output.sizes(), shard(whole.output, 1).sizes());
+      ASSERT_EQ(result->lse.sizes(), shard(whole.lse, 2).sizes());
+      if (mine == 0) continue;
+      EXPECT_LT(relative_error(result->output, shard(whole.output, 1)), 1e-5);
+      EXPECT_LT(relative_error(result->lse, shard(whole.lse, 2)), 1e-5);
+    }
   }
 }
 
