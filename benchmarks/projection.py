@@ -55,8 +55,7 @@ ATTENTION_FLOPS = {               # attention kernel throughput, head_dim 128, n
 HBM_EFFICIENCY = 0.80             # element-wise kernels stream at ~80% of HBM bandwidth
 NVLINK_EFFICIENCY = 0.75          # NCCL all-to-all / send-recv over NVSwitch: ~340 GB/s per GPU, one way
 IB_EFFICIENCY = 0.80              # GPUDirect RDMA send-recv: ~40 GB/s per GPU, one way
-COLLECTIVE_LATENCY_S = {"nvlink": 15e-6, "ib": 25e-6}  # per collective call, including the host sync that
-                                  # tessera's size exchanges imply (they copy the gathered sizes to the CPU)
+COLLECTIVE_LATENCY_S = {"nvlink": 15e-6, "ib": 25e-6}  # per collective call
 
 # Memory-bound passes per transformer block, in units of one [local tokens, dim] bf16 tensor read or written,
 # counted from tessera's unfused ATen sequence (src/models/wan/wan_transformer_block.cpp, wan_attention.cpp).
@@ -133,7 +132,7 @@ def parameter_count(model):
 # --- Bytes the communicator records per forward, per rank (Communicator::record in parallel/communicator.cpp).
 def communication_per_forward(model, tokens, ulysses, ring, batch=1):
     """For every rank of one context-parallel group of ulysses x ring ranks: {operation: {calls, bytes_sent}},
-    exactly as `tessera forward --stats` counts them, plus unrecorded shape exchanges and the exchange size."""
+    exactly as `tessera forward --stats` counts them."""
     heads, head_dim = model["num_attention_heads"], model["attention_head_dim"]
     layers, e = model["num_layers"], BYTES_PER_ELEMENT
     out_width = model["out_channels"] * math.prod(model["patch_size"])
@@ -153,15 +152,13 @@ def communication_per_forward(model, tokens, ulysses, ring, batch=1):
             entry["bytes_sent"] += nbytes
 
         if ulysses > 1:
-            add("all_gather", layers, layers * 8 * (ulysses - 1))      # all_gather_sizes of the shard lengths
             qkv = 3 * batch * local * (heads - own_heads) * head_dim * e  # stacked q, k, v minus the own heads
             output = batch * (group_tokens[j] - local) * own_heads * head_dim * e  # output minus own tokens
             add("all_to_all", 2 * layers, layers * (qkv + output))
         if ring > 1:
-            add("all_gather", layers, layers * 8 * (ring - 1))
             longest = max(group_tokens)                                # k, v padded to the longest shard
             add("exchange", layers * (ring - 1), layers * (ring - 1) * 2 * batch * longest * own_heads * head_dim * e)
-        if ranks > 1:  # the plan's proj_out gather (its shape exchange is not recorded)
+        if ranks > 1:  # the plan's proj_out gather; shard lengths come from the plan's splits (no size exchanges)
             add("all_gather", 1, batch * local * out_width * e * (ranks - 1))
         per_rank.append(ops)
     return per_rank
@@ -204,9 +201,8 @@ def step_time(model, tokens, text_tokens, ulysses, ring, cfg, interconnect_ring,
     gather_s = total_bytes(ops, {"all_gather"}) / (ring_bandwidth if ring > 1 else nvlink)
     latency_s = 0.0
     if ranks > 1:
-        ulysses_calls = 3 * layers if ulysses > 1 else 0  # size exchange + 2 all-to-alls per layer
-        group_calls = total_calls(ops) - ops.get("exchange", {"calls": 0})["calls"] - ulysses_calls + 1  # + the
-        # proj_out gather's unrecorded shape exchange
+        ulysses_calls = 2 * layers if ulysses > 1 else 0  # 2 all-to-alls per layer
+        group_calls = total_calls(ops) - ops.get("exchange", {"calls": 0})["calls"] - ulysses_calls
         latency_s = ulysses_calls * COLLECTIVE_LATENCY_S["nvlink"] + group_calls * COLLECTIVE_LATENCY_S[group_link]
     # Ring: hop h+1's k, v travel while hop h's attention runs; what the attention cannot hide is exposed.
     ring_exposed_s = 0.0

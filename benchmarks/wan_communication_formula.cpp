@@ -13,8 +13,6 @@ void add(CommunicationStats& stats, const std::string& operation, int64_t calls,
   stats[operation].bytes_sent += bytes;
 }
 
-constexpr int64_t kSizeBytes = 8;  // all_gather_sizes exchanges one int64 per rank
-
 }  // namespace
 
 std::vector<CommunicationStats> wan_forward_communication(const WanCommunicationShape& shape,
@@ -35,14 +33,12 @@ std::vector<CommunicationStats> wan_forward_communication(const WanCommunication
     const int64_t local = shards[position], own_heads = head_shards[ulysses_index];
     CommunicationStats& stats = per_rank[position];
     if (ulysses > 1) {
-      add(stats, "all_gather", layers, layers * kSizeBytes * (ulysses - 1));
       // q, k, v stacked, every head but this rank's own; then the attention output back, every token but its own.
       const int64_t qkv = 3 * b * local * (shape.heads - own_heads) * d * e;
       const int64_t output = b * (group_tokens[ring_index] - local) * own_heads * d * e;
       add(stats, "all_to_all", 2 * layers, layers * (qkv + output));
     }
     if (ring > 1) {
-      add(stats, "all_gather", layers, layers * kSizeBytes * (ring - 1));
       // k and v stacked, padded to the longest Ring shard, once per hop.
       add(stats, "exchange", layers * (ring - 1), layers * (ring - 1) * 2 * b * longest_group * own_heads * d * e);
     }
