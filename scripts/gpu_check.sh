@@ -101,6 +101,10 @@ if [ "$build_status" -eq 0 ]; then
     --json "$OUT/comm_nccl_cuda_np1.json" | tail -n 8
   timeout 120 "$BUILD/bin/tessera-run" -np 2 "$BUILD/bin/tessera" bench comm --backend mpi --device cuda \
     --json "$OUT/comm_mpi_hoststaged_cuda_np2.json" | tail -n 8
+  echo "== scaling bench on the GPU: Wan2.1-1.3B widths with all 30 layers (random weights), bf16, 81 frames at"
+  echo "   480p (21x60x104 latent, 32,760 tokens) and 33 frames, one rank (the time per step issue 15 asks for)"
+  timeout 300 "$BUILD/bin/tessera-run" -np 1 "$BUILD/bin/tessera" bench scaling --model medium --layers 30 \
+    --sequences 9x60x104,21x60x104 --repeat 3 --warmup 1 --json "$OUT/scaling_cuda_np1.json" | tail -n 8
   phase benchmarks
 fi
 
