@@ -23,10 +23,7 @@ get_filename_component(TESSERA_SITE_PACKAGES "${_torch_prefix}/../../.." ABSOLUT
 include(CheckLanguage)
 check_language(CUDA)
 if(CMAKE_CUDA_COMPILER)
-  if(NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST})
-    set(ENV{TORCH_CUDA_ARCH_LIST} "9.0")
-  endif()
-  set(CMAKE_CUDA_ARCHITECTURES 90)
+  include(TesseraCudaArchitectures)  # CMAKE_CUDA_ARCHITECTURES: what LibTorch supports, as far as nvcc allows
   enable_language(CUDA)
   find_package(CUDAToolkit REQUIRED)
 endif()
@@ -49,7 +46,13 @@ if(TESSERA_WITH_CUDA)
       INTERFACE_INCLUDE_DIRECTORIES "${NCCL_INCLUDE_DIR}")
   endif()
 endif()
-message(STATUS "tessera: torch ${TESSERA_TORCH_VERSION}, CUDA ${TESSERA_WITH_CUDA}, NCCL ${TESSERA_WITH_NCCL} (${NCCL_LIBRARY})")
+message(STATUS "tessera: torch ${TESSERA_TORCH_VERSION}, CUDA ${TESSERA_WITH_CUDA} (${CMAKE_CUDA_ARCHITECTURES}), NCCL ${TESSERA_WITH_NCCL} (${NCCL_LIBRARY})")
+# The GPU check configures with this on: a build without CUDA or NCCL there would only run skips.
+option(TESSERA_REQUIRE_CUDA "Fail at configure time unless CUDA and NCCL are both on" OFF)
+if(TESSERA_REQUIRE_CUDA AND NOT (TESSERA_WITH_CUDA AND TESSERA_WITH_NCCL))
+  message(FATAL_ERROR "TESSERA_REQUIRE_CUDA: CUDA is ${TESSERA_WITH_CUDA}, NCCL is ${TESSERA_WITH_NCCL}. CUDA needs nvcc "
+                      "on PATH and a CUDA build of torch; NCCL needs the wheel's nvidia-nccl (site-packages/nvidia/nccl).")
+endif()
 
 # --- MPI and the Debian libraries ---
 find_package(MPI REQUIRED COMPONENTS C)
@@ -59,8 +62,10 @@ find_package(cxxopts REQUIRED)
 # Output files: PNG through libpng, MP4 (H.264) and GIF through FFmpeg's libraries. FFmpeg is optional (the GPU
 # machine's bundle leaves its large dependency tree out): without it .mp4 and .gif are refused with the fix.
 find_package(PNG REQUIRED)
-find_package(PkgConfig REQUIRED)
-pkg_check_modules(AV IMPORTED_TARGET libavformat libavcodec libavutil libswscale)
+find_package(PkgConfig)  # only FFmpeg is found through it, and FFmpeg is optional
+if(PKG_CONFIG_FOUND)
+  pkg_check_modules(AV IMPORTED_TARGET libavformat libavcodec libavutil libswscale)
+endif()
 if(NOT AV_FOUND)
   message(WARNING "FFmpeg's libraries not found: building without .mp4/.gif output (scripts/setup.sh installs them)")
 endif()

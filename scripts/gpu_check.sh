@@ -41,7 +41,6 @@ if ! command -v mpirun >/dev/null; then
   mpirun --version | head -n 1
 fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
-export TORCH_CUDA_ARCH_LIST=9.0
 
 phase_start=$(date +%s)
 phase() {  # phase NAME: records the seconds since the previous phase ended

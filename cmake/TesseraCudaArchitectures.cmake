@@ -1,0 +1,51 @@
+# The GPU architectures tessera's kernels are built for: those the LibTorch build supports (its arch flags), as far
+# as the local nvcc can generate them, each as a binary, and the newest also as PTX so that a newer GPU can JIT it.
+# A GPU outside the list runs the ATen reference of each op (kernels/cuda_architectures.h decides at run time).
+# -DTESSERA_CUDA_ARCHITECTURES="80-real;90" overrides the list.
+set(TESSERA_CUDA_ARCHITECTURES "" CACHE STRING "CUDA architectures for tessera's kernels (empty: LibTorch's, as nvcc allows)")
+if(TESSERA_CUDA_ARCHITECTURES)
+  set(_architectures ${TESSERA_CUDA_ARCHITECTURES})
+else()
+  execute_process(COMMAND "${TESSERA_PYTHON}" -c "import torch; print(torch._C._cuda_getArchFlags())"
+                  OUTPUT_VARIABLE _torch_arch_flags OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+  execute_process(COMMAND "${CMAKE_CUDA_COMPILER}" --list-gpu-code
+                  OUTPUT_VARIABLE _nvcc_codes OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+  string(REGEX MATCHALL "sm_[0-9]+" _torch_codes "${_torch_arch_flags}")
+  string(REGEX MATCHALL "sm_[0-9]+" _nvcc_codes "${_nvcc_codes}")
+  set(_numbers "")
+  foreach(code IN LISTS _torch_codes)
+    if(code IN_LIST _nvcc_codes)
+      string(REPLACE "sm_" "" number "${code}")
+      list(APPEND _numbers ${number})
+    endif()
+  endforeach()
+  if(NOT _numbers)
+    message(WARNING "tessera: could not intersect LibTorch's CUDA architectures ('${_torch_arch_flags}') with nvcc's; "
+                    "building for sm_90 only (override with -DTESSERA_CUDA_ARCHITECTURES)")
+    set(_numbers 90)
+  endif()
+  list(REMOVE_DUPLICATES _numbers)
+  list(SORT _numbers COMPARE NATURAL)
+  list(POP_BACK _numbers _newest)
+  set(_architectures "")
+  foreach(number IN LISTS _numbers)
+    list(APPEND _architectures "${number}-real")
+  endforeach()
+  list(APPEND _architectures "${_newest}")  # binary and PTX
+endif()
+set(CMAKE_CUDA_ARCHITECTURES ${_architectures})
+# torch's own CMake files read TORCH_CUDA_ARCH_LIST ("8.0;9.0+PTX"); give them the same list.
+if(NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST})
+  set(_torch_list "")
+  foreach(architecture IN LISTS _architectures)
+    string(REGEX MATCH "^[0-9]+" number "${architecture}")
+    math(EXPR major "${number} / 10")
+    math(EXPR minor "${number} % 10")
+    set(entry "${major}.${minor}")
+    if(NOT architecture MATCHES "-real$")
+      string(APPEND entry "+PTX")
+    endif()
+    list(APPEND _torch_list "${entry}")
+  endforeach()
+  set(ENV{TORCH_CUDA_ARCH_LIST} "${_torch_list}")
+endif()
