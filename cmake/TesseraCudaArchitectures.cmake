@@ -5,6 +5,21 @@
 set(TESSERA_CUDA_ARCHITECTURES "" CACHE STRING "CUDA architectures for tessera's kernels (empty: LibTorch's, as nvcc allows)")
 if(TESSERA_CUDA_ARCHITECTURES)
   set(_architectures ${TESSERA_CUDA_ARCHITECTURES})
+elseif(DEFINED ENV{TORCH_CUDA_ARCH_LIST})
+  # The user's list for torch ("8.0 9.0+PTX" or "8.0;9.0+PTX") in CMake's syntax.
+  string(REPLACE " " ";" _torch_list "$ENV{TORCH_CUDA_ARCH_LIST}")
+  set(_architectures "")
+  foreach(entry IN LISTS _torch_list)
+    if(NOT entry MATCHES "^([0-9]+)\\.([0-9]+)(\\+PTX)?$")
+      message(FATAL_ERROR "TORCH_CUDA_ARCH_LIST entry '${entry}' is not MAJOR.MINOR[+PTX]; "
+                          "use -DTESSERA_CUDA_ARCHITECTURES=\"80-real;90\" instead")
+    endif()
+    if(CMAKE_MATCH_3)
+      list(APPEND _architectures "${CMAKE_MATCH_1}${CMAKE_MATCH_2}")
+    else()
+      list(APPEND _architectures "${CMAKE_MATCH_1}${CMAKE_MATCH_2}-real")
+    endif()
+  endforeach()
 else()
   execute_process(COMMAND "${TESSERA_PYTHON}" -c "import torch; print(torch._C._cuda_getArchFlags())"
                   OUTPUT_VARIABLE _torch_arch_flags OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
@@ -33,9 +48,11 @@ else()
   endforeach()
   list(APPEND _architectures "${_newest}")  # binary and PTX
 endif()
+# torch's CMake files set CMAKE_CUDA_ARCHITECTURES OFF and add -gencode flags from TORCH_CUDA_ARCH_LIST
+# ("8.0;9.0+PTX") to every CUDA compile: that variable is what takes effect, so it gets the same list.
+set(TESSERA_CUDA_ARCHITECTURE_LIST ${_architectures})
 set(CMAKE_CUDA_ARCHITECTURES ${_architectures})
-# torch's own CMake files read TORCH_CUDA_ARCH_LIST ("8.0;9.0+PTX"); give them the same list.
-if(NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST})
+block()
   set(_torch_list "")
   foreach(architecture IN LISTS _architectures)
     string(REGEX MATCH "^[0-9]+" number "${architecture}")
@@ -48,4 +65,4 @@ if(NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST})
     list(APPEND _torch_list "${entry}")
   endforeach()
   set(ENV{TORCH_CUDA_ARCH_LIST} "${_torch_list}")
-endif()
+endblock()

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/check.h"
+#include "kernels/cuda_architectures.h"
 #include "kernels/cuda_kernels.h"
 
 namespace tessera {
@@ -154,7 +155,7 @@ at::Tensor all_to_all_pack(at::TensorList inputs, int64_t dim, at::IntArrayRef c
   if (inputs.size() == 1 && layout.outer == 1 && inputs[0].is_contiguous()) return inputs[0].reshape({-1});
   if (inputs[0].is_cpu()) return pack_cpu(inputs, d, chunk_sizes);
 #ifdef TESSERA_WITH_CUDA_KERNELS
-  if (inputs[0].is_cuda()) return all_to_all_pack_cuda(inputs, d, chunk_sizes);
+  if (cuda_kernels_run_on(inputs[0].device())) return all_to_all_pack_cuda(inputs, d, chunk_sizes);
 #endif
   return all_to_all_pack_reference(inputs, d, chunk_sizes);
 }
@@ -186,7 +187,7 @@ at::Tensor all_to_all_unpack(const at::Tensor& buffer, int64_t count, at::IntArr
   }
   if (buffer.is_cpu()) return unpack_cpu(buffer, count, shape, chunk_sizes, layout);
 #ifdef TESSERA_WITH_CUDA_KERNELS
-  if (buffer.is_cuda()) return all_to_all_unpack_cuda(buffer, count, shape, d, chunk_sizes);
+  if (cuda_kernels_run_on(buffer.device())) return all_to_all_unpack_cuda(buffer, count, shape, d, chunk_sizes);
 #endif
   return all_to_all_unpack_reference(buffer, count, shape, d, chunk_sizes);
 }

@@ -4,6 +4,7 @@
 
 #include "common/check.h"
 #include "kernels/cpu_kernels.h"
+#include "kernels/cuda_architectures.h"
 #include "kernels/cuda_kernels.h"
 #include "kernels/row_offsets.h"
 
@@ -33,7 +34,7 @@ at::Tensor gated_residual(const at::Tensor& residual, const at::Tensor& gate, co
     return output;
   }
 #ifdef TESSERA_WITH_CUDA_KERNELS
-  if (residual.is_cuda()) return gated_residual_cuda(residual, gate, y, rounding);
+  if (cuda_kernels_run_on(residual.device())) return gated_residual_cuda(residual, gate, y, rounding);
 #endif
   return gated_residual_reference(residual, gate, y, rounding);
 }

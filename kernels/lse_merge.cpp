@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/check.h"
+#include "kernels/cuda_architectures.h"
 #include "kernels/cuda_kernels.h"
 
 namespace tessera {
@@ -101,7 +102,7 @@ void lse_merge(const at::Tensor& output, const at::Tensor& lse, const at::Tensor
     return;
   }
 #ifdef TESSERA_WITH_CUDA_KERNELS
-  if (output.is_cuda()) {
+  if (cuda_kernels_run_on(output.device())) {
     lse_merge_cuda(output, lse, partial_output, partial_lse);
     return;
   }

@@ -6,6 +6,7 @@
 
 #include "common/check.h"
 #include "kernels/cpu_kernels.h"
+#include "kernels/cuda_architectures.h"
 #include "kernels/cuda_kernels.h"
 #include "kernels/row_offsets.h"
 
@@ -38,7 +39,7 @@ at::Tensor modulated_layer_norm(const at::Tensor& x, const at::Tensor& scale, co
     return output;
   }
 #ifdef TESSERA_WITH_CUDA_KERNELS
-  if (x.is_cuda()) return modulated_layer_norm_cuda(x, scale, shift, eps, rounding);
+  if (cuda_kernels_run_on(x.device())) return modulated_layer_norm_cuda(x, scale, shift, eps, rounding);
 #endif
   return modulated_layer_norm_reference(x, scale, shift, eps, rounding);
 }

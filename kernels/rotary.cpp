@@ -4,6 +4,7 @@
 
 #include "common/check.h"
 #include "kernels/cpu_kernels.h"
+#include "kernels/cuda_architectures.h"
 #include "kernels/cuda_kernels.h"
 #include "kernels/row_offsets.h"
 
@@ -28,7 +29,7 @@ at::Tensor apply_rotary_embedding(const at::Tensor& x, const at::Tensor& cos, co
     return output;
   }
 #ifdef TESSERA_WITH_CUDA_KERNELS
-  if (x.is_cuda()) return apply_rotary_embedding_cuda(x, cos, sin);
+  if (cuda_kernels_run_on(x.device())) return apply_rotary_embedding_cuda(x, cos, sin);
 #endif
   return apply_rotary_embedding_reference(x, cos, sin);
 }

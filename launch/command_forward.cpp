@@ -11,6 +11,7 @@
 #include "common/atomic_file.h"
 #include "common/check.h"
 #include "common/log.h"
+#include "kernels/device_synchronize.h"
 #include "launch/cli_options.h"
 #include "launch/commands.h"
 #include "launch/parallel_options.h"
@@ -97,8 +98,10 @@ int run_forward(int argc, char** argv, MpiRuntime& runtime) {
   std::vector<double> seconds;
   for (int run = 0; run < repeat; ++run) {
     reset_context_parallel_stats(*mesh);
+    synchronize_device(device);  // on CUDA the forward returns once enqueued: time the work, not the enqueue
     const auto forward_start = std::chrono::steady_clock::now();
     sample = (*model)(args).at(0);
+    synchronize_device(device);
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - forward_start).count());
     TESSERA_LOG_INFO("forward ", run + 1, "/", repeat, ": sample ", sample.sizes(), " in ", seconds.back(), " s");
   }

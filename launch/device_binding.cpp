@@ -45,8 +45,7 @@ DeviceBinding bind_device(const MpiRuntime& runtime, const std::string& device, 
                                          " of ", runtime.local_size(), ")");
   }
   binding.placement = {.cuda_device = binding.cuda ? binding.cuda_index : -1,
-                       .local_ranks = runtime.local_size(),
-                       .visible_gpus = visible};
+                       .gpu = binding.cuda ? gpu_identity(binding.cuda_index) : std::string()};
   return binding;
 }
 

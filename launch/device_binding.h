@@ -12,7 +12,7 @@ struct DeviceBinding {
   bool cuda = false;
   int cuda_index = -1;
   int threads = 1;
-  RankPlacement placement;  // what the backend choice needs to know (device, ranks and GPUs on this node)
+  RankPlacement placement;  // what the backend choice needs to know (device, the physical GPU behind it)
   std::string description;  // "cuda:0 (3 visible)" or "cpu, 2 threads"
 };
 

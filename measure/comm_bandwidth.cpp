@@ -10,6 +10,7 @@
 
 #include "common/check.h"
 #include "kernels/all_to_all_pack.h"
+#include "kernels/device_synchronize.h"
 #include "parallel/communicator.h"
 
 namespace tessera {
@@ -59,11 +60,14 @@ std::function<void()> make_step(Communicator& communicator, const std::string& o
   TESSERA_CHECK(false, "unknown operation '", operation, "'; use all_to_all, all_gather, ring_exchange or all_reduce");
 }
 
-// Seconds per step on the slowest rank: every rank must agree on iteration counts and results.
-double time_steps(Communicator& communicator, const std::function<void()>& step, int iterations) {
+// Seconds per step on the slowest rank: every rank must agree on iteration counts and results. On CUDA the steps
+// only enqueue work: the device is synchronised before the clock starts and before it stops.
+double time_steps(Communicator& communicator, const std::function<void()>& step, int iterations, c10::Device device) {
   communicator.barrier();
+  synchronize_device(device);
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < iterations; ++i) step();
+  synchronize_device(device);
   const double local = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / iterations;
   return communicator.all_reduce(at::full({1}, local, at::kDouble), ReduceOp::max).item<double>();
 }
@@ -79,13 +83,13 @@ std::vector<CommBenchmarkPoint> run_comm_benchmark(Communicator& communicator, c
     for (int64_t bytes = options.min_bytes; bytes <= options.max_bytes; bytes *= options.size_factor) {
       const auto step = make_step(communicator, operation, bytes, options.device);
       step();  // warm-up: first-touch allocations and connection set-up
-      const double probe = time_steps(communicator, step, 1);
+      const double probe = time_steps(communicator, step, 1, options.device);
       const int iterations = static_cast<int>(std::clamp(options.seconds_per_point / std::max(probe, 1e-9), 3.0, 1000.0));
       CommBenchmarkPoint point;
       point.operation = operation;
       point.bytes = bytes;
       point.iterations = iterations;
-      point.seconds = time_steps(communicator, step, iterations);
+      point.seconds = time_steps(communicator, step, iterations, options.device);
       point.algorithm_gbps = static_cast<double>(bytes) / point.seconds / 1e9;
       point.bus_gbps = point.algorithm_gbps * bus_factor(operation, communicator.size());
       points.push_back(point);

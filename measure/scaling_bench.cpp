@@ -4,7 +4,6 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <nlohmann/json.hpp>
 #include <c10/core/InferenceMode.h>
-#include <c10/core/impl/DeviceGuardImplInterface.h>
 
 #include <algorithm>
 #include <chrono>
@@ -17,6 +16,7 @@
 #include "measure/wan_communication_formula.h"
 #include "common/check.h"
 #include "common/log.h"
+#include "kernels/device_synchronize.h"
 #include "parallel/cfg_parallel.h"
 #include "parallel/communicator.h"
 #include "parallel/context_parallel.h"
@@ -62,11 +62,6 @@ StepInputs make_inputs(const WanConfig& config, const LatentSize& latent, const 
   return inputs;
 }
 
-void synchronize(c10::Device device) {
-  if (device.is_cpu()) return;
-  c10::impl::getDeviceGuardImpl(device.type())->synchronizeDevice(device.index());
-}
-
 at::Tensor forward(WanTransformer3DModel& model, const at::Tensor& latents, const at::Tensor& timestep,
                    const at::Tensor& text) {
   return model({{"hidden_states", latents}, {"timestep", timestep}, {"encoder_hidden_states", text}}).at(0);
@@ -80,7 +75,7 @@ StepOutcome run_step(WanTransformer3DModel& model, const StepInputs& inputs, con
   auto timed_forward = [&](const at::Tensor& latents, const at::Tensor& timestep, const at::Tensor& text) {
     const auto start = Clock::now();
     at::Tensor output = forward(model, latents, timestep, text);
-    synchronize(options.device);
+    synchronize_device(options.device);
     outcome.forward_seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
     return output;
   };
@@ -100,7 +95,7 @@ StepOutcome run_step(WanTransformer3DModel& model, const StepInputs& inputs, con
     const at::Tensor unconditional = timed_forward(inputs.latents, inputs.timestep, inputs.negative_text);
     outcome.prediction = classifier_free_guidance(conditional, unconditional, options.guidance_scale);
   }
-  synchronize(options.device);
+  synchronize_device(options.device);
   outcome.seconds = std::chrono::duration<double>(Clock::now() - step_start).count();
   return outcome;
 }

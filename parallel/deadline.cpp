@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -56,8 +57,7 @@ void wait_with_deadline(const std::function<bool()>& is_done, const OperationDes
     }
   }
   if (is_done()) return;
-  if (on_timeout) on_timeout();
-  abort_job(deadline_message(description, current_timeout_seconds()));
+  abort_job(deadline_message(description, current_timeout_seconds()), 3, on_timeout);
 }
 
 double deadline_seconds() { return current_timeout_seconds(); }
@@ -78,15 +78,32 @@ int world_rank_of(const OperationDescription& description) {
   return description.world_ranks.empty() ? -1 : description.world_ranks.at(description.group_rank);
 }
 
-void abort_job(const std::string& message, int exit_code) {
+namespace {
+std::atomic<bool> job_is_aborting{false};
+std::atomic<std::thread::id> mpi_thread{};
+}  // namespace
+
+bool job_aborting() { return job_is_aborting.load(); }
+
+void mark_mpi_thread() { mpi_thread = std::this_thread::get_id(); }
+
+void abort_job(const std::string& message, int exit_code, const std::function<void()>& release_peers) {
+  if (job_is_aborting.exchange(true)) {
+    // Another thread is ending the process; it must not return into code that assumed success.
+    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  // The message first: releasing peers may itself block or crash, and the user must still learn why.
   log::flush();
   log::fatal(message);
   std::fflush(stdout);
   std::fflush(stderr);
+  if (release_peers) release_peers();
   int initialized = 0, finalized = 0;
   MPI_Initialized(&initialized);
   MPI_Finalized(&finalized);
-  if (initialized && !finalized) MPI_Abort(MPI_COMM_WORLD, exit_code);
+  if (initialized && !finalized && std::this_thread::get_id() == mpi_thread.load()) {
+    MPI_Abort(MPI_COMM_WORLD, exit_code);
+  }
   std::_Exit(exit_code);
 }
 

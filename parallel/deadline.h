@@ -33,7 +33,8 @@ class ScopedCommunicationTimeout {
 };
 
 // Polls `is_done` (which drives progress) with a back-off until it returns true. When the deadline
-// passes, calls `on_timeout` (a backend may abort its own communicator there) and then aborts the job.
+// passes, aborts the job (abort_job), with `on_timeout` as its release_peers (a backend aborts its own
+// communicator there, after the message is logged).
 void wait_with_deadline(const std::function<bool()>& is_done, const OperationDescription& description,
                         const std::function<void()>& on_timeout = {});
 
@@ -47,8 +48,20 @@ std::string deadline_message(const OperationDescription& description, double sec
 std::string describe_operation_in_group(const OperationDescription& description);
 int world_rank_of(const OperationDescription& description);
 
-// Logs `message` and terminates every rank of the job (MPI_Abort on MPI_COMM_WORLD).
-[[noreturn]] void abort_job(const std::string& message, int exit_code = 3);
+// Logs `message`, then calls `release_peers` (a backend frees peers blocked in its kernels there: ncclCommAbort),
+// then terminates every rank of the job. Once per process: the first caller, on any thread, does all of it; a
+// later or concurrent caller blocks until the process ends, so one message is logged and a communicator is never
+// aborted twice. On the thread that initialised MPI this is MPI_Abort on MPI_COMM_WORLD; on any other thread
+// (MPI is initialised MPI_THREAD_FUNNELED) the process exits with `exit_code` without finalising, and the
+// launcher ends the other ranks.
+[[noreturn]] void abort_job(const std::string& message, int exit_code = 3,
+                            const std::function<void()>& release_peers = {});
+
+// True once abort_job has started: a watchdog stops touching its communicator, which is being aborted.
+bool job_aborting();
+
+// Marks the calling thread as MPI's (MpiRuntime calls it): abort_job calls MPI_Abort only from there.
+void mark_mpi_thread();
 
 std::string describe_group(const std::string& group, const std::vector<int>& world_ranks);
 

@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include "common/check.h"
+#include "parallel/deadline.h"
 #include "parallel/mpi_check.h"
 
 namespace tessera {
@@ -14,6 +15,7 @@ MpiRuntime::MpiRuntime(int* argc, char*** argv) {
   int provided = 0;
   // Only the main thread calls MPI; torch's worker threads never do.
   TESSERA_CHECK_MPI(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
+  mark_mpi_thread();
   TESSERA_CHECK_MPI(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
   TESSERA_CHECK_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &world_rank_));
   TESSERA_CHECK_MPI(MPI_Comm_size(MPI_COMM_WORLD, &world_size_));

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "parallel/nccl_check.h"
 #include "parallel/nccl_watchdog.h"
+#include "parallel/single_rank_communicator.h"
 
 namespace tessera {
 namespace {
@@ -42,10 +43,10 @@ ncclConfig_t non_blocking_config() {
 // (initialisation, a split, an enqueue). ncclInProgress is not success: it is polled until it turns into one.
 void settle(ncclComm_t comm, ncclResult_t returned, const char* call, const OperationDescription& description) {
   auto failure = [&](ncclResult_t status) {
-    ncclCommAbort(comm);
     abort_job(detail::concat(call, " failed during ", describe_operation_in_group(description), " on world rank ",
                              world_rank_of(description), ": ", ncclGetErrorString(status), " (",
-                             ncclGetLastError(comm), "). Aborting every rank."));
+                             ncclGetLastError(comm), "). Aborting every rank."),
+              3, [comm] { ncclCommAbort(comm); });
   };
   if (returned == ncclSuccess) return;
   if (returned != ncclInProgress) failure(returned);
@@ -69,11 +70,11 @@ class NcclCommunicator final : public Communicator {
       : Communicator(std::move(name), std::move(world_ranks), rank),
         comm_(comm),
         device_(device),
+        // From torch's pool, never destroyed (as PyTorch's NCCL process group does): the caching allocator may
+        // still hold uses of it for outputs that alias receive buffers and outlive this communicator.
+        comm_stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, static_cast<c10::DeviceIndex>(device))),
         compute_ready_(device),
-        watchdog_(std::make_unique<NcclWatchdog>(comm, device)) {
-    const c10::cuda::CUDAGuard guard(device_index());
-    TESSERA_CHECK_CUDA(cudaStreamCreateWithFlags(&comm_stream_, cudaStreamNonBlocking));
-  }
+        watchdog_(std::make_unique<NcclWatchdog>(comm, device)) {}
 
   ~NcclCommunicator() override {
     const c10::cuda::CUDAGuard guard(device_index());
@@ -81,7 +82,6 @@ class NcclCommunicator final : public Communicator {
     watchdog_.reset();
     settle(comm_, ncclCommFinalize(comm_), "ncclCommFinalize", describe_operation("finalize"));
     ncclCommDestroy(comm_);
-    cudaStreamDestroy(comm_stream_);
   }
 
   Backend backend() const override { return Backend::nccl; }
@@ -216,10 +216,17 @@ class NcclCommunicator final : public Communicator {
     ncclConfig_t config = non_blocking_config();
     ncclComm_t child = nullptr;
     const auto description = describe_operation("split", "into '" + name + "'");
+    // Every rank of this communicator takes part in the split; a group of one rank joins no NCCL communicator
+    // (it would move nothing) and gets a SingleRankCommunicator instead.
+    const bool alone = color >= 0 && world_ranks.size() == 1;
     const ncclResult_t returned =
-        ncclCommSplit(comm_, color < 0 ? NCCL_SPLIT_NOCOLOR : color, key, &child, &config);
+        ncclCommSplit(comm_, color < 0 || alone ? NCCL_SPLIT_NOCOLOR : color, key, &child, &config);
     // The new communicator reports the split's progress; a rank that joins none has only the parent.
     settle(child != nullptr ? child : comm_, returned, "ncclCommSplit", description);
+    if (alone) {
+      return std::make_shared<SingleRankCommunicator>(name, world_ranks.at(0), Backend::nccl,
+                                                      c10::Device(c10::kCUDA, device_index()));
+    }
     if (child == nullptr) return nullptr;
     return std::make_shared<NcclCommunicator>(child, name, std::move(world_ranks), rank, device_);
   }
@@ -238,10 +245,9 @@ class NcclCommunicator final : public Communicator {
     TESSERA_CHECK_CUDA(cudaEventRecord(compute_ready_.handle, compute_stream()));
     TESSERA_CHECK_CUDA(cudaStreamWaitEvent(comm_stream_, compute_ready_.handle, 0));
     // The allocator must not hand these buffers to the compute stream before the communication used them.
-    const auto comm_stream = c10::cuda::getStreamFromExternal(comm_stream_, device_index());
     for (const at::Tensor& buffer : buffers) {
       if (buffer.defined() && buffer.is_cuda()) {
-        c10::cuda::CUDACachingAllocator::recordStream(buffer.storage().data_ptr(), comm_stream);
+        c10::cuda::CUDACachingAllocator::recordStream(buffer.storage().data_ptr(), comm_stream_);
       }
     }
     enqueue();
@@ -261,7 +267,7 @@ class NcclCommunicator final : public Communicator {
 
   ncclComm_t comm_;
   int device_;
-  cudaStream_t comm_stream_ = nullptr;
+  c10::cuda::CUDAStream comm_stream_;
   CudaEvent compute_ready_;  // re-recorded per operation: a stream wait captures its state at the call
   std::unique_ptr<NcclWatchdog> watchdog_;
 };
@@ -274,6 +280,12 @@ std::string nccl_version() {
   int version = 0;
   TESSERA_CHECK_NCCL(ncclGetVersion(&version));
   return detail::concat(version / 10000, ".", (version / 100) % 100, ".", version % 100);
+}
+
+std::string cuda_device_bus_id(int device) {
+  char bus_id[64] = {};
+  TESSERA_CHECK_CUDA(cudaDeviceGetPCIBusId(bus_id, sizeof(bus_id), device));
+  return bus_id;
 }
 
 std::shared_ptr<Communicator> make_nccl_communicator(MpiCommunicator& bootstrap, int device) {

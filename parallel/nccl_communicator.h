@@ -11,6 +11,9 @@ namespace tessera {
 bool nccl_built();
 std::string nccl_version();  // "2.28.9", or "not built"
 
+// The PCI bus id of CUDA device `device` ("0000:41:00.0"); throws in a build without CUDA.
+std::string cuda_device_bus_id(int device);
+
 // A NCCL communicator over the same ranks as `bootstrap`, on CUDA device `device` (passed, never taken from
 // whatever is current). Non-blocking underneath: initialisation, splits and every operation are bounded by
 // the communication deadline, watched from a thread of its own; operations run on a stream of their own,

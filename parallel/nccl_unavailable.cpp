@@ -8,6 +8,10 @@ bool nccl_built() { return false; }
 
 std::string nccl_version() { return "not built"; }
 
+std::string cuda_device_bus_id(int device) {
+  TESSERA_CHECK(false, "this tessera was built without CUDA; cannot identify cuda:", device);
+}
+
 std::shared_ptr<Communicator> make_nccl_communicator(MpiCommunicator&, int) {
   TESSERA_CHECK(false, "this tessera was built without NCCL (no CUDA toolkit or nvidia-nccl at configure time); "
                 "use --backend mpi, or rebuild on a machine with nvcc after scripts/setup.sh");

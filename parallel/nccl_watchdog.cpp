@@ -2,8 +2,6 @@
 
 #include <c10/cuda/CUDAGuard.h>
 
-#include <atomic>
-
 #include "common/check.h"
 #include "common/log.h"
 #include "parallel/nccl_check.h"
@@ -63,13 +61,9 @@ void NcclWatchdog::drain() {
 }
 
 void NcclWatchdog::fail(const std::string& message) {
-  static std::atomic<bool> failing{false};
-  if (!failing.exchange(true)) {
-    ncclCommAbort(comm_);  // releases peers blocked in this communicator's kernels
-    abort_job(message);
-  }
-  // Another thread is already aborting the job.
-  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  // ncclCommAbort releases peers blocked in this communicator's kernels; abort_job runs it once per process,
+  // after the message, whichever thread or communicator fails first.
+  abort_job(message, 3, [comm = comm_] { ncclCommAbort(comm); });
 }
 
 void NcclWatchdog::run() {
@@ -79,6 +73,12 @@ void NcclWatchdog::run() {
   while (true) {
     changed_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
     if (stopping_) return;
+    if (job_aborting()) {  // the communicator may be mid-abort on another thread: poll it no more
+      lock.unlock();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      lock.lock();
+      continue;
+    }
     Watched& oldest = pending_.front();
     const cudaError_t status = cudaEventQuery(oldest.event->handle);
     if (status == cudaSuccess) {

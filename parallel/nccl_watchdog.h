@@ -1,8 +1,10 @@
 #pragma once
 // Watches a NCCL communicator's operations from a thread of its own, so that the host never blocks per
 // collective and still no operation can hang: an operation whose completion event has not fired within the
-// deadline captured when it started, or an asynchronous NCCL error, aborts the communicator (ncclCommAbort,
-// never ncclCommDestroy on a failed one) and then the job, with the one deadline message.
+// deadline, or an asynchronous NCCL error, aborts the job with the one message and then the communicator
+// (ncclCommAbort, never ncclCommDestroy on a failed one), once per process (abort_job).
+// The deadline runs from the enqueue, so it includes GPU work queued ahead of the operation on the compute stream
+// (one step's work at most, far below the 600 s default of TESSERA_COMM_TIMEOUT_S).
 #include <cuda_runtime_api.h>
 #include <nccl.h>
 

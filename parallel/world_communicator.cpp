@@ -2,12 +2,53 @@
 
 #include <ATen/ATen.h>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+
 #include "common/check.h"
 #include "common/log.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/nccl_communicator.h"
 
 namespace tessera {
+namespace {
+
+// Every rank's placement string, in world order (fixed-size records: one all_gather, no size exchange).
+std::vector<std::string> gather_placements(Communicator& world, const std::string& gpu) {
+  constexpr int64_t kRecord = 256;
+  TESSERA_CHECK(static_cast<int64_t>(gpu.size()) < kRecord, "GPU identity too long: ", gpu);
+  at::Tensor record = at::zeros({kRecord}, at::kByte);
+  std::copy(gpu.begin(), gpu.end(), record.data_ptr<uint8_t>());
+  const at::Tensor all = world.all_gather(record, 0, std::vector<int64_t>(world.size(), kRecord)).contiguous();
+  std::vector<std::string> gpus;
+  for (int rank = 0; rank < world.size(); ++rank) {
+    gpus.emplace_back(reinterpret_cast<const char*>(all.data_ptr<uint8_t>() + rank * kRecord));
+  }
+  return gpus;
+}
+
+}  // namespace
+
+std::string gpu_identity(int device) {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  return std::string(host) + "/" + cuda_device_bus_id(device);
+}
+
+std::string nccl_placement_problem(const std::vector<std::string>& gpus) {
+  std::map<std::string, int> first_rank_on;
+  for (int rank = 0; rank < static_cast<int>(gpus.size()); ++rank) {
+    if (gpus[rank].empty()) return detail::concat("rank ", rank, " has no CUDA device");
+    const auto [found, inserted] = first_rank_on.emplace(gpus[rank], rank);
+    if (!inserted) {
+      return detail::concat("ranks ", found->second, " and ", rank, " share the GPU ", gpus[rank],
+                            " and NCCL needs one per rank");
+    }
+  }
+  return "";
+}
 
 void check_backend_name(const std::string& backend) {
   TESSERA_CHECK(backend == "auto" || backend == "mpi" || backend == "nccl", "unknown backend '", backend,
@@ -17,27 +58,20 @@ void check_backend_name(const std::string& backend) {
 std::shared_ptr<Communicator> make_world_communicator(const std::string& backend, const RankPlacement& placement) {
   check_backend_name(backend);
   auto world = MpiCommunicator::world();
-  const bool cuda = placement.cuda_device >= 0;
-  const bool ranks_share_gpus = placement.local_ranks > placement.visible_gpus;
   if (backend == "mpi") return world;
+  // Every rank must pick the same backend, and nodes may differ (GPUs, ranks per node): each decides from all.
+  const std::string problem = nccl_placement_problem(gather_placements(*world, placement.gpu));
+  const bool cuda = placement.cuda_device >= 0;
   if (backend == "nccl") {
     TESSERA_CHECK(cuda, "--backend nccl needs a CUDA device on every rank; use --backend mpi on CPU");
-    TESSERA_CHECK(!ranks_share_gpus, "--backend nccl needs one GPU per rank, but ", placement.local_ranks,
-                  " ranks on this node share ", placement.visible_gpus,
-                  " GPU(s); use --backend mpi (host-staged) or fewer ranks per node");
+    TESSERA_CHECK(problem.empty(), "--backend nccl needs one GPU per rank, but ", problem,
+                  "; use --backend mpi (host-staged) or fewer ranks per node");
     return make_nccl_communicator(*world, placement.cuda_device);
   }
-  // Every rank must pick the same backend, and nodes may differ (GPUs, ranks per node): vote.
-  const bool can_use_nccl = cuda && nccl_built() && !ranks_share_gpus;
-  const at::Tensor vetoes = at::full({1}, can_use_nccl ? 0 : 1, at::kInt);
-  const bool everyone_can = world->all_reduce(vetoes, ReduceOp::max).item<int>() == 0;
-  if (everyone_can) return make_nccl_communicator(*world, placement.cuda_device);
+  if (nccl_built() && problem.empty()) return make_nccl_communicator(*world, placement.cuda_device);
   if (cuda) {
     TESSERA_LOG_INFO("backend auto: MPI, staging CUDA tensors through the host, because ",
-                     !nccl_built()         ? std::string("this tessera was built without NCCL")
-                     : ranks_share_gpus    ? detail::concat(placement.local_ranks, " ranks on this node share ",
-                                                            placement.visible_gpus, " GPU(s) and NCCL needs one per rank")
-                                           : std::string("another rank cannot use NCCL"));
+                     nccl_built() ? problem : std::string("this tessera was built without NCCL"));
   }
   return world;
 }

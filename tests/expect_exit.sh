@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
 # A command that must fail in one exact way:
-#   expect_exit.sh [--within SECONDS] [--absent FILE] STATUS PATTERN -- COMMAND...
+#   expect_exit.sh [--within SECONDS] [--absent FILE] [--once] STATUS PATTERN -- COMMAND...
 # Passes when COMMAND exits with exactly STATUS and its output (stdout and stderr) matches PATTERN (grep -E).
 # An exact status, not "any failure": a crash (139, 134) or a launcher's own reaction must not pass for the
 # error under test. --within: COMMAND must end within SECONDS (it is stopped at three times that, a hang).
 # --absent: FILE, removed beforehand, must not exist afterwards, nor a temporary ".FILE.tmp.*" / "FILE.tmp.*"
-# beside it (a failed job leaves no partial file).
+# beside it (a failed job leaves no partial file). --once: PATTERN must match exactly one line (one message, not
+# one per thread or rank).
 set -u
-within="" absent=""
+within="" absent="" once=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --within) within=$2; shift 2 ;;
     --absent) absent=$2; shift 2 ;;
+    --once) once=1; shift ;;
     *) break ;;
   esac
 done
 if [ $# -lt 4 ] || [ "$3" != "--" ]; then
-  echo "usage: expect_exit.sh [--within SECONDS] [--absent FILE] STATUS PATTERN -- COMMAND..." >&2
+  echo "usage: expect_exit.sh [--within SECONDS] [--absent FILE] [--once] STATUS PATTERN -- COMMAND..." >&2
   exit 2
 fi
 status=$1 pattern=$2
@@ -41,6 +43,10 @@ if [ -n "$within" ]; then
 fi
 [ "$actual" -eq "$status" ] || fail "expected exit status $status"
 grep -Eq -- "$pattern" "$log" || fail "output does not match: $pattern"
+if [ -n "$once" ]; then
+  matches=$(grep -Ec -- "$pattern" "$log")
+  [ "$matches" -eq 1 ] || fail "$matches lines match, expected exactly one: $pattern"
+fi
 if [ -n "$absent" ]; then
   [ ! -e "$absent" ] || fail "$absent was written"
   name=$(basename "$absent")

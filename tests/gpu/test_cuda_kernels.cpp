@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "../fused_kernel_cases.h"
+#include "kernels/cuda_architectures.h"
 #include "kernels/gated_residual.h"
 #include "kernels/modulated_layer_norm.h"
 #include "kernels/rotary.h"
@@ -31,6 +32,15 @@ class CudaKernels : public ::testing::TestWithParam<CudaDtypeCase> {
   }
   c10::InferenceMode inference_;
 };
+
+// Otherwise the comparisons below would compare the reference with itself: this GPU must be one the build covers.
+TEST(CudaKernelsOnThisGpu, AreTakenRatherThanTheReferences) {
+#ifndef TESSERA_WITH_CUDA_KERNELS
+  GTEST_SKIP() << "built without the CUDA kernels";
+#endif
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device visible";
+  EXPECT_TRUE(cuda_kernels_run_on(kCuda)) << "this GPU's architecture is outside the build's list";
+}
 
 // The CUDA reference's layer_norm has statistics of its own too, hence the modulation tolerances of the CPU tests.
 TEST_P(CudaKernels, ModulatedLayerNormMatchesReference) {

@@ -19,7 +19,8 @@ class Collectives : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     if (GetParam() == "cuda" && !at::hasCUDA()) GTEST_SKIP() << "no CUDA device visible";
   }
-  at::Device device() const { return at::Device(GetParam()); }
+  // The concrete device a tensor lands on ("cuda" alone has index -1, a tensor's device says cuda:0).
+  at::Device device() const { return at::empty({0}, at::TensorOptions().device(at::Device(GetParam()))).device(); }
   at::Tensor input(int rank, at::IntArrayRef shape, c10::ScalarType dtype, int salt = 0) const {
     return rank_tensor(rank, shape, dtype, salt).to(device());
   }
