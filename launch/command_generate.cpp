@@ -12,6 +12,7 @@
 #include "launch/parallel_options.h"
 #include "parallel/device_mesh.h"
 #include "parallel/mpi_runtime.h"
+#include "src/models/model.h"
 #include "src/pipelines/pipeline.h"
 
 namespace tessera {
