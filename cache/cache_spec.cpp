@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/join.h"
 #include "common/check.h"
 
 namespace tessera {
@@ -64,8 +65,9 @@ void apply(const std::string& method, const std::string& options, const std::map
     const std::string key = pair.substr(0, equals);
     const auto it = setters.find(key);
     if (it == setters.end()) {
-      std::string known;
-      for (const auto& entry : setters) known += (known.empty() ? "" : ", ") + entry.first;
+      std::vector<std::string> keys;
+      for (const auto& entry : setters) keys.push_back(entry.first);
+      const std::string known = join(keys);
       TESSERA_CHECK(false, "--cache ", method, ": unknown key \"", key, "\"; known keys: ", known);
     }
     it->second(pair.substr(equals + 1));

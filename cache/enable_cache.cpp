@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "cache/cache_hook.h"
+#include "common/join.h"
 #include "common/check.h"
 #include "hooks/hook_registry.h"
 #include "hooks/hookable_model.h"
@@ -100,11 +101,12 @@ std::vector<std::string> target_paths(const std::vector<AttentionTarget>& target
 void enable_pyramid_attention_broadcast(HookableModel& model, const PyramidAttentionBroadcastConfig& pab,
                                         const CacheConfig& config) {
   const auto targets = pyramid_attention_broadcast_targets(model, pab);
-  std::string identifiers;
+  std::vector<std::string> all_identifiers;
   for (const auto* list : {&pab.spatial_attention_block_identifiers, &pab.temporal_attention_block_identifiers,
                            &pab.cross_attention_block_identifiers}) {
-    for (const std::string& identifier : *list) identifiers += (identifiers.empty() ? "" : ", ") + identifier;
+    all_identifiers.insert(all_identifiers.end(), list->begin(), list->end());
   }
+  const std::string identifiers = join(all_identifiers);
   TESSERA_CHECK(!targets.empty(), "pyramid_attention_broadcast selects no attention module of ", model.class_name(),
                 " (block identifiers ", identifiers, "; spatial/temporal attention is <identifier>.*.attn1, cross ",
                 "attention <identifier>.*.attn2, for the types whose block_skip_range is > 0)");

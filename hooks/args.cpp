@@ -1,16 +1,12 @@
 #include "hooks/args.h"
 
+#include "common/join.h"
 #include "common/check.h"
 
 namespace tessera {
 namespace {
 
-std::string joined(const std::vector<std::string>& names) {
-  if (names.empty()) return "none";
-  std::string text;
-  for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
-  return text;
-}
+std::string joined(const std::vector<std::string>& names) { return names.empty() ? "none" : join(names); }
 
 }  // namespace
 

@@ -1,5 +1,6 @@
 #include "hooks/module.h"
 
+#include "common/join.h"
 #include "common/check.h"
 #include "hooks/hook_registry.h"
 
@@ -20,9 +21,8 @@ std::vector<std::string_view> split_path(std::string_view path) {
 }
 
 std::string child_names(const torch::nn::Module& module) {
-  std::string names;
-  for (const auto& child : module.named_children()) names += (names.empty() ? "" : ", ") + child.key();
-  return names.empty() ? "none" : names;
+  const auto children = module.named_children().keys();
+  return children.empty() ? "none" : join(children);
 }
 
 }  // namespace

@@ -17,7 +17,7 @@
 #include "parallel/world_communicator.h"
 #include "src/io/frame_grid.h"
 #include "src/io/image_file.h"
-#include "src/models/load_model.h"
+#include "src/pipelines/pipeline.h"
 #include "src/shapes/judge_run.h"
 
 namespace tessera {
@@ -51,8 +51,8 @@ int run_judge_bench(const cxxopts::ParseResult& parsed, MpiRuntime& runtime, con
   const auto cache_spec = cli::cache_spec_from_flags(kProgram, parsed);
   const std::string model_dir = cli::usage_checked(kProgram, [&] { return cli::model_dir_from_flags(parsed); });
   auto mesh = cli::make_device_mesh(kProgram, parsed, runtime, binding);
-  cli::GenerationSession session(TextToVideoPipeline::load(model_dir, at::kFloat, cli::torch_device(binding)), mesh,
-                                 GuidanceMode::automatic, /*report_progress=*/false);
+  GenerationSession session(Pipeline::load(model_dir, at::kFloat, cli::torch_device(binding)), mesh,
+                            GuidanceMode::automatic);
   session.use_cache(cache_spec);
   DenoiseOptions loop;
   loop.cfg_group = &mesh->cfg();

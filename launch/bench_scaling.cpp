@@ -6,7 +6,7 @@
 #include <iostream>
 #include <memory>
 
-#include "benchmarks/scaling_bench.h"
+#include "measure/scaling_bench.h"
 #include "common/atomic_file.h"
 #include "common/check.h"
 #include "common/log.h"
@@ -16,7 +16,7 @@
 #include "parallel/world_communicator.h"
 #include "src/models/load_model.h"
 #include "src/models/wan/wan_transformer.h"
-#include "src/pipelines/text_to_video_pipeline.h"
+#include "src/shapes/embedded_model.h"
 
 namespace tessera {
 namespace {
@@ -41,7 +41,7 @@ std::optional<WanConfig> named_config(const std::string& name) {
 
 // A pipeline folder's transformer, or the directory itself when it is the transformer's.
 std::string transformer_dir(const std::string& model) {
-  const std::string dir = model == "embedded" ? default_model_dir() : model;
+  const std::string dir = model == "embedded" ? embedded_model_dir() : model;
   return std::filesystem::exists(std::filesystem::path(dir) / "transformer" / "config.json") ? dir + "/transformer"
                                                                                                : dir;
 }

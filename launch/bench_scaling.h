@@ -1,6 +1,6 @@
 #pragma once
 // `tessera bench scaling`: the Wan transformer's strong scaling over strategies, world sizes and sequence lengths
-// (benchmarks/scaling_bench.h), on a named config with random weights or a model directory.
+// (measure/scaling_bench.h), on a named config with random weights or a model directory.
 #include <cxxopts.hpp>
 
 #include "launch/device_binding.h"

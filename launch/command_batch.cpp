@@ -21,7 +21,7 @@
 #include "parallel/device_mesh.h"
 #include "parallel/mpi_runtime.h"
 #include "parallel/world_communicator.h"
-#include "src/models/load_model.h"
+#include "src/pipelines/pipeline.h"
 #include "src/pipelines/batch_jobs.h"
 
 namespace tessera {
@@ -54,7 +54,7 @@ Layout data_parallel_layout(const cxxopts::ParseResult& parsed, int world_size, 
 }
 
 // One job on this rank's group; the result is meaningful on the group's rank 0 (which wrote the output).
-BatchResult run_job(cli::GenerationSession& session, const BatchJob& job, const std::string& out_dir,
+BatchResult run_job(GenerationSession& session, const BatchJob& job, const std::string& out_dir,
                     const io::FrameWriteOptions& write_options, bool group_leader) {
   BatchResult result;
   result.id = job.id;
@@ -155,9 +155,8 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   auto mesh = std::make_shared<DeviceMesh>(group_world, config);
   const bool group_leader = group_world->rank() == 0;
   const c10::Device device = cli::torch_device(binding);
-  cli::GenerationSession session(
-      TextToVideoPipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device), mesh,
-      flags.guidance_mode, /*report_progress=*/false);
+  GenerationSession session(Pipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device), mesh,
+                            flags.guidance_mode);
 
   const auto total = static_cast<int64_t>(pending.size());
   const int64_t rounds = (total + layout.groups - 1) / layout.groups;

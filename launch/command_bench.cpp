@@ -2,9 +2,9 @@
 
 #include <iostream>
 
-#include "benchmarks/cache_study.h"
-#include "benchmarks/comm_bandwidth.h"
-#include "benchmarks/model_cache_study.h"
+#include "measure/cache_study.h"
+#include "measure/comm_bandwidth.h"
+#include "measure/model_cache_study.h"
 #include "common/atomic_file.h"
 #include "common/check.h"
 #include "common/log.h"
@@ -16,7 +16,8 @@
 #include "launch/parallel_options.h"
 #include "parallel/mpi_runtime.h"
 #include "parallel/world_communicator.h"
-#include "src/pipelines/text_to_video_pipeline.h"
+#include "src/pipelines/pipeline.h"
+#include "src/shapes/embedded_model.h"
 
 namespace tessera {
 namespace {
@@ -71,8 +72,8 @@ int run_model_cache_bench(const cxxopts::ParseResult& parsed) {
   options.seed = parsed["seed"].as<uint64_t>();
   if (parsed.count("caches")) options.caches = split_nonempty(parsed["caches"].as<std::string>(), ';');
   std::string model_dir = parsed["model"].as<std::string>();
-  if (model_dir == "embedded") model_dir = default_model_dir();
-  auto pipeline = TextToVideoPipeline::load(model_dir, at::kFloat, c10::Device(c10::kCPU));
+  if (model_dir == "embedded") model_dir = embedded_model_dir();
+  auto pipeline = Pipeline::load(model_dir, at::kFloat, c10::Device(c10::kCPU));
   TESSERA_LOG_INFO("cache study on ", model_dir, ": ", options.caches.size() + 1, " runs of the judge's prompt set, ",
                    options.steps, " steps each");
   const auto points = run_model_cache_study(*pipeline, options);

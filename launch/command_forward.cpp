@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/join.h"
 #include "common/atomic_file.h"
 #include "common/check.h"
 #include "common/log.h"
@@ -31,8 +32,7 @@ namespace {
 Args read_inputs(const std::string& path, const Model& model, c10::ScalarType dtype, c10::Device device) {
   const io::SafetensorsFile file(path);
   const std::vector<std::string> accepted = model.capabilities().inputs;
-  std::string reads;
-  for (const auto& name : accepted) reads += (reads.empty() ? "" : ", ") + name;
+  const std::string reads = join(accepted);
   io::check_tensor_names(file, accepted, "tessera forward (" + model.class_name() + ")", reads);
   Args args;
   for (const auto& name : file.names()) {

@@ -12,7 +12,8 @@
 #include "launch/parallel_options.h"
 #include "parallel/device_mesh.h"
 #include "parallel/mpi_runtime.h"
-#include "src/models/load_model.h"
+#include "src/models/model.h"
+#include "src/pipelines/pipeline.h"
 
 namespace tessera {
 
@@ -49,18 +50,18 @@ int run_generate(int argc, char** argv, MpiRuntime& runtime) {
   auto mesh = cli::make_device_mesh(kProgram, *parsed, runtime, binding);
   const bool rank0 = runtime.world_rank() == 0;
   const c10::Device device = cli::torch_device(binding);
-  auto pipeline = TextToVideoPipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device);
+  auto pipeline = Pipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device);
   GenerationRequest request = flags.request;
   request.prompt = (*parsed)["prompt"].as<std::string>();
   const Generation generation = cli::usage_checked(kProgram, [&] { return pipeline->resolve(request); });
 
-  cli::GenerationSession session(std::move(pipeline), mesh, flags.guidance_mode, rank0);
+  GenerationSession session(std::move(pipeline), mesh, flags.guidance_mode);
   session.use_cache(cache_spec);
   TESSERA_LOG_INFO("\"", generation.prompt, "\": ", generation.frames, " frame(s) of ", generation.height, "x",
                    generation.width, ", ", generation.steps, " steps, guidance ", generation.guidance_scale, ", seed ",
                    generation.seed, ", ", mesh->config().to_string(),
                    cache_spec ? ", cache " + *cache_spec : std::string(", no cache"));
-  const auto result = session.run(generation);
+  const auto result = cli::run_with_progress(session, generation, rank0);
   Model& transformer = session.pipeline().transformer();
   if (cache_spec) {
     if (rank0) TESSERA_LOG_INFO("cache decisions on rank 0:\n", cache_stats(transformer));

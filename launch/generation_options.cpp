@@ -2,18 +2,12 @@
 
 #include <ATen/ATen.h>
 
-#include <chrono>
-
 #include "cache/cache_spec.h"
-#include "cache/enable_cache.h"
 #include "common/log.h"
 #include "launch/cli_options.h"
 #include "launch/parallel_options.h"
 #include "launch/progress_bar.h"
-#include "parallel/context_parallel.h"
-#include "parallel/device_mesh.h"
-#include "src/models/load_model.h"
-#include "src/models/model.h"
+#include "src/shapes/embedded_model.h"
 
 namespace tessera::cli {
 
@@ -83,7 +77,7 @@ double guidance_scale_from_flags(const std::string& program, const cxxopts::Pars
 
 std::string model_dir_from_flags(const cxxopts::ParseResult& parsed) {
   if (parsed.count("model")) return parsed["model"].as<std::string>();
-  return default_model_dir();
+  return embedded_model_dir();
 }
 
 GenerationFlags read_generation_flags(const std::string& program, const cxxopts::ParseResult& parsed) {
@@ -98,43 +92,12 @@ GenerationFlags read_generation_flags(const std::string& program, const cxxopts:
   return flags;
 }
 
-GenerationSession::GenerationSession(std::unique_ptr<TextToVideoPipeline> pipeline, std::shared_ptr<DeviceMesh> mesh,
-                                     GuidanceMode guidance_mode, bool report_progress)
-    : pipeline_(std::move(pipeline)), mesh_(std::move(mesh)), guidance_mode_(guidance_mode),
-      report_progress_(report_progress) {
-  Model& transformer = pipeline_->transformer();
-  enable_parallelism(transformer, transformer.context_parallel_plan(), mesh_);
-}
-
-GenerationSession::~GenerationSession() = default;
-
-void GenerationSession::use_cache(const std::optional<std::string>& spec) {
-  if (spec == cache_spec_) return;
-  Model& transformer = pipeline_->transformer();
-  if (cache_spec_) disable_cache(transformer);
-  cache_spec_.reset();
-  if (spec) {
-    enable_cache(transformer, parse_cache_spec(*spec));
-    cache_spec_ = spec;
-  }
-}
-
-GenerationSession::Result GenerationSession::run(const Generation& generation) {
-  ProgressBar bar("step", generation.steps, report_progress_);
-  DenoiseOptions loop;
-  loop.guidance_mode = guidance_mode_;
-  loop.cfg_group = &mesh_->cfg();
-  double step_seconds = 0;
-  loop.on_step = [&](const DenoiseProgress& progress) {
-    step_seconds += progress.seconds;
+GenerationSession::Result run_with_progress(GenerationSession& session, const Generation& generation, bool report) {
+  ProgressBar bar("step", generation.steps, report);
+  auto result = session.run(generation, [&](const DenoiseProgress& progress) {
     bar.update(progress.step + 1, progress.seconds);
-  };
-  const auto start = std::chrono::steady_clock::now();
-  Result result;
-  result.frames = pipeline_->generate(generation, loop, &mesh_->world());
+  });
   bar.finish();
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  result.seconds_per_step = step_seconds / generation.steps;
   return result;
 }
 

@@ -8,11 +8,9 @@
 #include <string>
 
 #include "src/io/frame_writer.h"
-#include "src/pipelines/text_to_video_pipeline.h"
-
-namespace tessera {
-class DeviceMesh;
-}
+#include "src/pipelines/denoise_loop.h"
+#include "src/pipelines/generation_request.h"
+#include "src/pipelines/generation_session.h"
 
 namespace tessera::cli {
 
@@ -39,35 +37,8 @@ struct GenerationFlags {
 };
 GenerationFlags read_generation_flags(const std::string& program, const cxxopts::ParseResult& parsed);
 
-// One rank's generation state: the pipeline with parallelism enabled on its transformer over `mesh`, the
-// current cache, and rank-0 progress reporting.
-class GenerationSession {
- public:
-  GenerationSession(std::unique_ptr<TextToVideoPipeline> pipeline, std::shared_ptr<DeviceMesh> mesh,
-                    GuidanceMode guidance_mode, bool report_progress);
-  ~GenerationSession();
-
-  TextToVideoPipeline& pipeline() { return *pipeline_; }
-  DeviceMesh& mesh() { return *mesh_; }
-  // Enables the cache `spec` describes on the transformer (replacing a different one), or disables the cache
-  // when nullopt. Throws tessera::Error for a malformed spec.
-  void use_cache(const std::optional<std::string>& spec);
-  const std::optional<std::string>& cache_spec() const { return cache_spec_; }
-
-  struct Result {
-    at::Tensor frames;  // uint8 [frames, height, width, 3]
-    double seconds = 0;
-    double seconds_per_step = 0;
-  };
-  Result run(const Generation& generation);
-
- private:
-  std::unique_ptr<TextToVideoPipeline> pipeline_;
-  std::shared_ptr<DeviceMesh> mesh_;
-  GuidanceMode guidance_mode_;
-  bool report_progress_;
-  std::optional<std::string> cache_spec_;
-};
+// session.run with a progress bar of its steps, drawn when `report` (rank 0 of the generation).
+GenerationSession::Result run_with_progress(GenerationSession& session, const Generation& generation, bool report);
 
 // Frames as the writer's view (they must stay alive while it is used).
 io::FramesView frames_view(const at::Tensor& frames);

@@ -11,6 +11,7 @@
 #include "launch/commands.h"
 #include "parallel/deadline.h"
 #include "parallel/mpi_runtime.h"
+#include "src/shapes/embedded_model.h"
 
 namespace {
 
@@ -67,6 +68,8 @@ int main(int argc, char** argv) {
   }
   const bool rank0 = runtime->world_rank() == 0;
   tessera::log::configure(runtime->world_rank(), runtime->world_size());
+  // The embedded model and the tiny test model live outside the library; the CLI offers them like its own.
+  tessera::register_embedded_model();
 
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
     if (rank0) print_usage(argc < 2 ? std::cerr : std::cout);

@@ -12,7 +12,6 @@ namespace tessera {
 struct ContextParallelInput {
   int64_t split_dim = 1;
   int64_t expected_dims = 3;
-  bool split_output = false;  // split the module's output (by index) instead of an input
 };
 
 struct ContextParallelOutput {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "common/join.h"
 #include "common/env.h"
 #include "common/log.h"
 
@@ -32,8 +33,7 @@ ScopedCommunicationTimeout::ScopedCommunicationTimeout(double seconds) : previou
 ScopedCommunicationTimeout::~ScopedCommunicationTimeout() { scoped_timeout_seconds = previous_; }
 
 std::string describe_group(const std::string& group, const std::vector<int>& world_ranks) {
-  std::string ranks;
-  for (size_t i = 0; i < world_ranks.size(); ++i) ranks += (i ? "," : "") + std::to_string(world_ranks[i]);
+  const std::string ranks = join(world_ranks, ",");
   return "group '" + group + "' (world ranks " + ranks + ")";
 }
 

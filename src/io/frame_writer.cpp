@@ -10,6 +10,7 @@
 #include <cstring>
 #include <functional>
 
+#include "common/join.h"
 #include "common/check.h"
 #include "common/writable_file.h"
 #include "src/io/frame_grid.h"
@@ -38,12 +39,6 @@ std::string extension_of(const std::string& path) {
   std::transform(extension.begin(), extension.end(), extension.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return extension;
-}
-
-std::string joined(const std::vector<std::string>& items) {
-  std::string text;
-  for (const std::string& item : items) text += (text.empty() ? "" : ", ") + item;
-  return text;
 }
 
 void write_bytes(const std::string& path, const std::string& bytes) {
@@ -90,7 +85,7 @@ void check_writable_output(const std::string& path) {
   const std::string problem =
       extension.empty() ? std::string("the name has no extension") : "unsupported extension " + extension;
   TESSERA_CHECK(std::find(supported.begin(), supported.end(), extension) != supported.end(), "cannot write ", path,
-                ": ", problem, "; supported output extensions are ", joined(supported));
+                ": ", problem, "; supported output extensions are ", join(supported));
   check_writable_file(path);
 }
 

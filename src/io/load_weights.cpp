@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/join.h"
 #include "common/check.h"
 
 namespace tessera::io {
@@ -16,12 +17,7 @@ namespace {
 constexpr size_t kListed = 10;  // error messages list this many entries, then a count
 
 // "a, b, c", at most kListed of them, then "... (N in all)".
-std::string name_list(const std::vector<std::string>& names) {
-  std::string text;
-  for (size_t i = 0; i < names.size() && i < kListed; ++i) text += (i ? ", " : "") + names[i];
-  if (names.size() > kListed) text += ", ... (" + std::to_string(names.size()) + " in all)";
-  return text;
-}
+std::string name_list(const std::vector<std::string>& names) { return join_first(names, kListed); }
 
 // One indented line per entry, at most kListed of them, then "... (N in all)".
 std::string line_list(const std::vector<std::string>& lines) {

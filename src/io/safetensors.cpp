@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/join.h"
 #include "common/check.h"
 
 // The format stores little-endian bytes; we map them straight into tensors.
@@ -43,9 +44,9 @@ constexpr std::array<DtypeName, 12> kDtypeNames = {{
 }};
 
 std::string supported_dtype_list() {
-  std::string list;
-  for (const auto& entry : kDtypeNames) list += (list.empty() ? "" : ", ") + std::string(entry.name);
-  return list;
+  std::vector<std::string> names;
+  for (const auto& entry : kDtypeNames) names.emplace_back(entry.name);
+  return join(names);
 }
 
 std::optional<std::string> stored_name_of(c10::ScalarType dtype) {

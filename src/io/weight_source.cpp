@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "common/join.h"
 #include "common/check.h"
 #include "src/io/json_file.h"
 
@@ -54,12 +55,7 @@ std::vector<std::string> with_suffix(const std::vector<std::string>& names, cons
 }
 
 // "a, b, c" — the first kNamesListed, then "... (N in all)".
-std::string name_list(const std::vector<std::string>& names) {
-  std::string text;
-  for (size_t i = 0; i < names.size() && i < kNamesListed; ++i) text += (i ? ", " : "") + names[i];
-  if (names.size() > kNamesListed) text += ", ... (" + std::to_string(names.size()) + " in all)";
-  return text;
-}
+std::string name_list(const std::vector<std::string>& names) { return join_first(names, kNamesListed); }
 
 // A relative path with no ".." component: a name that cannot leave the directory it is resolved in.
 bool stays_inside(const std::string& relative) {

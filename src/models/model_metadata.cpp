@@ -1,5 +1,7 @@
 #include "src/models/model_metadata.h"
 
+#include "common/join.h"
+
 #include <algorithm>
 #include <sstream>
 
@@ -14,12 +16,7 @@ bool contains(const std::vector<std::string>& names, std::string_view name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
 
-std::string joined(const std::vector<std::string>& names) {
-  if (names.empty()) return "none";
-  std::string text;
-  for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
-  return text;
-}
+std::string joined(const std::vector<std::string>& names) { return names.empty() ? "none" : join(names); }
 
 // 1234567 -> "1,234,567": parameter counts are read by people.
 std::string with_thousands(int64_t number) {
@@ -60,10 +57,6 @@ bool ModelMetadata::supports(std::string_view capability) const {
 
 bool ModelMetadata::supports_dtype(std::string_view dtype) const { return contains(capabilities.dtypes, dtype); }
 
-bool ModelMetadata::supports_attention_backend(std::string_view backend) const {
-  return contains(capabilities.attention_backends, backend);
-}
-
 std::string ModelMetadata::describe(bool verbose) const {
   Table table(verbose);
   table.stream() << class_name << "\n";
@@ -83,8 +76,6 @@ std::string ModelMetadata::describe(bool verbose) const {
   table.row("repeated_blocks", joined(capabilities.repeated_blocks),
             "module classes repeated along the depth; caches and plans address these");
   table.row("dtypes", joined(capabilities.dtypes), "parameter dtypes the model runs in");
-  table.row("attention_backends", joined(capabilities.attention_backends),
-            "ways tessera::attention may run inside this model");
   table.row("inputs", joined(capabilities.inputs), "the forward's arguments, by their diffusers names");
   table.row("parameters", with_thousands(parameter_count), "");
   if (verbose) {

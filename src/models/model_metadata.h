@@ -1,6 +1,6 @@
 #pragma once
-// What a model supports, declared once on the model class and queried by name everywhere else (the CLI's
-// describe, enable_cache, enable_parallelism), instead of scattered per-feature checks.
+// What a model supports, declared once on the model class: what `tessera describe` prints, and what a program asks
+// of a model by name before it enables a feature.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -22,7 +22,6 @@ struct ModelCapabilities {
   std::vector<std::string> no_split_modules;    // classes whose parameters must stay on one device
   std::vector<std::string> repeated_blocks;     // classes repeated along the depth; caches hook these
   std::vector<std::string> dtypes;              // "float32", "bfloat16", ...
-  std::vector<std::string> attention_backends;  // "native", "ulysses", "ring", "usp", ...
   std::vector<std::string> inputs;              // the forward's arguments by their diffusers names
 };
 
@@ -37,7 +36,6 @@ struct ModelMetadata {
   // "repeated_blocks", also spelled "supports_cache" or "_supports_cache". Any other name is false.
   bool supports(std::string_view capability) const;
   bool supports_dtype(std::string_view dtype) const;
-  bool supports_attention_backend(std::string_view backend) const;
 
   // A table, one capability a line; `verbose` adds what each row means, the CP plan entries, every config
   // entry and the hook points.

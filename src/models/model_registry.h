@@ -11,6 +11,12 @@
 
 namespace tessera {
 
+using ModelFactory = std::shared_ptr<Model> (*)(const nlohmann::json& config);
+
+// Adds a model class outside the library's own (WanTransformer3DModel, FluxTransformer2DModel): a test model, a
+// user's. Registering a class name twice replaces the earlier one.
+void register_model_class(const std::string& class_name, ModelFactory create);
+
 // Class names in the order they are listed in error messages.
 std::vector<std::string> supported_model_classes();
 bool is_supported_model_class(const std::string& class_name);

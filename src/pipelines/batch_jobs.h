@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "src/pipelines/text_to_video_pipeline.h"
+#include "src/pipelines/generation_request.h"
 
 namespace tessera {
 

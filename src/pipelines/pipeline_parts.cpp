@@ -9,10 +9,10 @@
 #include "src/models/text/word_text_encoder.h"
 #include "src/models/umt5/umt5_text_encoder.h"
 #include "src/models/wan_vae/wan_vae_decoder.h"
-#include "src/pipelines/latent_decoder.h"
+#include "src/models/latent_decoder.h"
 #include "src/pipelines/pipeline_index.h"
-#include "src/pipelines/pixel_decoder.h"
-#include "src/pipelines/text_encoder.h"
+#include "src/models/pixel_decoder.h"
+#include "src/models/text_encoder.h"
 
 namespace tessera {
 

@@ -35,8 +35,6 @@ class FlowMatchEulerDiscreteScheduler : public Scheduler {
   std::string class_name() const override { return "FlowMatchEulerDiscreteScheduler"; }
   const FlowMatchEulerDiscreteConfig& config() const { return config_; }
   double shift() const { return shift_; }
-  // Replaces the static shift used by later set_timesteps calls (diffusers' set_shift).
-  void set_shift(double shift) { shift_ = shift; }
 
   at::Tensor scale_noise(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& noise) override;
   int64_t index_for_timestep(double timestep) const override;

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/join.h"
 #include "common/check.h"
 #include "common/log.h"
 #include "src/io/json_file.h"
@@ -101,11 +102,12 @@ class ConfigFields {
   // diffusers ignores keys its __init__ does not take (they come from other scheduler classes); so do we,
   // but say so.
   void report_ignored_keys() const {
-    std::string ignored;
+    std::vector<std::string> ignored_keys;
     for (const auto& [key, value] : config_.items()) {
       if (key.empty() || key[0] == '_' || read_.count(key) > 0) continue;
-      ignored += (ignored.empty() ? "" : ", ") + key;
+      ignored_keys.push_back(key);
     }
+    const std::string ignored = join(ignored_keys);
     if (!ignored.empty()) {
       TESSERA_LOG_WARN(source_, ": ignoring keys that ", class_name_, " does not take (diffusers ignores them too): ",
                        ignored);

@@ -2,11 +2,11 @@
 
 #include <chrono>
 
-#include "src/pipelines/text_to_video_pipeline.h"
+#include "src/pipelines/pipeline.h"
 
 namespace tessera::shapes {
 
-JudgeRun run_judge(TextToVideoPipeline& pipeline, const DenoiseOptions& loop, uint64_t seed, std::optional<int> steps,
+JudgeRun run_judge(Pipeline& pipeline, const DenoiseOptions& loop, uint64_t seed, std::optional<int> steps,
                    const std::function<void(const JudgedPrompt&, int64_t, int64_t)>& on_prompt) {
   const std::vector<Scene> scenes = judge_scenes();
   JudgeRun run;

@@ -13,7 +13,7 @@
 #include "src/shapes/shapes_judge.h"
 
 namespace tessera {
-class TextToVideoPipeline;
+class Pipeline;
 }
 
 namespace tessera::shapes {
@@ -35,7 +35,7 @@ struct JudgeRun {
 // Every prompt of judge_scenes() with `seed` (the same for all), the pipeline's defaults otherwise (`steps`
 // overrides); `loop` carries the guidance mode and CFG group. Whatever parallelism and cache the pipeline's
 // transformer has enabled apply. `on_prompt` is called after each generation.
-JudgeRun run_judge(TextToVideoPipeline& pipeline, const DenoiseOptions& loop, uint64_t seed,
+JudgeRun run_judge(Pipeline& pipeline, const DenoiseOptions& loop, uint64_t seed,
                    std::optional<int> steps = std::nullopt,
                    const std::function<void(const JudgedPrompt&, int64_t done, int64_t total)>& on_prompt = {});
 

@@ -1,8 +1,7 @@
 #include "src/shapes/shapes_scene.h"
 
-#include <algorithm>
-#include <cctype>
-#include <sstream>
+#include "common/join.h"
+#include "src/models/text/prompt_words.h"
 
 namespace tessera::shapes {
 
@@ -68,12 +67,7 @@ std::string caption(const Scene& scene) {
 }
 
 std::optional<Scene> parse_caption(const std::string& text) {
-  std::string lowered = text;
-  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  std::istringstream words(lowered);
-  std::string normalised, word;
-  while (words >> word) normalised += (normalised.empty() ? "" : " ") + word;
+  const std::string normalised = join(prompt_words(text), " ");
   // The vocabulary is small enough that matching against every caption is both simple and exact.
   for (const Scene& scene : all_scenes()) {
     if (caption(scene) == normalised) return scene;

@@ -16,7 +16,7 @@
 #include "src/models/model_registry.h"
 #include "src/models/text/word_text_encoder.h"
 #include "src/models/wan/wan_transformer.h"
-#include "src/pipelines/coordinate_channels.h"
+#include "src/shapes/coordinate_channels.h"
 #include "src/shapes/shapes_dataset.h"
 #include "src/shapes/shapes_scene.h"
 

@@ -12,7 +12,7 @@
 #include "parallel/device_mesh.h"
 #include "src/models/load_model.h"
 #include "src/models/model.h"
-#include "src/pipelines/text_to_video_pipeline.h"
+#include "src/pipelines/pipeline.h"
 #include "tests/mpi/mpi_test_environment.h"
 
 namespace tessera {
@@ -24,11 +24,11 @@ using testing::world;
 
 constexpr int kSteps = 6;
 
-std::unique_ptr<TextToVideoPipeline> load_embedded() {
-  return TextToVideoPipeline::load(TESSERA_EMBEDDED_MODEL_DIR, at::kFloat, c10::Device(c10::kCPU));
+std::unique_ptr<Pipeline> load_embedded() {
+  return Pipeline::load(TESSERA_EMBEDDED_MODEL_DIR, at::kFloat, c10::Device(c10::kCPU));
 }
 
-Generation request(TextToVideoPipeline& pipeline, const std::string& prompt) {
+Generation request(Pipeline& pipeline, const std::string& prompt) {
   GenerationRequest request;
   request.prompt = prompt;
   request.seed = 17;

@@ -55,7 +55,12 @@ class ToyCacheModel : public HookableModel {
   bool supports_cache() const override { return true; }
 
   // The rows (dim 2) are split at the model's input and gathered at its output.
-  static ContextParallelPlan plan() { return {{"", {{{"hidden_states", {2, 4, false}}}, {}, {{0, {2, 4}}}}}}; }
+  static ContextParallelPlan plan() {
+    return {{"",
+             {.split_inputs = {{"hidden_states", {.split_dim = 2, .expected_dims = 4}}},
+              .split_outputs = {},
+              .gather_outputs = {{0, {.gather_dim = 2, .expected_dims = 4}}}}}};
+  }
 
  protected:
   Outputs forward_impl(Args& args) override {

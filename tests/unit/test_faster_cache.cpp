@@ -11,7 +11,7 @@
 #include "hooks/hook_registry.h"
 #include "src/io/safetensors.h"
 #include "src/models/load_model.h"
-#include "src/models/tiny/tiny_dit.h"
+#include "src/tiny/tiny_dit.h"
 #include "tests/unit/error_message.h"
 
 namespace tessera {

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/check.h"
-#include "src/pipelines/flux_inputs.h"
+#include "src/pipelines/flux/flux_inputs.h"
 #include "src/schedulers/flow_match_euler_discrete.h"
 
 namespace tessera {

@@ -8,8 +8,8 @@
 #include <fstream>
 
 #include "src/models/model.h"
-#include "src/pipelines/coordinate_channels.h"
-#include "src/pipelines/text_to_video_pipeline.h"
+#include "src/shapes/coordinate_channels.h"
+#include "src/pipelines/pipeline.h"
 #include "src/train/shapes_trainer.h"
 #include "src/train/train_recipe.h"
 #include "tests/unit/error_message.h"
@@ -47,8 +47,8 @@ class GenerationPipelineTest : public ::testing::Test {
   static void TearDownTestSuite() { delete dir_; }
 
   static std::string model_dir() { return dir_->file("model"); }
-  static std::unique_ptr<TextToVideoPipeline> load() {
-    return TextToVideoPipeline::load(model_dir(), at::kFloat, c10::Device(c10::kCPU));
+  static std::unique_ptr<Pipeline> load() {
+    return Pipeline::load(model_dir(), at::kFloat, c10::Device(c10::kCPU));
   }
 
   static testing::ScratchDir* dir_;
@@ -116,13 +116,13 @@ TEST_F(GenerationPipelineTest, MissingOrUnknownPartsAreNamed) {
   const std::string broken = copy.file("broken");
   ASSERT_EQ(std::system(("cp -r " + model_dir() + " " + broken).c_str()), 0);
   ASSERT_EQ(std::system(("rm -r " + broken + "/text_encoder").c_str()), 0);
-  const std::string missing = message_of([&] { TextToVideoPipeline::load(broken, at::kFloat, c10::Device(c10::kCPU)); });
+  const std::string missing = message_of([&] { Pipeline::load(broken, at::kFloat, c10::Device(c10::kCPU)); });
   EXPECT_TRUE(has(missing, "text_encoder part (tessera WordTextEncoder)") && has(missing, broken + "/text_encoder"))
       << missing;
   std::ofstream(broken + "/model_index.json") << R"({"_class_name": "FancyPipeline"})";
-  const std::string unknown = message_of([&] { TextToVideoPipeline::load(broken, at::kFloat, c10::Device(c10::kCPU)); });
+  const std::string unknown = message_of([&] { Pipeline::load(broken, at::kFloat, c10::Device(c10::kCPU)); });
   EXPECT_TRUE(has(unknown, "unknown pipeline class 'FancyPipeline'")) << unknown;
-  EXPECT_TRUE(has(message_of([&] { TextToVideoPipeline::load(copy.file("none"), at::kFloat, c10::Device(c10::kCPU)); }),
+  EXPECT_TRUE(has(message_of([&] { Pipeline::load(copy.file("none"), at::kFloat, c10::Device(c10::kCPU)); }),
                   "model_index.json is missing"));
 }
 

@@ -4,7 +4,7 @@
 #include "tests/unit/error_message.h"
 #include "common/check.h"
 #include "hooks/hook_registry.h"
-#include "src/models/tiny/tiny_dit.h"
+#include "src/tiny/tiny_dit.h"
 #include "tests/unit/hook_test_modules.h"
 
 namespace tessera {

@@ -14,7 +14,7 @@
 #include "common/check.h"
 #include "src/models/model_config.h"
 #include "src/models/model_registry.h"
-#include "src/models/tiny/tiny_dit.h"
+#include "src/tiny/tiny_dit.h"
 
 namespace tessera {
 namespace {
@@ -32,8 +32,6 @@ TEST(ModelMetadata, TinyModelDeclaresItsCapabilities) {
   EXPECT_TRUE(metadata.supports("repeated_blocks"));
   EXPECT_TRUE(metadata.supports_dtype("bfloat16"));
   EXPECT_FALSE(metadata.supports_dtype("float64"));
-  EXPECT_TRUE(metadata.supports_attention_backend("native"));
-  EXPECT_FALSE(metadata.supports_attention_backend("ring"));
   EXPECT_EQ(metadata.capabilities.repeated_blocks, (std::vector<std::string>{"TinyDiTBlock"}));
 }
 

@@ -92,5 +92,33 @@ TEST(WanModel, ParameterNamesAreDiffusers) {
   EXPECT_TRUE(model.metadata().supports("cp_plan"));
 }
 
+// set_dtype casts every floating parameter by parameter_dtype: bf16, except what diffusers keeps in fp32 (the time
+// embedder, the modulation tables, the norms), which stays fp32 with its values unchanged.
+TEST(WanModel, SetDtypeKeepsTheFp32Modules) {
+  WanConfig config;
+  config.num_attention_heads = 2;
+  config.attention_head_dim = 12;
+  config.in_channels = config.out_channels = 4;
+  config.text_dim = 16;
+  config.freq_dim = 8;
+  config.ffn_dim = 32;
+  config.num_layers = 2;
+  config.cross_attn_norm = true;
+  WanTransformer3DModel model(config);
+  const at::Tensor table_before = model.named_parameters(true)["scale_shift_table"].clone();
+  model.set_dtype(at::kBFloat16);
+  int kept = 0, cast = 0;
+  for (const auto& item : model.named_parameters(true)) {
+    const auto expected = model.parameter_dtype(item.key(), at::kBFloat16);
+    EXPECT_EQ(item.value().scalar_type(), expected) << item.key();
+    (expected == at::kFloat ? kept : cast) += 1;
+  }
+  EXPECT_GT(kept, 0);
+  EXPECT_GT(cast, 0);
+  EXPECT_EQ(model.named_parameters(true)["blocks.0.attn1.to_q.weight"].scalar_type(), at::kBFloat16);
+  EXPECT_EQ(model.named_parameters(true)["blocks.1.norm2.weight"].scalar_type(), at::kFloat);
+  EXPECT_TRUE(at::equal(model.named_parameters(true)["scale_shift_table"], table_before));
+}
+
 }  // namespace
 }  // namespace tessera

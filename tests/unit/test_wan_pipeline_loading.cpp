@@ -8,8 +8,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "src/pipelines/text_encoder.h"
-#include "src/pipelines/text_to_video_pipeline.h"
+#include "src/models/text_encoder.h"
+#include "src/pipelines/pipeline.h"
 #include "tests/unit/error_message.h"
 #include "tests/unit/scratch_dir.h"
 
@@ -18,8 +18,8 @@ namespace {
 
 const std::string kPipeline = std::string(TESSERA_TEST_FIXTURES_DIR) + "/wan_pipeline/pipeline";
 
-std::unique_ptr<TextToVideoPipeline> load(const std::string& dir) {
-  return TextToVideoPipeline::load(dir, at::kFloat, c10::Device(c10::kCPU));
+std::unique_ptr<Pipeline> load(const std::string& dir) {
+  return Pipeline::load(dir, at::kFloat, c10::Device(c10::kCPU));
 }
 
 std::string read_text(const std::string& path) {

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "src/models/autoencoder_kl/autoencoder_kl_config.h"
-#include "src/pipelines/latent_decoder.h"
+#include "src/models/latent_decoder.h"
 
 namespace tessera {
 

@@ -5,6 +5,7 @@
 #include <numeric>
 #include <set>
 
+#include "common/join.h"
 #include "common/check.h"
 #include "src/io/json_integer.h"
 #include "src/models/config_limits.h"
@@ -20,11 +21,7 @@ int64_t size_field(const nlohmann::json& value, const std::string& key, int64_t 
                                    is_depth ? kMaxConfigLayers : kMaxConfigDimension);
 }
 
-std::string joined(const std::vector<int64_t>& values) {
-  std::string text;
-  for (const int64_t value : values) text += (text.empty() ? "" : ", ") + std::to_string(value);
-  return "[" + text + "]";
-}
+std::string joined(const std::vector<int64_t>& values) { return "[" + join(values) + "]"; }
 
 }  // namespace
 

@@ -57,7 +57,6 @@ ModelCapabilities FluxTransformer2DModel::capabilities() const {
   declared.no_split_modules = {"FluxTransformerBlock", "FluxSingleTransformerBlock"};
   declared.repeated_blocks = {"FluxTransformerBlock", "FluxSingleTransformerBlock"};
   declared.dtypes = {"float32", "bfloat16", "float16"};
-  declared.attention_backends = {"native", "math", "ulysses", "ring", "usp"};
   declared.inputs = {"hidden_states", "encoder_hidden_states", "pooled_projections", "timestep",
                      "img_ids",       "txt_ids",               "guidance"};
   return declared;
@@ -73,8 +72,8 @@ ContextParallelPlan FluxTransformer2DModel::context_parallel_plan() const {
   // diffusers' _cp_plan for FLUX: image and text tokens, and their position ids with them, are split once at the
   // model's input (so each rank's rotary phases are those of its own tokens), and the image tokens are gathered
   // at proj_out. Every attention in between is sequence-parallel over the joint [text, image] shards.
-  const ContextParallelInput tokens{.split_dim = 1, .expected_dims = 3, .split_output = false};
-  const ContextParallelInput ids{.split_dim = 0, .expected_dims = 2, .split_output = false};
+  const ContextParallelInput tokens{.split_dim = 1, .expected_dims = 3};
+  const ContextParallelInput ids{.split_dim = 0, .expected_dims = 2};
   ContextParallelPlan plan;
   plan.push_back({"",
                   {.split_inputs = {{"hidden_states", tokens},

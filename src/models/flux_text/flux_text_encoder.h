@@ -11,7 +11,7 @@
 
 #include "src/models/text/bpe_tokenizer.h"
 #include "src/models/text/sentencepiece_tokenizer.h"
-#include "src/pipelines/text_encoder.h"
+#include "src/models/text_encoder.h"
 
 namespace tessera {
 

@@ -13,7 +13,7 @@
 #include <string>
 
 #include "src/models/text/word_tokenizer.h"
-#include "src/pipelines/text_encoder.h"
+#include "src/models/text_encoder.h"
 
 namespace tessera {
 

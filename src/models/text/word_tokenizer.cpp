@@ -3,25 +3,15 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
-#include <cctype>
-
 #include "common/atomic_file.h"
 #include "common/check.h"
+#include "common/join.h"
 #include "src/io/json_file.h"
 #include "src/io/json_integer.h"
 #include "src/models/config_limits.h"
+#include "src/models/text/prompt_words.h"
 
 namespace tessera {
-namespace {
-
-std::string joined(const std::vector<std::string>& words) {
-  std::string text;
-  for (const auto& word : words) text += (text.empty() ? "" : " ") + word;
-  return text;
-}
-
-}  // namespace
-
 WordTokenizer::WordTokenizer(const std::vector<std::string>& words, int64_t max_length)
     : words_(words), max_length_(max_length) {
   TESSERA_CHECK(max_length >= 1, "a tokenizer's max length must be at least 1, got ", max_length);
@@ -65,23 +55,12 @@ void WordTokenizer::save(const std::string& dir) const {
 
 std::vector<int64_t> WordTokenizer::word_ids(const std::string& prompt) const {
   std::vector<int64_t> ids;
-  std::string word;
-  auto flush = [&] {
-    if (word.empty()) return;
+  for (const std::string& word : prompt_words(prompt)) {
     const auto found = ids_.find(word);
     TESSERA_CHECK(found != ids_.end(), "unknown word '", word, "' in the prompt \"", prompt,
-                  "\"; this model knows only: ", joined(words_));
+                  "\"; this model knows only: ", join(words_, " "));
     ids.push_back(found->second);
-    word.clear();
-  };
-  for (const unsigned char c : prompt) {
-    if (std::isalnum(c) || c >= 0x80) {
-      word += static_cast<char>(std::tolower(c));
-    } else {
-      flush();
-    }
   }
-  flush();
   TESSERA_CHECK(static_cast<int64_t>(ids.size()) <= max_length_, "the prompt \"", prompt, "\" has ", ids.size(),
                 " words; this model reads at most ", max_length_);
   return ids;

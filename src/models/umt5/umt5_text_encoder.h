@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "src/models/text/sentencepiece_tokenizer.h"
-#include "src/pipelines/text_encoder.h"
+#include "src/models/text_encoder.h"
 
 namespace tessera {
 

@@ -42,7 +42,6 @@ ModelCapabilities WanTransformer3DModel::capabilities() const {
   declared.no_split_modules = {"WanTransformerBlock"};
   declared.repeated_blocks = {"WanTransformerBlock"};
   declared.dtypes = {"float32", "bfloat16", "float16"};
-  declared.attention_backends = {"native", "math", "ulysses", "ring", "usp"};
   declared.inputs = {"hidden_states", "timestep", "encoder_hidden_states"};
   return declared;
 }
@@ -50,18 +49,18 @@ ModelCapabilities WanTransformer3DModel::capabilities() const {
 ContextParallelPlan WanTransformer3DModel::context_parallel_plan() const {
   // diffusers' _cp_plan for Wan: the sequence is split once, at the rotary frequencies and the first block's
   // input (per-token timesteps with it), and gathered at proj_out.
-  const ContextParallelInput rotary = {.split_dim = 1, .expected_dims = 4, .split_output = true};
+  const ContextParallelInput rotary = {.split_dim = 1, .expected_dims = 4};
   ContextParallelPlan plan;
   plan.push_back({"rope", {.split_inputs = {}, .split_outputs = {{0, rotary}, {1, rotary}}, .gather_outputs = {}}});
   plan.push_back({"blocks.0",
-                  {.split_inputs = {{"hidden_states", {.split_dim = 1, .expected_dims = 3, .split_output = false}}},
+                  {.split_inputs = {{"hidden_states", {.split_dim = 1, .expected_dims = 3}}},
                    .split_outputs = {},
                    .gather_outputs = {}}});
   plan.push_back({"proj_out", {.split_inputs = {},
                                .split_outputs = {},
                                .gather_outputs = {{0, {.gather_dim = 1, .expected_dims = 3}}}}});
   // Per-token timesteps [batch, tokens] (Wan 2.2) follow the sequence; a [batch] timestep has 1 dim and stays.
-  plan.push_back({"", {.split_inputs = {{"timestep", {.split_dim = 1, .expected_dims = 2, .split_output = false}}},
+  plan.push_back({"", {.split_inputs = {{"timestep", {.split_dim = 1, .expected_dims = 2}}},
                        .split_outputs = {},
                        .gather_outputs = {}}});
   return plan;

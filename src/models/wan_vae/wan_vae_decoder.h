@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "src/models/wan_vae/wan_vae_config.h"
-#include "src/pipelines/latent_decoder.h"
+#include "src/models/latent_decoder.h"
 
 namespace tessera {
 

@@ -1,4 +1,4 @@
-#include "benchmarks/comm_bandwidth.h"
+#include "measure/comm_bandwidth.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "common/check.h"
+#include "kernels/all_to_all_pack.h"
 #include "kernels/device_synchronize.h"
 #include "parallel/communicator.h"
 
@@ -35,9 +36,18 @@ std::function<void()> make_step(Communicator& communicator, const std::string& o
     };
   }
   if (operation == "all_to_all") {
-    const int64_t chunk = std::max<int64_t>(1, elements / ranks);
-    auto input = at::ones({chunk * ranks, 1}, options);
-    return [&communicator, input, ranks] { communicator.all_to_all(input, 0, 1, std::vector<int64_t>(ranks, 1)); };
+    // What Ulysses runs (parallel/ulysses_attention.cpp): q, k, v [1, tokens, heads, 64] packed by the heads each
+    // rank gets, one all_to_all_single, unpacked into the group's whole sequence. One head per rank.
+    constexpr int64_t kHeadDim = 64;
+    const int64_t tokens = std::max<int64_t>(1, elements / (3 * ranks * kHeadDim));
+    auto qkv = at::ones({1, tokens, ranks, kHeadDim}, options);
+    const std::vector<int64_t> head_sizes(ranks, 1), lengths(ranks, tokens);
+    const std::vector<int64_t> counts(ranks, 3 * tokens * kHeadDim);
+    return [&communicator, qkv, head_sizes, lengths, counts, tokens, ranks] {
+      const at::Tensor received = communicator.all_to_all_single(all_to_all_pack({qkv, qkv, qkv}, 2, head_sizes),
+                                                                 counts, counts);
+      all_to_all_unpack(received, 3, {1, tokens * ranks, 1, kHeadDim}, 1, lengths);
+    };
   }
   if (operation == "ring_exchange") {
     auto input = at::ones({elements}, options);

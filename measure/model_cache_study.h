@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "benchmarks/cache_study.h"
+#include "measure/cache_study.h"
 
 namespace tessera {
 
-class TextToVideoPipeline;
+class Pipeline;
 
 struct ModelCacheStudyOptions {
   std::vector<std::string> caches;  // --cache specs; the uncached run is always first
@@ -21,7 +21,7 @@ struct ModelCacheStudyOptions {
 ModelCacheStudyOptions default_model_cache_study_options();
 // Per setting: seconds for all prompts, shares of block evaluations, PSNR of every prompt's frames (uint8)
 // against the uncached ones, max error relative to 255, and the judge's rate. Print with cache_study_table.
-std::vector<CacheStudyPoint> run_model_cache_study(TextToVideoPipeline& pipeline, const ModelCacheStudyOptions& options);
+std::vector<CacheStudyPoint> run_model_cache_study(Pipeline& pipeline, const ModelCacheStudyOptions& options);
 std::string model_cache_study_json(const std::string& model_dir, const ModelCacheStudyOptions& options,
                                    const std::vector<CacheStudyPoint>& points);
 

@@ -4,7 +4,7 @@
 #include <memory>
 #include <string>
 
-#include "src/pipelines/latent_decoder.h"
+#include "src/models/latent_decoder.h"
 
 namespace tessera {
 

@@ -1,4 +1,4 @@
-#include "benchmarks/model_cache_study.h"
+#include "measure/model_cache_study.h"
 
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
@@ -12,7 +12,7 @@
 #include "cache/cache_spec.h"
 #include "cache/enable_cache.h"
 #include "src/models/model.h"
-#include "src/pipelines/text_to_video_pipeline.h"
+#include "src/pipelines/pipeline.h"
 #include "src/shapes/judge_run.h"
 
 namespace tessera {
@@ -26,7 +26,7 @@ ModelCacheStudyOptions default_model_cache_study_options() {
   return options;
 }
 
-std::vector<CacheStudyPoint> run_model_cache_study(TextToVideoPipeline& pipeline, const ModelCacheStudyOptions& options) {
+std::vector<CacheStudyPoint> run_model_cache_study(Pipeline& pipeline, const ModelCacheStudyOptions& options) {
   c10::InferenceMode inference;
   Model& model = pipeline.transformer();
   std::vector<std::string> runs{"none"};

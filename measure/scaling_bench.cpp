@@ -1,4 +1,4 @@
-#include "benchmarks/scaling_bench.h"
+#include "measure/scaling_bench.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -12,8 +12,8 @@
 #include <memory>
 #include <set>
 
-#include "benchmarks/peak_memory.h"
-#include "benchmarks/wan_communication_formula.h"
+#include "measure/peak_memory.h"
+#include "measure/wan_communication_formula.h"
 #include "common/check.h"
 #include "common/log.h"
 #include "kernels/device_synchronize.h"
@@ -454,7 +454,7 @@ std::string scaling_json(const ScalingRunDescription& run, const ScalingOptions&
       {"speedup", "step time of the 1-rank point of the same sequence / this step time; efficiency = speedup / "
                   "ranks; forward_speedup the same for one forward"},
       {"bytes", "bytes each rank sent in the last measured step, as Communicator::record counts them (all_reduce "
-                "excluded: none runs), beside benchmarks/wan_communication_formula.cpp (projection.py's formula); "
+                "excluded: none runs), beside measure/wan_communication_formula.cpp (projection.py's formula); "
                 "bytes_match: every operation's calls and bytes equal the formula's on every rank"},
       {"memory", "peak resident set (VmHWM) of each rank over the point, reset at its start by writing 5 to "
                  "/proc/self/clear_refs after malloc_trim; start = VmRSS then (weights, inputs, pools kept)"},

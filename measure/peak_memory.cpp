@@ -1,4 +1,4 @@
-#include "benchmarks/peak_memory.h"
+#include "measure/peak_memory.h"
 
 #include <malloc.h>
 

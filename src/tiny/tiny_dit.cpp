@@ -1,4 +1,4 @@
-#include "src/models/tiny/tiny_dit.h"
+#include "src/tiny/tiny_dit.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -95,7 +95,6 @@ ModelCapabilities TinyDiTModel::capabilities() const {
   declared.no_split_modules = {"TinyDiTBlock"};
   declared.repeated_blocks = {"TinyDiTBlock"};
   declared.dtypes = {"float32", "bfloat16"};
-  declared.attention_backends = {"native"};
   declared.inputs = {"hidden_states"};
   return declared;
 }

@@ -1,4 +1,4 @@
-#include "src/pipelines/latent_decoder.h"
+#include "src/models/latent_decoder.h"
 
 #include <ATen/ATen.h>
 

@@ -1,4 +1,4 @@
-#include "benchmarks/wan_communication_formula.h"
+#include "measure/wan_communication_formula.h"
 
 #include <algorithm>
 

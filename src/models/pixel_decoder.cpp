@@ -1,4 +1,4 @@
-#include "src/pipelines/pixel_decoder.h"
+#include "src/models/pixel_decoder.h"
 
 #include <nlohmann/json.hpp>
 

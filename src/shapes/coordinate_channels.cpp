@@ -1,4 +1,4 @@
-#include "src/pipelines/coordinate_channels.h"
+#include "src/shapes/coordinate_channels.h"
 
 #include <ATen/ATen.h>
 

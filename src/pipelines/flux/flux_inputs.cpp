@@ -1,4 +1,4 @@
-#include "src/pipelines/flux_inputs.h"
+#include "src/pipelines/flux/flux_inputs.h"
 
 #include <ATen/ATen.h>
 

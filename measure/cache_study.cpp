@@ -1,4 +1,4 @@
-#include "benchmarks/cache_study.h"
+#include "measure/cache_study.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Context.h>

@@ -1,0 +1,54 @@
+#include "src/pipelines/generation_session.h"
+
+#include <ATen/ATen.h>
+
+#include <chrono>
+
+#include "cache/cache_spec.h"
+#include "cache/enable_cache.h"
+#include "parallel/context_parallel.h"
+#include "parallel/device_mesh.h"
+#include "src/models/model.h"
+#include "src/pipelines/pipeline.h"
+
+namespace tessera {
+
+GenerationSession::GenerationSession(std::unique_ptr<Pipeline> pipeline, std::shared_ptr<DeviceMesh> mesh,
+                                     GuidanceMode guidance_mode)
+    : pipeline_(std::move(pipeline)), mesh_(std::move(mesh)), guidance_mode_(guidance_mode) {
+  Model& transformer = pipeline_->transformer();
+  enable_parallelism(transformer, transformer.context_parallel_plan(), mesh_);
+}
+
+GenerationSession::~GenerationSession() = default;
+
+void GenerationSession::use_cache(const std::optional<std::string>& spec) {
+  if (spec == cache_spec_) return;
+  Model& transformer = pipeline_->transformer();
+  if (cache_spec_) disable_cache(transformer);
+  cache_spec_.reset();
+  if (spec) {
+    enable_cache(transformer, parse_cache_spec(*spec));
+    cache_spec_ = spec;
+  }
+}
+
+GenerationSession::Result GenerationSession::run(const Generation& generation,
+                                                 const std::function<void(const DenoiseProgress&)>& on_step) {
+  DenoiseOptions loop;
+  loop.guidance_mode = guidance_mode_;
+  loop.cfg_group = &mesh_->cfg();
+  double step_seconds = 0;
+  loop.on_step = [&](const DenoiseProgress& progress) {
+    step_seconds += progress.seconds;
+    if (on_step) on_step(progress);
+  };
+  const auto start = std::chrono::steady_clock::now();
+  Result result;
+  result.frames = pipeline_->generate(generation, loop, &mesh_->world());
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds_per_step = step_seconds / generation.steps;
+  return result;
+}
+
+}  // namespace tessera

@@ -1,0 +1,150 @@
+#include "src/pipelines/pipeline.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/InferenceMode.h>
+
+#include <type_traits>
+
+#include "common/check.h"
+#include "src/io/json_integer.h"
+#include "src/models/latent_decoder.h"
+#include "src/models/load_model.h"
+#include "src/models/model.h"
+#include "src/models/text_encoder.h"
+#include "src/pipelines/pipeline_index.h"
+#include "src/pipelines/pipeline_parts.h"
+#include "src/pipelines/pipeline_registry.h"
+#include "src/schedulers/scheduler.h"
+#include "src/schedulers/scheduler_config.h"
+
+namespace tessera {
+namespace {
+
+void check_scheduler_class(const PipelineIndex& index, const Scheduler& scheduler) {
+  const PipelinePart& listed = index.part("scheduler");
+  TESSERA_CHECK(listed.class_name == scheduler.class_name(), index.dir, "/model_index.json says the scheduler is a ",
+                listed.class_name, " but ", index.dir, "/scheduler holds a ", scheduler.class_name());
+}
+
+GenerationDefaults read_defaults(const PipelineIndex& index, GenerationDefaults defaults) {
+  const auto found = index.config.find("defaults");
+  if (found == index.config.end()) return defaults;
+  const std::string where = index.dir + "/model_index.json \"defaults\"";
+  TESSERA_CHECK(found->is_object(), where, " must be an object, got ", found->dump());
+  const nlohmann::json& json = *found;
+  // Sizes and counts are checked before narrowing; their meaning (a multiple of the patch, ...) by resolve().
+  auto integer = [&](const char* key, auto& target, int64_t min) {
+    using Int = std::remove_reference_t<decltype(target)>;
+    const auto value = json.find(key);
+    if (value != json.end()) target = io::json_integer<Int>(*value, where + " \"" + key + "\"", min);
+  };
+  integer("height", defaults.height, 1);
+  integer("width", defaults.width, 1);
+  integer("frames", defaults.frames, 1);
+  integer("steps", defaults.steps, 1);
+  try {
+    defaults.guidance_scale = json.value("guidance_scale", defaults.guidance_scale);
+    defaults.negative_prompt = json.value("negative_prompt", defaults.negative_prompt);
+  } catch (const nlohmann::json::exception& error) {
+    TESSERA_CHECK(false, where, " has a value of the wrong type: ", error.what());
+  }
+  return defaults;
+}
+
+void check_size(const char* name, int64_t value, int64_t multiple) {
+  if (value >= multiple && value % multiple == 0) return;
+  const int64_t below = std::max(multiple, value / multiple * multiple);
+  const int64_t above = below < value ? below + multiple : below;
+  TESSERA_CHECK(false, "--", name, " ", value, " is not a multiple of ", multiple,
+                " (the decoder's scale times the transformer's patch); the nearest valid values are ", below,
+                below == above ? "" : " and " + std::to_string(above));
+}
+
+}  // namespace
+
+Pipeline::Pipeline() = default;
+Pipeline::~Pipeline() = default;
+
+std::unique_ptr<Pipeline> Pipeline::load(const std::string& dir, c10::ScalarType dtype, c10::Device device) {
+  const PipelineIndex index = read_pipeline_index(dir);
+  std::unique_ptr<Pipeline> pipeline = make_pipeline(index);
+  pipeline->load_parts(index, dtype, device);
+  return pipeline;
+}
+
+void Pipeline::load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10::Device device) {
+  check_index(index);
+  dir_ = index.dir;
+  class_name_ = index.class_name;
+  dtype_ = dtype;
+  device_ = device;
+  defaults_ = read_defaults(index, family_defaults());
+  // The small parts first, so that their errors come before the transformer is loaded.
+  scheduler_ = load_scheduler(index.part_dir("scheduler"));
+  check_scheduler_class(index, *scheduler_);
+  check_scheduler(index);
+  const std::string transformer = transformer_class();
+  TESSERA_CHECK(checked_part_class(index, "transformer") == transformer, "the ", index.class_name,
+                " pipeline denoises with a ", transformer);
+  decoder_ = load_decoder(index, device);
+  text_encoder_ = load_text_encoder(index, dtype, device);
+  transformer_ = load_model(index.part_dir("transformer"), dtype, device);
+  layout_ = prepare(index);
+}
+
+int64_t Pipeline::default_frames(const GenerationRequest& /*request*/) const { return defaults_.frames; }
+
+Generation Pipeline::resolve(const GenerationRequest& request) const {
+  Generation generation;
+  generation.prompt = request.prompt;
+  generation.negative_prompt = request.negative_prompt.value_or(defaults_.negative_prompt);
+  generation.steps = request.steps.value_or(defaults_.steps);
+  generation.guidance_scale = request.guidance_scale.value_or(defaults_.guidance_scale);
+  generation.seed = request.seed;
+  generation.height = request.height.value_or(defaults_.height);
+  generation.width = request.width.value_or(defaults_.width);
+  generation.frames = request.frames.value_or(default_frames(request));
+  TESSERA_CHECK(!generation.prompt.empty(), "the prompt is empty; say what to draw");
+  text_encoder_->check_prompt(generation.prompt);
+  text_encoder_->check_prompt(generation.negative_prompt);
+  TESSERA_CHECK(generation.steps >= 1, "--steps must be at least 1, got ", generation.steps);
+  TESSERA_CHECK(generation.frames >= 1, "--frames must be at least 1, got ", generation.frames);
+  check_request(request, generation);
+  const int64_t frame_step = decoder_->temporal_scale();
+  TESSERA_CHECK((generation.frames - 1) % frame_step == 0, "--frames ", generation.frames, ": the ",
+                decoder_->class_name(), " makes 1 + ", frame_step, "k frames; the nearest valid counts are ",
+                (generation.frames - 1) / frame_step * frame_step + 1, " and ",
+                ((generation.frames - 1) / frame_step + 1) * frame_step + 1);
+  check_guidance_scale(generation.guidance_scale);
+  check_size("height", generation.height, layout_.size_multiple);
+  check_size("width", generation.width, layout_.size_multiple);
+  return generation;
+}
+
+at::Tensor Pipeline::generate(const Generation& generation, DenoiseOptions loop, Communicator* decode_group) {
+  c10::InferenceMode inference;
+  check_loop(loop);
+  loop.steps = generation.steps;
+  loop.guidance_scale = loop_guidance_scale(generation);
+  const bool guidance = loop.guidance_scale > 1.0;
+  std::vector<std::string> prompts = {generation.prompt};
+  if (guidance) prompts.push_back(generation.negative_prompt);
+  const PromptEmbeddings text = text_encoder_->encode(prompts);
+  DenoiseInputs inputs;
+  inputs.prompt_embeds = text.embeddings.slice(0, 0, 1).to(dtype_);
+  if (guidance) inputs.negative_prompt_embeds = text.embeddings.slice(0, 1, 2).to(dtype_);
+  // The starting noise comes from a CPU generator seeded by the request alone, so it is the same on every
+  // rank, at every world size and on every device.
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(generation.seed);
+  const int64_t scale = decoder_->spatial_scale();
+  const at::Tensor noise = at::randn({1, layout_.channels, decoder_->latent_frames(generation.frames),
+                                      generation.height / scale, generation.width / scale},
+                                     generator, at::kFloat);
+  inputs.latents = (noise * scheduler_->init_noise_sigma()).to(device_);
+  prepare_inputs(inputs, generation, text, noise);
+  const at::Tensor latents = denoise(*transformer_, *scheduler_, inputs, loop);
+  return decoder_->decode_to_frames(latents.to(at::kFloat), decode_group)[0];
+}
+
+}  // namespace tessera

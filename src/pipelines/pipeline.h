@@ -1,0 +1,105 @@
+#pragma once
+// Prompt in, frames out: the shared core of every pipeline family. It loads a diffusers-layout folder's parts
+// (pipeline_index.h: text encoder, transformer, scheduler, decoder), resolves and checks a request, draws the
+// seeded noise, runs the denoising loop (guidance, context parallelism and caches as enabled on the transformer)
+// and decodes. A family (WanPipeline, FluxPipeline, the embedded model's TesseraShapesPipeline, ...) is a
+// subclass that owns its defaults, its checks, its latent layout and its prediction step, registered under
+// model_index.json's "_class_name" (pipeline_registry.h), as diffusers' DiffusionPipeline picks its class.
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "src/pipelines/denoise_loop.h"
+#include "src/pipelines/generation_request.h"
+
+namespace tessera {
+
+class Communicator;
+class LatentDecoder;
+class Model;
+class Scheduler;
+class TextEncoder;
+struct PipelineIndex;
+struct PromptEmbeddings;
+
+class Pipeline {
+ public:
+  // The family model_index.json names, with its parts loaded and checked. Throws tessera::Error naming the
+  // folder, the part and its class for an unknown family or a missing or mismatched part.
+  static std::unique_ptr<Pipeline> load(const std::string& dir, c10::ScalarType dtype, c10::Device device);
+  virtual ~Pipeline();
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  const std::string& dir() const { return dir_; }
+  const std::string& class_name() const { return class_name_; }
+  Model& transformer() { return *transformer_; }
+  const GenerationDefaults& defaults() const { return defaults_; }
+  TextEncoder& text_encoder() { return *text_encoder_; }
+
+  // Fills what `request` leaves out and checks it all before any work: the prompts' words, the sizes (a
+  // multiple of what the model takes; the error names the nearest valid ones), steps and frames.
+  Generation resolve(const GenerationRequest& request) const;
+
+  // uint8 [frames, height, width, 3] on the CPU, identical on every rank. `loop` gives the guidance mode,
+  // the CFG group and the progress callback; steps and guidance scale come from `generation`. A cache
+  // enabled on the transformer is reset first. The decoder splits its work across `decode_group` (every rank
+  // that ran this generation; nullptr: this rank decodes alone).
+  at::Tensor generate(const Generation& generation, DenoiseOptions loop, Communicator* decode_group = nullptr);
+
+ protected:
+  Pipeline();
+
+  // The latents a transformer denoises, and the multiple of height and width it takes.
+  struct LatentLayout {
+    int64_t channels = 0;
+    int64_t size_multiple = 1;
+  };
+
+  // --- what a family says; the core calls these ---
+  // diffusers' defaults for this family (model_index.json's "defaults" apply over them).
+  virtual GenerationDefaults family_defaults() const { return {}; }
+  // Parts or keys of model_index.json that this family does not run, refused before anything loads.
+  virtual void check_index(const PipelineIndex& index) const { (void)index; }
+  // The transformer class this family denoises with.
+  virtual std::string transformer_class() const = 0;
+  // The scheduler this family steps with, checked once it is loaded.
+  virtual void check_scheduler(const PipelineIndex& index) const { (void)index; }
+  // Once every part is loaded: the latent layout (and whatever the family keeps from its parts).
+  virtual LatentLayout prepare(const PipelineIndex& index) = 0;
+  // The frame count when the request gives none.
+  virtual int64_t default_frames(const GenerationRequest& request) const;
+  // The family's own checks of a resolved request (the core has checked what every family shares).
+  virtual void check_request(const GenerationRequest& request, const Generation& generation) const {
+    (void)request, (void)generation;
+  }
+  // The loop's classifier-free guidance scale (a guidance-distilled model takes it as an input instead: 1).
+  virtual double loop_guidance_scale(const Generation& generation) const { return generation.guidance_scale; }
+  // The family's checks of how the loop is to run (e.g. a CFG-parallel group for a model without guidance).
+  virtual void check_loop(const DenoiseOptions& loop) const { (void)loop; }
+  // What the loop needs beyond latents and text: the family's schedule and prediction step.
+  virtual void prepare_inputs(DenoiseInputs& inputs, const Generation& generation, const PromptEmbeddings& text,
+                              const at::Tensor& noise) const {
+    (void)inputs, (void)generation, (void)text, (void)noise;
+  }
+
+  std::string dir_, class_name_;
+  c10::ScalarType dtype_ = c10::ScalarType::Float;
+  c10::Device device_{c10::kCPU};
+  std::shared_ptr<Model> transformer_;
+  std::unique_ptr<TextEncoder> text_encoder_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<LatentDecoder> decoder_;
+  GenerationDefaults defaults_;
+
+ private:
+  void load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10::Device device);
+
+  LatentLayout layout_;
+};
+
+}  // namespace tessera
