@@ -127,7 +127,7 @@ void enable_faster_cache(HookableModel& model, const FasterCacheConfig& faster, 
                 "check spatial/temporal_attention_block_identifiers and their block skip ranges");
   const auto model_block = static_cast<int64_t>(targets.size());
   std::vector<std::string> names = target_paths(targets);
-  names.push_back("unconditional branch");
+  names.emplace_back("unconditional branch");  // push_back's temporary trips GCC 12's -Warray-bounds (a false one)
   auto session = std::make_shared<CacheSession>(config, std::move(names), group_of(model));
   for (int64_t i = 0; i < model_block; ++i) {
     HookRegistry::get_or_create(*targets[i].module)

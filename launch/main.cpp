@@ -25,7 +25,9 @@ constexpr Subcommand kSubcommands[] = {
     {"generate", "a prompt in, an image (.png) or a clip (.mp4) out; the embedded model by default", tessera::run_generate},
     {"batch", "one output per line of a JSONL jobs file, in data-parallel groups, resumable", tessera::run_batch},
     {"info", "build, torch, CUDA, NCCL and MPI versions, and each rank's device", tessera::run_info},
-    {"bench", "benchmarks: comm (collective bandwidth), cache (step caches: speed against quality)",
+    {"bench",
+     "benchmarks: comm (collective bandwidth), cache (step caches: speed against quality), judge (the embedded "
+     "model's prompts, judged), scaling (CP strategies over world sizes and sequence lengths)",
      tessera::run_bench},
     {"forward", "one transformer forward on inputs from a safetensors file (parity with diffusers)",
      tessera::run_forward},

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/relative_error.h"
+
 namespace tessera::testing {
 
 struct FusedCase {
@@ -102,8 +104,7 @@ inline ::testing::AssertionResult matches_reference(const at::Tensor& actual, co
                                          << expected.sizes() << " " << expected.scalar_type();
   }
   const at::Tensor a = actual.cpu().to(at::kDouble), e = expected.cpu().to(at::kDouble);
-  const double scale = std::max(e.abs().max().item<double>(), 1e-30);
-  const double error = (a - e).abs().max().item<double>() / scale;
+  const double error = relative_error(a, e);
   const int64_t differing = a.ne(e).sum().item<int64_t>();
   const int64_t allowed = differing_allowed == Differing::none  ? 0
                           : differing_allowed == Differing::few ? 1 + e.numel() / 100

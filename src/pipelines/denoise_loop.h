@@ -45,8 +45,9 @@ struct DenoiseInputs {
   PredictFunction predict = predict_as_is;
   // The pipeline's own schedule (FLUX: sigmas from 1 to 1/steps, shifted by `mu` for the image size); empty
   // sigmas: the scheduler's schedule for the number of steps.
-  std::vector<double> sigmas;
-  std::optional<double> mu;
+  // Initialised ({}), so that callers may list only the tensors in braces without a missing-initializer warning.
+  std::vector<double> sigmas{};
+  std::optional<double> mu{};
 };
 
 // One finished step, for progress reports.

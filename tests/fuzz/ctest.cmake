@@ -25,7 +25,7 @@ ExternalProject_Add(tessera_fuzzers
   SOURCE_DIR ${CMAKE_CURRENT_LIST_DIR}
   BINARY_DIR ${_fuzz_build}
   CMAKE_ARGS -DCMAKE_CXX_COMPILER=${TESSERA_FUZZ_CXX} -DCMAKE_CXX_COMPILER_LAUNCHER=${CCACHE_PROGRAM}
-             -DTESSERA_PYTHON=${TESSERA_PYTHON}
+             -DTESSERA_PYTHON=${TESSERA_PYTHON} -DTESSERA_WARNINGS_AS_ERRORS=${TESSERA_WARNINGS_AS_ERRORS}
   BUILD_ALWAYS ON   # it cannot see the sources it compiles from the repository; its own Ninja can
   INSTALL_COMMAND "")
 

@@ -140,7 +140,8 @@ TEST_P(CacheUnderContextParallel, EveryRankDecidesAlikeAndMatchesOneRank) {
     EXPECT_EQ(parallel.decisions, single.decisions);
     for (size_t step = 0; step < single.metrics.size(); ++step) {
       if (std::isnan(single.metrics[step])) continue;
-      EXPECT_NEAR(parallel.metrics[step], single.metrics[step], 1e-6 * std::max(1.0, std::abs(single.metrics[step])))
+      // Relative, as the outputs are: the metric is an fp32 ratio whose sums split across ranks.
+      EXPECT_NEAR(parallel.metrics[step], single.metrics[step], 1e-5 * std::abs(single.metrics[step]))
           << "step " << step;
     }
     for (int step = 0; step < kSteps; ++step) {
@@ -150,7 +151,7 @@ TEST_P(CacheUnderContextParallel, EveryRankDecidesAlikeAndMatchesOneRank) {
   if (world().rank() == 0) {
     // What the cache costs in accuracy on this toy trajectory: the last step's output against no cache.
     const at::Tensor uncached = denoise(hidden_states_).outputs.back();
-    const double error = ((single.outputs.back() - uncached).abs().max() / uncached.abs().max()).item<double>();
+    const double error = relative_error(single.outputs.back(), uncached);
     std::printf("[ %s ] last output vs uncached: max abs error / max abs = %.3g\n", case_name({GetParam(), 0}).c_str(),
                 error);
     std::string metrics;

@@ -7,6 +7,7 @@
 #include <exception>
 
 #include "src/io/safetensors.h"
+#include "tests/relative_error.h"
 
 int main(int argc, char** argv) {
   if (argc < 4) {
@@ -22,10 +23,10 @@ int main(int argc, char** argv) {
       return 1;
     }
     const double scale = expected.abs().max().item<double>();
-    const double error = (actual - expected).abs().max().item<double>();
-    const bool close = error <= tolerance * scale;
-    std::printf("%s: max abs error %.3g, max abs expected %.3g, relative %.3g (tolerance %.3g): %s\n", argv[3], error,
-                scale, error / scale, tolerance, close ? "match" : "MISMATCH");
+    const double relative = tessera::testing::relative_error(actual, expected);
+    const bool close = relative <= tolerance;
+    std::printf("%s: max abs error %.3g, max abs expected %.3g, relative %.3g (tolerance %.3g): %s\n", argv[3],
+                relative * scale, scale, relative, tolerance, close ? "match" : "MISMATCH");
     return close ? 0 : 1;
   } catch (const std::exception& error) {
     std::fprintf(stderr, "%s\n", error.what());

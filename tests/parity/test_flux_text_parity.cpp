@@ -35,9 +35,8 @@ std::vector<std::string> prompts() {
 
 void expect_close(const std::string& what, const at::Tensor& actual, const at::Tensor& reference,
                   double tolerance = 1e-5) {
-  const double error = (actual.to(at::kDouble) - reference.to(at::kDouble)).abs().max().item<double>();
-  std::cout << "[parity] " << what << ": max abs error " << error << " (max abs " << reference.abs().max().item<double>()
-            << ")\n";
+  std::cout << "[parity] " << what << ": max abs error relative to max abs " << relative_error(actual, reference)
+            << "\n";
   EXPECT_TRUE(close_relative_to_scale(actual, reference, tolerance)) << what;
 }
 

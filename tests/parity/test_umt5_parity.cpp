@@ -25,11 +25,9 @@ namespace {
 const std::string kUmt5Fixtures = std::string(TESSERA_FIXTURES_DIR) + "/umt5/";
 const std::string kTokenizerDir = kUmt5Fixtures + "tokenizer";
 
-// Max |actual - expected| and that over max |expected|, for the record in the test log.
+// The relative error, for the record in the test log.
 void report(const std::string& what, const at::Tensor& actual, const at::Tensor& expected) {
-  const double error = (actual.to(at::kDouble) - expected.to(at::kDouble)).abs().max().item<double>();
-  const double scale = expected.abs().max().item<double>();
-  std::cout << what << ": max abs error " << error << ", relative to max abs " << error / scale << "\n";
+  std::cout << what << ": max abs error relative to max abs " << relative_error(actual, expected) << "\n";
 }
 
 std::string read_file(const std::string& path) {

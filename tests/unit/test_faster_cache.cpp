@@ -12,10 +12,13 @@
 #include "src/io/safetensors.h"
 #include "src/models/load_model.h"
 #include "src/tiny/tiny_dit.h"
+#include "tests/parity/parity_check.h"
 #include "tests/unit/error_message.h"
 
 namespace tessera {
 namespace {
+
+using tessera::testing::close_relative_to_scale;
 
 std::string actions(Model& model, int64_t step) {
   std::string letters;
@@ -44,9 +47,9 @@ TEST(FrequencySplit, MatchesTheReferenceRecipeOnAwkwardShapes) {
     const at::Tensor mask = reference_low_mask(shape[2], shape[3]);
     const at::Tensor low = at::fft_ifftshift(shifted_all * mask, at::IntArrayRef{0, 1});
     const at::Tensor high = at::fft_ifftshift(shifted_all * mask.logical_not(), at::IntArrayRef{0, 1});
-    EXPECT_TRUE(at::allclose(parts.low, low, 1e-5, 1e-5)) << shape;
-    EXPECT_TRUE(at::allclose(parts.high, high, 1e-5, 1e-5)) << shape;
-    EXPECT_TRUE(at::allclose(frames_from_spectrum(parts.low + parts.high), frames, 1e-5, 1e-5)) << shape;
+    EXPECT_TRUE(close_relative_to_scale(parts.low, low)) << shape;
+    EXPECT_TRUE(close_relative_to_scale(parts.high, high)) << shape;
+    EXPECT_TRUE(close_relative_to_scale(frames_from_spectrum(parts.low + parts.high), frames)) << shape;
     EXPECT_TRUE(at::equal(parts.low + parts.high, shifted_spectrum(frames))) << shape;
     // Radius min(H, W) / 5: just the centre below 10, a plus-shaped disc of 5 at radius 1.
     const int64_t radius = std::min(shape[2], shape[3]) / 5;
@@ -109,10 +112,10 @@ TEST(FasterCacheAttention, ExtrapolatesFromTheLastTwoOutputsBetweenComputedCalls
   const auto exact = [&](int call) { return attention.original_forward(recorder->inputs[call]).at(0); };
   EXPECT_TRUE(at::equal(y[0], exact(0)));
   EXPECT_TRUE(at::equal(y[1], y[0]));  // both cached outputs are call 0's: no trend yet
-  EXPECT_TRUE(at::allclose(y[2], y[1] + (y[1] - y[0]) * 0.3));
+  EXPECT_TRUE(close_relative_to_scale(y[2], y[1] + (y[1] - y[0]) * 0.3));
   EXPECT_TRUE(at::equal(y[3], exact(3)));
-  EXPECT_TRUE(at::allclose(y[4], y[3] + (y[3] - y[2]) * 0.3));
-  EXPECT_FALSE(at::allclose(y[4], exact(4), 1e-4, 1e-4)) << "an extrapolated call differs from computing it";
+  EXPECT_TRUE(close_relative_to_scale(y[4], y[3] + (y[3] - y[2]) * 0.3));
+  EXPECT_FALSE(close_relative_to_scale(y[4], exact(4), 1e-4)) << "an extrapolated call differs from computing it";
   HookRegistry::get_or_create(attention).remove_hook("recorder");
   disable_cache(model);
 }
@@ -171,9 +174,9 @@ TEST_F(FasterCacheOnWan, RebuildsTheUnconditionalBranchFromTheConditionalOne) {
   EXPECT_EQ(actions(*model_, 0) + actions(*model_, 1) + actions(*model_, 2) + actions(*model_, 3), "CSSC");
   disable_cache(*model_);
   EXPECT_TRUE(at::equal(full0, run_cfg(x_))) << "a computed step is the uncached model";
-  EXPECT_TRUE(at::allclose(full3, run_cfg(x_), 1e-6, 1e-6));
+  EXPECT_TRUE(close_relative_to_scale(full3, run_cfg(x_), 1e-6));
   const at::Tensor cond1 = run(x1, text_, t_);
-  EXPECT_TRUE(at::allclose(full1[1], cond1[0], 1e-5, 1e-6)) << "the conditional half runs alone";
+  EXPECT_TRUE(close_relative_to_scale(full1[1], cond1[0])) << "the conditional half runs alone";
   // The reference recipe: per frame, the shifted spectrum difference uncond - cond of step 0, split into the
   // disc and the rest, each scaled by its alpha at every reuse, added to the new conditional spectrum.
   const auto spectrum = [](const at::Tensor& video) {
@@ -187,7 +190,7 @@ TEST_F(FasterCacheOnWan, RebuildsTheUnconditionalBranchFromTheConditionalOne) {
     high_delta = high_delta * 0.9;
     const at::Tensor rebuilt =
         at::real(at::fft_ifft2(at::fft_ifftshift(low_delta + high_delta + spectrum(step_output))));
-    EXPECT_TRUE(at::allclose(full[0], rebuilt.unflatten(0, {1, -1}).transpose(1, 2)[0], 1e-4, 1e-5));
+    EXPECT_TRUE(close_relative_to_scale(full[0], rebuilt.unflatten(0, {1, -1}).transpose(1, 2)[0], 1e-4));
   }
   // With weights 1 and the same input twice, the rebuilt uncond output is the one measured, and attn1's
   // extrapolation (from two equal outputs) is the output it would compute.
@@ -197,7 +200,7 @@ TEST_F(FasterCacheOnWan, RebuildsTheUnconditionalBranchFromTheConditionalOne) {
   run_cfg(x_);
   const at::Tensor again = run_cfg(x_);
   EXPECT_EQ(actions(*model_, 1), "SSS");
-  EXPECT_TRUE(at::allclose(again, full0, 1e-4, 1e-5));
+  EXPECT_TRUE(close_relative_to_scale(again, full0, 1e-4));
   disable_cache(*model_);
 }
 

@@ -17,7 +17,8 @@ constexpr const char* kWhat = "FluxTransformer2DModel config";
 
 int64_t size_field(const nlohmann::json& value, const std::string& key, int64_t min = 1) {
   const bool is_depth = key == "num_layers" || key == "num_single_layers";
-  return io::json_integer<int64_t>(value, std::string(kWhat) + " \"" + key + "\"", min,
+  // concat, not a chain of std::string +: GCC 12 warns (falsely, -Warray-bounds) on the chain's inlined copies.
+  return io::json_integer<int64_t>(value, detail::concat(kWhat, " \"", key, "\""), min,
                                    is_depth ? kMaxConfigLayers : kMaxConfigDimension);
 }
 
