@@ -82,8 +82,8 @@ bool outputs_fit_call(const Outputs& cached, const Args& args) {
 
 std::vector<StackBlock> block_stack_of(Module& model, const std::string& patterns) {
   const auto* declaring = dynamic_cast<const DeclaresBlockStack*>(&model);
-  const std::vector<BlockGroup> declared =
-      declaring != nullptr ? declaring->block_stack() : std::vector<BlockGroup>{{.pattern = "blocks.*", .streams = {}}};
+  // A model that declares nothing has no stack of its own: only explicit patterns select its blocks.
+  const std::vector<BlockGroup> declared = declaring != nullptr ? declaring->block_stack() : std::vector<BlockGroup>{};
   std::vector<std::string> selected;
   if (patterns.empty()) {
     for (const BlockGroup& group : declared) selected.push_back(group.pattern);

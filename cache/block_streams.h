@@ -1,6 +1,6 @@
 #pragma once
 // The streams of one block call as the step caches read, cache and rebuild them: hidden_states, and for a block
-// that carries the text stream too (FLUX), encoder_hidden_states. Residuals and forecasts are kept per stream.
+// that carries the text stream too, encoder_hidden_states. Residuals and forecasts are kept per stream.
 #include <ATen/core/Tensor.h>
 
 #include <string>
@@ -35,13 +35,13 @@ Streams to_dtype_of(const Streams& a, const Streams& like);
 bool same_shapes(const Streams& a, const Streams& b);
 
 // Whether outputs cached from an attention module's earlier call can stand in for this call's, shard shapes
-// being rank-local: output 0 has hidden_states' sizes past the batch, and, for a two-stream attention (FLUX's
-// double-stream blocks), output 1 has encoder_hidden_states'.
+// being rank-local: output 0 has hidden_states' sizes past the batch, and, for a two-stream attention,
+// output 1 has encoder_hidden_states'.
 bool outputs_fit_call(const Outputs& cached, const Args& args);
 
 // The block stack of `model` in call order, each block with its output layout: the model's declaration
-// (DeclaresBlockStack), else Wan's ("blocks.*", hidden_states alone). `patterns` (";"-separated, empty: the
-// model's own) selects other blocks; each keeps the layout of the declared group it belongs to.
+// (DeclaresBlockStack; none declared: no blocks). `patterns` (";"-separated, empty: the model's own) selects
+// other blocks; each keeps the layout of the declared group it belongs to (none: hidden_states alone).
 struct StackBlock {
   std::string path;
   Module* module;

@@ -8,11 +8,12 @@
 #include <variant>
 #include <vector>
 
+#include "hooks/cache_inputs.h"
+
 namespace tessera {
 
-// Where the cache hooks go: empty, the model's own block stack (Wan: "blocks.0" ... "blocks.N-1"; FLUX:
-// "transformer_blocks.*" then "single_transformer_blocks.*", see hooks/block_stack.h); else ";"-separated
-// patterns whose matches, in order, are the blocks the model runs one after the other.
+// Where the cache hooks go: empty, the block stack the model declares (hooks/block_stack.h); else
+// ";"-separated patterns whose matches, in order, are the blocks the model runs one after the other.
 inline constexpr const char* kDefaultCacheBlocks = "";
 
 // First Block Cache (ParaAttention / diffusers FirstBlockCacheConfig): run the first block; when its residual
@@ -23,29 +24,20 @@ struct FirstBlockCacheConfig {
   std::string blocks = kDefaultCacheBlocks;
 };
 
+// The rescaling polynomial: explicit coefficients (numpy.poly1d order, highest power first; empty: no
+// rescaling) or the name of a fit the model carries (DeclaresCacheInputs::teacache_fits), resolved by
+// enable_cache for the config's indicator. kModelTeaCacheFit names the model's own fit; a model that carries
+// none for the indicator gets no rescaling, any other name it lacks is refused.
+using TeaCacheCoefficients = std::variant<std::vector<double>, std::string>;
+
 // TeaCache (Liu et al. 2024, arXiv 2411.19108): accumulate the rescaled relative L1 change (between consecutive
 // steps) of an indicator computed at the first block; while the accumulation stays under `threshold` skip every
 // block and reuse the cached residual of the whole stack, else compute and reset the accumulation.
-enum class TeaCacheIndicator {
-  // The first block's `temb` argument (Wan: the projected timestep embedding, the reference TeaCache4Wan2.1's
-  // indicator with use_ret_steps). It depends on the timestep only, so the skip pattern is fixed per schedule.
-  timestep_embedding,
-  // norm1(x) * (1 + scale) + shift, the first self-attention's input: the paper's indicator (TeaCache4HunyuanVideo,
-  // TeaCache4FLUX). No reference fit exists for Wan; use it with coefficients = {} (no rescaling). On FLUX it is
-  // norm1's modulated image input of the first double-stream block, as TeaCache4FLUX; use kTeaCacheFluxCoefficients.
-  modulated_input,
-};
-// TeaCache4FLUX's fit on the modulated_input indicator (ali-vilab/TeaCache, TeaCache4FLUX/teacache_flux.py).
-inline const std::vector<double> kTeaCacheFluxCoefficients{4.98651651e+02, -2.83781631e+02, 5.58554382e+01,
-                                                           -3.82021401e+00, 2.64230861e-01};
 struct TeaCacheConfig {
-  // The reference's default threshold (teacache_generate.py: 0.1 about 2x, 0.2 about 3x on Wan2.1).
+  // The reference's default threshold (teacache_generate.py: 0.1 about 2x, 0.2 about 3x).
   double threshold = 0.2;
-  // rescale(x) = c[0] x^4 + c[1] x^3 + c[2] x^2 + c[3] x + c[4] (highest power first, numpy.poly1d order): the
-  // reference's fit for Wan2.1-T2V-1.3B with use_ret_steps, which is fitted on the timestep_embedding indicator
-  // (T2V-14B: -3.03318725e+05, 4.90537029e+04, -2.65530556e+03, 5.87365115e+01, -3.15583525e-01). Empty: none.
-  std::vector<double> coefficients{-5.21862437e+04, 9.23041404e+03, -5.28275948e+02, 1.36987616e+01,
-                                   -4.99875664e-02};
+  // The model's own fit by default; `{}` (an empty list) is no rescaling.
+  TeaCacheCoefficients coefficients = std::string(kModelTeaCacheFit);
   // Steps that always compute, counted from the first call in a context (the reference's 5 retention steps).
   int64_t warmup_steps = 5;
   std::string blocks = kDefaultCacheBlocks;
@@ -73,12 +65,10 @@ struct TaylorSeerConfig {
 // timestep t is strictly inside its type's timestep skip range (lo < t < hi, as diffusers), computes only every
 // block_skip_range-th call and otherwise returns (broadcasts) its last computed output. A skip range of 0 is
 // diffusers' None: that type is not hooked. An identifier names a block list: spatial and temporal attention
-// are the self-attention children of its blocks, `<identifier>.*.<child>` (Module::role; Wan's attn1, FLUX's
-// attn), cross attention the cross-attention children (Wan's attn2) (exact dotted paths, not diffusers' regex
-// search). Wan has no separate temporal attention (attn1 attends over the whole video), so the temporal
-// settings match nothing there; FLUX has only its joint text+image attention, a spatial self-attention in
-// both block kinds, and no cross attention. A module claimed by an earlier type (spatial, temporal, cross) is
-// not hooked again. The timestep comes from `current_timestep_callback`, or when unset from set_cache_timestep.
+// are the self-attention children of its blocks, `<identifier>.*.<child>` (Module::role), cross attention the
+// cross-attention children (exact dotted paths, not diffusers' regex search). A model without separate temporal
+// attention, or without cross attention, matches nothing for those types. A module claimed by an earlier type
+// (spatial, temporal, cross) is not hooked again. The timestep comes from `current_timestep_callback`, or when unset from set_cache_timestep.
 struct PyramidAttentionBroadcastConfig {
   int64_t spatial_attention_block_skip_range = 0;  // 0: None
   int64_t temporal_attention_block_skip_range = 0;

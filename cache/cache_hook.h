@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cache/cache_session.h"
+#include "hooks/cache_inputs.h"
 #include "hooks/model_hook.h"
 
 namespace tessera {
@@ -40,8 +41,10 @@ class CacheHook : public ModelHook {
 // block's outputs are hidden_states and encoder_hidden_states: both streams are cached and rebuilt.
 std::shared_ptr<CacheHook> make_first_block_cache_hook(std::shared_ptr<CacheSession> session, int64_t block,
                                                        BlockStreams streams);
+// TeaCache's coefficients are resolved to a list (enable_cache); `inputs` computes its modulated_input
+// indicator (null: the block's input).
 std::shared_ptr<CacheHook> make_teacache_hook(std::shared_ptr<CacheSession> session, int64_t block,
-                                              BlockStreams streams);
+                                              BlockStreams streams, const DeclaresCacheInputs* inputs);
 std::shared_ptr<CacheHook> make_taylorseer_hook(std::shared_ptr<CacheSession> session, int64_t block,
                                                 BlockStreams streams);
 

@@ -1,5 +1,6 @@
 #include "cache/cache_spec.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <functional>
@@ -51,6 +52,17 @@ std::pair<int64_t, int64_t> parse_range(const std::string& method, const std::st
                                           parse_int(method, key, text.substr(dash + 1))};
   TESSERA_CHECK(range.first < range.second, "--cache ", method, ": ", key, " needs lo < hi, got \"", text, "\"");
   return range;
+}
+
+// A TeaCache fit's name (a word such as "default"), as opposed to a list of numbers; "inf" and "nan" are numbers.
+bool is_fit_name(const std::string& text) {
+  if (text.empty() || std::isalpha(static_cast<unsigned char>(text[0])) == 0) return false;
+  for (const char c : text) {
+    if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '_' && c != '-' && c != '.') return false;
+  }
+  char* end = nullptr;
+  std::strtod(text.c_str(), &end);
+  return end != text.c_str() + text.size();
 }
 
 using Setter = std::function<void(const std::string& value)>;
@@ -112,14 +124,14 @@ CacheConfig parse_cache_spec(std::string_view spec) {
             }},
            {"coefficients",
             [&](const std::string& v) {
-              config.coefficients.clear();
-              if (v == "none") return;
-              if (v == "flux") {
-                config.coefficients = kTeaCacheFluxCoefficients;
-                return;
-              }
-              for (const std::string& c : split(v, ';')) {
-                config.coefficients.push_back(parse_double(method, "coefficients", c));
+              if (v == "none") {
+                config.coefficients = std::vector<double>{};
+              } else if (is_fit_name(v)) {
+                config.coefficients = v;  // a fit the model carries, resolved by enable_cache
+              } else {
+                std::vector<double> values;
+                for (const std::string& c : split(v, ';')) values.push_back(parse_double(method, "coefficients", c));
+                config.coefficients = std::move(values);
               }
             }},
            {"blocks", [&](const std::string& v) { config.blocks = v; }}});
@@ -218,7 +230,8 @@ CacheConfig parse_cache_spec(std::string_view spec) {
 }
 
 std::string cache_spec_help() {
-  return "method[:key=value,...]: fbc:threshold=0.05 | teacache:threshold=0.2,warmup=5,coefficients=a;b;c|none|flux,"
+  return "method[:key=value,...]: fbc:threshold=0.05 | teacache:threshold=0.2,warmup=5,coefficients=a;b;c|none|<a fit the "
+         "model carries, by name; default: its own>,"
          "indicator=timestep_embedding|modulated_input | "
          "taylorseer:order=1,interval=5,warmup=3,stop_after=-1,forecast=residual|output (these also take blocks=<pattern>) | "
          "pab:spatial_skip=2,cross_skip=6,spatial_range=100-800,cross_range=100-800 (also temporal_skip, "

@@ -6,8 +6,11 @@
 #include <utility>
 
 #include "cache/cache_hook.h"
-#include "common/join.h"
+#include "cache/teacache_fit.h"
 #include "common/check.h"
+#include "common/join.h"
+#include "hooks/block_stack.h"
+#include "hooks/cache_inputs.h"
 #include "hooks/hook_registry.h"
 #include "hooks/hookable_model.h"
 #include "parallel/context_parallel.h"
@@ -155,17 +158,24 @@ void enable_cache(HookableModel& model, const CacheConfig& config) {
   const std::string& pattern = blocks_pattern(config);
   const auto blocks = block_stack_of(model, pattern);
   TESSERA_CHECK(!blocks.empty(), "cache block pattern \"", pattern.empty() ? "(the model's block stack)" : pattern,
-                "\" matches no module of ", model.class_name());
+                "\" matches no module of ", model.class_name(),
+                pattern.empty() && dynamic_cast<const DeclaresBlockStack*>(&model) == nullptr
+                    ? " (it declares no block stack: give the blocks, or derive it from DeclaresBlockStack)"
+                    : "");
 
+  const auto* tea = std::get_if<TeaCacheConfig>(&config);
+  const CacheConfig resolved = tea != nullptr ? CacheConfig{with_model_fit(model, *tea)} : config;
   std::vector<std::string> names;
   for (const auto& block : blocks) names.push_back(block.path);
-  auto session = std::make_shared<CacheSession>(config, std::move(names), group_of(model));
+  auto session = std::make_shared<CacheSession>(resolved, std::move(names), group_of(model));
   for (size_t i = 0; i < blocks.size(); ++i) {
     const auto index = static_cast<int64_t>(i);
     std::shared_ptr<CacheHook> hook;
     switch (config.index()) {
       case 0: hook = make_first_block_cache_hook(session, index, blocks[i].streams); break;
-      case 1: hook = make_teacache_hook(session, index, blocks[i].streams); break;
+      case 1:
+        hook = make_teacache_hook(session, index, blocks[i].streams, dynamic_cast<const DeclaresCacheInputs*>(&model));
+        break;
       default: hook = make_taylorseer_hook(session, index, blocks[i].streams); break;
     }
     HookRegistry::get_or_create(*blocks[i].module).register_hook(kCacheHookName, hook);

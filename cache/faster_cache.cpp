@@ -129,13 +129,13 @@ class FasterCacheDenoiserHook : public CacheHook {
     const double timestep = current_timestep(*session_);
     const at::Tensor output = outputs.at(0);
     // The unconditional branch is rebuilt in the frequency space of frames; a model whose output is a token
-    // sequence (FLUX's packed latents [B, N, C]) has no frames to transform, and FLUX.1-dev, guidance-distilled,
-    // runs no unconditional branch anyway.
+    // sequence (packed latents [B, N, C]) has no frames to transform, and a guidance-distilled model runs no
+    // unconditional branch anyway.
     const int64_t frame_dims = config.tensor_format == "BCHW" ? 4 : 5;
     TESSERA_CHECK(output.dim() == frame_dims, "faster_cache rebuilds the unconditional branch from frames ",
                   config.tensor_format, ", but the model's output 0 has ", output.dim(), " dimensions (",
                   output.sizes(), "); set is_guidance_distilled (--cache fastercache:distilled=true) for a model ",
-                  "whose output is a token sequence, such as FLUX, to keep the attention reuse alone");
+                  "whose output is a token sequence (packed latents), to keep the attention reuse alone");
     if (state.conditional_only) {
       state.low_frequency_delta = state.low_frequency_delta * weight(config.low_frequency_weight_callback,
                                                                      config.low_frequency_weight_update_timestep_range,

@@ -1,6 +1,6 @@
 // First Block Cache: block 0 runs, and its residual decides whether blocks 1..N-1 run or are replaced by the
 // residual they added at the last computed step (rank-local shard, like the hidden states). A two-stream block
-// stack (FLUX) caches the residual of each stream; the decision reads the hidden_states stream, as diffusers'.
+// stack caches the residual of each stream; the decision reads the hidden_states stream, as diffusers'.
 #include <ATen/ATen.h>
 
 #include <cmath>

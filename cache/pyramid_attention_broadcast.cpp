@@ -98,8 +98,7 @@ std::vector<AttentionTarget> pyramid_attention_broadcast_targets(Module& model,
     for (const AttentionKind kind : {AttentionKind::spatial, AttentionKind::temporal, AttentionKind::cross}) {
       const KindSettings kind_settings = settings(config, kind);
       if (kind_settings.skip_range <= 0) continue;
-      // A child of a block of the identified list, by role not name (Wan: attn1 and attn2; FLUX: attn, its
-      // joint self-attention, in both block kinds).
+      // A child of a block of the identified list, by role (Module::role), not by name.
       bool selected = false;
       for (const std::string& identifier : *kind_settings.identifiers) {
         selected = selected || (module->role() == kind_settings.role && path_matches(identifier + ".*.*", path));

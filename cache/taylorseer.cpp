@@ -3,7 +3,7 @@
 // finite differences of the residuals of the computed steps (or, with forecast_residual off, the block's
 // output itself, as diffusers' TaylorSeer forecasts its hooked modules' outputs). The schedule depends on the
 // step count only; the decision is still taken collectively, since a rank may lack usable factors (its shard
-// changed shape). The factors are rank-local shards, one set per stream of a two-stream block (FLUX).
+// changed shape). The factors are rank-local shards, one set per stream of a two-stream block.
 #include <ATen/ATen.h>
 
 #include <limits>

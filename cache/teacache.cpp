@@ -1,11 +1,13 @@
 // TeaCache: the change of an indicator at the first block (its timestep embedding, or its timestep-modulated
 // input), rescaled by a fitted polynomial and accumulated over skipped steps, predicts how much the whole
 // stack's output changes. Under the threshold every block is skipped and the stack's cached residual
-// (rank-local shard; one per stream for a two-stream stack such as FLUX's) is added to its input.
+// (rank-local shard; one per stream for a two-stream stack) is added to its input. The modulated-input
+// indicator and the fitted coefficients come from the model (hooks/cache_inputs.h).
 #include <ATen/ATen.h>
 
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "cache/cache_hook.h"
 
@@ -20,45 +22,11 @@ double rescale(const std::vector<double>& coefficients, double x) {
   return value;
 }
 
-// FLUX's double-stream block: norm1 is diffusers' AdaLayerNormZero, whose linear projects SiLU(temb) to six
-// vectors (shift_msa, scale_msa, ...); its modulated image input is TeaCache4FLUX's indicator.
-at::Tensor ada_layer_norm_zero_input(const at::Tensor& hidden_states, const at::Tensor& weight,
-                                     const at::Tensor& bias, const at::Tensor& temb) {
-  const auto modulation = at::linear(at::silu(temb), weight, bias).chunk(6, 1);
-  return at::layer_norm(hidden_states, {hidden_states.size(-1)}, std::nullopt, std::nullopt, 1e-6) *
-             (1 + modulation[1].unsqueeze(1)) +
-         modulation[0].unsqueeze(1);
-}
-
-// norm1(x) * (1 + scale_msa) + shift_msa, the input of the first self-attention, from the block's own
-// modulation (Wan: its scale_shift_table and the `temb` argument, [B, 6, dim] or [B, S, 6, dim] per token; FLUX:
-// norm1.linear applied to `temb`). A block with neither is indicated by its input itself.
-at::Tensor modulated_input(Module& block, const Args& args) {
-  const at::Tensor& hidden_states = args.tensor("hidden_states");
-  const at::Tensor* temb = args.get_if<at::Tensor>("temb");
-  if (temb == nullptr) return hidden_states;
-  const auto parameters = block.named_parameters(true);
-  const at::Tensor* table = parameters.find("scale_shift_table");
-  const at::Tensor* norm1_weight = parameters.find("norm1.linear.weight");
-  const at::Tensor* norm1_bias = parameters.find("norm1.linear.bias");
-  if (table == nullptr && norm1_weight != nullptr && norm1_bias != nullptr) {
-    return ada_layer_norm_zero_input(hidden_states, *norm1_weight, *norm1_bias, *temb);
-  }
-  if (table == nullptr) return hidden_states;
-  const bool per_token = temb->dim() == 4;
-  const at::Tensor modulation = (per_token ? table->unsqueeze(0) : *table) + temb->to(at::kFloat);
-  at::Tensor shift = modulation.select(-2, 0), scale = modulation.select(-2, 1);
-  if (!per_token) {
-    shift = shift.unsqueeze(1);
-    scale = scale.unsqueeze(1);
-  }
-  const at::Tensor normalized = at::layer_norm(hidden_states.to(at::kFloat), {hidden_states.size(-1)}, {}, {}, 1e-6);
-  return normalized * (1 + scale) + shift;
-}
-
 class TeaCacheHook : public CacheHook {
  public:
-  using CacheHook::CacheHook;
+  TeaCacheHook(std::shared_ptr<CacheSession> session, int64_t block, BlockStreams streams,
+               const DeclaresCacheInputs* inputs)
+      : CacheHook(std::move(session), block, streams), inputs_(inputs) {}
 
   Outputs new_forward(Module& module, Args& args) override {
     CacheContextState& state = session_->state();
@@ -91,21 +59,30 @@ class TeaCacheHook : public CacheHook {
         history ? session_->relative_l1(indicator, state.reference,
                                         same_shapes(state.cached_residual, input_streams(args, streams_)))
                 : std::numeric_limits<double>::quiet_NaN();
-    const double accumulated =
-        std::isnan(change) ? change : state.accumulated + rescale(config.coefficients, change);
+    // enable_cache resolved a named fit to its list.
+    const auto& coefficients = std::get<std::vector<double>>(config.coefficients);
+    const double accumulated = std::isnan(change) ? change : state.accumulated + rescale(coefficients, change);
     state.metric = accumulated;
     state.skip = session_->reuse_on_every_rank(!std::isnan(accumulated) && accumulated < config.threshold);
     state.accumulated = state.skip ? accumulated : 0;
     // TeaCache compares consecutive steps, skipped or not.
     state.reference = indicator;
   }
+
+  // A model that declares no indicator is indicated by the block's input itself.
+  at::Tensor modulated_input(Module& block, const Args& args) const {
+    return inputs_ != nullptr ? inputs_->modulated_input(block, args) : args.tensor("hidden_states");
+  }
+
+  // The model, which owns the hooks and so outlives them; null when it declares nothing.
+  const DeclaresCacheInputs* inputs_;
 };
 
 }  // namespace
 
 std::shared_ptr<CacheHook> make_teacache_hook(std::shared_ptr<CacheSession> session, int64_t block,
-                                              BlockStreams streams) {
-  return std::make_shared<TeaCacheHook>(std::move(session), block, streams);
+                                              BlockStreams streams, const DeclaresCacheInputs* inputs) {
+  return std::make_shared<TeaCacheHook>(std::move(session), block, streams, inputs);
 }
 
 }  // namespace tessera

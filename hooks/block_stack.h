@@ -2,8 +2,8 @@
 // What the blocks of a model's stack return, for hooks that replace a block's forward (the step caches): which
 // output is the hidden_states stream and which, for a block that also carries the text stream, the
 // encoder_hidden_states one (diffusers' TransformerBlockRegistry: return_hidden_states_index and
-// return_encoder_hidden_states_index). A model whose stack is not Wan's layout ("blocks.N", each returning
-// hidden_states alone) says what it is by also deriving from DeclaresBlockStack.
+// return_encoder_hidden_states_index). A model whose blocks the caches may hook says which they are by also
+// deriving from DeclaresBlockStack; the caches assume no stack of their own.
 #include <cstdint>
 #include <string>
 #include <vector>

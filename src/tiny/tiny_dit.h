@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "hooks/block_stack.h"
 #include "src/models/model.h"
 
 namespace tessera {
@@ -66,7 +67,7 @@ class TinyDiTBlock : public Module {
 };
 
 // hidden_states [batch, seq, in_channels] -> output 0 [batch, seq, out_channels].
-class TinyDiTModel : public Model {
+class TinyDiTModel : public Model, public DeclaresBlockStack {
  public:
   static constexpr const char* kClassName = "TinyDiTModel";
 
@@ -76,6 +77,8 @@ class TinyDiTModel : public Model {
   ModelCapabilities capabilities() const override;
   std::vector<std::pair<std::string, std::string>> config_entries() const override;
   const TinyDiTConfig& config() const { return config_; }
+  // "blocks.N", each returning hidden_states: what the step caches hook.
+  std::vector<BlockGroup> block_stack() const override { return {{.pattern = "blocks.*", .streams = {}}}; }
 
  protected:
   Outputs forward_impl(Args& args) override;

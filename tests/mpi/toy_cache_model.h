@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "hooks/block_stack.h"
 #include "hooks/hookable_model.h"
 #include "parallel/context_parallel_plan.h"
 
@@ -42,7 +43,7 @@ class ToyBlock : public Module {
 };
 
 // hidden_states [B, C, H, W] -> the same shape, through `blocks` ToyBlocks ("blocks.0", ...).
-class ToyCacheModel : public HookableModel {
+class ToyCacheModel : public HookableModel, public DeclaresBlockStack {
  public:
   explicit ToyCacheModel(int blocks) {
     auto list = register_module("blocks", torch::nn::ModuleList());
@@ -53,6 +54,7 @@ class ToyCacheModel : public HookableModel {
   }
   std::string class_name() const override { return "ToyCacheModel"; }
   bool supports_cache() const override { return true; }
+  std::vector<BlockGroup> block_stack() const override { return {{.pattern = "blocks.*", .streams = {}}}; }
 
   // The rows (dim 2) are split at the model's input and gathered at its output.
   static ContextParallelPlan plan() {

@@ -95,7 +95,7 @@ class InputRecorder : public ModelHook {
 
 TEST_F(CacheOnTinyModel, TeaCacheAccumulatesUntilTheThreshold) {
   TeaCacheConfig config;
-  config.coefficients.clear();  // no rescaling: the metric is the plain accumulated relative change
+  config.coefficients = std::vector<double>{};  // no rescaling: the metric is the plain accumulated relative change
   config.threshold = 0.25;
   config.warmup_steps = 1;
   enable_cache(*model_, config);
@@ -126,7 +126,7 @@ TEST_F(CacheOnTinyModel, TeaCacheAccumulatesUntilTheThreshold) {
 TEST_F(CacheOnTinyModel, TeaCacheSkipReturnsInputPlusStackResidual) {
   TeaCacheConfig config;
   config.threshold = 1e9;
-  config.coefficients.clear();
+  config.coefficients = std::vector<double>{};
   config.warmup_steps = 1;
   enable_cache(*model_, config);
   const at::Tensor y0 = run(input_);

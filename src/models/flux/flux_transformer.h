@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "hooks/block_stack.h"
+#include "hooks/cache_inputs.h"
 #include "src/models/flux/flux_ada_norms.h"
 #include "src/models/flux/flux_config.h"
 #include "src/models/flux/flux_pos_embed.h"
@@ -21,7 +22,7 @@ namespace tessera {
 // [B, N_txt, joint_attention_dim], pooled_projections [B, pooled_projection_dim], timestep [B] in [0, 1] (scaled
 // by 1000 inside, as diffusers does), img_ids [N_img, axes], txt_ids [N_txt, axes], guidance [B] (only with
 // guidance_embeds). Output 0: sample [B, N_img, patch_size^2 * out_channels].
-class FluxTransformer2DModel : public Model, public DeclaresBlockStack {
+class FluxTransformer2DModel : public Model, public DeclaresBlockStack, public DeclaresCacheInputs {
  public:
   static constexpr const char* kClassName = "FluxTransformer2DModel";
 
@@ -32,6 +33,9 @@ class FluxTransformer2DModel : public Model, public DeclaresBlockStack {
   ContextParallelPlan context_parallel_plan() const override;
   // The double-stream blocks, then the single-stream ones; both return (encoder_hidden_states, hidden_states).
   std::vector<BlockGroup> block_stack() const override;
+  // TeaCache's indicator at the first double-stream block and TeaCache4FLUX's fit (flux_cache_inputs.cpp).
+  at::Tensor modulated_input(Module& first_block, const Args& args) const override;
+  std::vector<TeaCacheFit> teacache_fits() const override;
   std::vector<std::pair<std::string, std::string>> config_entries() const override { return config_.entries(); }
   const FluxConfig& config() const { return config_; }
 

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "common/check.h"
 #include "kernels/gated_residual.h"
 #include "src/models/flux/fp16_clip.h"
 
@@ -40,6 +41,23 @@ Outputs FluxTransformerBlock::forward_impl(Args& args) {
   text = gated_residual(text, context.gate_mlp.unsqueeze(1),
                         (*ff_context_)({{"hidden_states", ff_context_input}}).at(0), Rounding::per_op);
   return {clip_to_fp16_range(text), hidden_states};
+}
+
+// The same modulation as norm1 (AdaLayerNormZero: its linear projects SiLU(temb) to six vectors, shift_msa and
+// scale_msa first), written out with ATen's layer norm as TeaCache4FLUX does rather than through the forward's
+// fused kernel, so the indicator does not depend on that kernel's rounding.
+at::Tensor FluxTransformerBlock::teacache_modulated_input(const Args& args) const {
+  const at::Tensor& hidden_states = args.tensor("hidden_states");
+  const at::Tensor* temb = args.get_if<at::Tensor>("temb");
+  if (temb == nullptr) return hidden_states;
+  const auto parameters = norm1_->named_parameters(true);
+  const at::Tensor* weight = parameters.find("linear.weight");
+  const at::Tensor* bias = parameters.find("linear.bias");
+  TESSERA_INTERNAL_ASSERT(weight != nullptr && bias != nullptr, "norm1 has no linear.weight and linear.bias");
+  const auto modulation = at::linear(at::silu(*temb), *weight, *bias).chunk(6, 1);
+  return at::layer_norm(hidden_states, {hidden_states.size(-1)}, std::nullopt, std::nullopt, 1e-6) *
+             (1 + modulation[1].unsqueeze(1)) +
+         modulation[0].unsqueeze(1);
 }
 
 }  // namespace tessera

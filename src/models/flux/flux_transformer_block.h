@@ -15,6 +15,10 @@ class FluxTransformerBlock : public Module {
  public:
   FluxTransformerBlock(int64_t dim, int64_t heads, int64_t head_dim);
 
+  // TeaCache's modulated_input indicator for a call with `args` (TeaCache4FLUX's): norm1's modulated image
+  // input; hidden_states itself when the call has no temb.
+  at::Tensor teacache_modulated_input(const Args& args) const;
+
  protected:
   Outputs forward_impl(Args& args) override;
 

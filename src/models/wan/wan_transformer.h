@@ -5,6 +5,8 @@
 #include <memory>
 #include <vector>
 
+#include "hooks/block_stack.h"
+#include "hooks/cache_inputs.h"
 #include "src/models/layers.h"
 #include "src/models/model.h"
 #include "src/models/wan/wan_condition_embedder.h"
@@ -16,7 +18,7 @@ namespace tessera {
 
 // Arguments (diffusers names): hidden_states [B, C, F, H, W], timestep [B] (or [B, tokens] per token),
 // encoder_hidden_states [B, L, text_dim]. Output 0: sample [B, out_channels, F, H, W].
-class WanTransformer3DModel : public Model {
+class WanTransformer3DModel : public Model, public DeclaresBlockStack, public DeclaresCacheInputs {
  public:
   static constexpr const char* kClassName = "WanTransformer3DModel";
 
@@ -27,6 +29,12 @@ class WanTransformer3DModel : public Model {
   ContextParallelPlan context_parallel_plan() const override;
   std::vector<std::pair<std::string, std::string>> config_entries() const override { return config_.entries(); }
   const WanConfig& config() const { return config_; }
+
+  // What the step caches read (wan_cache_inputs.cpp): the blocks "blocks.N", each returning hidden_states; the
+  // first block's modulated input; and the reference TeaCache4Wan2.1 fit.
+  std::vector<BlockGroup> block_stack() const override;
+  at::Tensor modulated_input(Module& first_block, const Args& args) const override;
+  std::vector<TeaCacheFit> teacache_fits() const override;
 
   // Casts to `dtype`, keeping in fp32 what diffusers keeps there (time embedder, norms, modulation tables)
   // for accuracy in bf16/fp16.

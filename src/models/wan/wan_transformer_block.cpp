@@ -55,4 +55,23 @@ Outputs WanTransformerBlock::forward_impl(Args& args) {
   return {gated_residual(hidden_states, c_gate_msa, ffn_output, Rounding::once)};
 }
 
+// The forward's fused kernel rounds to the block's dtype; the indicator stays in fp32 with TeaCache's own
+// eps, so its values do not depend on the kernel or the dtype.
+at::Tensor WanTransformerBlock::teacache_modulated_input(const Args& args) const {
+  const at::Tensor& hidden_states = args.tensor("hidden_states");
+  const at::Tensor* temb = args.get_if<at::Tensor>("temb");
+  if (temb == nullptr) return hidden_states;
+  // temb: [B, 6, dim], or [B, S, 6, dim] per token.
+  const bool per_token = temb->dim() == 4;
+  const at::Tensor modulation =
+      (per_token ? scale_shift_table_.unsqueeze(0) : scale_shift_table_) + temb->to(at::kFloat);
+  at::Tensor shift = modulation.select(-2, 0), scale = modulation.select(-2, 1);
+  if (!per_token) {
+    shift = shift.unsqueeze(1);
+    scale = scale.unsqueeze(1);
+  }
+  const at::Tensor normalized = at::layer_norm(hidden_states.to(at::kFloat), {hidden_states.size(-1)}, {}, {}, 1e-6);
+  return normalized * (1 + scale) + shift;
+}
+
 }  // namespace tessera

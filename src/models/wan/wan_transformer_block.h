@@ -13,6 +13,10 @@ class WanTransformerBlock : public Module {
  public:
   WanTransformerBlock(int64_t dim, int64_t ffn_dim, int64_t num_heads, bool cross_attn_norm, double eps);
 
+  // TeaCache's modulated_input indicator for a call with `args`: norm1(x) * (1 + scale_msa) + shift_msa in
+  // fp32; hidden_states itself when the call has no temb.
+  at::Tensor teacache_modulated_input(const Args& args) const;
+
  protected:
   Outputs forward_impl(Args& args) override;
 
