@@ -11,7 +11,7 @@
 #include "hooks/cache_inputs.h"
 #include "hooks/hook_registry.h"
 #include "src/models/flux/flux_transformer.h"
-#include "src/models/tiny/tiny_dit.h"
+#include "src/tiny/tiny_dit.h"
 #include "src/models/wan/wan_transformer.h"
 #include "tests/unit/error_message.h"
 
