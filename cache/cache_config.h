@@ -8,7 +8,7 @@
 #include <variant>
 #include <vector>
 
-#include "hooks/cache_inputs.h"
+#include "hooks/teacache_fit.h"
 
 namespace tessera {
 
