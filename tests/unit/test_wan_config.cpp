@@ -64,7 +64,8 @@ TEST(WanConfig, RefusesAbsurdSizesNamingTheKey) {
   EXPECT_EQ(wan_config_from_json({{"num_layers", 40.0}}).num_layers, 40);
 }
 
-TEST(WanModel, ParameterNamesAreDiffusers) {
+// A Wan transformer small enough to build in a test.
+WanConfig small_wan_config(int64_t layers) {
   WanConfig config;
   config.num_attention_heads = 2;
   config.attention_head_dim = 12;
@@ -72,8 +73,12 @@ TEST(WanModel, ParameterNamesAreDiffusers) {
   config.text_dim = 16;
   config.freq_dim = 8;
   config.ffn_dim = 32;
-  config.num_layers = 1;
-  WanTransformer3DModel model(config);
+  config.num_layers = layers;
+  return config;
+}
+
+TEST(WanModel, ParameterNamesAreDiffusers) {
+  WanTransformer3DModel model(small_wan_config(1));
   std::vector<std::string> names;
   for (const auto& item : model.named_parameters(true)) names.push_back(item.key());
   for (const char* expected :
@@ -95,14 +100,7 @@ TEST(WanModel, ParameterNamesAreDiffusers) {
 // set_dtype casts every floating parameter by parameter_dtype: bf16, except what diffusers keeps in fp32 (the time
 // embedder, the modulation tables, the norms), which stays fp32 with its values unchanged.
 TEST(WanModel, SetDtypeKeepsTheFp32Modules) {
-  WanConfig config;
-  config.num_attention_heads = 2;
-  config.attention_head_dim = 12;
-  config.in_channels = config.out_channels = 4;
-  config.text_dim = 16;
-  config.freq_dim = 8;
-  config.ffn_dim = 32;
-  config.num_layers = 2;
+  WanConfig config = small_wan_config(2);
   config.cross_attn_norm = true;
   WanTransformer3DModel model(config);
   const at::Tensor table_before = model.named_parameters(true)["scale_shift_table"].clone();
