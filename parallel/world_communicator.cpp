@@ -4,33 +4,15 @@
 
 #include <unistd.h>
 
-#include <algorithm>
 #include <map>
 
 #include "common/check.h"
 #include "common/log.h"
+#include "parallel/gather_text.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/nccl_communicator.h"
 
 namespace tessera {
-namespace {
-
-// Every rank's placement string, in world order (fixed-size records: one all_gather, no size exchange).
-std::vector<std::string> gather_placements(Communicator& world, const std::string& gpu) {
-  constexpr int64_t kRecord = 256;
-  TESSERA_CHECK(static_cast<int64_t>(gpu.size()) < kRecord, "GPU identity too long: ", gpu);
-  at::Tensor record = at::zeros({kRecord}, at::kByte);
-  std::copy(gpu.begin(), gpu.end(), record.data_ptr<uint8_t>());
-  const at::Tensor all = world.all_gather(record, 0, std::vector<int64_t>(world.size(), kRecord)).contiguous();
-  std::vector<std::string> gpus;
-  for (int rank = 0; rank < world.size(); ++rank) {
-    gpus.emplace_back(reinterpret_cast<const char*>(all.data_ptr<uint8_t>() + rank * kRecord));
-  }
-  return gpus;
-}
-
-}  // namespace
-
 std::string gpu_identity(int device) {
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
@@ -60,7 +42,7 @@ std::shared_ptr<Communicator> make_world_communicator(const std::string& backend
   auto world = MpiCommunicator::world();
   if (backend == "mpi") return world;
   // Every rank must pick the same backend, and nodes may differ (GPUs, ranks per node): each decides from all.
-  const std::string problem = nccl_placement_problem(gather_placements(*world, placement.gpu));
+  const std::string problem = nccl_placement_problem(all_gather_text(*world, placement.gpu));
   const bool cuda = placement.cuda_device >= 0;
   if (backend == "nccl") {
     TESSERA_CHECK(cuda, "--backend nccl needs a CUDA device on every rank; use --backend mpi on CPU");
