@@ -84,12 +84,12 @@ void Pipeline::load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10
   scheduler_ = load_scheduler(index.part_dir("scheduler"));
   check_scheduler_class(index, *scheduler_);
   check_scheduler(index);
-  const std::string transformer = transformer_class();
-  TESSERA_CHECK(checked_part_class(index, "transformer") == transformer, "the ", index.class_name,
-                " pipeline denoises with a ", transformer);
+  const PartConfig transformer = checked_part(index, "transformer");
+  TESSERA_CHECK(transformer.class_name() == transformer_class(), "the ", index.class_name,
+                " pipeline denoises with a ", transformer_class());
   decoder_ = load_decoder(index, device);
   text_encoder_ = load_text_encoder(index, dtype, device);
-  transformer_ = load_model(index.part_dir("transformer"), dtype, device);
+  transformer_ = load_model(transformer, dtype, device);
   layout_ = prepare(index);
 }
 
