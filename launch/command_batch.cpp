@@ -46,7 +46,7 @@ Layout data_parallel_layout(const cxxopts::ParseResult& parsed, int world_size, 
   layout.config = degrees.group.config;
   layout.group_size = layout.config.world_size();
   layout.group = world_rank / layout.group_size;
-  if (world_rank == 0 && !degrees.chosen.empty()) {
+  if (world_rank == 0 && world_size > 1 && !degrees.chosen.empty()) {
     TESSERA_LOG_INFO("using ", world_size, " rank(s): dp ", layout.groups, " x (ulysses ", layout.config.ulysses,
                      " x ring ", layout.config.ring, " x cfg ", layout.config.cfg, ") (", degrees.chosen, ")");
   }

@@ -102,7 +102,8 @@ std::shared_ptr<DeviceMesh> make_device_mesh(const std::string& program, const c
                                              const std::string& model_dir) {
   const CompletedDegrees degrees = degrees_from_flags(program, parsed, runtime.world_size(), model_dir);
   const ParallelConfig& config = degrees.config;
-  if (runtime.world_rank() == 0 && !degrees.chosen.empty()) {
+  // One rank has nothing to choose between: no line for it.
+  if (runtime.world_rank() == 0 && runtime.world_size() > 1 && !degrees.chosen.empty()) {
     TESSERA_LOG_INFO("using ", runtime.world_size(), " rank(s): ulysses ", config.ulysses, " x ring ", config.ring,
                      " x cfg ", config.cfg, " (", degrees.chosen, ")");
   }

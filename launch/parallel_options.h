@@ -46,7 +46,7 @@ DataParallelDegrees data_parallel_degrees_from_flags(const std::string& program,
                                                      int world, const std::string& model_dir);
 
 // The mesh of every rank of the launch, with the degrees of degrees_from_flags (logged by rank 0 when any was
-// chosen); an unknown --backend is a usage error of `program`.
+// chosen for more than one rank); an unknown --backend is a usage error of `program`.
 std::shared_ptr<DeviceMesh> make_device_mesh(const std::string& program, const cxxopts::ParseResult& parsed,
                                              const MpiRuntime& runtime, const DeviceBinding& binding,
                                              const std::string& model_dir);
