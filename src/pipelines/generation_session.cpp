@@ -35,7 +35,14 @@ void GenerationSession::use_cache(const std::optional<std::string>& spec) {
     // One cache per expert: each has its own hooks and session, so one expert's residuals and references never
     // stand in for the other's.
     const CacheConfig config = parse_cache_spec(*spec);
-    for (const PipelineTransformer& transformer : transformers) enable_cache(*transformer.model, config);
+    size_t enabled = 0;
+    try {
+      for (; enabled < transformers.size(); ++enabled) enable_cache(*transformers[enabled].model, config);
+    } catch (...) {
+      // All experts or none: a later spec must not find a cache left on the first.
+      for (size_t i = 0; i < enabled; ++i) disable_cache(*transformers[i].model);
+      throw;
+    }
     cache_spec_ = spec;
   }
 }

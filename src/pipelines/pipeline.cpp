@@ -84,9 +84,8 @@ std::unique_ptr<Pipeline> Pipeline::load(const std::string& dir, c10::ScalarType
 }
 
 std::vector<std::string> Pipeline::transformer_parts_of(const PipelineIndex& index) {
-  const std::unique_ptr<Pipeline> family = make_pipeline(index);
-  family->check_index(index);
-  return family->transformer_parts(index);
+  // No check_index: a folder the family refuses to run (Wan2.2 TI2V) can still have its transformer described.
+  return make_pipeline(index)->transformer_parts(index);
 }
 
 void Pipeline::check_folder_request(const std::string& dir, const GenerationRequest& request) {

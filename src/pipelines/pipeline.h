@@ -42,7 +42,8 @@ class Pipeline {
   // What of `request` can be checked against the folder at `dir` from its model_index.json alone (the family's
   // refusals, a second guidance scale for a folder with one transformer), before any part is loaded.
   static void check_folder_request(const std::string& dir, const GenerationRequest& request);
-  // The folder's parts that load() loads as transformers (its family's transformer_parts), without loading them.
+  // The folder's parts that load() loads as transformers (its family's transformer_parts), without loading them
+  // or running the family's other checks.
   static std::vector<std::string> transformer_parts_of(const PipelineIndex& index);
   virtual ~Pipeline();
   Pipeline(const Pipeline&) = delete;
