@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <limits>
+#include <variant>
 
 #include "cache/collective_decision.h"
 #include "common/check.h"
@@ -30,7 +31,7 @@ CacheSession::CacheSession(CacheConfig config, std::vector<std::string> block_na
     : config_(std::move(config)),
       block_names_(std::move(block_names)),
       cp_group_(std::move(cp_group)),
-      states_([blocks = block_names_.size()] { return CacheContextState(blocks); }) {
+      states_([config = config_, blocks = block_names_.size()] { return fresh_cache_state(config, blocks); }) {
   states_.set_context("default");
 }
 
@@ -61,8 +62,8 @@ double CacheSession::current_timestep(const std::function<double()>& callback, c
 }
 
 void CacheSession::record(int64_t block, BlockAction action, double metric) {
-  const CacheContextState& current = states_.get_state();
-  records_.push_back({states_.context(), current.step, block, action, metric});
+  const int64_t step = std::visit([](const StepState& state) { return state.step; }, states_.get_state());
+  records_.push_back({states_.context(), step, block, action, metric});
 }
 
 void CacheSession::reset() {

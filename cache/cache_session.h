@@ -14,6 +14,7 @@
 
 #include "cache/block_streams.h"
 #include "cache/cache_config.h"
+#include "cache/cache_states.h"
 #include "hooks/state_manager.h"
 
 namespace tessera {
@@ -33,40 +34,6 @@ struct CacheRecord {
   double metric = 0;
 };
 
-// The state of one context (branch). Step-level decisions are taken at block 0 and read by the others. The
-// per-block vectors have one entry per block of the session from the start.
-struct CacheContextState {
-  explicit CacheContextState(size_t blocks)
-      : factors(blocks), factors_step(blocks, -1), attention_calls(blocks, 0), attention_outputs(blocks),
-        previous_attention_outputs(blocks), full_batch_sizes(blocks, 0) {}
-
-  int64_t step = -1;  // the current step: incremented each time block 0 runs
-  bool skip = false;  // FBC/TeaCache: the blocks after the decision are skipped this step
-  double metric = 0;  // the decision value of this step (recorded with every block)
-  at::Tensor reference;     // FBC: first-block residual, TeaCache: modulated input, of the last reference step
-  Streams stack_start;      // this step's streams where the cached span starts
-  Streams cached_residual;  // last computed step: the streams out of the last block - stack_start
-  double accumulated = 0;   // TeaCache's accumulated rescaled change
-  // TaylorSeer, per block: Taylor factors (value, first difference, ...) per stream, and the step they were
-  // computed at.
-  std::vector<std::vector<Streams>> factors;
-  std::vector<int64_t> factors_step;
-  // Pyramid Attention Broadcast, per hooked attention module: calls so far, and the last computed output.
-  std::vector<int64_t> attention_calls;
-  std::vector<std::vector<at::Tensor>> attention_outputs;
-  // FasterCache, per hooked attention module: the output before the last (the last is attention_outputs), and
-  // the batch size of the first call (the full [uncond, cond] batch); for the model: whether this step runs the
-  // conditional half alone, and the last measured uncond - cond differences in shifted frequency space.
-  std::vector<std::vector<at::Tensor>> previous_attention_outputs;
-  std::vector<int64_t> full_batch_sizes;
-  bool conditional_only = false;
-  at::Tensor low_frequency_delta, high_frequency_delta;
-  // PAB and FasterCache (forward_agreement.h): the model's input shapes at this context's last forward, and
-  // whether this forward's attention calls may decide locally.
-  std::vector<int64_t> input_signature;
-  bool calls_agree = false;
-};
-
 // Where a session finds the context-parallel group when it decides: enable_cache asks the model's hooks
 // (context_parallel_group), so the group follows enable_parallelism / disable_parallelism in either order and
 // the session never keeps one past its model's parallelism. Empty, or returning null: one rank.
@@ -84,7 +51,11 @@ class CacheSession {
   // The group decisions are reduced over now; null for one rank.
   std::shared_ptr<Communicator> cp_group() const { return cp_group_ ? cp_group_() : nullptr; }
   StateManager<CacheContextState>& states() { return states_; }
-  CacheContextState& state() { return states_.get_state(); }
+  // The current context's state of this session's method (cache_states.h): `State` is that method's.
+  template <class State>
+  State& state() {
+    return std::get<State>(states_.get_state());
+  }
 
   // sum|a - b| / sum|b| over the whole (context-parallel) sequence: both sums are all-reduced over the CP
   // group, so every rank gets the same value and takes the same branch. 0/0 is 0; x/0 is infinity. NaN when

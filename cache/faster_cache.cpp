@@ -46,7 +46,7 @@ class FasterCacheAttentionHook : public CacheHook {
     const auto& timestep_range =
         temporal_ ? config.temporal_attention_timestep_skip_range : config.spatial_attention_timestep_skip_range;
     const double timestep = current_timestep(*session_);
-    CacheContextState& state = session_->state();
+    auto& state = session_->state<FasterCacheState>();
     int64_t& calls = state.attention_calls[block_];
     std::vector<at::Tensor>& last = state.attention_outputs[block_];
     std::vector<at::Tensor>& before_last = state.previous_attention_outputs[block_];
@@ -96,7 +96,7 @@ class FasterCacheDenoiserHook : public CacheHook {
 
   void pre_forward(Module& /*module*/, Args& args) override {
     const FasterCacheConfig& config = faster_cache_config(*session_);
-    CacheContextState& state = session_->state();
+    auto& state = session_->state<FasterCacheState>();
     ++state.step;
     const double timestep = current_timestep(*session_);
     const bool conditional_only_here =
@@ -104,15 +104,11 @@ class FasterCacheDenoiserHook : public CacheHook {
         in_open_range(config.unconditional_batch_timestep_skip_range, timestep) &&
         state.step % config.unconditional_batch_skip_range != 0 && state.low_frequency_delta.defined();
     // One collective per forward decides both the branch and whether the attention calls may decide locally.
-    std::vector<int64_t> signature = input_signature(args);
-    const bool changed = signature != state.input_signature;
-    state.input_signature = std::move(signature);
     const bool was_conditional_only = state.conditional_only;
-    const ForwardAgreement agreement =
-        agree_for_forward(session_->cp_group().get(), timestep, changed, conditional_only_here);
-    state.conditional_only = agreement.reuse;
+    state.conditional_only =
+        agree_at_model_entry(state, args, session_->cp_group().get(), timestep, conditional_only_here).reuse;
     // Running the conditional half alone halves the attention calls' batch: a change of shape, too.
-    state.calls_agree = agreement.calls_agree && state.conditional_only == was_conditional_only;
+    state.calls_agree = state.calls_agree && state.conditional_only == was_conditional_only;
     if (!state.conditional_only) return;
     for (const std::string& name : config.unconditional_conditional_input_kwargs_identifiers) {
       const at::Tensor* input = args.get_if<at::Tensor>(name);
@@ -125,7 +121,7 @@ class FasterCacheDenoiserHook : public CacheHook {
   void post_forward(Module& /*module*/, Outputs& outputs) override {
     const FasterCacheConfig& config = faster_cache_config(*session_);
     if (config.is_guidance_distilled) return;
-    CacheContextState& state = session_->state();
+    auto& state = session_->state<FasterCacheState>();
     const double timestep = current_timestep(*session_);
     const at::Tensor output = outputs.at(0);
     // The unconditional branch is rebuilt in the frequency space of frames; a model whose output is a token

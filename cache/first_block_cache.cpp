@@ -16,7 +16,7 @@ class FirstBlockCacheHook : public CacheHook {
   using CacheHook::CacheHook;
 
   Outputs new_forward(Module& module, Args& args) override {
-    CacheContextState& state = session_->state();
+    auto& state = session_->state<FirstBlockCacheState>();
     if (is_first()) return head(module, args, state);
     if (state.skip) {
       session_->record(block_, BlockAction::skipped, state.metric);
@@ -31,7 +31,7 @@ class FirstBlockCacheHook : public CacheHook {
   }
 
  private:
-  Outputs head(Module& module, Args& args, CacheContextState& state) {
+  Outputs head(Module& module, Args& args, FirstBlockCacheState& state) {
     ++state.step;
     const at::Tensor input = args.tensor("hidden_states");
     Outputs outputs = module.original_forward(args);

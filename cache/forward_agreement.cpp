@@ -2,6 +2,9 @@
 
 #include <ATen/ATen.h>
 
+#include <utility>
+
+#include "cache/cache_states.h"
 #include "hooks/args.h"
 #include "parallel/communicator.h"
 
@@ -27,6 +30,16 @@ ForwardAgreement agree_for_forward(Communicator* group, double timestep, bool in
   const at::Tensor reduced = group->all_reduce(flags, ReduceOp::max).cpu();
   const auto* values = reduced.const_data_ptr<double>();
   return {.calls_agree = values[0] == 0.0 && values[2] == -values[3], .reuse = values[1] == 0.0};
+}
+
+ForwardAgreement agree_at_model_entry(AttentionReuseState& state, const Args& args, Communicator* group,
+                                      double timestep, bool reuse_here) {
+  std::vector<int64_t> signature = input_signature(args);
+  const bool changed = signature != state.input_signature;
+  state.input_signature = std::move(signature);
+  const ForwardAgreement agreement = agree_for_forward(group, timestep, changed, reuse_here);
+  state.calls_agree = agreement.calls_agree;
+  return agreement;
 }
 
 }  // namespace tessera

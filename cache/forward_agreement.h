@@ -13,6 +13,7 @@ namespace tessera {
 
 class Args;
 class Communicator;
+struct AttentionReuseState;
 
 // The shapes of every tensor argument, in order: what "the model's inputs changed shape" compares.
 std::vector<int64_t> input_signature(const Args& args);
@@ -25,5 +26,11 @@ struct ForwardAgreement {
 // One small all-reduce over `group` (none without a group or for a group of one, where calls always agree).
 // Every rank of the group must call it at the same point, once per forward.
 ForwardAgreement agree_for_forward(Communicator* group, double timestep, bool inputs_changed_here, bool reuse_here);
+
+// What PAB and FasterCache do at the model's entry: compare this forward's input signature with the one `state`
+// kept at this context's previous forward (and keep the new one), agree over `group`, and set
+// state.calls_agree.
+ForwardAgreement agree_at_model_entry(AttentionReuseState& state, const Args& args, Communicator* group,
+                                      double timestep, bool reuse_here);
 
 }  // namespace tessera

@@ -43,7 +43,7 @@ class PyramidAttentionBroadcastHook : public CacheHook {
     const KindSettings mine = settings(config, kind_);
     const double timestep = session_->current_timestep(config.current_timestep_callback,
                                                        "pyramid_attention_broadcast");
-    CacheContextState& state = session_->state();
+    auto& state = session_->state<PyramidAttentionBroadcastState>();
     if (is_first()) ++state.step;  // hook 0 is the first attention called in a forward (model order)
     int64_t& calls = state.attention_calls[block_];
     std::vector<at::Tensor>& cached = state.attention_outputs[block_];
@@ -80,11 +80,8 @@ class PyramidAttentionBroadcastModelHook : public CacheHook {
     const auto& config = std::get<PyramidAttentionBroadcastConfig>(session_->config());
     const double timestep = session_->current_timestep(config.current_timestep_callback,
                                                        "pyramid_attention_broadcast");
-    CacheContextState& state = session_->state();
-    std::vector<int64_t> signature = input_signature(args);
-    const bool changed = signature != state.input_signature;
-    state.input_signature = std::move(signature);
-    state.calls_agree = agree_for_forward(session_->cp_group().get(), timestep, changed, true).calls_agree;
+    agree_at_model_entry(session_->state<PyramidAttentionBroadcastState>(), args, session_->cp_group().get(), timestep,
+                         true);
   }
 };
 

@@ -19,7 +19,7 @@ class TaylorSeerHook : public CacheHook {
 
   Outputs new_forward(Module& module, Args& args) override {
     const auto& config = std::get<TaylorSeerConfig>(session_->config());
-    CacheContextState& state = session_->state();
+    auto& state = session_->state<TaylorSeerState>();
     if (is_first()) {
       ++state.step;
       const bool stopped = config.stop_after_step >= 0 && state.step >= config.stop_after_step;

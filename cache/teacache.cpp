@@ -29,7 +29,7 @@ class TeaCacheHook : public CacheHook {
       : CacheHook(std::move(session), block, streams), inputs_(inputs) {}
 
   Outputs new_forward(Module& module, Args& args) override {
-    CacheContextState& state = session_->state();
+    auto& state = session_->state<TeaCacheState>();
     if (is_first()) decide(module, args, state);
     const Streams input = input_streams(args, streams_);
     if (state.skip) {
@@ -45,7 +45,7 @@ class TeaCacheHook : public CacheHook {
   }
 
  private:
-  void decide(Module& module, const Args& args, CacheContextState& state) {
+  void decide(Module& module, Args& args, TeaCacheState& state) {
     const auto& config = std::get<TeaCacheConfig>(session_->config());
     ++state.step;
     const at::Tensor* temb = args.get_if<at::Tensor>("temb");
@@ -69,8 +69,9 @@ class TeaCacheHook : public CacheHook {
     state.reference = indicator;
   }
 
-  // A model that declares no indicator is indicated by the block's input itself.
-  at::Tensor modulated_input(Module& block, const Args& args) const {
+  // The model computes it with the block's code and leaves it in `args` for the block's forward. A model that
+  // declares no indicator is indicated by the block's input itself.
+  at::Tensor modulated_input(Module& block, Args& args) const {
     return inputs_ != nullptr ? inputs_->modulated_input(block, args) : args.tensor("hidden_states");
   }
 

@@ -16,9 +16,11 @@ class Module;
 class DeclaresCacheInputs {
  public:
   virtual ~DeclaresCacheInputs() = default;
-  // The modulated input of `first_block` (a block of the model's stack) called with `args`, computed as the
-  // block computes it; a block the model does not know how to modulate returns its hidden_states.
-  virtual at::Tensor modulated_input(Module& first_block, const Args& args) const = 0;
+  // The modulated input of `first_block` (a block of the model's stack) called with `args`, computed by the
+  // block's own code as its forward computes it, and left in `args` so that the block's forward, if this call
+  // runs it, does not compute it again. A block the model does not know how to modulate returns its
+  // hidden_states.
+  virtual at::Tensor modulated_input(Module& first_block, Args& args) const = 0;
   // The fits the model carries; a (name, indicator) pair appears at most once.
   virtual std::vector<TeaCacheFit> teacache_fits() const = 0;
 };

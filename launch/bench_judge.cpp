@@ -35,9 +35,10 @@ void add_judge_bench_options(cxxopts::Options& options) {
       ("model", "judge: pipeline folder (default: the embedded model); cache: run the study on this trained "
                 "pipeline ('embedded': the default model) instead of a random model; scaling: tiny or medium (random "
                 "weights), embedded, or a Wan model or pipeline folder (default: medium)", cxxopts::value<std::string>())
-      ("ulysses", "judge: Ulysses degree", cxxopts::value<int>()->default_value("1"))
-      ("ring", "judge: Ring degree", cxxopts::value<int>()->default_value("1"))
-      ("cfg", "judge: CFG-parallel degree", cxxopts::value<int>()->default_value("1"))
+      ("ulysses", "judge: Ulysses degree (without --ulysses and --ring, as generate: every rank works, Ulysses on "
+                  "the largest share that divides the model's heads, Ring on the rest)", cxxopts::value<int>())
+      ("ring", "judge: Ring degree", cxxopts::value<int>())
+      ("cfg", "judge: CFG-parallel degree (1 unless given)", cxxopts::value<int>())
       ("cache", "judge: a --cache spec to generate with", cxxopts::value<std::string>())
       ("seed", "judge, cache --model: seed of every prompt; scaling: seed of the weights and inputs", cxxopts::value<uint64_t>()->default_value("0"))
       ("min-rate", "judge: fail (exit 1) when fewer than this share of prompts are right", cxxopts::value<double>())
@@ -50,7 +51,7 @@ int run_judge_bench(const cxxopts::ParseResult& parsed, MpiRuntime& runtime, con
   if (parsed.count("grid")) cli::usage_checked(kProgram, [&] { io::check_writable_output(parsed["grid"].as<std::string>()); });
   const auto cache_spec = cli::cache_spec_from_flags(kProgram, parsed);
   const std::string model_dir = cli::usage_checked(kProgram, [&] { return cli::model_dir_from_flags(parsed); });
-  auto mesh = cli::make_device_mesh(kProgram, parsed, runtime, binding);
+  auto mesh = cli::make_device_mesh(kProgram, parsed, runtime, binding, model_dir);
   GenerationSession session(Pipeline::load(model_dir, at::kFloat, cli::torch_device(binding)), mesh,
                             GuidanceMode::automatic);
   session.use_cache(cache_spec);

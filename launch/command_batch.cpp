@@ -17,6 +17,7 @@
 #include "launch/parallel_options.h"
 #include "launch/progress_bar.h"
 #include "parallel/communicator.h"
+#include "parallel/complete_degrees.h"
 #include "parallel/deadline.h"
 #include "parallel/device_mesh.h"
 #include "parallel/mpi_runtime.h"
@@ -30,26 +31,25 @@ namespace {
 constexpr const char* kProgram = "tessera batch";
 
 struct Layout {
-  int groups = 1;      // --dp
-  int group = 0;       // this rank's group
-  int group_size = 1;  // ranks per group
+  int groups = 1;         // --dp
+  int group = 0;          // this rank's group
+  int group_size = 1;     // ranks per group
+  ParallelConfig config;  // each group's degrees
 };
 
-Layout data_parallel_layout(const cxxopts::ParseResult& parsed, int world_size, int world_rank) {
+// --dp and the degrees, those not given completed (complete_data_parallel) and logged by rank 0.
+Layout data_parallel_layout(const cxxopts::ParseResult& parsed, int world_size, int world_rank,
+                            const std::string& model_dir) {
+  const DataParallelDegrees degrees = cli::data_parallel_degrees_from_flags(kProgram, parsed, world_size, model_dir);
   Layout layout;
-  layout.groups = parsed["dp"].as<int>();
-  const ParallelConfig config{parsed["ulysses"].as<int>(), parsed["ring"].as<int>(), parsed["cfg"].as<int>()};
-  const int per_group = config.ulysses * config.ring * config.cfg;
-  if (layout.groups < 1 || layout.groups * per_group != world_size) {
-    throw cli::UsageError(std::string(kProgram) + ": --dp " + std::to_string(layout.groups) + " x --ulysses " +
-                          std::to_string(config.ulysses) + " x --ring " + std::to_string(config.ring) + " x --cfg " +
-                          std::to_string(config.cfg) + " = " + std::to_string(layout.groups * per_group) +
-                          " ranks, but the world has " + std::to_string(world_size) +
-                          "; make their product the world size (e.g. --dp " +
-                          std::to_string(std::max(1, world_size / per_group)) + ")");
+  layout.groups = degrees.dp;
+  layout.config = degrees.group.config;
+  layout.group_size = layout.config.world_size();
+  layout.group = world_rank / layout.group_size;
+  if (world_rank == 0 && world_size > 1 && !degrees.chosen.empty()) {
+    TESSERA_LOG_INFO("using ", world_size, " rank(s): dp ", layout.groups, " x (ulysses ", layout.config.ulysses,
+                     " x ring ", layout.config.ring, " x cfg ", layout.config.cfg, ") (", degrees.chosen, ")");
   }
-  layout.group_size = per_group;
-  layout.group = world_rank / per_group;
   return layout;
 }
 
@@ -93,12 +93,15 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
       "batch", "Generate one output per line of a JSONL jobs file ({\"prompt\": ..., \"id\": ..., and any generate "
                "option as steps, guidance_scale, guidance_scale_2, seed, height, width, frames, negative_prompt, "
                "cache, format}). The world is --dp groups, each running context parallelism (--ulysses x --ring x "
-               "--cfg ranks); the model is loaded once. Results go to OUT_DIR/results.jsonl, one line per job; "
-               "rerunning the same command skips finished jobs. The flags below are the defaults of every job.");
+               "--cfg ranks); without --dp, the groups take the ranks the degrees given leave (no degree: one group "
+               "per rank), and with --dp, degrees left out fill each group as in generate. The model is loaded "
+               "once. Results go to OUT_DIR/results.jsonl, one line per job; rerunning the same command skips "
+               "finished jobs. The flags below are the defaults of every job.");
   options.add_options("batch")
       ("jobs", "the JSONL jobs file", cxxopts::value<std::string>())
       ("out-dir", "where outputs (<id>.png / .mp4) and results.jsonl go", cxxopts::value<std::string>())
-      ("dp", "data-parallel groups", cxxopts::value<int>()->default_value("1"))
+      ("dp", "data-parallel groups (default: the ranks the degrees given leave; with none, one group per rank)",
+       cxxopts::value<int>())
       ("format", "output format of jobs that give none: png or mp4", cxxopts::value<std::string>()->default_value("png"));
   cli::add_generation_options(options, "batch");
   cli::add_parallel_options(options, "batch", /*cfg=*/true);
@@ -110,7 +113,7 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   const auto format = (*parsed)["format"].as<std::string>();
   if (format != "png" && format != "mp4") throw cli::UsageError(std::string(kProgram) + ": --format is png or mp4");
   const cli::GenerationFlags flags = cli::read_generation_flags(kProgram, *parsed);
-  const Layout layout = data_parallel_layout(*parsed, runtime.world_size(), runtime.world_rank());
+  const Layout layout = data_parallel_layout(*parsed, runtime.world_size(), runtime.world_rank(), flags.model_dir);
   const std::string backend = cli::backend_from_flags(kProgram, *parsed);
   std::vector<BatchJob> jobs =
       cli::usage_checked(kProgram, [&] { return read_batch_jobs(jobs_path, flags.request, flags.cache_spec, format); });
@@ -160,8 +163,7 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   const std::shared_ptr<Communicator> compute = make_world_communicator(backend, binding.placement);
   const std::shared_ptr<Communicator> group_world =
       layout.groups == 1 ? compute : compute->split(layout.group, runtime.world_rank(), "data_parallel_" + std::to_string(layout.group));
-  const ParallelConfig config{(*parsed)["ulysses"].as<int>(), (*parsed)["ring"].as<int>(), (*parsed)["cfg"].as<int>()};
-  auto mesh = std::make_shared<DeviceMesh>(group_world, config);
+  auto mesh = std::make_shared<DeviceMesh>(group_world, layout.config);
   const bool group_leader = group_world->rank() == 0;
   const c10::Device device = cli::torch_device(binding);
   GenerationSession session(Pipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device), mesh,

@@ -106,7 +106,7 @@ int run_denoise(int argc, char** argv, MpiRuntime& runtime) {
   cli::check_output_flags(kProgram, *parsed, {"output", "stats-json"});
 
   const DeviceBinding binding = cli::configure_rank(kProgram, runtime, *parsed);
-  auto mesh = cli::make_device_mesh(kProgram, *parsed, runtime, binding);
+  auto mesh = cli::make_device_mesh(kProgram, *parsed, runtime, binding, (*parsed)["model"].as<std::string>());
   const c10::Device device = cli::torch_device(binding);
   const c10::ScalarType dtype = cli::dtype_for_device(requested_dtype, device);
   // The small files first, so that their errors come before the model is loaded.

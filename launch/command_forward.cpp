@@ -86,7 +86,7 @@ int run_forward(int argc, char** argv, MpiRuntime& runtime) {
   const int repeat = cli::positive_flag(program, *parsed, "repeat");
   cli::check_output_flags(program, *parsed, {"output", "timing-json"});
   const DeviceBinding binding = cli::configure_rank(program, runtime, *parsed);
-  auto mesh = cli::make_device_mesh(program, *parsed, runtime, binding);
+  auto mesh = cli::make_device_mesh(program, *parsed, runtime, binding, (*parsed)["model"].as<std::string>());
   const ParallelConfig& parallel = mesh->config();
   const c10::Device device = cli::torch_device(binding);
   const c10::ScalarType dtype = cli::dtype_for_device(requested_dtype, device);

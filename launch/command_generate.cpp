@@ -48,7 +48,7 @@ int run_generate(int argc, char** argv, MpiRuntime& runtime) {
   }
 
   const DeviceBinding binding = cli::configure_rank(kProgram, runtime, *parsed);
-  auto mesh = cli::make_device_mesh(kProgram, *parsed, runtime, binding);
+  auto mesh = cli::make_device_mesh(kProgram, *parsed, runtime, binding, flags.model_dir);
   const bool rank0 = runtime.world_rank() == 0;
   const c10::Device device = cli::torch_device(binding);
   auto pipeline = Pipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device);

@@ -1,9 +1,11 @@
 #include "launch/parallel_options.h"
 
 #include <chrono>
+#include <functional>
 
 #include "common/check.h"
 #include "common/log.h"
+#include "launch/attention_heads.h"
 #include "launch/cli_options.h"
 #include "parallel/mpi_runtime.h"
 #include "parallel/world_communicator.h"
@@ -19,12 +21,15 @@ void add_model_options(cxxopts::Options& options, const std::string& group) {
 
 void add_parallel_options(cxxopts::Options& options, const std::string& group, bool cfg) {
   options.add_options(group)
-      ("ulysses", "Ulysses (all-to-all) degree", cxxopts::value<int>()->default_value("1"))
-      ("ring", "Ring attention degree", cxxopts::value<int>()->default_value("1"));
+      ("ulysses", "Ulysses (all-to-all) degree. Without --ulysses and --ring, every rank of the launch works: Ulysses "
+                  "takes the largest share of the ranks that divides the model's attention heads, Ring the rest; "
+                  "with one of them, the other takes the ranks it leaves", cxxopts::value<int>())
+      ("ring", "Ring attention degree (see --ulysses for its default)", cxxopts::value<int>());
   if (cfg) {
     options.add_options(group)
-        ("cfg", "CFG-parallel degree: 2 runs the conditional and unconditional branches on separate rank groups",
-         cxxopts::value<int>()->default_value("1"));
+        ("cfg", "CFG-parallel degree: 2 runs the conditional and unconditional branches on separate rank groups "
+                "(never chosen by default: 1 unless given)",
+         cxxopts::value<int>());
   }
   options.add_options(group)
       ("backend", "communication backend: auto, mpi or nccl", cxxopts::value<std::string>()->default_value("auto"));
@@ -46,11 +51,62 @@ std::string backend_from_flags(const std::string& program, const cxxopts::ParseR
   return backend;
 }
 
+GivenDegrees given_degrees(const cxxopts::ParseResult& parsed) {
+  GivenDegrees given;
+  if (parsed.count("ulysses")) given.ulysses = parsed["ulysses"].as<int>();
+  if (parsed.count("ring")) given.ring = parsed["ring"].as<int>();
+  if (parsed.count("cfg")) given.cfg = parsed["cfg"].as<int>();
+  return given;
+}
+
+namespace {
+
+// complete(heads) for `program`: its errors are usage errors, except those of reading the model in `model_dir`
+// for its head count, which fail as loading the model would.
+template <typename Complete>
+auto complete_with_heads(const std::string& program, const std::string& model_dir, Complete&& complete) {
+  bool reading_model = false;
+  const std::function<int64_t()> heads = [&] {
+    reading_model = true;
+    const int64_t count = attention_heads(model_dir);
+    reading_model = false;
+    return count;
+  };
+  try {
+    return complete(heads);
+  } catch (const Error& error) {
+    if (reading_model) throw;
+    throw UsageError(detail::concat(program, ": ", error.what()));
+  }
+}
+
+}  // namespace
+
+CompletedDegrees degrees_from_flags(const std::string& program, const cxxopts::ParseResult& parsed, int ranks,
+                                    const std::string& model_dir) {
+  return complete_with_heads(program, model_dir, [&](const std::function<int64_t()>& heads) {
+    return complete_degrees(ranks, given_degrees(parsed), heads);
+  });
+}
+
+DataParallelDegrees data_parallel_degrees_from_flags(const std::string& program, const cxxopts::ParseResult& parsed,
+                                                     int world, const std::string& model_dir) {
+  const std::optional<int> dp = parsed.count("dp") ? std::optional<int>(parsed["dp"].as<int>()) : std::nullopt;
+  return complete_with_heads(program, model_dir, [&](const std::function<int64_t()>& heads) {
+    return complete_data_parallel(world, dp, given_degrees(parsed), heads);
+  });
+}
+
 std::shared_ptr<DeviceMesh> make_device_mesh(const std::string& program, const cxxopts::ParseResult& parsed,
-                                             const MpiRuntime& runtime, const DeviceBinding& binding) {
-  const ParallelConfig config{parsed["ulysses"].as<int>(), parsed["ring"].as<int>(),
-                              parsed.count("cfg") ? parsed["cfg"].as<int>() : 1};
-  usage_checked(program, [&] { validate(config, runtime.world_size()); });
+                                             const MpiRuntime& runtime, const DeviceBinding& binding,
+                                             const std::string& model_dir) {
+  const CompletedDegrees degrees = degrees_from_flags(program, parsed, runtime.world_size(), model_dir);
+  const ParallelConfig& config = degrees.config;
+  // One rank has nothing to choose between: no line for it.
+  if (runtime.world_rank() == 0 && runtime.world_size() > 1 && !degrees.chosen.empty()) {
+    TESSERA_LOG_INFO("using ", runtime.world_size(), " rank(s): ulysses ", config.ulysses, " x ring ", config.ring,
+                     " x cfg ", config.cfg, " (", degrees.chosen, ")");
+  }
   return std::make_shared<DeviceMesh>(make_world_communicator(backend_from_flags(program, parsed), binding.placement),
                                       config);
 }

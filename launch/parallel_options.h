@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "launch/device_binding.h"
+#include "parallel/complete_degrees.h"
 #include "parallel/device_mesh.h"
 
 namespace tessera {
@@ -20,7 +21,8 @@ namespace tessera::cli {
 
 // --model, --dtype.
 void add_model_options(cxxopts::Options& options, const std::string& group);
-// --ulysses, --ring, --backend, and --cfg when `cfg` (subcommands that run guidance).
+// --ulysses, --ring, --backend, and --cfg when `cfg` (subcommands that run guidance). The degrees have no default
+// value: a flag left out is completed by degrees_from_flags.
 void add_parallel_options(cxxopts::Options& options, const std::string& group, bool cfg);
 
 // --dtype and --backend, checked: a bad value is a usage error of `program` naming the choices. --dtype auto
@@ -30,10 +32,24 @@ std::optional<c10::ScalarType> dtype_from_flags(const std::string& program, cons
 c10::ScalarType dtype_for_device(std::optional<c10::ScalarType> requested, c10::Device device);
 std::string backend_from_flags(const std::string& program, const cxxopts::ParseResult& parsed);
 
-// The mesh of the degrees the flags ask for; a product that does not match the world size, or an unknown
-// --backend, is a usage error of `program` naming both.
+// --ulysses, --ring and --cfg as given; each flag left out is nullopt.
+GivenDegrees given_degrees(const cxxopts::ParseResult& parsed);
+
+// The degrees for `ranks` ranks: those the flags give, the rest completed (complete_degrees) from the head count of
+// the transformer in `model_dir` (a model directory or a pipeline folder), read only when it is needed. Degrees that
+// cannot fill `ranks` are a usage error of `program` naming the fix; a model whose config cannot be read fails as
+// loading it would.
+CompletedDegrees degrees_from_flags(const std::string& program, const cxxopts::ParseResult& parsed, int ranks,
+                                    const std::string& model_dir);
+// `tessera batch`'s --dp and degrees for `world` ranks (complete_data_parallel), as degrees_from_flags.
+DataParallelDegrees data_parallel_degrees_from_flags(const std::string& program, const cxxopts::ParseResult& parsed,
+                                                     int world, const std::string& model_dir);
+
+// The mesh of every rank of the launch, with the degrees of degrees_from_flags (logged by rank 0 when any was
+// chosen for more than one rank); an unknown --backend is a usage error of `program`.
 std::shared_ptr<DeviceMesh> make_device_mesh(const std::string& program, const cxxopts::ParseResult& parsed,
-                                             const MpiRuntime& runtime, const DeviceBinding& binding);
+                                             const MpiRuntime& runtime, const DeviceBinding& binding,
+                                             const std::string& model_dir);
 
 c10::Device torch_device(const DeviceBinding& binding);
 // The --model directory in `dtype` on `device`, with a log line saying what was loaded and how long it took.

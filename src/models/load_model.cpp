@@ -1,20 +1,18 @@
 #include "src/models/load_model.h"
 
 #include "common/check.h"
-#include "src/io/load_weights.h"
+#include "src/models/load_part.h"
 #include "src/models/model_registry.h"
 
 namespace tessera {
 
-std::shared_ptr<Model> load_model(const std::string& model_dir, c10::ScalarType dtype, c10::Device device) {
-  // Built on the meta device (create_model_from_dir), so the weights exist once: read straight from the
-  // checkpoint into the dtype the model keeps each of them in, whatever the checkpoint's dtype.
-  std::shared_ptr<Model> model = create_model_from_dir(model_dir);
-  const Model& rule = *model;
-  io::load_weights(*model, io::WeightSource::open_dir(model_dir),
-                   [&rule, dtype](const std::string& name) { return rule.parameter_dtype(name, dtype); }, device);
-  model->eval();
-  return model;
+std::shared_ptr<Model> load_model(const PartConfig& model_dir, c10::ScalarType dtype, c10::Device device) {
+  // Each weight read straight from the checkpoint into the dtype the model keeps it in, whatever the
+  // checkpoint's dtype.
+  std::shared_ptr<Model> model;
+  return load_part([&] { return model = create_model_from_dir(model_dir); }, io::WeightSource::open_dir(model_dir.dir()),
+                   io::DtypeOf([&model, dtype](const std::string& name) { return model->parameter_dtype(name, dtype); }),
+                   device);
 }
 
 c10::ScalarType parse_dtype(const std::string& name) {

@@ -6,12 +6,13 @@
 #include <string>
 
 #include "src/models/model.h"
+#include "src/models/part_config.h"
 
 namespace tessera {
 
 // The model of a diffusers directory (config.json + safetensors weights, single or sharded), with its
 // weights loaded, in `dtype` on `device`, in eval mode. Errors name the directory, file and tensor.
-std::shared_ptr<Model> load_model(const std::string& model_dir, c10::ScalarType dtype, c10::Device device);
+std::shared_ptr<Model> load_model(const PartConfig& model_dir, c10::ScalarType dtype, c10::Device device);
 
 // "fp32" / "float32", "bf16" / "bfloat16", "fp16" / "float16"; anything else is an error naming the choices.
 c10::ScalarType parse_dtype(const std::string& name);

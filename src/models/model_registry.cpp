@@ -8,7 +8,6 @@
 #include "common/check.h"
 #include "common/join.h"
 #include "src/models/flux/flux_transformer.h"
-#include "src/models/model_config.h"
 #include "src/models/parameters.h"
 #include "src/models/wan/wan_transformer.h"
 
@@ -85,14 +84,13 @@ std::shared_ptr<Model> create_model(const std::string& class_name, const nlohman
   return (*create)(config);
 }
 
-std::shared_ptr<Model> create_model_from_dir(const std::filesystem::path& model_dir) {
-  const nlohmann::json config = read_model_config(model_dir);
-  const std::string class_name = config_class_name(config, model_dir);
+std::shared_ptr<Model> create_model_from_dir(const PartConfig& model_dir) {
+  const std::string& class_name = model_dir.named_class();
   try {
     MetaParameterScope shape_only;
-    return create_model(class_name, config);
+    return create_model(class_name, model_dir.json());
   } catch (const Error& error) {
-    TESSERA_CHECK(false, "cannot build the model of ", model_dir / "config.json", ": ", error.what());
+    TESSERA_CHECK(false, "cannot build the model of ", model_dir.path(), ": ", error.what());
   }
 }
 

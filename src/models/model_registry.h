@@ -2,12 +2,12 @@
 // The model classes tessera can build, looked up by their diffusers class name ("_class_name").
 #include <nlohmann/json_fwd.hpp>
 
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "src/models/model.h"
+#include "src/models/part_config.h"
 
 namespace tessera {
 
@@ -28,6 +28,6 @@ std::shared_ptr<Model> create_model(const std::string& class_name, const nlohman
 // The model a diffusers directory describes: its config.json picks the class and the sizes. Its parameters
 // are shape-only (the meta device, parameters.h): nothing is allocated, so describing a 14B model costs
 // nothing; the weight loader gives them their data.
-std::shared_ptr<Model> create_model_from_dir(const std::filesystem::path& model_dir);
+std::shared_ptr<Model> create_model_from_dir(const PartConfig& model_dir);
 
 }  // namespace tessera

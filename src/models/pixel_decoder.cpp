@@ -3,15 +3,12 @@
 #include <nlohmann/json.hpp>
 
 #include "common/check.h"
-#include "src/models/model_config.h"
 
 namespace tessera {
 
-std::unique_ptr<PixelDecoder> PixelDecoder::load(const std::string& dir) {
-  const nlohmann::json config = read_model_config(dir);
-  const std::string class_name = config_class_name(config, dir);
-  TESSERA_CHECK(class_name == kClassName, dir, "/config.json names class '", class_name, "', expected ", kClassName);
-  TESSERA_CHECK(config.value("out_channels", 3) == 3, dir, "/config.json: a pixel decoder gives 3 channels (RGB)");
+std::unique_ptr<PixelDecoder> PixelDecoder::load(const PartConfig& folder) {
+  folder.check_class(kClassName);
+  TESSERA_CHECK(folder.json().value("out_channels", 3) == 3, folder.path(), ": a pixel decoder gives 3 channels (RGB)");
   return std::make_unique<PixelDecoder>();
 }
 

@@ -5,13 +5,14 @@
 #include <string>
 
 #include "src/models/latent_decoder.h"
+#include "src/models/part_config.h"
 
 namespace tessera {
 
 class PixelDecoder : public LatentDecoder {
  public:
   static constexpr const char* kClassName = "PixelDecoder";
-  static std::unique_ptr<PixelDecoder> load(const std::string& dir);
+  static std::unique_ptr<PixelDecoder> load(const PartConfig& folder);
 
   std::string class_name() const override { return kClassName; }
   int64_t latent_channels() const override { return 3; }

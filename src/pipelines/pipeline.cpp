@@ -106,18 +106,19 @@ void Pipeline::load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10
   scheduler_ = load_scheduler(index.part_dir("scheduler"));
   check_scheduler_class(index, *scheduler_);
   check_scheduler(index);
-  const std::string transformer = transformer_class();
   const std::vector<std::string> parts = transformer_parts(index);
   TESSERA_INTERNAL_ASSERT(!parts.empty(), "a family denoises with at least one transformer");
+  std::vector<PartConfig> configs;
   for (const std::string& part : parts) {
-    TESSERA_CHECK(checked_part_class(index, part) == transformer, "the ", index.class_name,
-                  " pipeline denoises with a ", transformer, " (its ", part, ")");
+    configs.push_back(checked_part(index, part));
+    TESSERA_CHECK(configs.back().class_name() == transformer_class(), "the ", index.class_name,
+                  " pipeline denoises with a ", transformer_class(), " (its ", part, ")");
   }
   takes_guidance_scale_2_ = switches_experts(index);
   decoder_ = load_decoder(index, device);
   text_encoder_ = load_text_encoder(index, dtype, device);
-  for (const std::string& part : parts) {
-    transformers_.push_back({.part = part, .model = load_model(index.part_dir(part), dtype, device)});
+  for (size_t i = 0; i < parts.size(); ++i) {
+    transformers_.push_back({.part = parts[i], .model = load_model(configs[i], dtype, device)});
   }
   transformer_ = transformers_.front().model;
   layout_ = prepare(index);

@@ -7,15 +7,18 @@
 #include <memory>
 #include <string>
 
+#include "src/models/part_config.h"
+
 namespace tessera {
 
 struct PipelineIndex;
 class LatentDecoder;
 class TextEncoder;
 
-// The class a part's own config names: diffusers' "_class_name", or transformers' "architectures". It must be
-// the one model_index.json lists; the error names both and the folder otherwise.
-std::string checked_part_class(const PipelineIndex& index, const std::string& part);
+// A part's folder with its config.json, read once here and handed to the part's loader. The class its config
+// names (diffusers' "_class_name", or transformers' "architectures") must be the one model_index.json lists; the
+// error names both and the folder otherwise.
+PartConfig checked_part(const PipelineIndex& index, const std::string& part);
 
 // The text encoder with its tokenizer (parts "text_encoder" and "tokenizer"), in `dtype` on `device`.
 std::unique_ptr<TextEncoder> load_text_encoder(const PipelineIndex& index, c10::ScalarType dtype, c10::Device device);

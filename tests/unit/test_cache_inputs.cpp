@@ -1,6 +1,7 @@
 // What a model hands the caches (hooks/cache_inputs.h) is what the caches use: TeaCache measures the model's
 // declared indicator, rescales by the fit the model carries under the config's name, and refuses a name the
-// model lacks. Wan's and FLUX's indicators are the arithmetic TeaCache had before it moved into the models.
+// model lacks. Wan's and FLUX's indicators are TeaCache's arithmetic, computed once: by the block's own code, and
+// taken by its forward.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
@@ -13,7 +14,10 @@
 #include "src/models/flux/flux_transformer.h"
 #include "src/tiny/tiny_dit.h"
 #include "src/models/wan/wan_transformer.h"
+#include "tests/relative_error.h"
 #include "tests/unit/error_message.h"
+
+using tessera::testing::relative_error;
 
 namespace tessera {
 namespace {
@@ -23,7 +27,7 @@ namespace {
 class DeclaringTinyModel : public TinyDiTModel, public DeclaresCacheInputs {
  public:
   explicit DeclaringTinyModel(TinyDiTConfig config) : TinyDiTModel(config) {}
-  at::Tensor modulated_input(Module& /*first_block*/, const Args& args) const override {
+  at::Tensor modulated_input(Module& /*first_block*/, Args& args) const override {
     return args.tensor("hidden_states").square();
   }
   std::vector<TeaCacheFit> teacache_fits() const override {
@@ -130,7 +134,8 @@ TEST(CacheInputs, ModelsCarryTheReferenceFits) {
   EXPECT_TRUE(resolved_coefficients(flux, TeaCacheConfig{}).empty());
 }
 
-// TeaCache's arithmetic as cache/teacache.cpp had it, by parameter name: the models' indicators must stay it.
+// TeaCache's arithmetic as cache/teacache.cpp had it, by parameter name: the models' indicators must stay it
+// (up to the rounding of the forward's fused kernel).
 at::Tensor reference_wan_indicator(Module& block, const at::Tensor& hidden_states, const at::Tensor& temb) {
   const auto parameters = block.named_parameters(true);
   const at::Tensor& table = *parameters.find("scale_shift_table");
@@ -154,29 +159,55 @@ at::Tensor reference_flux_indicator(Module& block, const at::Tensor& hidden_stat
          modulation[0].unsqueeze(1);
 }
 
-TEST(CacheInputs, ModelIndicatorsAreTeaCachesArithmetic) {
+// The indicator `model` computes for `block` called with `args` is what the block's forward takes: left in the
+// arguments, it gives the forward's own bits, and a different one changes the forward's output.
+at::Tensor expect_computed_once(const DeclaresCacheInputs& model, Module& block, const Args& args, const char* key) {
+  Args given = args;
+  const at::Tensor indicator = model.modulated_input(block, given);
+  const at::Tensor* left = given.get_if<at::Tensor>(key);
+  EXPECT_TRUE(left != nullptr && at::equal(*left, indicator));
+  const Outputs alone = block(args), reused = block(given);
+  for (size_t i = 0; i < alone.size(); ++i) EXPECT_TRUE(at::equal(alone[i], reused.at(i))) << "output " << i;
+  Args wrong = given;
+  wrong.set(key, indicator + 1);
+  EXPECT_FALSE(at::equal(block(wrong).back(), alone.back()));
+  return indicator;
+}
+
+TEST(CacheInputs, ModelIndicatorsAreTeaCachesArithmeticComputedOnce) {
   c10::InferenceMode inference;
   at::manual_seed(1);
   WanTransformer3DModel wan(small_wan());
   Module& wan_block = wan.at("blocks.0");
   const at::Tensor x = at::randn({2, 5, 16});
+  const at::Tensor wan_text = at::randn({2, 3, 16});
+  const at::Tensor wan_cos = at::randn({1, 5, 1, 8}), wan_sin = at::randn({1, 5, 1, 8});
   for (const at::Tensor& temb : {at::randn({2, 6, 16}), at::randn({2, 5, 6, 16})}) {
-    const at::Tensor indicator = wan.modulated_input(wan_block, {{"hidden_states", x}, {"temb", temb}});
-    EXPECT_TRUE(at::equal(indicator, reference_wan_indicator(wan_block, x, temb))) << temb.sizes();
+    const at::Tensor indicator = expect_computed_once(
+        wan, wan_block,
+        {{"hidden_states", x}, {"encoder_hidden_states", wan_text}, {"temb", temb}, {"freqs_cos", wan_cos},
+         {"freqs_sin", wan_sin}},
+        WanTransformerBlock::kAttentionInput);
+    // The forward's fused kernel: the same arithmetic, rounded its own way.
+    EXPECT_LT(relative_error(indicator, reference_wan_indicator(wan_block, x, temb)), 1e-6) << temb.sizes();
     EXPECT_FALSE(at::equal(indicator, x));
   }
-  EXPECT_TRUE(at::equal(wan.modulated_input(wan_block, {{"hidden_states", x}}), x));  // no temb: the input
+  Args no_temb{{"hidden_states", x}};
+  EXPECT_TRUE(at::equal(wan.modulated_input(wan_block, no_temb), x));  // no temb: the input
 
   FluxTransformer2DModel flux(small_flux());
   Module& double_block = flux.at("transformer_blocks.0");
   const at::Tensor image = at::randn({2, 5, 32});
   const at::Tensor temb = at::randn({2, 32});
-  EXPECT_TRUE(at::equal(flux.modulated_input(double_block, {{"hidden_states", image}, {"temb", temb}}),
-                        reference_flux_indicator(double_block, image, temb)));
+  const Args flux_args{{"hidden_states", image},       {"encoder_hidden_states", at::randn({2, 3, 32})},
+                       {"temb", temb},                 {"freqs_cos", at::randn({8, 16})},
+                       {"freqs_sin", at::randn({8, 16})}};
+  const at::Tensor indicator =
+      expect_computed_once(flux, double_block, flux_args, FluxTransformerBlock::kAttentionInput);
+  EXPECT_LT(relative_error(indicator, reference_flux_indicator(double_block, image, temb)), 1e-6);
   // A single-stream block has no norm1: its input.
-  EXPECT_TRUE(at::equal(
-      flux.modulated_input(flux.at("single_transformer_blocks.0"), {{"hidden_states", image}, {"temb", temb}}),
-      image));
+  Args single{{"hidden_states", image}, {"temb", temb}};
+  EXPECT_TRUE(at::equal(flux.modulated_input(flux.at("single_transformer_blocks.0"), single), image));
 }
 
 }  // namespace

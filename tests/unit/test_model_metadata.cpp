@@ -12,7 +12,7 @@
 
 #include "tests/unit/error_message.h"
 #include "common/check.h"
-#include "src/models/model_config.h"
+#include "src/models/part_config.h"
 #include "src/models/model_registry.h"
 #include "src/tiny/tiny_dit.h"
 
@@ -182,6 +182,30 @@ TEST_F(ModelDirTest, UnknownClassNameListsTheSupportedClasses) {
   EXPECT_TRUE(has(message, "'SD3Transformer2DModel'")) << message;
   EXPECT_TRUE(has(message, "supported classes: WanTransformer3DModel, FluxTransformer2DModel, TinyDiTModel"))
       << message;
+}
+
+// A part's config is read once, when the PartConfig is made: a loader handed it reads the file no more (here
+// the file is gone by then, and the model is still built from what was read).
+TEST_F(ModelDirTest, PartConfigReadsTheFileOnce) {
+  write_config(R"({"_class_name": "TinyDiTModel", "hidden_size": 32, "num_attention_heads": 4})");
+  const PartConfig part(dir_);
+  std::remove((dir_ / "config.json").c_str());
+  EXPECT_EQ(part.class_name(), "TinyDiTModel");
+  EXPECT_EQ(part.path(), (dir_ / "config.json").string());
+  EXPECT_EQ(create_model_from_dir(part)->class_name(), "TinyDiTModel");
+  EXPECT_TRUE(has(message_of([&] { create_model_from_dir(dir_); }), "has no config.json"));
+}
+
+TEST_F(ModelDirTest, PartConfigNamesTheClassOfEitherLayout) {
+  write_config(R"({"architectures": ["UMT5EncoderModel"], "d_model": 8})");  // transformers' way
+  EXPECT_EQ(PartConfig(dir_).named_class(), "UMT5EncoderModel");
+  write_config(R"({"architectures": ["A", "B"]})");
+  EXPECT_TRUE(PartConfig(dir_).class_name().empty());
+  const std::string none = message_of([&] { PartConfig(dir_).named_class(); });
+  EXPECT_TRUE(has(none, "config.json names no class")) << none;
+  write_config(R"({"_class_name": "AutoencoderKLWan"})");
+  const std::string wrong = message_of([&] { PartConfig(dir_).check_class("AutoencoderKL"); });
+  EXPECT_TRUE(has(wrong, "config.json names class \"AutoencoderKLWan\", expected \"AutoencoderKL\"")) << wrong;
 }
 
 TEST_F(ModelDirTest, BadConfigValueNamesTheKey) {

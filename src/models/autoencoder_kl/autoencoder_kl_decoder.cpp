@@ -5,32 +5,21 @@
 #include "common/check.h"
 #include "parallel/communicator.h"
 #include "parallel/shard_sizes.h"
-#include "src/io/json_file.h"
-#include "src/io/load_weights.h"
 #include "src/io/weight_source.h"
 #include "src/models/autoencoder_kl/autoencoder_kl.h"
-#include "src/models/parameters.h"
+#include "src/models/load_part.h"
 #include "src/models/vae/row_split.h"
 
 namespace tessera {
 
-std::unique_ptr<AutoencoderKlDecoder> AutoencoderKlDecoder::load(const std::string& vae_dir, c10::ScalarType dtype,
+std::unique_ptr<AutoencoderKlDecoder> AutoencoderKlDecoder::load(const PartConfig& vae, c10::ScalarType dtype,
                                                                  c10::Device device) {
-  const std::string config_path = vae_dir + "/config.json";
-  const nlohmann::json json = io::read_json_object(config_path, "the VAE's diffusers config");
-  TESSERA_CHECK(json.value("_class_name", std::string()) == kClassName, config_path, " names class ",
-                json.value("_class_name", nlohmann::json()).dump(), ", expected \"", kClassName, "\"");
-  const AutoencoderKlConfig config = autoencoder_kl_config_from_json(json, config_path);
-  std::shared_ptr<autoencoder_kl::AutoencoderKL> model;
-  {
-    MetaParameterScope shape_only;  // the checkpoint's tensors are the first memory the parameters get
-    model = std::make_shared<autoencoder_kl::AutoencoderKL>(config);
-  }
-  io::WeightSource source = io::WeightSource::open_dir(vae_dir);
+  vae.check_class(kClassName);
+  const AutoencoderKlConfig config = autoencoder_kl_config_from_json(vae.json(), vae.path());
+  io::WeightSource source = io::WeightSource::open_dir(vae.dir());
   source.keep_only_prefixes({"decoder.", "post_quant_conv."});  // the encoder and quant_conv stay on disk
-  io::load_weights(*model, source, dtype, device);
-  model->eval();
-  return std::make_unique<AutoencoderKlDecoder>(std::move(model));
+  return std::make_unique<AutoencoderKlDecoder>(
+      load_part([&config] { return std::make_shared<autoencoder_kl::AutoencoderKL>(config); }, source, dtype, device));
 }
 
 AutoencoderKlDecoder::AutoencoderKlDecoder(std::shared_ptr<autoencoder_kl::AutoencoderKL> model)

@@ -15,6 +15,7 @@
 
 #include "src/models/autoencoder_kl/autoencoder_kl_config.h"
 #include "src/models/latent_decoder.h"
+#include "src/models/part_config.h"
 
 namespace tessera {
 
@@ -25,10 +26,9 @@ class AutoencoderKL;
 class AutoencoderKlDecoder : public LatentDecoder {
  public:
   static constexpr const char* kClassName = "AutoencoderKL";
-  // The VAE in `vae_dir` (config.json and diffusion_pytorch_model.safetensors): the decoder's weights (and
+  // The VAE in `vae` (config.json and diffusion_pytorch_model.safetensors): the decoder's weights (and
   // post_quant_conv's) read straight into `dtype` on `device`; the encoder's are not read.
-  static std::unique_ptr<AutoencoderKlDecoder> load(const std::string& vae_dir, c10::ScalarType dtype,
-                                                    c10::Device device);
+  static std::unique_ptr<AutoencoderKlDecoder> load(const PartConfig& vae, c10::ScalarType dtype, c10::Device device);
   explicit AutoencoderKlDecoder(std::shared_ptr<autoencoder_kl::AutoencoderKL> model);
   ~AutoencoderKlDecoder() override;
 

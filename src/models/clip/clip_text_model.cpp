@@ -4,8 +4,8 @@
 #include <torch/nn/modules/container/modulelist.h>
 
 #include "common/check.h"
-#include "src/io/json_file.h"
-#include "src/io/load_weights.h"
+#include "src/io/weight_source.h"
+#include "src/models/load_part.h"
 #include "src/models/clip/clip_encoder_layer.h"
 #include "src/models/layers.h"
 #include "src/models/parameters.h"
@@ -88,23 +88,14 @@ ClipTextOutput ClipTextModel::forward(const at::Tensor& input_ids) const {
   return {.last_hidden_state = last_hidden_state, .pooled = last_hidden_state.index({rows, end_positions})};
 }
 
-std::shared_ptr<ClipTextModel> load_clip_text_model(const std::string& text_encoder_dir, c10::ScalarType dtype,
+std::shared_ptr<ClipTextModel> load_clip_text_model(const PartConfig& text_encoder, c10::ScalarType dtype,
                                                     c10::Device device) {
-  const std::string config_path = text_encoder_dir + "/config.json";
-  const ClipTextConfig config = clip_text_config_from_json(
-      io::read_json_object(config_path, "(the CLIP text encoder's configuration, in the pipeline's text_encoder/)"),
-      config_path);
-  io::WeightSource source = io::WeightSource::open_dir(text_encoder_dir);
+  const ClipTextConfig config = clip_text_config_from_json(text_encoder.json(), text_encoder.path());
+  io::WeightSource source = io::WeightSource::open_dir(text_encoder.dir());
   const bool prefixed = !source.contains("embeddings.token_embedding.weight");
   source.forget(prefixed ? "text_model.embeddings.position_ids" : "embeddings.position_ids");  // an old buffer
-  std::shared_ptr<ClipTextModel> model;
-  {
-    MetaParameterScope shape_only;  // the weights exist once: straight from the checkpoint, in their dtype
-    model = std::make_shared<ClipTextModel>(config, prefixed);
-  }
-  io::load_weights(*model, source, dtype, device);
-  model->eval();
-  return model;
+  return load_part([&config, prefixed] { return std::make_shared<ClipTextModel>(config, prefixed); }, source, dtype,
+                   device);
 }
 
 }  // namespace tessera

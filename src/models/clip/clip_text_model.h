@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "src/models/clip/clip_text_config.h"
+#include "src/models/part_config.h"
 
 namespace tessera {
 
@@ -46,7 +47,7 @@ class ClipTextModel : public torch::nn::Module {
 // index), its weights in `dtype` on `device`. A stored "text_model.embeddings.position_ids" buffer (older
 // checkpoints) is ignored; names with or without "text_model." are read. Throws tessera::Error naming the file for a bad config, missing, unexpected or wrongly
 // shaped tensors, or an unreadable safetensors file.
-std::shared_ptr<ClipTextModel> load_clip_text_model(const std::string& text_encoder_dir, c10::ScalarType dtype,
+std::shared_ptr<ClipTextModel> load_clip_text_model(const PartConfig& text_encoder, c10::ScalarType dtype,
                                                     c10::Device device);
 
 }  // namespace tessera

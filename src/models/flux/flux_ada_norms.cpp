@@ -19,9 +19,12 @@ AdaLayerNormZero::AdaLayerNormZero(int64_t dim) {
   linear_ = register_module("linear", std::make_shared<Linear>(dim, 6 * dim));
 }
 
-AdaLayerNormZero::Result AdaLayerNormZero::forward(const at::Tensor& x, const at::Tensor& temb) const {
-  const auto m = linear_->forward(at::silu(temb)).chunk(6, 1);
-  return {.normed = flux_modulated_norm(x, m[1], m[0]),
+at::Tensor AdaLayerNormZero::modulation(const at::Tensor& temb) const { return linear_->forward(at::silu(temb)); }
+
+AdaLayerNormZero::Result AdaLayerNormZero::apply(const at::Tensor& x, const at::Tensor& modulation,
+                                                 const at::Tensor* normed) const {
+  const auto m = modulation.chunk(6, 1);
+  return {.normed = normed != nullptr ? *normed : flux_modulated_norm(x, m[1], m[0]),
           .gate_msa = m[2],
           .shift_mlp = m[3],
           .scale_mlp = m[4],

@@ -19,7 +19,12 @@ class AdaLayerNormZero : public torch::nn::Module {
     at::Tensor gate_msa, shift_mlp, scale_mlp, gate_mlp;  // [B, dim] each
   };
   explicit AdaLayerNormZero(int64_t dim);
-  Result forward(const at::Tensor& x, const at::Tensor& temb) const;
+  Result forward(const at::Tensor& x, const at::Tensor& temb) const { return apply(x, modulation(temb)); }
+  // The six vectors [B, 6 * dim] of `temb`: the linear projection of SiLU(temb).
+  at::Tensor modulation(const at::Tensor& temb) const;
+  // The norm with the vectors modulation() gave; `normed`, when given, is the attention input already computed
+  // from the same x and vectors.
+  Result apply(const at::Tensor& x, const at::Tensor& modulation, const at::Tensor* normed = nullptr) const;
 
  private:
   std::shared_ptr<Linear> linear_;

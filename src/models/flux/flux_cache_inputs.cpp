@@ -4,10 +4,10 @@
 
 namespace tessera {
 
-at::Tensor FluxTransformer2DModel::modulated_input(Module& first_block, const Args& args) const {
+at::Tensor FluxTransformer2DModel::modulated_input(Module& first_block, Args& args) const {
   // A single-stream block (blocks=<pattern> starting there) has no norm1: it is indicated by its input.
   const auto* block = dynamic_cast<const FluxTransformerBlock*>(&first_block);
-  return block != nullptr ? block->teacache_modulated_input(args) : args.tensor("hidden_states");
+  return block != nullptr ? block->precompute_attention_input(args) : args.tensor("hidden_states");
 }
 
 std::vector<TeaCacheFit> FluxTransformer2DModel::teacache_fits() const {

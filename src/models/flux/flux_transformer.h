@@ -34,7 +34,7 @@ class FluxTransformer2DModel : public Model, public DeclaresBlockStack, public D
   // The double-stream blocks, then the single-stream ones; both return (encoder_hidden_states, hidden_states).
   std::vector<BlockGroup> block_stack() const override;
   // TeaCache's indicator at the first double-stream block and TeaCache4FLUX's fit (flux_cache_inputs.cpp).
-  at::Tensor modulated_input(Module& first_block, const Args& args) const override;
+  at::Tensor modulated_input(Module& first_block, Args& args) const override;
   std::vector<TeaCacheFit> teacache_fits() const override;
   std::vector<std::pair<std::string, std::string>> config_entries() const override { return config_.entries(); }
   const FluxConfig& config() const { return config_; }

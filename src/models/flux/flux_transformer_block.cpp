@@ -23,7 +23,9 @@ Outputs FluxTransformerBlock::forward_impl(Args& args) {
   at::Tensor hidden_states = args.tensor("hidden_states");
   at::Tensor text = args.tensor("encoder_hidden_states");
   const at::Tensor& temb = args.tensor("temb");
-  const auto image = norm1_->forward(hidden_states, temb);
+  const at::Tensor* given_modulation = args.get_if<at::Tensor>(kImageModulation);
+  const auto image = norm1_->apply(hidden_states, given_modulation != nullptr ? *given_modulation : norm1_->modulation(temb),
+                                   args.get_if<at::Tensor>(kAttentionInput));
   const auto context = norm1_context_->forward(text, temb);
   const Outputs attended = (*attn_)({{"hidden_states", image.normed},
                                      {"encoder_hidden_states", context.normed},
@@ -43,21 +45,15 @@ Outputs FluxTransformerBlock::forward_impl(Args& args) {
   return {clip_to_fp16_range(text), hidden_states};
 }
 
-// The same modulation as norm1 (AdaLayerNormZero: its linear projects SiLU(temb) to six vectors, shift_msa and
-// scale_msa first), written out with ATen's layer norm as TeaCache4FLUX does rather than through the forward's
-// fused kernel, so the indicator does not depend on that kernel's rounding.
-at::Tensor FluxTransformerBlock::teacache_modulated_input(const Args& args) const {
+at::Tensor FluxTransformerBlock::precompute_attention_input(Args& args) const {
   const at::Tensor& hidden_states = args.tensor("hidden_states");
   const at::Tensor* temb = args.get_if<at::Tensor>("temb");
   if (temb == nullptr) return hidden_states;
-  const auto parameters = norm1_->named_parameters(true);
-  const at::Tensor* weight = parameters.find("linear.weight");
-  const at::Tensor* bias = parameters.find("linear.bias");
-  TESSERA_INTERNAL_ASSERT(weight != nullptr && bias != nullptr, "norm1 has no linear.weight and linear.bias");
-  const auto modulation = at::linear(at::silu(*temb), *weight, *bias).chunk(6, 1);
-  return at::layer_norm(hidden_states, {hidden_states.size(-1)}, std::nullopt, std::nullopt, 1e-6) *
-             (1 + modulation[1].unsqueeze(1)) +
-         modulation[0].unsqueeze(1);
+  const at::Tensor modulation = norm1_->modulation(*temb);
+  at::Tensor attention_input = norm1_->apply(hidden_states, modulation).normed;
+  args.set(kImageModulation, modulation);
+  args.set(kAttentionInput, attention_input);
+  return attention_input;
 }
 
 }  // namespace tessera

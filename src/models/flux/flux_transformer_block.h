@@ -15,9 +15,13 @@ class FluxTransformerBlock : public Module {
  public:
   FluxTransformerBlock(int64_t dim, int64_t heads, int64_t head_dim);
 
-  // TeaCache's modulated_input indicator for a call with `args` (TeaCache4FLUX's): norm1's modulated image
-  // input; hidden_states itself when the call has no temb.
-  at::Tensor teacache_modulated_input(const Args& args) const;
+  // The arguments under which the block takes norm1's vectors and its image attention input already computed.
+  static constexpr const char* kImageModulation = "norm1_modulation";
+  static constexpr const char* kAttentionInput = "attention_input";
+  // norm1's modulated image input for a call with `args`, computed as the forward computes it and left in `args`
+  // with norm1's vectors, so that the forward of this call does not compute them again: TeaCache4FLUX's
+  // indicator. hidden_states itself when the call has no temb.
+  at::Tensor precompute_attention_input(Args& args) const;
 
  protected:
   Outputs forward_impl(Args& args) override;

@@ -35,15 +35,15 @@ std::unique_ptr<FluxTextEncoder> FluxTextEncoder::load(const FluxTextEncoderPart
   BpeTokenizer clip_tokenizer = BpeTokenizer::load(parts.tokenizer);
   std::shared_ptr<ClipTextModel> clip = load_clip_text_model(parts.text_encoder, dtype, device);
   TESSERA_CHECK(clip_tokenizer.vocab_size() <= clip->config().vocab_size, "tokenizer ", parts.tokenizer, " has ",
-                clip_tokenizer.vocab_size(), " tokens but text encoder ", parts.text_encoder, " embeds only ",
+                clip_tokenizer.vocab_size(), " tokens but text encoder ", parts.text_encoder.dir(), " embeds only ",
                 clip->config().vocab_size, "; they are not from the same model");
   TESSERA_CHECK(clip_tokenizer.model_max_length() <= clip->config().max_position_embeddings, "tokenizer ",
                 parts.tokenizer, " pads to ", clip_tokenizer.model_max_length(), " tokens but text encoder ",
-                parts.text_encoder, " has ", clip->config().max_position_embeddings, " positions");
+                parts.text_encoder.dir(), " has ", clip->config().max_position_embeddings, " positions");
   SentencePieceTokenizer t5_tokenizer = SentencePieceTokenizer::load(parts.tokenizer_2);
   std::shared_ptr<Umt5Encoder> t5 = load_umt5_encoder(parts.text_encoder_2, dtype, device);
   TESSERA_CHECK(t5_tokenizer.vocab_size() <= t5->config().vocab_size, "tokenizer ", parts.tokenizer_2, " has ",
-                t5_tokenizer.vocab_size(), " pieces but text encoder ", parts.text_encoder_2, " embeds only ",
+                t5_tokenizer.vocab_size(), " pieces but text encoder ", parts.text_encoder_2.dir(), " embeds only ",
                 t5->config().vocab_size, " tokens; they are not from the same model");
   return std::unique_ptr<FluxTextEncoder>(new FluxTextEncoder(std::move(clip), std::move(clip_tokenizer),
                                                               std::move(t5), std::move(t5_tokenizer), device,

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "src/models/part_config.h"
 #include "src/models/text/bpe_tokenizer.h"
 #include "src/models/text/sentencepiece_tokenizer.h"
 #include "src/models/text_encoder.h"
@@ -20,9 +21,9 @@ class Umt5Encoder;
 
 // The four folders FLUX keeps its text side in; FluxTextEncoderParts::in(dir) names them under a pipeline folder.
 struct FluxTextEncoderParts {
-  std::string text_encoder;    // CLIPTextModel
+  PartConfig text_encoder;     // CLIPTextModel
   std::string tokenizer;       // CLIP BPE: vocab.json, merges.txt
-  std::string text_encoder_2;  // T5EncoderModel
+  PartConfig text_encoder_2;   // T5EncoderModel
   std::string tokenizer_2;     // T5: spiece.model
 
   static FluxTextEncoderParts in(const std::string& pipeline_dir);

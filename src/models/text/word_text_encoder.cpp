@@ -12,7 +12,7 @@
 #include "src/models/config_limits.h"
 #include "src/io/load_weights.h"
 #include "src/io/safetensors.h"
-#include "src/models/model_config.h"
+#include "src/models/load_part.h"
 
 namespace tessera {
 namespace {
@@ -86,21 +86,19 @@ WordTextEncoder::WordTextEncoder(WordTokenizer tokenizer, std::shared_ptr<WordEn
                 module_->config().max_length, ")");
 }
 
-std::unique_ptr<WordTextEncoder> WordTextEncoder::load(const std::string& text_encoder_dir,
+std::unique_ptr<WordTextEncoder> WordTextEncoder::load(const PartConfig& text_encoder,
                                                        const std::string& tokenizer_dir, c10::Device device) {
-  const nlohmann::json config = read_model_config(text_encoder_dir);
-  const std::string class_name = config_class_name(config, text_encoder_dir);
-  TESSERA_CHECK(class_name == kClassName, text_encoder_dir, "/config.json names class '", class_name, "', expected ",
-                kClassName);
+  text_encoder.check_class(kClassName);
+  const nlohmann::json& config = text_encoder.json();
+  const std::string& text_encoder_dir = text_encoder.dir();
   WordTextEncoderConfig parsed;
   parsed.vocab_size = config_int(config, "vocab_size", text_encoder_dir);
   parsed.max_length = config_int(config, "max_length", text_encoder_dir);
   parsed.dim = config_int(config, "dim", text_encoder_dir);
   parsed.num_layers = config_int(config, "num_layers", text_encoder_dir);
   parsed.num_heads = config_int(config, "num_heads", text_encoder_dir);
-  auto module = std::make_shared<WordEncoderModule>(parsed);
-  io::load_weights(*module, io::WeightSource::open_dir(text_encoder_dir), at::kFloat, device);
-  module->eval();
+  auto module = load_part([&parsed] { return std::make_shared<WordEncoderModule>(parsed); },
+                          io::WeightSource::open_dir(text_encoder_dir), at::kFloat, device);
   return std::make_unique<WordTextEncoder>(WordTokenizer::load(tokenizer_dir), std::move(module));
 }
 

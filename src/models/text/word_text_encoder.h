@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "src/models/part_config.h"
 #include "src/models/text/word_tokenizer.h"
 #include "src/models/text_encoder.h"
 
@@ -46,7 +47,7 @@ class WordTextEncoder : public TextEncoder {
 
   WordTextEncoder(WordTokenizer tokenizer, std::shared_ptr<WordEncoderModule> module);
   // text_encoder_dir: config.json + model.safetensors; tokenizer_dir: vocab.json + tokenizer_config.json.
-  static std::unique_ptr<WordTextEncoder> load(const std::string& text_encoder_dir, const std::string& tokenizer_dir,
+  static std::unique_ptr<WordTextEncoder> load(const PartConfig& text_encoder, const std::string& tokenizer_dir,
                                                c10::Device device);
   // Writes config.json and model.safetensors into `text_encoder_dir` and the tokenizer into `tokenizer_dir`.
   void save(const std::string& text_encoder_dir, const std::string& tokenizer_dir) const;

@@ -6,8 +6,8 @@
 #include <limits>
 
 #include "common/check.h"
-#include "src/io/json_file.h"
-#include "src/io/load_weights.h"
+#include "src/io/weight_source.h"
+#include "src/models/load_part.h"
 #include "src/models/parameters.h"
 #include "src/models/umt5/umt5_block.h"
 #include "src/models/embedding_layer.h"
@@ -65,18 +65,10 @@ at::Tensor Umt5Encoder::forward(const at::Tensor& input_ids, const at::Tensor& a
   return final_layer_norm_->forward(hidden);
 }
 
-std::shared_ptr<Umt5Encoder> load_umt5_encoder(const std::string& text_encoder_dir, c10::ScalarType dtype,
+std::shared_ptr<Umt5Encoder> load_umt5_encoder(const PartConfig& text_encoder, c10::ScalarType dtype,
                                                c10::Device device) {
-  const std::string config_path = text_encoder_dir + "/config.json";
-  const Umt5Config config = umt5_config_from_json(
-      io::read_json_object(config_path, "(the UMT5 text encoder's configuration, in the pipeline's text_encoder/)"),
-      config_path);
-  std::shared_ptr<Umt5Encoder> encoder;
-  {
-    MetaParameterScope shape_only;  // the weights exist once: straight from the checkpoint, in their dtype
-    encoder = std::make_shared<Umt5Encoder>(config);
-  }
-  io::WeightSource source = io::WeightSource::open_dir(text_encoder_dir);
+  const Umt5Config config = umt5_config_from_json(text_encoder.json(), text_encoder.path());
+  io::WeightSource source = io::WeightSource::open_dir(text_encoder.dir());
   // transformers ties the encoder's embedding to "shared"; older checkpoints store the same tensor twice.
   if (source.contains("shared.weight")) source.forget("encoder.embed_tokens.weight");
   // transformers keeps the feed-forward's output projection in fp32 (_keep_in_fp32_modules): its activations
@@ -84,9 +76,7 @@ std::shared_ptr<Umt5Encoder> load_umt5_encoder(const std::string& text_encoder_d
   const auto dtype_of = [dtype](const std::string& name) {
     return name.find(".DenseReluDense.wo.") != std::string::npos ? at::kFloat : dtype;
   };
-  io::load_weights(*encoder, source, dtype_of, device);
-  encoder->eval();
-  return encoder;
+  return load_part([&config] { return std::make_shared<Umt5Encoder>(config); }, source, dtype_of, device);
 }
 
 }  // namespace tessera

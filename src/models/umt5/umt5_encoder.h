@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "src/models/part_config.h"
 #include "src/models/umt5/umt5_config.h"
 
 namespace tessera {
@@ -38,7 +39,7 @@ class Umt5Encoder : public torch::nn::Module {
 // their index), its weights in `dtype` on `device`. A checkpoint's tied copy of the embedding
 // ("encoder.embed_tokens.weight" beside "shared.weight") is ignored. Throws tessera::Error naming the file for a
 // bad config, missing, unexpected or wrongly shaped tensors, or an unreadable safetensors file.
-std::shared_ptr<Umt5Encoder> load_umt5_encoder(const std::string& text_encoder_dir, c10::ScalarType dtype,
+std::shared_ptr<Umt5Encoder> load_umt5_encoder(const PartConfig& text_encoder, c10::ScalarType dtype,
                                                c10::Device device);
 
 }  // namespace tessera

@@ -15,14 +15,14 @@ Umt5TextEncoder::Umt5TextEncoder(std::shared_ptr<Umt5Encoder> encoder, SentenceP
 
 Umt5TextEncoder::~Umt5TextEncoder() = default;
 
-std::unique_ptr<Umt5TextEncoder> Umt5TextEncoder::load(const std::string& text_encoder_dir,
+std::unique_ptr<Umt5TextEncoder> Umt5TextEncoder::load(const PartConfig& text_encoder,
                                                        const std::string& tokenizer_dir, c10::ScalarType dtype,
                                                        c10::Device device, int64_t max_length) {
   TESSERA_CHECK(max_length >= 1, "UMT5 max_length must be at least 1, got ", max_length);
   SentencePieceTokenizer tokenizer = SentencePieceTokenizer::load(tokenizer_dir);
-  std::shared_ptr<Umt5Encoder> encoder = load_umt5_encoder(text_encoder_dir, dtype, device);
+  std::shared_ptr<Umt5Encoder> encoder = load_umt5_encoder(text_encoder, dtype, device);
   TESSERA_CHECK(tokenizer.vocab_size() <= encoder->config().vocab_size, "tokenizer ", tokenizer_dir, " has ",
-                tokenizer.vocab_size(), " pieces but text encoder ", text_encoder_dir, " embeds only ",
+                tokenizer.vocab_size(), " pieces but text encoder ", text_encoder.dir(), " embeds only ",
                 encoder->config().vocab_size, " tokens; they are not from the same model");
   return std::unique_ptr<Umt5TextEncoder>(new Umt5TextEncoder(std::move(encoder), std::move(tokenizer), device,
                                                               max_length));

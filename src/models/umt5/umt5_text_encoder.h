@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "src/models/part_config.h"
 #include "src/models/text/sentencepiece_tokenizer.h"
 #include "src/models/text_encoder.h"
 
@@ -22,7 +23,7 @@ class Umt5TextEncoder : public TextEncoder {
   // text_encoder_dir: a transformers UMT5EncoderModel folder (config.json, safetensors weights);
   // tokenizer_dir: a T5 tokenizer folder with spiece.model. max_length: tokens per prompt, "</s>" included
   // (WanPipeline's max_sequence_length, 512). Throws tessera::Error naming the file at fault.
-  static std::unique_ptr<Umt5TextEncoder> load(const std::string& text_encoder_dir, const std::string& tokenizer_dir,
+  static std::unique_ptr<Umt5TextEncoder> load(const PartConfig& text_encoder, const std::string& tokenizer_dir,
                                                c10::ScalarType dtype, c10::Device device, int64_t max_length = 512);
   ~Umt5TextEncoder() override;
 

@@ -8,10 +8,10 @@ std::vector<BlockGroup> WanTransformer3DModel::block_stack() const {
   return {{.pattern = "blocks.*", .streams = {}}};
 }
 
-at::Tensor WanTransformer3DModel::modulated_input(Module& first_block, const Args& args) const {
+at::Tensor WanTransformer3DModel::modulated_input(Module& first_block, Args& args) const {
   // blocks=<pattern> may select some other module first: it is indicated by its input.
   const auto* block = dynamic_cast<const WanTransformerBlock*>(&first_block);
-  return block != nullptr ? block->teacache_modulated_input(args) : args.tensor("hidden_states");
+  return block != nullptr ? block->precompute_attention_input(args) : args.tensor("hidden_states");
 }
 
 std::vector<TeaCacheFit> WanTransformer3DModel::teacache_fits() const {

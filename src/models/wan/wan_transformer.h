@@ -33,7 +33,7 @@ class WanTransformer3DModel : public Model, public DeclaresBlockStack, public De
   // What the step caches read (wan_cache_inputs.cpp): the blocks "blocks.N", each returning hidden_states; the
   // first block's modulated input; and the reference TeaCache4Wan2.1 fit.
   std::vector<BlockGroup> block_stack() const override;
-  at::Tensor modulated_input(Module& first_block, const Args& args) const override;
+  at::Tensor modulated_input(Module& first_block, Args& args) const override;
   std::vector<TeaCacheFit> teacache_fits() const override;
 
   // Casts to `dtype`, keeping in fp32 what diffusers keeps there (time embedder, norms, modulation tables)

@@ -22,22 +22,27 @@ WanTransformerBlock::WanTransformerBlock(int64_t dim, int64_t ffn_dim, int64_t n
   scale_shift_table_ = register_parameter("scale_shift_table", normal_parameter({1, 6, dim}, 1.0 / std::sqrt(dim)));
 }
 
-Outputs WanTransformerBlock::forward_impl(Args& args) {
-  at::Tensor hidden_states = args.tensor("hidden_states");
-  const at::Tensor& temb = args.tensor("temb");
-  const auto dtype = hidden_states.scalar_type();
-  // Six [B, 1, dim] (or [B, S, dim] per-token) modulation vectors in fp32.
+std::vector<at::Tensor> WanTransformerBlock::modulation_vectors(const at::Tensor& temb) const {
   const bool per_token = temb.dim() == 4;
   const at::Tensor table = per_token ? scale_shift_table_.unsqueeze(0) : scale_shift_table_;
   auto modulation = (table + temb.to(at::kFloat)).chunk(6, per_token ? 2 : 1);
   if (per_token) {
     for (auto& m : modulation) m = m.squeeze(2);
   }
+  return modulation;
+}
+
+Outputs WanTransformerBlock::forward_impl(Args& args) {
+  at::Tensor hidden_states = args.tensor("hidden_states");
+  const auto dtype = hidden_states.scalar_type();
+  const std::vector<at::Tensor> modulation = modulation_vectors(args.tensor("temb"));
   const at::Tensor &shift_msa = modulation[0], &scale_msa = modulation[1], &gate_msa = modulation[2];
   const at::Tensor &c_shift_msa = modulation[3], &c_scale_msa = modulation[4], &c_gate_msa = modulation[5];
 
   // diffusers computes the modulation and the gated residuals in fp32 and casts once: Rounding::once.
-  const at::Tensor attn_input = modulated_layer_norm(hidden_states, scale_msa, shift_msa, eps_, Rounding::once);
+  const at::Tensor* given = args.get_if<at::Tensor>(kAttentionInput);
+  const at::Tensor attn_input =
+      given != nullptr ? *given : modulated_layer_norm(hidden_states, scale_msa, shift_msa, eps_, Rounding::once);
   const at::Tensor self_attended = (*attn1_)({{"hidden_states", attn_input},
                                               {"freqs_cos", args.tensor("freqs_cos")},
                                               {"freqs_sin", args.tensor("freqs_sin")}})
@@ -55,23 +60,14 @@ Outputs WanTransformerBlock::forward_impl(Args& args) {
   return {gated_residual(hidden_states, c_gate_msa, ffn_output, Rounding::once)};
 }
 
-// The forward's fused kernel rounds to the block's dtype; the indicator stays in fp32 with TeaCache's own
-// eps, so its values do not depend on the kernel or the dtype.
-at::Tensor WanTransformerBlock::teacache_modulated_input(const Args& args) const {
+at::Tensor WanTransformerBlock::precompute_attention_input(Args& args) const {
   const at::Tensor& hidden_states = args.tensor("hidden_states");
   const at::Tensor* temb = args.get_if<at::Tensor>("temb");
   if (temb == nullptr) return hidden_states;
-  // temb: [B, 6, dim], or [B, S, 6, dim] per token.
-  const bool per_token = temb->dim() == 4;
-  const at::Tensor modulation =
-      (per_token ? scale_shift_table_.unsqueeze(0) : scale_shift_table_) + temb->to(at::kFloat);
-  at::Tensor shift = modulation.select(-2, 0), scale = modulation.select(-2, 1);
-  if (!per_token) {
-    shift = shift.unsqueeze(1);
-    scale = scale.unsqueeze(1);
-  }
-  const at::Tensor normalized = at::layer_norm(hidden_states.to(at::kFloat), {hidden_states.size(-1)}, {}, {}, 1e-6);
-  return normalized * (1 + scale) + shift;
+  const std::vector<at::Tensor> modulation = modulation_vectors(*temb);
+  at::Tensor attention_input = modulated_layer_norm(hidden_states, modulation[1], modulation[0], eps_, Rounding::once);
+  args.set(kAttentionInput, attention_input);
+  return attention_input;
 }
 
 }  // namespace tessera

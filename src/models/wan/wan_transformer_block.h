@@ -1,4 +1,6 @@
 #pragma once
+#include <vector>
+
 #include "hooks/module.h"
 #include "src/models/layers.h"
 #include "src/models/wan/wan_attention.h"
@@ -13,14 +15,21 @@ class WanTransformerBlock : public Module {
  public:
   WanTransformerBlock(int64_t dim, int64_t ffn_dim, int64_t num_heads, bool cross_attn_norm, double eps);
 
-  // TeaCache's modulated_input indicator for a call with `args`: norm1(x) * (1 + scale_msa) + shift_msa in
-  // fp32; hidden_states itself when the call has no temb.
-  at::Tensor teacache_modulated_input(const Args& args) const;
+  // The argument under which the block takes its attention input already computed.
+  static constexpr const char* kAttentionInput = "attention_input";
+  // The attention input of a call with `args`, norm1(x) * (1 + scale_msa) + shift_msa, computed as the forward
+  // computes it and left in `args` (kAttentionInput), so that the forward of this call does not compute it again:
+  // TeaCache's modulated-input indicator. hidden_states itself when the call has no temb.
+  at::Tensor precompute_attention_input(Args& args) const;
 
  protected:
   Outputs forward_impl(Args& args) override;
 
  private:
+  // The six [B, 1, dim] (or [B, S, dim] per-token) modulation vectors in fp32: shift, scale and gate of the
+  // self-attention, then of the feed-forward.
+  std::vector<at::Tensor> modulation_vectors(const at::Tensor& temb) const;
+
   // norm1 and norm3 have no parameters; they stay registered for the module tree while the fused kernel
   // (kernels/modulated_layer_norm) computes them with their modulation.
   std::shared_ptr<Fp32LayerNorm> norm1_, norm2_, norm3_;

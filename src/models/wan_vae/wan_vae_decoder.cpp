@@ -5,30 +5,19 @@
 #include "common/check.h"
 #include "parallel/communicator.h"
 #include "parallel/shard_sizes.h"
-#include "src/io/json_file.h"
-#include "src/io/load_weights.h"
-#include "src/models/parameters.h"
 #include "src/io/weight_source.h"
+#include "src/models/load_part.h"
 #include "src/models/vae/row_split.h"
 #include "src/models/wan_vae/autoencoder_kl_wan.h"
 
 namespace tessera {
 
-std::unique_ptr<WanVaeDecoder> WanVaeDecoder::load(const std::string& vae_dir, c10::ScalarType dtype,
-                                                   c10::Device device) {
-  const std::string config_path = vae_dir + "/config.json";
-  const nlohmann::json json = io::read_json_object(config_path, "the VAE's diffusers config");
-  TESSERA_CHECK(json.value("_class_name", std::string()) == kClassName, config_path, " names class ",
-                json.value("_class_name", nlohmann::json()).dump(), ", expected \"", kClassName, "\"");
-  const WanVaeConfig config = wan_vae_config_from_json(json, config_path);
-  std::shared_ptr<wan_vae::AutoencoderKLWan> model;
-  {
-    MetaParameterScope shape_only;  // the checkpoint's tensors are the first memory the parameters get
-    model = std::make_shared<wan_vae::AutoencoderKLWan>(config);
-  }
-  io::load_weights(*model, io::WeightSource::open_dir(vae_dir), dtype, device);
-  model->eval();
-  return std::make_unique<WanVaeDecoder>(std::move(model));
+std::unique_ptr<WanVaeDecoder> WanVaeDecoder::load(const PartConfig& vae, c10::ScalarType dtype, c10::Device device) {
+  vae.check_class(kClassName);
+  const WanVaeConfig config = wan_vae_config_from_json(vae.json(), vae.path());
+  return std::make_unique<WanVaeDecoder>(
+      load_part([&config] { return std::make_shared<wan_vae::AutoencoderKLWan>(config); },
+                io::WeightSource::open_dir(vae.dir()), dtype, device));
 }
 
 WanVaeDecoder::WanVaeDecoder(std::shared_ptr<wan_vae::AutoencoderKLWan> model) : model_(std::move(model)) {}

@@ -11,8 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "src/models/wan_vae/wan_vae_config.h"
 #include "src/models/latent_decoder.h"
+#include "src/models/part_config.h"
+#include "src/models/wan_vae/wan_vae_config.h"
 
 namespace tessera {
 
@@ -23,9 +24,9 @@ class AutoencoderKLWan;
 class WanVaeDecoder : public LatentDecoder {
  public:
   static constexpr const char* kClassName = "AutoencoderKLWan";
-  // The VAE in `vae_dir` (config.json and diffusion_pytorch_model.safetensors), its weights read straight into
+  // The VAE in `vae` (config.json and diffusion_pytorch_model.safetensors), its weights read straight into
   // `dtype` on `device`.
-  static std::unique_ptr<WanVaeDecoder> load(const std::string& vae_dir, c10::ScalarType dtype, c10::Device device);
+  static std::unique_ptr<WanVaeDecoder> load(const PartConfig& vae, c10::ScalarType dtype, c10::Device device);
   explicit WanVaeDecoder(std::shared_ptr<wan_vae::AutoencoderKLWan> model);
   ~WanVaeDecoder() override;
 
