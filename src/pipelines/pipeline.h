@@ -1,8 +1,8 @@
 #pragma once
 // Prompt in, frames out: the shared core of every pipeline family. It loads a diffusers-layout folder's parts
 // (pipeline_index.h: text encoder, transformer, scheduler, decoder), resolves and checks a request, draws the
-// seeded noise, runs the denoising loop (guidance, context parallelism and caches as enabled on the transformer)
-// and decodes. A family (WanPipeline, FluxPipeline, the embedded model's TesseraShapesPipeline, ...) is a
+// seeded noise, runs the denoising loop (guidance, context parallelism and caches as enabled on each transformer;
+// the family says which transformer runs each step) and decodes. A family (WanPipeline, FluxPipeline, the embedded model's TesseraShapesPipeline, ...) is a
 // subclass that owns its defaults, its checks, its latent layout and its prediction step, registered under
 // model_index.json's "_class_name" (pipeline_registry.h), as diffusers' DiffusionPipeline picks its class.
 #include <ATen/core/Tensor.h>
