@@ -14,6 +14,7 @@
 #include "launch/cli_options.h"
 #include "launch/commands.h"
 #include "launch/generation_options.h"
+#include "launch/lora_flags.h"
 #include "launch/parallel_options.h"
 #include "launch/progress_bar.h"
 #include "parallel/communicator.h"
@@ -156,8 +157,10 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   auto mesh = std::make_shared<DeviceMesh>(group_world, layout.config);
   const bool group_leader = group_world->rank() == 0;
   const c10::Device device = cli::torch_device(binding);
-  GenerationSession session(Pipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device), mesh,
-                            flags.guidance_mode);
+  const std::vector<lora::ScaledLora> loras = lora::read_loras(flags.loras);  // a bad file stops us before loading
+  std::unique_ptr<Pipeline> pipeline = Pipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device);
+  cli::fuse_loras(pipeline->transformer(), loras, rank0);  // every job's: a job has no LoRAs of its own
+  GenerationSession session(std::move(pipeline), mesh, flags.guidance_mode);
 
   const auto total = static_cast<int64_t>(pending.size());
   const int64_t rounds = (total + layout.groups - 1) / layout.groups;
