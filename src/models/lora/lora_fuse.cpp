@@ -50,10 +50,10 @@ void fuse_loras(torch::nn::Module& model, const std::vector<ScaledLora>& loras, 
     }
     const size_t total = lora.file.layers.size();
     if (!unmatched.empty()) {
-      problems.push_back(detail::concat(
-          lora.file.path, ": ", unmatched.size() == total ? "none" : std::to_string(unmatched.size()), " of its ",
-          total, " module(s) match", unmatched.size() == total ? "" : " no", " a linear layer of the ", model_name,
-          ": ", join_first(unmatched, kListed)));
+      const bool none = unmatched.size() == total;
+      problems.push_back(detail::concat(lora.file.path, ": ", none ? std::string("none") : std::to_string(unmatched.size()),
+                                        " of its ", total, " module(s) match ", none ? "a" : "no", " linear layer of the ",
+                                        model_name, ": ", join_first(unmatched, kListed)));
     }
     if (!misshapen.empty()) {
       problems.push_back(detail::concat(lora.file.path, ": ", misshapen.size(), " module(s) have the wrong shape: ",
