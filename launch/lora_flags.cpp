@@ -10,7 +10,7 @@ void fuse_loras(Model& transformer, const std::vector<lora::ScaledLora>& loras, 
   if (!report) return;
   for (const auto& lora : loras) {
     TESSERA_LOG_INFO("fused LoRA ", lora.file.path, " (", lora::format_name(lora.file.format), ", ",
-                     lora.file.layers.size(), " linear layer(s)) at scale ", lora.scale);
+                     lora.file.layers.size(), " adapted module(s)) at scale ", lora.scale);
   }
 }
 

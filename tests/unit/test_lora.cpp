@@ -200,6 +200,59 @@ TEST_F(LoraTest, MismatchesAreRefusedBeforeAnyWeightChanges) {
   EXPECT_TRUE(has(none_message, "none of its 1 module(s) match a linear layer of the TinyModel: encoder.q")) << none_message;
 }
 
+TEST_F(LoraTest, KohyaFusedProjectionsSplitOverTheirTargets) {
+  // A single block's linear1 feeds to_q, to_k, to_v and proj_mlp (rows 4, 4, 4, 8 here; 3072 x 3 and 12288 in
+  // FLUX.1): its update's rows go to each in turn. linear2 is proj_out alone. No alpha: factor 1 (kohya's default
+  // alpha is the rank).
+  auto root = std::make_shared<torch::nn::Module>();
+  auto blocks = root->register_module("single_transformer_blocks", std::make_shared<torch::nn::Module>());
+  auto block = blocks->register_module("3", std::make_shared<torch::nn::Module>());
+  auto attn = block->register_module("attn", std::make_shared<torch::nn::Module>());
+  std::map<std::string, at::Tensor> weights;
+  auto linear = [&](const std::shared_ptr<torch::nn::Module>& parent, const std::string& name, int64_t rows,
+                    int64_t columns, const std::string& path) {
+    auto module = parent->register_module(name, std::make_shared<torch::nn::Module>());
+    weights[path] = module->register_parameter("weight", random({rows, columns}, rows + columns), false);
+  };
+  linear(attn, "to_q", 4, 6, "q");
+  linear(attn, "to_k", 4, 6, "k");
+  linear(attn, "to_v", 4, 6, "v");
+  linear(block, "proj_mlp", 8, 6, "mlp");
+  linear(block, "proj_out", 6, 14, "out");
+  std::map<std::string, at::Tensor> before;
+  for (const auto& [name, weight] : weights) before[name] = weight.to(at::kDouble);
+  const at::Tensor down1 = random({3, 6}, 1), up1 = random({20, 3}, 2), down2 = random({3, 14}, 3), up2 = random({6, 3}, 4);
+  const std::string path = write("kohya.safetensors", {{"lora_unet_single_blocks_3_linear1.lora_down.weight", down1},
+                                                       {"lora_unet_single_blocks_3_linear1.lora_up.weight", up1},
+                                                       {"lora_unet_single_blocks_3_linear2.lora_down.weight", down2},
+                                                       {"lora_unet_single_blocks_3_linear2.lora_up.weight", up2},
+                                                       {"lora_unet_single_blocks_3_linear2.alpha", at::scalar_tensor(6.0)}});
+  const lora::LoraFile file = lora::read_lora_file(path);
+  EXPECT_EQ(file.format, LoraFormat::kohya_flux);
+  lora::fuse_loras(*root, lora::read_loras({{path, 0.5}}), "TinyFlux");
+  const at::Tensor update1 = 0.5 * up1.to(at::kDouble).matmul(down1.to(at::kDouble));
+  const std::map<std::string, std::pair<int64_t, int64_t>> rows = {{"q", {0, 4}}, {"k", {4, 8}}, {"v", {8, 12}},
+                                                                   {"mlp", {12, 20}}};
+  for (const auto& [name, range] : rows) {
+    EXPECT_LT(relative_error(weights[name], (before[name] + update1.slice(0, range.first, range.second)).to(at::kFloat)),
+              1e-6)
+        << name;
+  }
+  EXPECT_LT(relative_error(weights["out"],
+                           (before["out"] + 0.5 * 2.0 * up2.to(at::kDouble).matmul(down2.to(at::kDouble))).to(at::kFloat)),
+            1e-6);
+
+  // Rows that do not add up to the targets' are refused, naming every target's shape.
+  const std::string short_rows = write("short.safetensors", {{"lora_unet_single_blocks_3_linear1.lora_down.weight", down1},
+                                                             {"lora_unet_single_blocks_3_linear1.lora_up.weight", random({18, 3}, 5)}});
+  const std::string message = message_of([&] { lora::fuse_loras(*root, lora::read_loras({{short_rows, 1.0}}), "TinyFlux"); });
+  EXPECT_TRUE(has(message, "is [18, 6] but the weights are [4, 6] + [4, 6] + [4, 6] + [8, 6]")) << message;
+  // Outside the blocks' linear layers kohya's names are refused, not guessed.
+  const std::string outside = write("outside.safetensors", {{"lora_unet_final_layer_linear.lora_down.weight", down1},
+                                                            {"lora_unet_final_layer_linear.lora_up.weight", up2}});
+  EXPECT_TRUE(has(message_of([&] { lora::read_lora_file(outside); }), "lora_unet_final_layer_linear.lora_down.weight"));
+}
+
 TEST(LoraSpec, PathAndScale) {
   EXPECT_EQ(lora::parse_lora_spec("a.safetensors").path, "a.safetensors");
   EXPECT_EQ(lora::parse_lora_spec("a.safetensors").scale, 1.0);

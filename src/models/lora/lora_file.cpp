@@ -11,6 +11,7 @@
 #include "common/check.h"
 #include "common/join.h"
 #include "src/io/safetensors.h"
+#include "src/models/lora/lora_kohya_flux.h"
 
 namespace tessera::lora {
 namespace {
@@ -109,7 +110,12 @@ double alpha_value(const io::SafetensorsFile& file, const std::string& key) {
 }  // namespace
 
 const char* format_name(LoraFormat format) {
-  return format == LoraFormat::wan_original ? "original Wan (diffusion_model.*)" : "diffusers/PEFT (transformer.*)";
+  switch (format) {
+    case LoraFormat::wan_original: return "original Wan (diffusion_model.*)";
+    case LoraFormat::kohya_flux: return "kohya FLUX (lora_unet_*)";
+    case LoraFormat::diffusers: break;
+  }
+  return "diffusers/PEFT (transformer.*)";
 }
 
 LoraFile read_lora_file(const std::string& path) {
@@ -118,14 +124,23 @@ LoraFile read_lora_file(const std::string& path) {
   TESSERA_CHECK(!names.empty(), path, " holds no tensors; a LoRA file holds lora_A/lora_B (or lora_down/lora_up) "
                                       "pairs");
   LoraFile lora{.path = path, .format = LoraFormat::diffusers, .layers = {}};
-  // diffusers' own test: any "diffusion_model." key makes it the original Wan format.
+  // diffusers' own tests: any "diffusion_model." key makes it the original Wan format (Wan's loader); any
+  // ".lora_down.weight" key otherwise, kohya's (FLUX's loader).
   for (const auto& name : names) {
     if (name.starts_with("diffusion_model.")) lora.format = LoraFormat::wan_original;
   }
+  for (const auto& name : names) {
+    if (lora.format == LoraFormat::diffusers && name.find(".lora_down.weight") != std::string::npos) {
+      lora.format = LoraFormat::kohya_flux;
+    }
+  }
   const bool wan = lora.format == LoraFormat::wan_original;
-  const std::string_view prefix = wan ? "diffusion_model." : "transformer.";
+  const bool kohya = lora.format == LoraFormat::kohya_flux;
+  const bool down_up = wan || kohya;  // lora_down / lora_up (trainers' names) besides PEFT's lora_A / lora_B
+  const std::string_view prefix = wan ? "diffusion_model." : kohya ? "lora_unet_" : "transformer.";
 
   std::map<std::string, ModuleKeys> modules;
+  std::map<std::string, std::vector<std::string>> targets;  // module (targets joined by '+') -> targets
   std::vector<std::string> unplaced;
   for (const auto& name : names) {
     std::string_view key = name;
@@ -133,22 +148,32 @@ LoraFile read_lora_file(const std::string& path) {
       unplaced.push_back(name);
       continue;
     }
-    key.remove_prefix(prefix.size());
+    if (!kohya) key.remove_prefix(prefix.size());
     std::string ModuleKeys::*role = nullptr;
-    if (strip_suffix(key, ".lora_A.weight") || (wan && strip_suffix(key, ".lora_down.weight"))) {
+    if ((!kohya && strip_suffix(key, ".lora_A.weight")) || (down_up && strip_suffix(key, ".lora_down.weight"))) {
       role = &ModuleKeys::down;
-    } else if (strip_suffix(key, ".lora_B.weight") || (wan && strip_suffix(key, ".lora_up.weight"))) {
+    } else if ((!kohya && strip_suffix(key, ".lora_B.weight")) || (down_up && strip_suffix(key, ".lora_up.weight"))) {
       role = &ModuleKeys::up;
     } else if (strip_suffix(key, ".alpha")) {
       role = &ModuleKeys::alpha;
     }
-    std::optional<std::string> module;
-    if (role != nullptr) module = wan ? diffusers_wan_module(key) : std::optional<std::string>(std::string(key));
-    if (!module || module->empty() || !(modules[*module].*role).empty()) {
+    std::optional<std::vector<std::string>> found;
+    if (role != nullptr) {
+      if (wan) {
+        if (auto module = diffusers_wan_module(key)) found = std::vector<std::string>{*module};
+      } else if (kohya) {
+        found = kohya_flux_targets(key);
+      } else if (!key.empty()) {
+        found = std::vector<std::string>{std::string(key)};
+      }
+    }
+    const std::string module = found ? join(*found, "+") : std::string();
+    if (!found || !(modules[module].*role).empty()) {
       unplaced.push_back(name);
       continue;
     }
-    modules[*module].*role = name;
+    modules[module].*role = name;
+    targets[module] = *found;
   }
   TESSERA_CHECK(unplaced.empty(), path, " (", format_name(lora.format), " LoRA format) has ", unplaced.size(),
                 " key(s) tessera cannot place: ", join_first(unplaced, kListed),
@@ -179,14 +204,15 @@ LoraFile read_lora_file(const std::string& path) {
   // diffusers gives a module without an alpha, in a file that has some, the commonest alpha of the others;
   // that is a trap, not a format, so a file gives every module an alpha or none (the Wan format folds each one
   // into its own module, so there a mix is what trainers publish).
-  TESSERA_CHECK(wan || with_alpha.empty() || without_alpha.empty(), path, ": ", with_alpha.size(),
+  TESSERA_CHECK(wan || kohya || with_alpha.empty() || without_alpha.empty(), path, ": ", with_alpha.size(),
                 " module(s) have an alpha but ", without_alpha.size(), " do not (", join_first(without_alpha, 4),
                 "); give every module its \"transformer.<module>.alpha\" or none");
   TESSERA_CHECK(with_alpha.empty() || !config_alpha, path, ": alphas both as tensors and in lora_adapter_metadata; "
                                                            "give one (diffusers refuses both as well)");
 
   for (const auto& [module, keys] : modules) {
-    LoraLayer layer{.module = module, .source = keys.down, .down = file.load(keys.down), .up = file.load(keys.up)};
+    LoraLayer layer{.module = module, .targets = targets.at(module), .source = keys.down,
+                    .down = file.load(keys.down), .up = file.load(keys.up)};
     const double rank = static_cast<double>(layer.down.size(0));
     if (!keys.alpha.empty()) {
       layer.factor = alpha_value(file, keys.alpha) / rank;

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
 
+#include <algorithm>
 #include <map>
 
 #include "common/check.h"
@@ -37,15 +38,26 @@ void fuse_loras(torch::nn::Module& model, const std::vector<ScaledLora>& loras, 
   for (const auto& lora : loras) {
     std::vector<std::string> unmatched, misshapen;
     for (const auto& layer : lora.file.layers) {
-      const at::Tensor* weight = parameters.find(layer.module + ".weight");
-      if (weight == nullptr || weight->dim() != 2) {
+      std::vector<const at::Tensor*> weights;
+      for (const auto& target : layer.targets) weights.push_back(parameters.find(target + ".weight"));
+      if (std::any_of(weights.begin(), weights.end(), [](const at::Tensor* w) { return w == nullptr || w->dim() != 2; })) {
         unmatched.push_back(detail::concat(layer.module, " (", layer.source, ")"));
         continue;
       }
-      if (layer.up.size(0) != weight->size(0) || layer.down.size(1) != weight->size(1)) {
+      // A fused projection's targets stack their rows (lora_kohya_flux.h).
+      int64_t rows = 0;
+      bool columns_fit = true;
+      std::vector<std::string> shapes;
+      for (const at::Tensor* weight : weights) {
+        rows += weight->size(0);
+        columns_fit = columns_fit && weight->size(1) == layer.down.size(1);
+        shapes.push_back(shape_text(weight->sizes()));
+      }
+      if (layer.up.size(0) != rows || !columns_fit) {
         misshapen.push_back(detail::concat(layer.module, ": lora_B ", shape_text(layer.up.sizes()), " @ lora_A ",
                                            shape_text(layer.down.sizes()), " is [", layer.up.size(0), ", ",
-                                           layer.down.size(1), "] but the weight is ", shape_text(weight->sizes())));
+                                           layer.down.size(1), "] but the weight", weights.size() > 1 ? "s are " : " is ",
+                                           join(shapes, " + ")));
       }
     }
     const size_t total = lora.file.layers.size();
@@ -67,10 +79,16 @@ void fuse_loras(torch::nn::Module& model, const std::vector<ScaledLora>& loras, 
   std::map<std::string, at::Tensor> updates;
   for (const auto& lora : loras) {
     for (const auto& layer : lora.file.layers) {
-      const std::string name = layer.module + ".weight";
-      const at::Tensor delta = lora_delta(layer, lora.scale, parameters[name].device());
-      auto [slot, fresh] = updates.try_emplace(name, delta);
-      if (!fresh) slot->second.add_(delta);
+      const at::Tensor delta = lora_delta(layer, lora.scale, parameters[layer.targets.front() + ".weight"].device());
+      int64_t row = 0;
+      for (const auto& target : layer.targets) {
+        const std::string name = target + ".weight";
+        const int64_t rows = parameters[name].size(0);
+        const at::Tensor part = delta.slice(0, row, row + rows);
+        row += rows;
+        auto [slot, fresh] = updates.try_emplace(name, part.clone());
+        if (!fresh) slot->second.add_(part);
+      }
     }
   }
   at::NoGradGuard no_grad;
