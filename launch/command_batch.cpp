@@ -55,7 +55,7 @@ Layout data_parallel_layout(const cxxopts::ParseResult& parsed, int world_size, 
 }
 
 // One job on this rank's group; the result is meaningful on the group's rank 0 (which wrote the output).
-BatchResult run_job(GenerationSession& session, const BatchJob& job, const std::string& out_dir,
+BatchResult run_job(GenerationSession& session, cli::BatchLoras& loras, const BatchJob& job, const std::string& out_dir,
                     const io::FrameWriteOptions& write_options, bool group_leader) {
   BatchResult result;
   result.id = job.id;
@@ -63,6 +63,7 @@ BatchResult run_job(GenerationSession& session, const BatchJob& job, const std::
   try {
     // Everything here is decided from the job line alone, so every rank of the group fails alike.
     const Generation generation = session.pipeline().resolve(job.request);
+    loras.use(job.loras);
     session.use_cache(job.cache);
     const auto generated = session.run(generation);
     result.seconds = generated.seconds;
@@ -92,7 +93,7 @@ std::string gather_lines(Communicator& books, const std::string& lines) {
 int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   auto options = cli::make_options(
       "batch", "Generate one output per line of a JSONL jobs file ({\"prompt\": ..., \"id\": ..., and any generate "
-               "option as steps, guidance_scale, seed, height, width, frames, negative_prompt, cache, format}). The "
+               "option as steps, guidance_scale, seed, height, width, frames, negative_prompt, cache, format, loras}). The "
                "world is --dp groups, each running context parallelism (--ulysses x --ring x --cfg ranks); without "
                "--dp, the groups take the ranks the degrees given leave (no degree: one group per rank), and with "
                "--dp, degrees left out fill each group as in generate. The model is loaded once. Results go to OUT_DIR/results.jsonl, one line per job; rerunning the same command "
@@ -159,7 +160,8 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   const c10::Device device = cli::torch_device(binding);
   const std::vector<lora::ScaledLora> loras = lora::read_loras(flags.loras);  // a bad file stops us before loading
   std::unique_ptr<Pipeline> pipeline = Pipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device);
-  cli::fuse_loras(pipeline->transformer(), loras, rank0);  // every job's: a job has no LoRAs of its own
+  const bool per_job_loras = std::any_of(jobs.begin(), jobs.end(), [](const BatchJob& job) { return job.loras.has_value(); });
+  cli::BatchLoras batch_loras(pipeline->transformer(), flags.loras, loras, per_job_loras, rank0);
   GenerationSession session(std::move(pipeline), mesh, flags.guidance_mode);
 
   const auto total = static_cast<int64_t>(pending.size());
@@ -170,7 +172,7 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
     const int64_t index = round * layout.groups + layout.group;
     std::string line;
     if (index < total) {
-      const BatchResult result = run_job(session, *pending[index], out_dir, flags.write, group_leader);
+      const BatchResult result = run_job(session, batch_loras, *pending[index], out_dir, flags.write, group_leader);
       if (group_leader) line = result.to_json_line();
     }
     const std::string lines = gather_lines(*books, line);

@@ -97,6 +97,22 @@ TEST_F(LoraTest, FusedWeightsEqualPlainAtenUpdate) {
   }
 }
 
+TEST_F(LoraTest, SavedWeightsPutBackExactly) {
+  // A batch's per-job LoRAs: the bf16 weights come back bit for bit, where subtracting the update would not.
+  TinyModel model(at::kBFloat16);
+  const at::Tensor before = model.to_q.clone();
+  const std::string path = write("one.safetensors", {{"transformer.blocks.0.attn1.to_q.lora_A.weight", random({4, 6}, 1)},
+                                                     {"transformer.blocks.0.attn1.to_q.lora_B.weight", random({8, 4}, 2)}});
+  lora::SavedWeights saved;
+  lora::fuse_loras(*model.root, lora::read_loras({{path, 0.9}}), "TinyModel", &saved);
+  EXPECT_FALSE(model.to_q.equal(before));
+  ASSERT_EQ(saved.size(), 1u);
+  EXPECT_EQ(saved.begin()->first, "blocks.0.attn1.to_q.weight");
+  lora::restore_weights(*model.root, saved);
+  EXPECT_TRUE(model.to_q.equal(before));
+  EXPECT_TRUE(saved.empty());
+}
+
 TEST_F(LoraTest, MetadataAlphaScalesEveryModule) {
   const at::Tensor a = random({4, 6}, 1), b = random({8, 4}, 2);
   const std::string path = write("meta.safetensors", {{"transformer.blocks.0.attn1.to_q.lora_A.weight", a},

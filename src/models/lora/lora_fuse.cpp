@@ -30,7 +30,8 @@ at::Tensor lora_delta(const LoraLayer& layer, double scale, c10::Device device) 
   return at::matmul(layer.up.to(fp32), layer.down.to(fp32)).mul_(scale * layer.factor);
 }
 
-void fuse_loras(torch::nn::Module& model, const std::vector<ScaledLora>& loras, const std::string& model_name) {
+void fuse_loras(torch::nn::Module& model, const std::vector<ScaledLora>& loras, const std::string& model_name,
+                SavedWeights* saved) {
   if (loras.empty()) return;
   auto parameters = model.named_parameters(/*recurse=*/true);
   // Every file checked against the model before any weight changes.
@@ -94,8 +95,21 @@ void fuse_loras(torch::nn::Module& model, const std::vector<ScaledLora>& loras, 
   at::NoGradGuard no_grad;
   for (const auto& [name, update] : updates) {
     at::Tensor& weight = parameters[name];
+    if (saved != nullptr && saved->count(name) == 0) saved->emplace(name, weight.to(at::kCPU, false, /*copy=*/true));
     weight.copy_(update.add_(weight.to(at::kFloat)));
   }
+}
+
+void restore_weights(torch::nn::Module& model, SavedWeights& saved) {
+  if (saved.empty()) return;
+  auto parameters = model.named_parameters(/*recurse=*/true);
+  at::NoGradGuard no_grad;
+  for (const auto& [name, original] : saved) {
+    at::Tensor* weight = parameters.find(name);
+    TESSERA_INTERNAL_ASSERT(weight != nullptr, "a saved weight ", name, " the model does not have");
+    weight->copy_(original);
+  }
+  saved.clear();
 }
 
 }  // namespace tessera::lora

@@ -8,6 +8,7 @@ namespace tessera::lora {
 struct LoraSpec {
   std::string path;
   double scale = 1.0;
+  bool operator==(const LoraSpec&) const = default;
 };
 
 // "PATH" or "PATH:SCALE". The text after the last ':' is the scale when it is a finite number, so a path that
