@@ -41,7 +41,8 @@ void fuse_loras(torch::nn::Module& model, const std::vector<ScaledLora>& loras, 
     for (const auto& layer : lora.file.layers) {
       std::vector<const at::Tensor*> weights;
       for (const auto& target : layer.targets) weights.push_back(parameters.find(target + ".weight"));
-      if (std::any_of(weights.begin(), weights.end(), [](const at::Tensor* w) { return w == nullptr || w->dim() != 2; })) {
+      const auto missing = [](const at::Tensor* weight) { return weight == nullptr || weight->dim() != 2; };
+      if (std::any_of(weights.begin(), weights.end(), missing)) {
         unmatched.push_back(detail::concat(layer.module, " (", layer.source, ")"));
         continue;
       }
@@ -57,16 +58,17 @@ void fuse_loras(torch::nn::Module& model, const std::vector<ScaledLora>& loras, 
       if (layer.up.size(0) != rows || !columns_fit) {
         misshapen.push_back(detail::concat(layer.module, ": lora_B ", shape_text(layer.up.sizes()), " @ lora_A ",
                                            shape_text(layer.down.sizes()), " is [", layer.up.size(0), ", ",
-                                           layer.down.size(1), "] but the weight", weights.size() > 1 ? "s are " : " is ",
-                                           join(shapes, " + ")));
+                                           layer.down.size(1), "] but the weight",
+                                           weights.size() > 1 ? "s are " : " is ", join(shapes, " + ")));
       }
     }
     const size_t total = lora.file.layers.size();
     if (!unmatched.empty()) {
       const bool none = unmatched.size() == total;
-      problems.push_back(detail::concat(lora.file.path, ": ", none ? std::string("none") : std::to_string(unmatched.size()),
-                                        " of its ", total, " module(s) match ", none ? "a" : "no", " linear layer of the ",
-                                        model_name, ": ", join_first(unmatched, kListed)));
+      const std::string count = none ? std::string("none") : std::to_string(unmatched.size());
+      problems.push_back(detail::concat(lora.file.path, ": ", count, " of its ", total, " module(s) match ",
+                                        none ? "a" : "no", " linear layer of the ", model_name, ": ",
+                                        join_first(unmatched, kListed)));
     }
     if (!misshapen.empty()) {
       problems.push_back(detail::concat(lora.file.path, ": ", misshapen.size(), " module(s) have the wrong shape: ",
