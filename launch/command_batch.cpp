@@ -93,11 +93,12 @@ std::string gather_lines(Communicator& books, const std::string& lines) {
 int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   auto options = cli::make_options(
       "batch", "Generate one output per line of a JSONL jobs file ({\"prompt\": ..., \"id\": ..., and any generate "
-               "option as steps, guidance_scale, seed, height, width, frames, negative_prompt, cache, format, loras}). The "
-               "world is --dp groups, each running context parallelism (--ulysses x --ring x --cfg ranks); without "
-               "--dp, the groups take the ranks the degrees given leave (no degree: one group per rank), and with "
-               "--dp, degrees left out fill each group as in generate. The model is loaded once. Results go to OUT_DIR/results.jsonl, one line per job; rerunning the same command "
-               "skips finished jobs. The flags below are the defaults of every job.");
+               "option as steps, guidance_scale, guidance_scale_2, seed, height, width, frames, negative_prompt, "
+               "cache, format, loras}). The world is --dp groups, each running context parallelism (--ulysses x "
+               "--ring x --cfg ranks); without --dp, the groups take the ranks the degrees given leave (no degree: "
+               "one group per rank), and with --dp, degrees left out fill each group as in generate. The model is "
+               "loaded once. Results go to OUT_DIR/results.jsonl, one line per job; rerunning the same command skips "
+               "finished jobs. The flags below are the defaults of every job.");
   options.add_options("batch")
       ("jobs", "the JSONL jobs file", cxxopts::value<std::string>())
       ("out-dir", "where outputs (<id>.png / .mp4) and results.jsonl go", cxxopts::value<std::string>())
@@ -116,8 +117,17 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   const cli::GenerationFlags flags = cli::read_generation_flags(kProgram, *parsed);
   const Layout layout = data_parallel_layout(*parsed, runtime.world_size(), runtime.world_rank(), flags.model_dir);
   const std::string backend = cli::backend_from_flags(kProgram, *parsed);
-  const std::vector<BatchJob> jobs =
+  std::vector<BatchJob> jobs =
       cli::usage_checked(kProgram, [&] { return read_batch_jobs(jobs_path, flags.request, flags.cache_spec, format); });
+  // A job's guidance_scale_2 for a folder with one transformer fails that job, before the model is loaded.
+  for (BatchJob& job : jobs) {
+    if (!job.error.empty() || !job.request.guidance_scale_2) continue;
+    try {
+      Pipeline::check_folder_request(flags.model_dir, job.request);
+    } catch (const Error& error) {
+      job.error = error.what();
+    }
+  }
   cli::usage_checked(kProgram, [&] {
     std::filesystem::create_directories(out_dir);
     io::check_writable_output(out_dir + "/results.png");

@@ -5,6 +5,7 @@
 #include "launch/commands.h"
 #include "parallel/mpi_runtime.h"
 #include "src/models/model_registry.h"
+#include "src/pipelines/pipeline.h"
 #include "src/pipelines/pipeline_index.h"
 
 namespace tessera {
@@ -14,7 +15,8 @@ int run_describe(int argc, char** argv, MpiRuntime& runtime) {
                                                "attention backends, parameter count and config.");
   options.add_options()
       ("model", "Model directory in the diffusers layout (holds config.json), or a pipeline folder (holds "
-                "model_index.json: its transformer is described)", cxxopts::value<std::string>())
+                "model_index.json: its transformer is described, each expert of a two-expert Wan2.2 folder)",
+       cxxopts::value<std::string>())
       ("verbose", "Also explain each row and list the CP plan, every config entry and the hook points");
   const auto parsed = cli::parse(options, argc, argv, runtime.world_rank() == 0);
   if (!parsed) return 0;
@@ -23,10 +25,22 @@ int run_describe(int argc, char** argv, MpiRuntime& runtime) {
   }
   cli::configure_rank(options.program(), runtime, *parsed);
   // Every rank builds the model so that a bad directory fails the same way everywhere; one rank prints.
-  std::string model_dir = (*parsed)["model"].as<std::string>();
-  if (is_pipeline_dir(model_dir)) model_dir = read_pipeline_index(model_dir).part_dir("transformer");
-  const auto model = create_model_from_dir(model_dir);
-  if (runtime.world_rank() == 0) std::cout << model->describe(parsed->count("verbose") > 0) << std::flush;
+  const std::string model_dir = (*parsed)["model"].as<std::string>();
+  const bool verbose = parsed->count("verbose") > 0;
+  if (!is_pipeline_dir(model_dir)) {
+    const auto model = create_model_from_dir(model_dir);
+    if (runtime.world_rank() == 0) std::cout << model->describe(verbose) << std::flush;
+    return 0;
+  }
+  // Every transformer the pipeline denoises with (Wan2.2's two experts), each under its part's name.
+  const PipelineIndex index = read_pipeline_index(model_dir);
+  const std::vector<std::string> parts = Pipeline::transformer_parts_of(index);
+  for (const std::string& part : parts) {
+    const auto model = create_model_from_dir(index.part_dir(part));
+    if (runtime.world_rank() != 0) continue;
+    if (parts.size() > 1) std::cout << "== " << part << " ==\n";
+    std::cout << model->describe(verbose) << std::flush;
+  }
   return 0;
 }
 

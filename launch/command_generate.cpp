@@ -1,5 +1,6 @@
 // `tessera generate`: a prompt in, an image or a clip out, on any number of ranks.
 #include <cstdio>
+#include <vector>
 
 #include "cache/cache_stats_json.h"
 #include "cache/enable_cache.h"
@@ -60,16 +61,29 @@ int run_generate(int argc, char** argv, MpiRuntime& runtime) {
 
   GenerationSession session(std::move(pipeline), mesh, flags.guidance_mode);
   session.use_cache(cache_spec);
+  const std::string guidance_2 = generation.guidance_scale_2
+                                     ? detail::concat(" (low-noise expert ", *generation.guidance_scale_2, ")")
+                                     : std::string();
   TESSERA_LOG_INFO("\"", generation.prompt, "\": ", generation.frames, " frame(s) of ", generation.height, "x",
-                   generation.width, ", ", generation.steps, " steps, guidance ", generation.guidance_scale, ", seed ",
-                   generation.seed, ", ", mesh->config().to_string(),
+                   generation.width, ", ", generation.steps, " steps, guidance ", generation.guidance_scale, guidance_2,
+                   ", seed ", generation.seed, ", ", mesh->config().to_string(),
                    cache_spec ? ", cache " + *cache_spec : std::string(", no cache"));
   const auto result = cli::run_with_progress(session, generation, rank0);
-  Model& transformer = session.pipeline().transformer();
   if (cache_spec) {
-    if (rank0) TESSERA_LOG_INFO("cache decisions on rank 0:\n", cache_stats(transformer));
+    // Each expert keeps its own cache, so each has its own decisions.
+    const auto& transformers = session.pipeline().transformers();
+    const bool experts = transformers.size() > 1;
+    std::vector<NamedCachedModel> cached;
+    for (const PipelineTransformer& transformer : transformers) {
+      cached.push_back({.name = transformer.part, .model = transformer.model.get()});
+      if (rank0) {
+        TESSERA_LOG_INFO("cache decisions on rank 0", experts ? " (" + transformer.part + ")" : std::string(), ":\n",
+                         cache_stats(*transformer.model));
+      }
+    }
     if (parsed->count("stats-json")) {
-      const std::string document = cache_stats_json(transformer, mesh->world());
+      const std::string document =
+          experts ? cache_stats_json(cached, mesh->world()) : cache_stats_json(*cached.front().model, mesh->world());
       if (rank0) write_file_atomically((*parsed)["stats-json"].as<std::string>(), document);
     }
   }

@@ -7,6 +7,7 @@
 #include "launch/cli_options.h"
 #include "launch/parallel_options.h"
 #include "launch/progress_bar.h"
+#include "src/pipelines/pipeline.h"
 #include "src/shapes/embedded_model.h"
 
 namespace tessera::cli {
@@ -21,6 +22,9 @@ void add_generation_options(cxxopts::Options& options, const std::string& group)
       ("steps", "denoising steps (default: the model's)", cxxopts::value<int>())
       ("guidance-scale", "classifier-free guidance scale; 1 runs the prompt alone (default: the model's). "
                          "FLUX.1-dev takes it as an input of the model (one forward per step); schnell ignores it",
+       cxxopts::value<double>())
+      ("guidance-scale-2", "the low-noise expert's guidance scale in a two-expert folder (Wan2.2 A14B: transformer_2 "
+                           "and boundary_ratio); default: --guidance-scale. Refused for a one-transformer model",
        cxxopts::value<double>())
       ("seed", "seed of the starting noise: the same seed gives the same output at any world size",
        cxxopts::value<uint64_t>()->default_value("0"))
@@ -45,6 +49,11 @@ GenerationRequest request_from_flags(const std::string& program, const cxxopts::
   if (parsed.count("negative-prompt")) request.negative_prompt = parsed["negative-prompt"].as<std::string>();
   if (parsed.count("steps")) request.steps = positive_flag(program, parsed, "steps");
   if (parsed.count("guidance-scale")) request.guidance_scale = guidance_scale_from_flags(program, parsed);
+  if (parsed.count("guidance-scale-2")) {
+    const double scale = parsed["guidance-scale-2"].as<double>();
+    usage_checked(program + " --guidance-scale-2", [&] { check_guidance_scale(scale); });
+    request.guidance_scale_2 = scale;
+  }
   request.seed = parsed["seed"].as<uint64_t>();
   if (parsed.count("height")) request.height = parsed["height"].as<int64_t>();
   if (parsed.count("width")) request.width = parsed["width"].as<int64_t>();
@@ -95,6 +104,10 @@ GenerationFlags read_generation_flags(const std::string& program, const cxxopts:
     for (const auto& text : parsed["lora"].as<std::vector<std::string>>()) {
       flags.loras.push_back(usage_checked(program, [&] { return lora::parse_lora_spec(text); }));
     }
+  }
+  // Before any part is loaded: a second guidance scale for a folder with one transformer.
+  if (flags.request.guidance_scale_2) {
+    usage_checked(program, [&] { Pipeline::check_folder_request(flags.model_dir, flags.request); });
   }
   return flags;
 }

@@ -16,7 +16,8 @@
 
 namespace tessera::cli {
 
-// --negative-prompt --steps --guidance-scale --seed --height --width --frames --cache --lora --cfg-mode --fps
+// --negative-prompt --steps --guidance-scale --guidance-scale-2 --seed --height --width --frames --cache --lora
+// --cfg-mode --fps
 // --upscale, plus --model (default: the embedded model) and --dtype.
 void add_generation_options(cxxopts::Options& options, const std::string& group);
 
@@ -28,7 +29,7 @@ double guidance_scale_from_flags(const std::string& program, const cxxopts::Pars
 std::string model_dir_from_flags(const cxxopts::ParseResult& parsed);
 
 // What add_generation_options' flags say, every value checked: a bad one is a usage error of `program`, raised
-// here, before any model is loaded.
+// here, before any model is loaded (--guidance-scale-2 is checked against the folder's model_index.json).
 struct GenerationFlags {
   GenerationRequest request;  // the prompt is left to the caller
   std::optional<std::string> cache_spec;

@@ -28,7 +28,8 @@ ModelCacheStudyOptions default_model_cache_study_options() {
 
 std::vector<CacheStudyPoint> run_model_cache_study(Pipeline& pipeline, const ModelCacheStudyOptions& options) {
   c10::InferenceMode inference;
-  Model& model = pipeline.transformer();
+  // Every transformer the pipeline denoises with gets the cache (a two-expert pipeline's each its own).
+  const auto& transformers = pipeline.transformers();
   std::vector<std::string> runs{"none"};
   runs.insert(runs.end(), options.caches.begin(), options.caches.end());
   std::vector<at::Tensor> reference;
@@ -40,18 +41,23 @@ std::vector<CacheStudyPoint> run_model_cache_study(Pipeline& pipeline, const Mod
   warm_up.steps = 2;
   pipeline.generate(pipeline.resolve(warm_up), loop);
   for (const auto& spec : runs) {
-    if (spec != "none") enable_cache(model, parse_cache_spec(spec));
+    if (spec != "none") {
+      const CacheConfig config = parse_cache_spec(spec);
+      for (const PipelineTransformer& transformer : transformers) enable_cache(*transformer.model, config);
+    }
     CacheStudyPoint point;
     point.cache = spec;
     double evaluations = 0;
     const shapes::JudgeRun run = shapes::run_judge(
         pipeline, loop, options.seed, options.steps, [&](const shapes::JudgedPrompt&, int64_t, int64_t) {
           if (spec == "none") return;
-          for (const auto& record : cache_records(model)) {
-            (record.action == BlockAction::computed ? point.computed
-             : record.action == BlockAction::skipped ? point.skipped
-                                                     : point.forecast) += 1.0;
-            evaluations += 1.0;
+          for (const PipelineTransformer& transformer : transformers) {
+            for (const auto& record : cache_records(*transformer.model)) {
+              (record.action == BlockAction::computed ? point.computed
+               : record.action == BlockAction::skipped ? point.skipped
+                                                       : point.forecast) += 1.0;
+              evaluations += 1.0;
+            }
           }
         });
     if (spec == "none") {
@@ -61,7 +67,7 @@ std::vector<CacheStudyPoint> run_model_cache_study(Pipeline& pipeline, const Mod
       point.computed /= evaluations;
       point.skipped /= evaluations;
       point.forecast /= evaluations;
-      disable_cache(model);
+      for (const PipelineTransformer& transformer : transformers) disable_cache(*transformer.model);
     }
     double squared = 0, count = 0;
     for (size_t i = 0; i < run.prompts.size(); ++i) {

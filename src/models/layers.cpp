@@ -69,18 +69,19 @@ HookableLinear::HookableLinear(int64_t in_features, int64_t out_features) {
 
 Outputs HookableLinear::forward_impl(Args& args) { return {at::linear(args.tensor("hidden_states"), weight_, bias_)}; }
 
-FeedForward::FeedForward(int64_t dim, int64_t inner_dim) {
+FeedForward::FeedForward(int64_t dim, int64_t inner_dim, GeluApproximation gelu, int64_t out_dim)
+    : approximate_(gelu == GeluApproximation::tanh ? "tanh" : "none") {
   auto net = register_module("net", torch::nn::ModuleList());
-  auto gelu = std::make_shared<GeluProjection>(dim, inner_dim);
-  project_in_ = gelu->proj;
-  net->push_back(gelu);
+  auto projection = std::make_shared<GeluProjection>(dim, inner_dim);
+  project_in_ = projection->proj;
+  net->push_back(projection);
   net->push_back(torch::nn::Dropout(0.0));
-  project_out_ = std::make_shared<Linear>(inner_dim, dim);
+  project_out_ = std::make_shared<Linear>(inner_dim, out_dim > 0 ? out_dim : dim);
   net->push_back(project_out_);
 }
 
 Outputs FeedForward::forward_impl(Args& args) {
-  return {project_out_->forward(at::gelu(project_in_->forward(args.tensor("hidden_states")), "tanh"))};
+  return {project_out_->forward(at::gelu(project_in_->forward(args.tensor("hidden_states")), approximate_))};
 }
 
 }  // namespace tessera

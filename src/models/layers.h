@@ -71,17 +71,21 @@ class HookableLinear : public Module {
   at::Tensor weight_, bias_;
 };
 
-// diffusers FeedForward with activation "gelu-approximate": net.0.proj (Linear + tanh GELU), net.1
-// (dropout, nothing at inference), net.2 (Linear). hidden_states -> output 0.
+// diffusers' FeedForward: net.0.proj (Linear + GELU), net.1 (dropout, nothing at inference), net.2 (Linear to
+// `out_dim`, 0: back to `dim`). Activation "gelu-approximate" (tanh) by default, or "gelu" (exact).
+// hidden_states -> output 0.
+enum class GeluApproximation { tanh, none };
+
 class FeedForward : public Module {
  public:
-  FeedForward(int64_t dim, int64_t inner_dim);
+  FeedForward(int64_t dim, int64_t inner_dim, GeluApproximation gelu = GeluApproximation::tanh, int64_t out_dim = 0);
 
  protected:
   Outputs forward_impl(Args& args) override;
 
  private:
   std::shared_ptr<Linear> project_in_, project_out_;
+  const char* approximate_;
 };
 
 }  // namespace tessera

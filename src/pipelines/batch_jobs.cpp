@@ -51,23 +51,26 @@ std::string read_field(const nlohmann::json& line, const char* key, std::optiona
 }
 
 std::string parse_job(const nlohmann::json& line, BatchJob& job) {
-  static const std::set<std::string> known = {"id",    "prompt", "negative_prompt", "steps", "guidance_scale", "seed",
-                                              "height", "width", "frames",          "cache", "format", "loras"};
+  static const std::set<std::string> known = {"id",     "prompt", "negative_prompt", "steps", "guidance_scale",
+                                              "guidance_scale_2", "seed", "height", "width", "frames",
+                                              "cache",  "format", "loras"};
   if (!line.is_object()) return "a job line must be a JSON object, got " + line.dump();
   for (const auto& [key, value] : line.items()) {
     if (known.count(key) == 0) return "unknown field \"" + key + "\" (fields: id, prompt, negative_prompt, steps, "
-                                      "guidance_scale, seed, height, width, frames, cache, format, loras)";
+                                      "guidance_scale, guidance_scale_2, seed, height, width, frames, cache, "
+                                      "format, loras)";
   }
   std::optional<std::string> id, prompt, format;
   std::optional<uint64_t> seed;
   std::optional<int> steps;
-  std::optional<double> guidance;
+  std::optional<double> guidance, guidance_2;
   std::optional<int64_t> height, width, frames;
   std::optional<std::string> negative, cache;
   for (const std::string& error :
        {read_field(line, "id", id), read_field(line, "prompt", prompt), read_field(line, "format", format),
         read_field(line, "seed", seed), read_field(line, "steps", steps, 1),
-        read_field(line, "guidance_scale", guidance), read_field(line, "height", height, 1),
+        read_field(line, "guidance_scale", guidance), read_field(line, "guidance_scale_2", guidance_2),
+        read_field(line, "height", height, 1),
         read_field(line, "width", width, 1), read_field(line, "frames", frames, 1),
         read_field(line, "negative_prompt", negative), read_field(line, "cache", cache)}) {
     if (!error.empty()) return error;
@@ -79,6 +82,7 @@ std::string parse_job(const nlohmann::json& line, BatchJob& job) {
   if (negative) job.request.negative_prompt = negative;
   if (steps) job.request.steps = steps;
   if (guidance) job.request.guidance_scale = guidance;
+  if (guidance_2) job.request.guidance_scale_2 = guidance_2;
   if (seed) job.request.seed = *seed;
   if (height) job.request.height = height;
   if (width) job.request.width = width;

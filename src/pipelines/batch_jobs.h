@@ -23,9 +23,10 @@ struct BatchJob {
   std::string error;                 // why the line is not a valid job (then it is recorded as failed)
 };
 
-// Fields a job line may have: prompt (required), id, negative_prompt, steps, guidance_scale, seed, height,
-// width, frames, cache, format, loras (a list of "PATH[:SCALE]"). What a line leaves out comes from `defaults` (the batch's flags). Blank
-// lines are skipped; a malformed line becomes a job with `error` set. Throws only when the file cannot be read.
+// Fields a job line may have: prompt (required), id, negative_prompt, steps, guidance_scale, guidance_scale_2,
+// seed, height, width, frames, cache, format, loras (a list of "PATH[:SCALE]"). What a line leaves out comes from
+// `defaults` (the batch's flags). Blank lines are skipped; a malformed line becomes a job with `error` set. Throws
+// only when the file cannot be read.
 std::vector<BatchJob> read_batch_jobs(const std::string& path, const GenerationRequest& defaults,
                                       const std::optional<std::string>& default_cache, const std::string& default_format);
 

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -19,6 +20,10 @@ bool faster_cache_enabled(Model& model) {
   return cache_enabled(model) && cache_method_name(cache_session(model)->config()) == "faster_cache";
 }
 
+bool any_faster_cache(const std::vector<Model*>& models) {
+  return std::any_of(models.begin(), models.end(), [](Model* model) { return faster_cache_enabled(*model); });
+}
+
 bool guidance_distilled(Model& model) {
   return std::get<FasterCacheConfig>(cache_session(model)->config()).is_guidance_distilled;
 }
@@ -30,8 +35,10 @@ void check_embeddings(const at::Tensor& embeddings, const char* name, const at::
 }
 
 // Every combination that would run but compute something else than asked is refused here, before step 0.
-void validate(Model& model, const DenoiseInputs& inputs, const DenoiseOptions& options, GuidanceMode mode,
-              bool cfg_parallel) {
+void validate(const std::vector<Model*>& models, const DenoiseInputs& inputs, const DenoiseOptions& options,
+              GuidanceMode mode, bool cfg_parallel) {
+  TESSERA_CHECK(!models.empty() && std::find(models.begin(), models.end(), nullptr) == models.end(),
+                "the denoising loop needs at least one model, and no null one");
   TESSERA_CHECK(inputs.latents.defined() && inputs.latents.dim() == 5,
                 "latents must be [batch, channels, frames, height, width], got ",
                 inputs.latents.defined() ? inputs.latents.sizes() : at::IntArrayRef{});
@@ -49,7 +56,8 @@ void validate(Model& model, const DenoiseInputs& inputs, const DenoiseOptions& o
                   "negative_prompt_embeds have text dim ", inputs.negative_prompt_embeds.size(2),
                   ", prompt_embeds ", inputs.prompt_embeds.size(2), "; both must come from the same text encoder");
   }
-  if (faster_cache_enabled(model) && !guidance_distilled(model)) {
+  for (Model* model : models) {
+    if (!faster_cache_enabled(*model) || guidance_distilled(*model)) continue;
     // Its hooks take the first half of the batch for the unconditional branch.
     TESSERA_CHECK(guidance && mode == GuidanceMode::batch && !cfg_parallel,
                   "faster_cache rebuilds the unconditional branch from the conditional one inside one forward on "
@@ -75,6 +83,15 @@ void enter_context(Model& model, bool cached, const char* name) {
   if (cached) cache_context(model, name);
 }
 
+// The step's model, checked: one of the generation's, with a valid guidance scale.
+StepModel step_model(const DenoiseModels& models, double timestep) {
+  const StepModel step = models.for_step(timestep);
+  TESSERA_CHECK(std::find(models.models.begin(), models.models.end(), step.model) != models.models.end(),
+                "the step at timestep ", timestep, " got a model that is not one of the generation's");
+  check_guidance_scale(step.guidance_scale);
+  return step;
+}
+
 }  // namespace
 
 at::Tensor predict_as_is(Model& model, const at::Tensor& latents, double timestep, const at::Tensor& text) {
@@ -96,16 +113,27 @@ GuidanceMode parse_guidance_mode(const std::string& name) {
 }
 
 at::Tensor denoise(Model& model, Scheduler& scheduler, const DenoiseInputs& inputs, const DenoiseOptions& options) {
+  const double scale = options.guidance_scale;
+  return denoise({.models = {&model}, .for_step = [&model, scale](double) { return StepModel{&model, scale}; }},
+                 scheduler, inputs, options);
+}
+
+at::Tensor denoise(const DenoiseModels& models, Scheduler& scheduler, const DenoiseInputs& inputs,
+                   const DenoiseOptions& options) {
   const bool cfg_parallel = options.cfg_group != nullptr && options.cfg_group->size() > 1;
   GuidanceMode mode = options.guidance_mode;
   if (mode == GuidanceMode::automatic) {
-    mode = faster_cache_enabled(model) ? GuidanceMode::batch : GuidanceMode::sequential;
+    mode = any_faster_cache(models.models) ? GuidanceMode::batch : GuidanceMode::sequential;
   }
-  validate(model, inputs, options, mode, cfg_parallel);
+  validate(models.models, inputs, options, mode, cfg_parallel);
+  TESSERA_CHECK(models.for_step != nullptr, "the denoising loop needs a function that gives each step's model");
   const bool guidance = options.guidance_scale > 1.0;
-  const bool cached = cache_enabled(model);
   // A new generation: a reference or residual of the previous one would decide or replace this one's blocks.
-  if (cached) reset_cache(model);
+  // Every model's cache starts clean, so a model that first runs at a later step (Wan2.2's low-noise expert)
+  // starts from nothing, as it would on its own.
+  for (Model* model : models.models) {
+    if (cache_enabled(*model)) reset_cache(*model);
+  }
   const c10::ScalarType model_dtype = inputs.prompt_embeds.scalar_type();
 
   if (inputs.sigmas.empty()) {
@@ -125,6 +153,10 @@ at::Tensor denoise(Model& model, Scheduler& scheduler, const DenoiseInputs& inpu
   for (int64_t step = 0; step < options.steps; ++step) {
     const auto start = std::chrono::steady_clock::now();
     const double t = timesteps[step].item<double>();
+    // The same timestep on every rank picks the same model, so cache decisions stay collective.
+    const StepModel current = step_model(models, t);
+    Model& model = *current.model;
+    const bool cached = cache_enabled(model);
     if (cached) set_cache_timestep(model, t);  // PAB and FasterCache decide by the timestep
     const at::Tensor input = scheduler.scale_model_input(latents, t).to(model_dtype);
     at::Tensor prediction;
@@ -136,21 +168,21 @@ at::Tensor denoise(Model& model, Scheduler& scheduler, const DenoiseInputs& inpu
       enter_context(model, cached, conditional ? "cond" : "uncond");
       const at::Tensor branch =
           predict(model, input, t, conditional ? inputs.prompt_embeds : inputs.negative_prompt_embeds);
-      prediction = combine_guidance(*options.cfg_group, branch.to(latents.scalar_type()), options.guidance_scale);
+      prediction = combine_guidance(*options.cfg_group, branch.to(latents.scalar_type()), current.guidance_scale);
     } else if (mode == GuidanceMode::batch) {
       // Unconditional first, as diffusers concatenates it (and as FasterCache's hooks expect).
       enter_context(model, cached, "cond_uncond");
       const auto both = predict(model, at::cat({input, input}), t, both_embeds)
                             .to(latents.scalar_type())
                             .chunk(2, 0);
-      prediction = classifier_free_guidance(both[1], both[0], options.guidance_scale);
+      prediction = classifier_free_guidance(both[1], both[0], current.guidance_scale);
     } else {
       enter_context(model, cached, "cond");
       const at::Tensor conditional = predict(model, input, t, inputs.prompt_embeds).to(latents.scalar_type());
       enter_context(model, cached, "uncond");
       const at::Tensor unconditional =
           predict(model, input, t, inputs.negative_prompt_embeds).to(latents.scalar_type());
-      prediction = classifier_free_guidance(conditional, unconditional, options.guidance_scale);
+      prediction = classifier_free_guidance(conditional, unconditional, current.guidance_scale);
     }
     latents = scheduler.step(prediction, t, latents);
     if (options.on_step) {

@@ -60,7 +60,10 @@ struct DenoiseProgress {
 
 struct DenoiseOptions {
   int steps = 50;
-  double guidance_scale = 5.0;  // classifier-free guidance when > 1: uncond + scale * (cond - uncond)
+  // Classifier-free guidance when > 1: uncond + scale * (cond - uncond). With one model per step
+  // (DenoiseModels), this scale decides whether the two branches run at all (as diffusers' WanPipeline decides
+  // from its first guidance_scale), and each step combines them with its StepModel's scale.
+  double guidance_scale = 5.0;
   GuidanceMode guidance_mode = GuidanceMode::automatic;
   // The CFG-parallel group (DeviceMesh::cfg()) when it has 2 ranks: this rank runs only its branch and the
   // predictions are combined once per step. Null (or a group of 1) runs both branches here.
@@ -68,10 +71,28 @@ struct DenoiseOptions {
   std::function<void(const DenoiseProgress&)> on_step;
 };
 
+// The model one step runs, and the scale that combines its two guidance branches.
+struct StepModel {
+  Model* model = nullptr;
+  double guidance_scale = 1.0;
+};
+
+// The models of a generation and which one runs each step, chosen by the step's timestep: a pipeline with one
+// transformer gives it at every step; Wan2.2 gives its high-noise expert above a boundary and its low-noise one
+// below. The loop knows no family: it asks `for_step` and runs what it gets.
+struct DenoiseModels {
+  std::vector<Model*> models;  // every model a step may get; each one's cache is checked and reset before step 0
+  std::function<StepModel(double timestep)> for_step;
+};
+
 // Runs `options.steps` steps of `scheduler` (set_timesteps is called here) and returns the final latents, in
 // the dtype of `inputs.latents`. The model sees the latents in the dtype of the prompt embeddings. When a cache
-// is enabled on `model`, it is reset first (each call is a new generation: no reference, residual, counter or
-// record of an earlier one is used), and its timestep is set before each step.
+// is enabled on a model, it is reset first (each call is a new generation: no reference, residual, counter or
+// record of an earlier one is used), and its timestep is set before each step that model runs. Each model keeps
+// its own cache: a step caches, and decides, only from the earlier steps of its own model.
+at::Tensor denoise(const DenoiseModels& models, Scheduler& scheduler, const DenoiseInputs& inputs,
+                   const DenoiseOptions& options);
+// One model at every step, with options.guidance_scale.
 at::Tensor denoise(Model& model, Scheduler& scheduler, const DenoiseInputs& inputs, const DenoiseOptions& options);
 
 }  // namespace tessera

@@ -20,6 +20,8 @@ struct GenerationRequest {
   std::optional<std::string> negative_prompt;
   std::optional<int> steps;
   std::optional<double> guidance_scale;
+  // The second expert's scale (Wan2.2's low-noise transformer_2); only a two-expert folder takes it.
+  std::optional<double> guidance_scale_2;
   uint64_t seed = 0;
   std::optional<int64_t> height, width, frames;
 };
@@ -29,6 +31,9 @@ struct Generation {
   std::string prompt, negative_prompt;
   int steps = 0;
   double guidance_scale = 0;
+  // Set for a folder with two experts (the request's, else guidance_scale, as diffusers defaults it); unset
+  // otherwise.
+  std::optional<double> guidance_scale_2;
   uint64_t seed = 0;
   int64_t height = 0, width = 0, frames = 0;
 };

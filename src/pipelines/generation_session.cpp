@@ -16,19 +16,33 @@ namespace tessera {
 GenerationSession::GenerationSession(std::unique_ptr<Pipeline> pipeline, std::shared_ptr<DeviceMesh> mesh,
                                      GuidanceMode guidance_mode)
     : pipeline_(std::move(pipeline)), mesh_(std::move(mesh)), guidance_mode_(guidance_mode) {
-  Model& transformer = pipeline_->transformer();
-  enable_parallelism(transformer, transformer.context_parallel_plan(), mesh_);
+  // Every expert runs over the same mesh, each with hooks of its own.
+  for (const PipelineTransformer& transformer : pipeline_->transformers()) {
+    enable_parallelism(*transformer.model, transformer.model->context_parallel_plan(), mesh_);
+  }
 }
 
 GenerationSession::~GenerationSession() = default;
 
 void GenerationSession::use_cache(const std::optional<std::string>& spec) {
   if (spec == cache_spec_) return;
-  Model& transformer = pipeline_->transformer();
-  if (cache_spec_) disable_cache(transformer);
+  const auto& transformers = pipeline_->transformers();
+  if (cache_spec_) {
+    for (const PipelineTransformer& transformer : transformers) disable_cache(*transformer.model);
+  }
   cache_spec_.reset();
   if (spec) {
-    enable_cache(transformer, parse_cache_spec(*spec));
+    // One cache per expert: each has its own hooks and session, so one expert's residuals and references never
+    // stand in for the other's.
+    const CacheConfig config = parse_cache_spec(*spec);
+    size_t enabled = 0;
+    try {
+      for (; enabled < transformers.size(); ++enabled) enable_cache(*transformers[enabled].model, config);
+    } catch (...) {
+      // All experts or none: a later spec must not find a cache left on the first.
+      for (size_t i = 0; i < enabled; ++i) disable_cache(*transformers[i].model);
+      throw;
+    }
     cache_spec_ = spec;
   }
 }

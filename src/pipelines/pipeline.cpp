@@ -61,6 +61,16 @@ void check_size(const char* name, int64_t value, int64_t multiple) {
                 below == above ? "" : " and " + std::to_string(above));
 }
 
+// A second guidance scale is the low-noise expert's: a folder that denoises with one transformer has no use for
+// it, and diffusers' WanPipeline refuses it too (check_inputs) rather than ignore it.
+void check_guidance_scale_2_taken(const std::string& class_name, const std::string& dir, bool taken,
+                                  const GenerationRequest& request) {
+  TESSERA_CHECK(taken || !request.guidance_scale_2, "--guidance-scale-2 (guidance_scale_2) is the low-noise expert's "
+                "guidance scale of a two-expert folder (Wan2.2 A14B: transformer_2 and boundary_ratio in "
+                "model_index.json), but the ", class_name, " in ", dir, " denoises with one transformer; leave it "
+                "out and use --guidance-scale");
+}
+
 }  // namespace
 
 Pipeline::Pipeline() = default;
@@ -71,6 +81,18 @@ std::unique_ptr<Pipeline> Pipeline::load(const std::string& dir, c10::ScalarType
   std::unique_ptr<Pipeline> pipeline = make_pipeline(index);
   pipeline->load_parts(index, dtype, device);
   return pipeline;
+}
+
+std::vector<std::string> Pipeline::transformer_parts_of(const PipelineIndex& index) {
+  // No check_index: a folder the family refuses to run (Wan2.2 TI2V) can still have its transformer described.
+  return make_pipeline(index)->transformer_parts(index);
+}
+
+void Pipeline::check_folder_request(const std::string& dir, const GenerationRequest& request) {
+  const PipelineIndex index = read_pipeline_index(dir);
+  const std::unique_ptr<Pipeline> family = make_pipeline(index);
+  family->check_index(index);
+  check_guidance_scale_2_taken(index.class_name, index.dir, family->switches_experts(index), request);
 }
 
 void Pipeline::load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10::Device device) {
@@ -84,16 +106,36 @@ void Pipeline::load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10
   scheduler_ = load_scheduler(index.part_dir("scheduler"));
   check_scheduler_class(index, *scheduler_);
   check_scheduler(index);
-  const PartConfig transformer = checked_part(index, "transformer");
-  TESSERA_CHECK(transformer.class_name() == transformer_class(), "the ", index.class_name,
-                " pipeline denoises with a ", transformer_class());
+  const std::vector<std::string> parts = transformer_parts(index);
+  TESSERA_INTERNAL_ASSERT(!parts.empty(), "a family denoises with at least one transformer");
+  std::vector<PartConfig> configs;
+  for (const std::string& part : parts) {
+    configs.push_back(checked_part(index, part));
+    TESSERA_CHECK(configs.back().class_name() == transformer_class(), "the ", index.class_name,
+                  " pipeline denoises with a ", transformer_class(), " (its ", part, ")");
+  }
+  takes_guidance_scale_2_ = switches_experts(index);
   decoder_ = load_decoder(index, device);
   text_encoder_ = load_text_encoder(index, dtype, device);
-  transformer_ = load_model(transformer, dtype, device);
+  for (size_t i = 0; i < parts.size(); ++i) {
+    transformers_.push_back({.part = parts[i], .model = load_model(configs[i], dtype, device)});
+  }
+  transformer_ = transformers_.front().model;
   layout_ = prepare(index);
 }
 
 int64_t Pipeline::default_frames(const GenerationRequest& /*request*/) const { return defaults_.frames; }
+
+StepModel Pipeline::step_model(const Generation& generation, double /*timestep*/) const {
+  return {.model = transformer_.get(), .guidance_scale = loop_guidance_scale(generation)};
+}
+
+Model* Pipeline::transformer_of(const std::string& part) const {
+  for (const PipelineTransformer& transformer : transformers_) {
+    if (transformer.part == part) return transformer.model.get();
+  }
+  return nullptr;
+}
 
 Generation Pipeline::resolve(const GenerationRequest& request) const {
   Generation generation;
@@ -101,6 +143,10 @@ Generation Pipeline::resolve(const GenerationRequest& request) const {
   generation.negative_prompt = request.negative_prompt.value_or(defaults_.negative_prompt);
   generation.steps = request.steps.value_or(defaults_.steps);
   generation.guidance_scale = request.guidance_scale.value_or(defaults_.guidance_scale);
+  check_guidance_scale_2_taken(class_name_, dir_, takes_guidance_scale_2_, request);
+  if (takes_guidance_scale_2_) {
+    generation.guidance_scale_2 = request.guidance_scale_2.value_or(generation.guidance_scale);
+  }
   generation.seed = request.seed;
   generation.height = request.height.value_or(defaults_.height);
   generation.width = request.width.value_or(defaults_.width);
@@ -117,6 +163,14 @@ Generation Pipeline::resolve(const GenerationRequest& request) const {
                 (generation.frames - 1) / frame_step * frame_step + 1, " and ",
                 ((generation.frames - 1) / frame_step + 1) * frame_step + 1);
   check_guidance_scale(generation.guidance_scale);
+  if (generation.guidance_scale_2) {
+    check_guidance_scale(*generation.guidance_scale_2);
+    // diffusers runs the guidance branches only when the first scale is above 1, and would ignore the second.
+    TESSERA_CHECK(generation.guidance_scale > 1.0 || *generation.guidance_scale_2 <= 1.0, "guidance_scale_2 ",
+                  *generation.guidance_scale_2, " asks for classifier-free guidance in the low-noise stage, but "
+                  "guidance_scale ", generation.guidance_scale, " (1 or less) turns guidance off for the whole "
+                  "generation; give a guidance scale above 1, or a guidance_scale_2 of 1 or less");
+  }
   check_size("height", generation.height, layout_.size_multiple);
   check_size("width", generation.width, layout_.size_multiple);
   return generation;
@@ -143,7 +197,10 @@ at::Tensor Pipeline::generate(const Generation& generation, DenoiseOptions loop,
                                      generator, at::kFloat);
   inputs.latents = (noise * scheduler_->init_noise_sigma()).to(device_);
   prepare_inputs(inputs, generation, text, noise);
-  const at::Tensor latents = denoise(*transformer_, *scheduler_, inputs, loop);
+  DenoiseModels models;
+  for (const PipelineTransformer& transformer : transformers_) models.models.push_back(transformer.model.get());
+  models.for_step = [&](double timestep) { return step_model(generation, timestep); };
+  const at::Tensor latents = denoise(models, *scheduler_, inputs, loop);
   return decoder_->decode_to_frames(latents.to(at::kFloat), decode_group)[0];
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 // Prompt in, frames out: the shared core of every pipeline family. It loads a diffusers-layout folder's parts
 // (pipeline_index.h: text encoder, transformer, scheduler, decoder), resolves and checks a request, draws the
-// seeded noise, runs the denoising loop (guidance, context parallelism and caches as enabled on the transformer)
-// and decodes. A family (WanPipeline, FluxPipeline, the embedded model's TesseraShapesPipeline, ...) is a
+// seeded noise, runs the denoising loop (guidance, context parallelism and caches as enabled on each transformer;
+// the family says which transformer runs each step) and decodes. A family (WanPipeline, FluxPipeline, the embedded model's TesseraShapesPipeline, ...) is a
 // subclass that owns its defaults, its checks, its latent layout and its prediction step, registered under
 // model_index.json's "_class_name" (pipeline_registry.h), as diffusers' DiffusionPipeline picks its class.
 #include <ATen/core/Tensor.h>
@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "src/pipelines/denoise_loop.h"
 #include "src/pipelines/generation_request.h"
@@ -26,18 +27,37 @@ class TextEncoder;
 struct PipelineIndex;
 struct PromptEmbeddings;
 
+// One transformer a pipeline denoises with: its part in the folder ("transformer", Wan2.2's "transformer_2") and
+// the model.
+struct PipelineTransformer {
+  std::string part;
+  std::shared_ptr<Model> model;
+};
+
 class Pipeline {
  public:
   // The family model_index.json names, with its parts loaded and checked. Throws tessera::Error naming the
   // folder, the part and its class for an unknown family or a missing or mismatched part.
   static std::unique_ptr<Pipeline> load(const std::string& dir, c10::ScalarType dtype, c10::Device device);
+  // What of `request` can be checked against the folder at `dir` from its model_index.json alone (the family's
+  // refusals, a second guidance scale for a folder with one transformer), before any part is loaded.
+  static void check_folder_request(const std::string& dir, const GenerationRequest& request);
+  // The folder's parts that load() loads as transformers (its family's transformer_parts), without loading them
+  // or running the family's other checks.
+  static std::vector<std::string> transformer_parts_of(const PipelineIndex& index);
   virtual ~Pipeline();
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
 
   const std::string& dir() const { return dir_; }
   const std::string& class_name() const { return class_name_; }
+  // The first transformer loaded; a family with experts has more (transformers()).
   Model& transformer() { return *transformer_; }
+  // Every transformer loaded, in the folder's order: whatever is enabled on a pipeline's transformer
+  // (parallelism, caches) is enabled on each of them.
+  const std::vector<PipelineTransformer>& transformers() const { return transformers_; }
+  // Whether a request may give guidance_scale_2 (a family that switches experts).
+  bool takes_guidance_scale_2() const { return takes_guidance_scale_2_; }
   const GenerationDefaults& defaults() const { return defaults_; }
   TextEncoder& text_encoder() { return *text_encoder_; }
 
@@ -67,6 +87,17 @@ class Pipeline {
   virtual void check_index(const PipelineIndex& index) const { (void)index; }
   // The transformer class this family denoises with.
   virtual std::string transformer_class() const = 0;
+  // The folder's parts that hold the transformers, in order, each checked to be a transformer_class() and loaded
+  // (the first becomes transformer_). One model: "transformer"; Wan2.2's experts: the two it lists.
+  virtual std::vector<std::string> transformer_parts(const PipelineIndex& index) const {
+    (void)index;
+    return {"transformer"};
+  }
+  // Whether the folder switches experts with a guidance scale each (a request may give guidance_scale_2).
+  virtual bool switches_experts(const PipelineIndex& index) const {
+    (void)index;
+    return false;
+  }
   // The scheduler this family steps with, checked once it is loaded.
   virtual void check_scheduler(const PipelineIndex& index) const { (void)index; }
   // Once every part is loaded: the latent layout (and whatever the family keeps from its parts).
@@ -77,8 +108,15 @@ class Pipeline {
   virtual void check_request(const GenerationRequest& request, const Generation& generation) const {
     (void)request, (void)generation;
   }
-  // The loop's classifier-free guidance scale (a guidance-distilled model takes it as an input instead: 1).
+  // The loop's classifier-free guidance scale (a guidance-distilled model takes it as an input instead: 1). It
+  // decides whether the guidance branches run at all.
   virtual double loop_guidance_scale(const Generation& generation) const { return generation.guidance_scale; }
+  // The transformer that denoises the step at `timestep`, and its guidance scale: the core asks it once per step
+  // (the same timestep on every rank gives the same answer). Default: the first transformer, with
+  // loop_guidance_scale; Wan2.2 picks an expert by the noise level.
+  virtual StepModel step_model(const Generation& generation, double timestep) const;
+  // The loaded transformer of `part`, or nullptr when the folder has none.
+  Model* transformer_of(const std::string& part) const;
   // The family's checks of how the loop is to run (e.g. a CFG-parallel group for a model without guidance).
   virtual void check_loop(const DenoiseOptions& loop) const { (void)loop; }
   // What the loop needs beyond latents and text: the family's schedule and prediction step.
@@ -90,7 +128,8 @@ class Pipeline {
   std::string dir_, class_name_;
   c10::ScalarType dtype_ = c10::ScalarType::Float;
   c10::Device device_{c10::kCPU};
-  std::shared_ptr<Model> transformer_;
+  std::shared_ptr<Model> transformer_;  // transformers_.front()
+  std::vector<PipelineTransformer> transformers_;
   std::unique_ptr<TextEncoder> text_encoder_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<LatentDecoder> decoder_;
@@ -100,6 +139,7 @@ class Pipeline {
   void load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10::Device device);
 
   LatentLayout layout_;
+  bool takes_guidance_scale_2_ = false;
 };
 
 }  // namespace tessera

@@ -34,6 +34,7 @@ class FlowMatchEulerDiscreteScheduler : public Scheduler {
 
   std::string class_name() const override { return "FlowMatchEulerDiscreteScheduler"; }
   const FlowMatchEulerDiscreteConfig& config() const { return config_; }
+  int num_train_timesteps() const override { return config_.num_train_timesteps; }
   double shift() const { return shift_; }
 
   at::Tensor scale_noise(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& noise) override;

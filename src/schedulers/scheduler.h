@@ -24,6 +24,8 @@ class Scheduler {
 
   // The diffusers class this scheduler reproduces, e.g. "UniPCMultistepScheduler".
   virtual std::string class_name() const = 0;
+  // The training schedule's length (config "num_train_timesteps"): Wan2.2's expert boundary is a fraction of it.
+  virtual int num_train_timesteps() const = 0;
 
   // Builds the schedule for `num_inference_steps` denoising steps and resets the generation state.
   // `mu` is the resolution-dependent shift; it is required exactly when the config enables

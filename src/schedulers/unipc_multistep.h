@@ -54,6 +54,7 @@ class UniPCMultistepScheduler : public Scheduler {
 
   std::string class_name() const override { return "UniPCMultistepScheduler"; }
   const UniPCMultistepConfig& config() const { return config_; }
+  int num_train_timesteps() const override { return config_.num_train_timesteps; }
 
   at::Tensor add_noise(const at::Tensor& original_samples, const at::Tensor& noise,
                        const at::Tensor& timesteps) override;

@@ -25,7 +25,9 @@ json read(const char* path) {
 std::vector<std::string> actions(const json& rank) {
   std::vector<std::string> lines;
   for (const auto& record : rank.at("records")) {
-    lines.push_back(record.at("context").get<std::string>() + " step " + std::to_string(record.at("step").get<int>()) +
+    // A pipeline's experts each keep their own steps: the model's name tells their records apart.
+    const std::string model = record.contains("model") ? record.at("model").get<std::string>() + " " : "";
+    lines.push_back(model + record.at("context").get<std::string>() + " step " + std::to_string(record.at("step").get<int>()) +
                     " block " + std::to_string(record.at("block").get<int>()) + " " +
                     record.at("action").get<std::string>());
   }

@@ -7,6 +7,7 @@
 #include "parity_check.h"
 #include "src/io/safetensors.h"
 #include "src/models/load_model.h"
+#include "tests/unit/error_message.h"
 
 namespace tessera::testing {
 namespace {
@@ -52,6 +53,59 @@ TEST_P(WanParity, WholeModel) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, WanParity,
                          ::testing::Values("odd_tokens", "uneven_rope", "temporal_patch", "per_token_timestep"));
+
+// Image-conditioned Wan (scripts/fixtures/wan_i2v.py): the image embedder, the blocks' image keys and values, and
+// FLF2V's position embedding over the first and last frame.
+class WanImageParity : public WanParity {
+ protected:
+  void SetUp() override {
+    dir_ = std::string(TESSERA_FIXTURES_DIR) + "/wan_i2v/" + GetParam();
+    model_ = load_model(dir_, at::kFloat, c10::Device(c10::kCPU));
+  }
+};
+
+TEST_P(WanImageParity, FirstBlockOnDiffusersInputs) {
+  // diffusers hands its block [image tokens, text tokens] in one tensor and splits them off again in attn2.
+  const at::Tensor conditioning = expected("block0_encoder_hidden_states");
+  const int64_t text_tokens = input("encoder_hidden_states").size(1);
+  const int64_t image_tokens = conditioning.size(1) - text_tokens;
+  const Outputs rotary = model_->at("rope")({{"hidden_states", input("hidden_states")}});
+  const Outputs output =
+      model_->at("blocks.0")({{"hidden_states", expected("block0_hidden_states")},
+                              {"encoder_hidden_states", conditioning.narrow(1, image_tokens, text_tokens)},
+                              {"encoder_hidden_states_image", conditioning.narrow(1, 0, image_tokens)},
+                              {"temb", expected("block0_temb")},
+                              {"freqs_cos", rotary.at(0)},
+                              {"freqs_sin", rotary.at(1)}});
+  EXPECT_TRUE(close_relative_to_scale(output.at(0), expected("block0_output")));
+}
+
+TEST_P(WanImageParity, WholeModel) {
+  const Outputs output = (*model_)({{"hidden_states", input("hidden_states")},
+                                    {"timestep", input("timestep")},
+                                    {"encoder_hidden_states", input("encoder_hidden_states")},
+                                    {"encoder_hidden_states_image", input("encoder_hidden_states_image")}});
+  EXPECT_TRUE(close_relative_to_scale(output.at(0), expected("sample")));
+}
+
+TEST_P(WanImageParity, RefusesAMissingOrMisshapenImage) {
+  const std::string missing = message_of([&] {
+    (*model_)({{"hidden_states", input("hidden_states")},
+               {"timestep", input("timestep")},
+               {"encoder_hidden_states", input("encoder_hidden_states")}});
+  });
+  EXPECT_TRUE(has(missing, "needs encoder_hidden_states_image")) << missing;
+  const at::Tensor image = input("encoder_hidden_states_image");
+  const std::string misshapen = message_of([&] {
+    (*model_)({{"hidden_states", input("hidden_states")},
+               {"timestep", input("timestep")},
+               {"encoder_hidden_states", input("encoder_hidden_states")},
+               {"encoder_hidden_states_image", at::cat({image, image})}});
+  });
+  EXPECT_FALSE(misshapen.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, WanImageParity, ::testing::Values("image_to_video", "first_last_frame"));
 
 }  // namespace
 }  // namespace tessera::testing

@@ -133,6 +133,46 @@ TEST_F(DenoiseLoop, SecondGenerationEqualsAFreshModels) {
   }
 }
 
+// One model per step (Wan2.2's experts): each step runs the model it is given with its guidance scale, and each
+// model's cache is its own, so the second model's first step is its step 0 and computes.
+TEST_F(DenoiseLoop, RunsEachStepsModelWithItsScaleAndCache) {
+  auto second = load_model(kFixtures + "/wan/uneven_rope", at::kFloat, c10::Device(c10::kCPU));  // same weights
+  scheduler_->set_timesteps(4);
+  const double boundary = scheduler_->timesteps()[2].item<double>();  // steps 0 and 1 above it
+  const auto switching = [&](Model* high, Model* low) {
+    return DenoiseModels{.models = {high, low}, .for_step = [=](double t) {
+                           return t > boundary ? StepModel{high, 5.0} : StepModel{low, 2.0};
+                         }};
+  };
+  const DenoiseOptions options = options_with(4, 5.0, GuidanceMode::sequential);
+  const at::Tensor one_model = denoise(switching(model_.get(), model_.get()), *scheduler_, inputs_, options);
+  const at::Tensor two_models = denoise(switching(model_.get(), second.get()), *scheduler_, inputs_, options);
+  EXPECT_TRUE(at::equal(two_models, one_model));
+  EXPECT_FALSE(at::equal(two_models, run(options)));  // the second scale was used
+
+  for (Model* model : {static_cast<Model*>(model_.get()), static_cast<Model*>(second.get())}) {
+    enable_cache(*model, FirstBlockCacheConfig{1.0});  // reuse whenever there is a reference
+  }
+  denoise(switching(model_.get(), second.get()), *scheduler_, inputs_, options);
+  const auto first_block = [](Model& model) {
+    std::vector<std::string> lines;
+    for (const CacheRecord& record : cache_records(model)) {
+      if (record.block != 1) continue;  // FirstBlockCache always computes block 0
+      lines.push_back(record.context + " " + std::to_string(record.step) + " " + to_string(record.action));
+    }
+    return lines;
+  };
+  const std::vector<std::string> expected = {"cond 0 computed", "uncond 0 computed", "cond 1 skipped",
+                                             "uncond 1 skipped"};
+  EXPECT_EQ(first_block(*model_), expected);
+  EXPECT_EQ(first_block(*second), expected);
+
+  const DenoiseModels stray{.models = {model_.get()},
+                            .for_step = [&](double) { return StepModel{second.get(), 5.0}; }};
+  EXPECT_TRUE(has(message_of([&] { denoise(stray, *scheduler_, inputs_, options_with(2, 5.0)); }),
+                  "got a model that is not one of the generation's"));
+}
+
 TEST_F(DenoiseLoop, AutomaticModeBatchesForFasterCache) {
   enable_cache(*model_, FasterCacheConfig{});
   const at::Tensor latents = run(options_with(3, 5.0));

@@ -34,11 +34,31 @@ TEST(WanConfig, ReadsDiffusersKeysWithTheirDefaults) {
 TEST(WanConfig, RefusesWhatWouldChangeTheArchitecture) {
   EXPECT_NE(error_of({{"window_size", {-1, -1}}}).find("unknown WanTransformer3DModel config key \"window_size\""),
             std::string::npos);
-  EXPECT_NE(error_of({{"image_dim", 1280}}).find("image-to-video"), std::string::npos);
+  // Image conditioning comes whole (image_dim with added_kv_proj_dim = the inner dim), as diffusers builds it.
+  EXPECT_NE(error_of({{"image_dim", 1280}}).find("\"image_dim\" without \"added_kv_proj_dim\""), std::string::npos);
+  EXPECT_NE(error_of({{"added_kv_proj_dim", 5120}}).find("without \"image_dim\""), std::string::npos);
+  EXPECT_NE(error_of({{"image_dim", 1280}, {"added_kv_proj_dim", 1280}}).find("must be the inner dim"),
+            std::string::npos);
+  EXPECT_NE(error_of({{"pos_embed_seq_len", 514}}).find("needs \"image_dim\""), std::string::npos);
+  EXPECT_NE(error_of({{"image_dim", 1280}, {"added_kv_proj_dim", 5120}, {"pos_embed_seq_len", 513}}).find("even"),
+            std::string::npos);
   EXPECT_NE(error_of({{"qk_norm", "layer_norm"}}).find("qk_norm"), std::string::npos);
   EXPECT_NE(error_of({{"num_layers", -2}}).find("\"num_layers\" must be an integer from 1 to"), std::string::npos);
   EXPECT_NE(error_of({{"patch_size", {1, 2}}}).find("three integers"), std::string::npos);
   EXPECT_NE(error_of({{"attention_head_dim", 5}}).find("even"), std::string::npos);
+}
+
+// Wan2.1-I2V-14B-480P's transformer config: the image embedder and the blocks' image keys are built.
+TEST(WanConfig, ReadsTheImageToVideoKeys) {
+  const WanConfig i2v = wan_config_from_json(
+      {{"image_dim", 1280}, {"added_kv_proj_dim", 5120}, {"in_channels", 36}, {"out_channels", 16}});
+  EXPECT_TRUE(i2v.image_conditioned());
+  EXPECT_EQ(i2v.added_kv_proj_dim, 5120);
+  EXPECT_EQ(i2v.pos_embed_seq_len, 0);
+  EXPECT_EQ(wan_config_from_json({{"image_dim", 1280}, {"added_kv_proj_dim", 5120}, {"pos_embed_seq_len", 514}})
+                .pos_embed_seq_len,
+            514);  // FLF2V: 2 x 257 tokens
+  EXPECT_FALSE(wan_config_from_json({{"image_dim", nullptr}}).image_conditioned());
 }
 
 // Sizes are range-checked before they are used: an absurd one is an error naming the key, not a bad_alloc, a

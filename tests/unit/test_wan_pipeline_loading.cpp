@@ -1,6 +1,7 @@
 // A diffusers WanPipeline folder (the tiny one scripts/fixtures/wan_pipeline.py saves with save_pretrained):
 // its parts load behind the pipeline's interfaces, WanPipeline's defaults and frame rule apply, and a folder of
-// another Wan variant, a part of another class or a missing tokenizer file gives an error naming the fix.
+// another Wan variant, a part of another class or a missing tokenizer file gives an error naming the fix. Wan2.2's
+// two experts: test_wan22_pipeline.cpp.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -84,13 +85,22 @@ TEST(WanPipeline, FramesAreOnePlusAMultipleOfFourAndSizesMultiplesOfSixteen) {
   EXPECT_TRUE(has(height, "--height 40 is not a multiple of 16")) << height;
 }
 
-TEST_F(WanPipelineCopy, Wan22TwoExpertFolderIsRefusedWithWhatItIs) {
+TEST_F(WanPipelineCopy, TransformerTwoWithoutBoundaryIsNotLoaded) {
+  // diffusers' WanPipeline runs `transformer` at every step without a boundary_ratio, and never transformer_2.
   rewrite("model_index.json", R"("transformer_2": [
     null,
     null
   ])", R"("transformer_2": ["diffusers", "WanTransformer3DModel"])");
+  auto pipeline = load(copy());
+  ASSERT_EQ(pipeline->transformers().size(), 1U);
+  EXPECT_EQ(pipeline->transformers()[0].part, "transformer");
+  EXPECT_FALSE(pipeline->takes_guidance_scale_2());
+}
+
+TEST_F(WanPipelineCopy, Wan22Ti2vFolderIsRefusedWithWhatItIs) {
+  rewrite("model_index.json", R"("expand_timesteps": false)", R"("expand_timesteps": true)");
   const std::string message = message_of([&] { load(copy()); });
-  EXPECT_TRUE(has(message, "has a transformer_2: a Wan2.2 two-expert checkpoint")) << message;
+  EXPECT_TRUE(has(message, "sets expand_timesteps (Wan2.2 TI2V), which tessera does not run yet")) << message;
 }
 
 TEST_F(WanPipelineCopy, PartOfAnotherClassNamesBoth) {

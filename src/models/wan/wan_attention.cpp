@@ -10,7 +10,7 @@
 
 namespace tessera {
 
-WanAttention::WanAttention(int64_t dim, int64_t heads, double eps, bool is_cross_attention)
+WanAttention::WanAttention(int64_t dim, int64_t heads, double eps, bool is_cross_attention, int64_t added_kv_proj_dim)
     : heads_(heads), is_cross_attention_(is_cross_attention) {
   to_q_ = register_module("to_q", std::make_shared<Linear>(dim, dim));
   to_k_ = register_module("to_k", std::make_shared<Linear>(dim, dim));
@@ -21,6 +21,11 @@ WanAttention::WanAttention(int64_t dim, int64_t heads, double eps, bool is_cross
   to_out->push_back(torch::nn::Dropout(0.0));
   norm_q_ = register_module("norm_q", std::make_shared<RmsNorm>(dim, eps));
   norm_k_ = register_module("norm_k", std::make_shared<RmsNorm>(dim, eps));
+  if (added_kv_proj_dim > 0) {
+    add_k_proj_ = register_module("add_k_proj", std::make_shared<Linear>(added_kv_proj_dim, dim));
+    add_v_proj_ = register_module("add_v_proj", std::make_shared<Linear>(added_kv_proj_dim, dim));
+    norm_added_k_ = register_module("norm_added_k", std::make_shared<RmsNorm>(dim, eps));
+  }
 }
 
 Outputs WanAttention::forward_impl(Args& args) {
@@ -40,7 +45,15 @@ Outputs WanAttention::forward_impl(Args& args) {
   }
   AttentionOptions options;
   options.sequence_parallel = !is_cross_attention_;  // text keys are never split: cross-attention stays local
-  const at::Tensor attended = attention(q, k, v, options).output.flatten(2, 3).to(q.scalar_type());
+  at::Tensor attended = attention(q, k, v, options).output.flatten(2, 3).to(q.scalar_type());
+  if (const at::Tensor* image = args.get_if<at::Tensor>("encoder_hidden_states_image")) {
+    TESSERA_CHECK(add_k_proj_ != nullptr, "encoder_hidden_states_image given to an attention without image keys ",
+                  "(added_kv_proj_dim)");
+    // The image's keys are whole on every rank too: the image attention stays local like the text's.
+    const at::Tensor image_k = split_heads(norm_added_k_->forward(add_k_proj_->forward(*image)));
+    const at::Tensor image_v = split_heads(add_v_proj_->forward(*image));
+    attended = attended + attention(q, image_k, image_v, options).output.flatten(2, 3).to(q.scalar_type());
+  }
   return {to_out_->forward(attended)};
 }
 

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "common/check.h"
 #include "src/models/embeddings.h"
 
 namespace tessera {
@@ -18,7 +19,8 @@ struct TwoLinears : torch::nn::Module {
 
 }  // namespace
 
-WanConditionEmbedder::WanConditionEmbedder(int64_t dim, int64_t time_freq_dim, int64_t text_embed_dim)
+WanConditionEmbedder::WanConditionEmbedder(int64_t dim, int64_t time_freq_dim, int64_t text_embed_dim,
+                                           int64_t image_dim, int64_t pos_embed_seq_len)
     : time_freq_dim_(time_freq_dim) {
   auto time_embedder = register_module("time_embedder", std::make_shared<TwoLinears>(time_freq_dim, dim, dim));
   time_linear_1_ = time_embedder->linear_1;
@@ -27,6 +29,10 @@ WanConditionEmbedder::WanConditionEmbedder(int64_t dim, int64_t time_freq_dim, i
   auto text_embedder = register_module("text_embedder", std::make_shared<TwoLinears>(text_embed_dim, dim, dim));
   text_linear_1_ = text_embedder->linear_1;
   text_linear_2_ = text_embedder->linear_2;
+  if (image_dim > 0) {
+    image_embedder_ =
+        register_module("image_embedder", std::make_shared<WanImageEmbedding>(image_dim, dim, pos_embed_seq_len));
+  }
 }
 
 Outputs WanConditionEmbedder::forward_impl(Args& args) {
@@ -38,7 +44,12 @@ Outputs WanConditionEmbedder::forward_impl(Args& args) {
       time_linear_2_->forward(at::silu(time_linear_1_->forward(frequencies))).to(encoder_hidden_states.scalar_type());
   const at::Tensor timestep_proj = time_proj_->forward(at::silu(temb));
   const at::Tensor text = text_linear_2_->forward(at::gelu(text_linear_1_->forward(encoder_hidden_states), "tanh"));
-  return {temb, timestep_proj, text};
+  const at::Tensor* image = args.get_if<at::Tensor>("encoder_hidden_states_image");
+  if (image == nullptr) return {temb, timestep_proj, text};
+  TESSERA_CHECK(image_embedder_ != nullptr, "encoder_hidden_states_image given to a text-to-video Wan transformer ",
+                "(its config has no \"image_dim\"); use an image-to-video checkpoint");
+  return {temb, timestep_proj, text,
+          (*image_embedder_)({{"encoder_hidden_states_image", image->to(text.scalar_type())}}).at(0)};
 }
 
 }  // namespace tessera

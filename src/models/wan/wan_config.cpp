@@ -19,7 +19,7 @@ int64_t positive_integer(const nlohmann::json& value, const std::string& key) {
 }  // namespace
 
 std::vector<std::pair<std::string, std::string>> WanConfig::entries() const {
-  return {{"patch_size", "[" + std::to_string(patch_size[0]) + ", " + std::to_string(patch_size[1]) + ", " +
+  std::vector<std::pair<std::string, std::string>> entries{{"patch_size", "[" + std::to_string(patch_size[0]) + ", " + std::to_string(patch_size[1]) + ", " +
                              std::to_string(patch_size[2]) + "]"},
           {"num_attention_heads", std::to_string(num_attention_heads)},
           {"attention_head_dim", std::to_string(attention_head_dim)},
@@ -32,22 +32,26 @@ std::vector<std::pair<std::string, std::string>> WanConfig::entries() const {
           {"cross_attn_norm", cross_attn_norm ? "true" : "false"},
           {"eps", nlohmann::json(eps).dump()},
           {"rope_max_seq_len", std::to_string(rope_max_seq_len)}};
+  // The image conditioning only where the config has it (null otherwise), as a text-to-video folder reads.
+  for (const auto& [key, size] : {std::pair{"image_dim", image_dim}, std::pair{"added_kv_proj_dim", added_kv_proj_dim},
+                                  std::pair{"pos_embed_seq_len", pos_embed_seq_len}}) {
+    if (size > 0) entries.emplace_back(key, std::to_string(size));
+  }
+  return entries;
 }
 
 WanConfig wan_config_from_json(const nlohmann::json& config) {
   TESSERA_CHECK(config.is_object(), "WanTransformer3DModel config must be a JSON object");
   static const std::set<std::string> bookkeeping = {"_class_name", "_diffusers_version", "_name_or_path"};
-  static const std::set<std::string> image_conditioning = {"image_dim", "added_kv_proj_dim", "pos_embed_seq_len"};
   WanConfig result;
   bool out_channels_given = false;
   for (const auto& [key, value] : config.items()) {
     if (bookkeeping.count(key)) continue;
-    if (image_conditioning.count(key)) {
-      TESSERA_CHECK(value.is_null(), "WanTransformer3DModel config \"", key, "\" = ", value.dump(),
-                    " selects the image-to-video variant, which tessera does not build yet (text-to-video only)");
-      continue;
-    }
-    if (key == "patch_size") {
+    if (key == "image_dim" || key == "added_kv_proj_dim" || key == "pos_embed_seq_len") {
+      const int64_t size = value.is_null() ? 0 : positive_integer(value, key);
+      (key == "image_dim" ? result.image_dim : key == "added_kv_proj_dim" ? result.added_kv_proj_dim
+                                                                          : result.pos_embed_seq_len) = size;
+    } else if (key == "patch_size") {
       TESSERA_CHECK(value.is_array() && value.size() == 3, "WanTransformer3DModel config \"patch_size\" must be "
                     "three integers, got ", value.dump());
       for (int i = 0; i < 3; ++i) result.patch_size[i] = positive_integer(value[i], "patch_size");
@@ -95,6 +99,18 @@ WanConfig wan_config_from_json(const nlohmann::json& config) {
                 ", the widest model tessera builds");
   TESSERA_CHECK(result.freq_dim % 2 == 0, "WanTransformer3DModel config \"freq_dim\" must be even, got ",
                 result.freq_dim);
+  // The blocks' image keys and values project the image embedder's output, which is inner_dim wide; diffusers
+  // builds the two together (Wan2.1 I2V: image_dim 1280, added_kv_proj_dim 5120).
+  TESSERA_CHECK((result.image_dim > 0) == (result.added_kv_proj_dim > 0), "WanTransformer3DModel config gives ",
+                result.image_dim > 0 ? "\"image_dim\" without \"added_kv_proj_dim\"" : "\"added_kv_proj_dim\" without "
+                "\"image_dim\"", "; an image-to-video transformer has both (Wan2.1 I2V: 1280 and 5120)");
+  TESSERA_CHECK(result.added_kv_proj_dim == 0 || result.added_kv_proj_dim == result.inner_dim(),
+                "WanTransformer3DModel config \"added_kv_proj_dim\" = ", result.added_kv_proj_dim,
+                " must be the inner dim (num_attention_heads x attention_head_dim = ", result.inner_dim(),
+                "): the blocks' image keys project the image embedder's output");
+  TESSERA_CHECK(result.pos_embed_seq_len == 0 || (result.image_dim > 0 && result.pos_embed_seq_len % 2 == 0),
+                "WanTransformer3DModel config \"pos_embed_seq_len\" = ", result.pos_embed_seq_len, " needs ",
+                result.image_dim > 0 ? "to be even (the first and the last frame's tokens)" : "\"image_dim\"");
   return result;
 }
 

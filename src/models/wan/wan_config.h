@@ -23,13 +23,19 @@ struct WanConfig {
   bool cross_attn_norm = true;
   double eps = 1e-6;
   int64_t rope_max_seq_len = 1024;
+  // Image conditioning (Wan2.1 I2V, FLF2V), 0 where the config has null: the width of the image encoder's
+  // embeddings, the input width of the blocks' image key/value projections (the inner dim), and the learned
+  // position embedding over the first and last frame's tokens (FLF2V).
+  int64_t image_dim = 0;
+  int64_t added_kv_proj_dim = 0;
+  int64_t pos_embed_seq_len = 0;
 
+  bool image_conditioned() const { return image_dim > 0; }
   int64_t inner_dim() const { return num_attention_heads * attention_head_dim; }
   std::vector<std::pair<std::string, std::string>> entries() const;
 };
 
-// Unknown keys, and image-conditioning keys (image_dim, added_kv_proj_dim, pos_embed_seq_len: the I2V
-// variant, not built yet) are errors naming the key: a silently ignored key could change the architecture.
+// Unknown keys are errors naming the key: a silently ignored key could change the architecture.
 WanConfig wan_config_from_json(const nlohmann::json& config);
 
 }  // namespace tessera

@@ -4,6 +4,7 @@
 #include <torch/nn/modules/container/modulelist.h>
 
 #include <cmath>
+#include <utility>
 
 #include "common/check.h"
 #include "kernels/modulated_layer_norm.h"
@@ -20,11 +21,13 @@ WanTransformer3DModel::WanTransformer3DModel(WanConfig config) : config_(config)
       "patch_embedding", std::make_shared<Conv3d>(config_.in_channels, dim, std::array{patch[0], patch[1], patch[2]},
                                                   std::array{patch[0], patch[1], patch[2]}));
   condition_embedder_ = register_module(
-      "condition_embedder", std::make_shared<WanConditionEmbedder>(dim, config_.freq_dim, config_.text_dim));
+      "condition_embedder", std::make_shared<WanConditionEmbedder>(dim, config_.freq_dim, config_.text_dim,
+                                                                   config_.image_dim, config_.pos_embed_seq_len));
   auto blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < config_.num_layers; ++i) {
     blocks_.push_back(std::make_shared<WanTransformerBlock>(dim, config_.ffn_dim, config_.num_attention_heads,
-                                                            config_.cross_attn_norm, config_.eps));
+                                                            config_.cross_attn_norm, config_.eps,
+                                                            config_.added_kv_proj_dim));
     blocks->push_back(blocks_.back());
   }
   norm_out_ = register_module("norm_out", std::make_shared<Fp32LayerNorm>(dim, config_.eps, false));
@@ -43,6 +46,7 @@ ModelCapabilities WanTransformer3DModel::capabilities() const {
   declared.repeated_blocks = {"WanTransformerBlock"};
   declared.dtypes = {"float32", "bfloat16", "float16"};
   declared.inputs = {"hidden_states", "timestep", "encoder_hidden_states"};
+  if (config_.image_conditioned()) declared.inputs.push_back("encoder_hidden_states_image");
   return declared;
 }
 
@@ -97,7 +101,16 @@ Outputs WanTransformer3DModel::forward_impl(Args& args) {
                 timestep.sizes());
   const int64_t timestep_tokens = per_token ? timestep.size(1) : 0;
   if (per_token) timestep = timestep.flatten();
-  const Outputs conditions = (*condition_embedder_)({{"timestep", timestep}, {"encoder_hidden_states", text}});
+  Args condition_args{{"timestep", timestep}, {"encoder_hidden_states", text}};
+  const at::Tensor* image = args.get_if<at::Tensor>("encoder_hidden_states_image");
+  TESSERA_CHECK(image != nullptr || !config_.image_conditioned(), kClassName, " with \"image_dim\" ",
+                config_.image_dim, " is an image-to-video transformer: it needs encoder_hidden_states_image (the ",
+                "image encoder's embeddings)");
+  if (image != nullptr) condition_args.set("encoder_hidden_states_image", *image);
+  const Outputs conditions = (*condition_embedder_)(std::move(condition_args));
+  TESSERA_CHECK(image == nullptr || conditions.at(3).size(0) == batch, kClassName, ": encoder_hidden_states_image ",
+                image == nullptr ? c10::IntArrayRef{} : image->sizes(), " does not give one image sequence per sample (",
+                batch, config_.pos_embed_seq_len > 0 ? ", two images each" : "", ")");
   at::Tensor temb = conditions.at(0), timestep_proj = conditions.at(1);
   if (per_token) {
     temb = temb.unflatten(0, {-1, timestep_tokens});
@@ -107,12 +120,13 @@ Outputs WanTransformer3DModel::forward_impl(Args& args) {
   }
 
   for (const auto& block : blocks_) {
-    hidden_states = (*block)({{"hidden_states", hidden_states},
-                              {"encoder_hidden_states", conditions.at(2)},
-                              {"temb", timestep_proj},
-                              {"freqs_cos", rotary.at(0)},
-                              {"freqs_sin", rotary.at(1)}})
-                        .at(0);
+    Args block_args{{"hidden_states", hidden_states},
+                    {"encoder_hidden_states", conditions.at(2)},
+                    {"temb", timestep_proj},
+                    {"freqs_cos", rotary.at(0)},
+                    {"freqs_sin", rotary.at(1)}};
+    if (image != nullptr) block_args.set("encoder_hidden_states_image", conditions.at(3));
+    hidden_states = (*block)(std::move(block_args)).at(0);
   }
 
   const auto shift_scale = per_token ? (scale_shift_table_.unsqueeze(0) + temb.unsqueeze(2)).chunk(2, 2)

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <utility>
 
 #include "kernels/gated_residual.h"
 #include "kernels/modulated_layer_norm.h"
@@ -11,11 +12,11 @@
 namespace tessera {
 
 WanTransformerBlock::WanTransformerBlock(int64_t dim, int64_t ffn_dim, int64_t num_heads, bool cross_attn_norm,
-                                         double eps)
+                                         double eps, int64_t added_kv_proj_dim)
     : cross_attn_norm_(cross_attn_norm), eps_(eps) {
   norm1_ = register_module("norm1", std::make_shared<Fp32LayerNorm>(dim, eps, false));
   attn1_ = register_module("attn1", std::make_shared<WanAttention>(dim, num_heads, eps, false));
-  attn2_ = register_module("attn2", std::make_shared<WanAttention>(dim, num_heads, eps, true));
+  attn2_ = register_module("attn2", std::make_shared<WanAttention>(dim, num_heads, eps, true, added_kv_proj_dim));
   if (cross_attn_norm_) norm2_ = register_module("norm2", std::make_shared<Fp32LayerNorm>(dim, eps, true));
   ffn_ = register_module("ffn", std::make_shared<FeedForward>(dim, ffn_dim));
   norm3_ = register_module("norm3", std::make_shared<Fp32LayerNorm>(dim, eps, false));
@@ -51,9 +52,11 @@ Outputs WanTransformerBlock::forward_impl(Args& args) {
 
   const at::Tensor cross_input =
       cross_attn_norm_ ? norm2_->forward(hidden_states.to(at::kFloat)).to(dtype) : hidden_states;
-  hidden_states = hidden_states + (*attn2_)({{"hidden_states", cross_input},
-                                             {"encoder_hidden_states", args.tensor("encoder_hidden_states")}})
-                                      .at(0);
+  Args cross_args{{"hidden_states", cross_input}, {"encoder_hidden_states", args.tensor("encoder_hidden_states")}};
+  if (const at::Tensor* image = args.get_if<at::Tensor>("encoder_hidden_states_image")) {
+    cross_args.set("encoder_hidden_states_image", *image);
+  }
+  hidden_states = hidden_states + (*attn2_)(std::move(cross_args)).at(0);
 
   const at::Tensor ffn_input = modulated_layer_norm(hidden_states, c_scale_msa, c_shift_msa, eps_, Rounding::once);
   const at::Tensor ffn_output = (*ffn_)({{"hidden_states", ffn_input}}).at(0);

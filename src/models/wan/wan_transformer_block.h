@@ -10,10 +10,12 @@ namespace tessera {
 // WanTransformerBlock ("blocks.N"): adaLN-modulated self-attention, cross-attention to the text, and
 // a modulated feed-forward, each added to the residual stream.
 // Arguments: hidden_states [B, S, dim], encoder_hidden_states [B, L, dim], temb (the six modulation vectors,
-// [B, 6, dim], or [B, S, 6, dim] for per-token timesteps), freqs_cos, freqs_sin. Output 0: hidden_states.
+// [B, 6, dim], or [B, S, 6, dim] for per-token timesteps), freqs_cos, freqs_sin, and for an image-conditioned
+// model encoder_hidden_states_image [B, L', dim] (the cross-attention's image keys). Output 0: hidden_states.
 class WanTransformerBlock : public Module {
  public:
-  WanTransformerBlock(int64_t dim, int64_t ffn_dim, int64_t num_heads, bool cross_attn_norm, double eps);
+  WanTransformerBlock(int64_t dim, int64_t ffn_dim, int64_t num_heads, bool cross_attn_norm, double eps,
+                      int64_t added_kv_proj_dim = 0);
 
   // The argument under which the block takes its attention input already computed.
   static constexpr const char* kAttentionInput = "attention_input";

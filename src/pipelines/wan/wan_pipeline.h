@@ -1,8 +1,12 @@
 #pragma once
-// diffusers' WanPipeline (Wan2.1 text-to-video): UMT5, WanTransformer3DModel, UniPC or flow-matching Euler, the Wan
-// VAE, classifier-free guidance. The Wan2.2 variants a published folder may hold are refused before loading.
+// diffusers' WanPipeline: UMT5, WanTransformer3DModel, UniPC or flow-matching Euler, the Wan VAE, classifier-free
+// guidance. Wan2.1 denoises with one transformer; Wan2.2 A14B with two experts, `transformer` for the high-noise
+// steps (timestep >= boundary_ratio * num_train_timesteps, with guidance_scale) and `transformer_2` for the rest
+// (with guidance_scale_2). Wan2.2 TI2V (expand_timesteps) is refused before loading.
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "src/pipelines/pipeline.h"
 
@@ -15,11 +19,25 @@ class WanPipeline : public Pipeline {
  protected:
   void check_index(const PipelineIndex& index) const override;
   std::string transformer_class() const override;
+  std::vector<std::string> transformer_parts(const PipelineIndex& index) const override;
+  bool switches_experts(const PipelineIndex& index) const override;
   LatentLayout prepare(const PipelineIndex& index) override;
+  void check_request(const GenerationRequest& request, const Generation& generation) const override;
+  StepModel step_model(const Generation& generation, double timestep) const override;
 
   // The layout of a Wan transformer whose input has `extra_channels` channels beyond the latents (a family built
-  // on Wan that appends its own inputs to the latents).
-  LatentLayout wan_layout(const PipelineIndex& index, int64_t extra_channels, const std::string& extra_what) const;
+  // on Wan that appends its own inputs to the latents). Every expert must take the same layout.
+  LatentLayout wan_layout(const PipelineIndex& index, int64_t extra_channels, const std::string& extra_what);
+
+ private:
+  // Whether the step at `timestep` is the high-noise expert's ("transformer", at or above the boundary) rather
+  // than the low-noise one's ("transformer_2").
+  bool high_noise(double timestep) const;
+
+  // boundary_ratio * num_train_timesteps, in float32 as diffusers compares it with the step's timestep; unset
+  // without a boundary_ratio (one transformer for every step).
+  std::optional<float> boundary_timestep_;
+  double boundary_ratio_ = 0;
 };
 
 }  // namespace tessera
