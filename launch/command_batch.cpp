@@ -14,6 +14,7 @@
 #include "launch/cli_options.h"
 #include "launch/commands.h"
 #include "launch/generation_options.h"
+#include "launch/lora_flags.h"
 #include "launch/parallel_options.h"
 #include "launch/progress_bar.h"
 #include "parallel/communicator.h"
@@ -54,7 +55,7 @@ Layout data_parallel_layout(const cxxopts::ParseResult& parsed, int world_size, 
 }
 
 // One job on this rank's group; the result is meaningful on the group's rank 0 (which wrote the output).
-BatchResult run_job(GenerationSession& session, const BatchJob& job, const std::string& out_dir,
+BatchResult run_job(GenerationSession& session, cli::BatchLoras& loras, const BatchJob& job, const std::string& out_dir,
                     const io::FrameWriteOptions& write_options, bool group_leader) {
   BatchResult result;
   result.id = job.id;
@@ -62,6 +63,7 @@ BatchResult run_job(GenerationSession& session, const BatchJob& job, const std::
   try {
     // Everything here is decided from the job line alone, so every rank of the group fails alike.
     const Generation generation = session.pipeline().resolve(job.request);
+    loras.use(job.loras);
     session.use_cache(job.cache);
     const auto generated = session.run(generation);
     result.seconds = generated.seconds;
@@ -92,10 +94,10 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   auto options = cli::make_options(
       "batch", "Generate one output per line of a JSONL jobs file ({\"prompt\": ..., \"id\": ..., and any generate "
                "option as steps, guidance_scale, guidance_scale_2, seed, height, width, frames, negative_prompt, "
-               "cache, format}). The world is --dp groups, each running context parallelism (--ulysses x --ring x "
-               "--cfg ranks); without --dp, the groups take the ranks the degrees given leave (no degree: one group "
-               "per rank), and with --dp, degrees left out fill each group as in generate. The model is loaded "
-               "once. Results go to OUT_DIR/results.jsonl, one line per job; rerunning the same command skips "
+               "cache, format, loras}). The world is --dp groups, each running context parallelism (--ulysses x "
+               "--ring x --cfg ranks); without --dp, the groups take the ranks the degrees given leave (no degree: "
+               "one group per rank), and with --dp, degrees left out fill each group as in generate. The model is "
+               "loaded once. Results go to OUT_DIR/results.jsonl, one line per job; rerunning the same command skips "
                "finished jobs. The flags below are the defaults of every job.");
   options.add_options("batch")
       ("jobs", "the JSONL jobs file", cxxopts::value<std::string>())
@@ -166,8 +168,13 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   auto mesh = std::make_shared<DeviceMesh>(group_world, layout.config);
   const bool group_leader = group_world->rank() == 0;
   const c10::Device device = cli::torch_device(binding);
-  GenerationSession session(Pipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device), mesh,
-                            flags.guidance_mode);
+  const std::vector<lora::ScaledLora> loras = lora::read_loras(flags.loras);  // a bad file stops us before loading
+  std::unique_ptr<Pipeline> pipeline =
+      Pipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device);
+  const bool per_job_loras =
+      std::any_of(jobs.begin(), jobs.end(), [](const BatchJob& job) { return job.loras.has_value(); });
+  cli::BatchLoras batch_loras(pipeline->transformer(), flags.loras, loras, per_job_loras, rank0);
+  GenerationSession session(std::move(pipeline), mesh, flags.guidance_mode);
 
   const auto total = static_cast<int64_t>(pending.size());
   const int64_t rounds = (total + layout.groups - 1) / layout.groups;
@@ -177,7 +184,7 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
     const int64_t index = round * layout.groups + layout.group;
     std::string line;
     if (index < total) {
-      const BatchResult result = run_job(session, *pending[index], out_dir, flags.write, group_leader);
+      const BatchResult result = run_job(session, batch_loras, *pending[index], out_dir, flags.write, group_leader);
       if (group_leader) line = result.to_json_line();
     }
     const std::string lines = gather_lines(*books, line);

@@ -10,6 +10,7 @@
 #include "launch/cli_options.h"
 #include "launch/commands.h"
 #include "launch/generation_options.h"
+#include "launch/lora_flags.h"
 #include "launch/parallel_options.h"
 #include "parallel/device_mesh.h"
 #include "parallel/mpi_runtime.h"
@@ -51,7 +52,9 @@ int run_generate(int argc, char** argv, MpiRuntime& runtime) {
   auto mesh = cli::make_device_mesh(kProgram, *parsed, runtime, binding, flags.model_dir);
   const bool rank0 = runtime.world_rank() == 0;
   const c10::Device device = cli::torch_device(binding);
+  const std::vector<lora::ScaledLora> loras = lora::read_loras(flags.loras);  // a bad file stops us before loading
   auto pipeline = Pipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device);
+  cli::fuse_loras(pipeline->transformer(), loras, rank0);
   GenerationRequest request = flags.request;
   request.prompt = (*parsed)["prompt"].as<std::string>();
   const Generation generation = cli::usage_checked(kProgram, [&] { return pipeline->resolve(request); });

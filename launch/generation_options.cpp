@@ -33,6 +33,8 @@ void add_generation_options(cxxopts::Options& options, const std::string& group)
       ("frames", "frames: 1 gives an image (default: the model's; the embedded model gives 4 for a prompt "
                  "with 'moving')", cxxopts::value<int64_t>())
       ("cache", "step cache, " + cache_spec_help(), cxxopts::value<std::string>())
+      ("lora", "LoRA file fused into the transformer's weights at load, PATH[:SCALE] (scale default 1); repeat for "
+               "several. diffusers/PEFT or original Wan keys (docs/lora.md)", cxxopts::value<std::vector<std::string>>())
       ("cfg-mode", "how one rank runs the two guidance branches: sequential, batch or auto",
        cxxopts::value<std::string>()->default_value("auto"))
       ("fps", "frames per second of a video output", cxxopts::value<int>()->default_value("4"))
@@ -98,6 +100,11 @@ GenerationFlags read_generation_flags(const std::string& program, const cxxopts:
       usage_checked(program, [&] { return parse_guidance_mode(parsed["cfg-mode"].as<std::string>()); });
   flags.model_dir = usage_checked(program, [&] { return model_dir_from_flags(parsed); });
   flags.request = request_from_flags(program, parsed);
+  if (parsed.count("lora")) {
+    for (const auto& text : parsed["lora"].as<std::vector<std::string>>()) {
+      flags.loras.push_back(usage_checked(program, [&] { return lora::parse_lora_spec(text); }));
+    }
+  }
   // Before any part is loaded: a second guidance scale for a folder with one transformer.
   if (flags.request.guidance_scale_2) {
     usage_checked(program, [&] { Pipeline::check_folder_request(flags.model_dir, flags.request); });

@@ -6,15 +6,18 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "src/io/frame_writer.h"
+#include "src/models/lora/lora_spec.h"
 #include "src/pipelines/denoise_loop.h"
 #include "src/pipelines/generation_request.h"
 #include "src/pipelines/generation_session.h"
 
 namespace tessera::cli {
 
-// --negative-prompt --steps --guidance-scale --guidance-scale-2 --seed --height --width --frames --cache --cfg-mode --fps
+// --negative-prompt --steps --guidance-scale --guidance-scale-2 --seed --height --width --frames --cache --lora
+// --cfg-mode --fps
 // --upscale, plus --model (default: the embedded model) and --dtype.
 void add_generation_options(cxxopts::Options& options, const std::string& group);
 
@@ -34,6 +37,7 @@ struct GenerationFlags {
   GuidanceMode guidance_mode = GuidanceMode::automatic;
   std::string model_dir;
   io::FrameWriteOptions write;
+  std::vector<lora::LoraSpec> loras;  // --lora, in order
 };
 GenerationFlags read_generation_flags(const std::string& program, const cxxopts::ParseResult& parsed);
 

@@ -7,9 +7,10 @@ TESSERA_VENV="${TESSERA_VENV:-$HOME/.cache/tessera/venv}"
 TORCH_VERSION="2.11.0"
 # Tooling pins: fixtures and plots only; the library never imports Python.
 # transformers, sentencepiece, protobuf, tokenizers, ftfy: the Wan pipeline fixtures (UMT5, its tokenizer,
-# WanPipeline's prompt cleaning).
+# WanPipeline's prompt cleaning). peft, accelerate: diffusers' LoRA backend (the LoRA fixtures' load_lora_weights).
 PY_TOOLING=(diffusers==0.42.1 safetensors==0.8.0 numpy==2.4.6 matplotlib==3.10.7
-  transformers==5.24.0 sentencepiece==0.2.3 protobuf==7.36.2 tokenizers==0.23.3 ftfy==6.3.1)
+  transformers==5.24.0 sentencepiece==0.2.3 protobuf==7.36.2 tokenizers==0.23.3 ftfy==6.3.1
+  peft==0.21.2 accelerate==1.16.0)
 
 log() { echo "[setup] $*"; }
 

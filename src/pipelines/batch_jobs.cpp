@@ -53,12 +53,12 @@ std::string read_field(const nlohmann::json& line, const char* key, std::optiona
 std::string parse_job(const nlohmann::json& line, BatchJob& job) {
   static const std::set<std::string> known = {"id",     "prompt", "negative_prompt", "steps", "guidance_scale",
                                               "guidance_scale_2", "seed", "height", "width", "frames",
-                                              "cache",  "format"};
+                                              "cache",  "format", "loras"};
   if (!line.is_object()) return "a job line must be a JSON object, got " + line.dump();
   for (const auto& [key, value] : line.items()) {
     if (known.count(key) == 0) return "unknown field \"" + key + "\" (fields: id, prompt, negative_prompt, steps, "
                                       "guidance_scale, guidance_scale_2, seed, height, width, frames, cache, "
-                                      "format)";
+                                      "format, loras)";
   }
   std::optional<std::string> id, prompt, format;
   std::optional<uint64_t> seed;
@@ -90,6 +90,20 @@ std::string parse_job(const nlohmann::json& line, BatchJob& job) {
   if (cache) job.cache = *cache == "none" ? std::nullopt : cache;
   if (format) job.format = *format;
   if (job.format != "png" && job.format != "mp4") return "format \"" + job.format + "\" is not png or mp4";
+  const auto loras = line.find("loras");
+  if (loras != line.end()) {
+    const std::string wanted = "\"loras\" must be a list of \"PATH[:SCALE]\" strings, got ";
+    if (!loras->is_array()) return wanted + loras->dump();
+    job.loras.emplace();
+    for (const auto& spec : *loras) {
+      if (!spec.is_string()) return wanted + loras->dump();
+      try {
+        job.loras->push_back(lora::parse_lora_spec(spec.get<std::string>()));
+      } catch (const Error& error) {
+        return error.what();
+      }
+    }
+  }
   return "";
 }
 

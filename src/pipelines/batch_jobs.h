@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "src/models/lora/lora_spec.h"
 #include "src/pipelines/generation_request.h"
 
 namespace tessera {
@@ -18,12 +19,14 @@ struct BatchJob {
   GenerationRequest request;
   std::optional<std::string> cache;  // a --cache spec; "none" turns a batch-wide cache off
   std::string format = "png";        // output file extension
+  std::optional<std::vector<lora::LoraSpec>> loras;  // the job's own LoRAs ([] for none); nullopt: the batch's
   std::string error;                 // why the line is not a valid job (then it is recorded as failed)
 };
 
 // Fields a job line may have: prompt (required), id, negative_prompt, steps, guidance_scale, guidance_scale_2,
-// seed, height, width, frames, cache, format. What a line leaves out comes from `defaults` (the batch's flags).
-// Blank lines are skipped; a malformed line becomes a job with `error` set. Throws only when the file cannot be read.
+// seed, height, width, frames, cache, format, loras (a list of "PATH[:SCALE]"). What a line leaves out comes from
+// `defaults` (the batch's flags). Blank lines are skipped; a malformed line becomes a job with `error` set. Throws
+// only when the file cannot be read.
 std::vector<BatchJob> read_batch_jobs(const std::string& path, const GenerationRequest& defaults,
                                       const std::optional<std::string>& default_cache, const std::string& default_format);
 

@@ -51,6 +51,28 @@ TEST(BatchJobs, ReadsJobsWithDefaultsAndRecordsMalformedLinesByNumber) {
       << jobs[7].error;
 }
 
+// "loras": a job's own LoRA set (an empty list: none); left out, the batch's.
+TEST(BatchJobs, ReadsEachJobsLoras) {
+  testing::ScratchDir dir;
+  write(dir.file("jobs.jsonl"),
+        "{\"prompt\": \"a\", \"loras\": [\"x.safetensors:0.5\", \"y.safetensors\"]}\n"
+        "{\"prompt\": \"b\", \"loras\": []}\n"
+        "{\"prompt\": \"c\"}\n"
+        "{\"prompt\": \"d\", \"loras\": \"x.safetensors\"}\n"
+        "{\"prompt\": \"e\", \"loras\": [\"x.safetensors:inf\"]}\n");
+  const auto jobs = read_batch_jobs(dir.file("jobs.jsonl"), {}, std::nullopt, "png");
+  ASSERT_EQ(jobs.size(), 5u);
+  ASSERT_TRUE(jobs[0].loras.has_value()) << jobs[0].error;
+  const std::vector<lora::LoraSpec> expected = {{"x.safetensors", 0.5}, {"y.safetensors", 1.0}};
+  EXPECT_EQ(*jobs[0].loras, expected);
+  ASSERT_TRUE(jobs[1].loras.has_value()) << jobs[1].error;
+  EXPECT_TRUE(jobs[1].loras->empty());
+  EXPECT_FALSE(jobs[2].loras.has_value());
+  EXPECT_NE(jobs[3].error.find("\"loras\" must be a list of \"PATH[:SCALE]\" strings"), std::string::npos)
+      << jobs[3].error;
+  EXPECT_NE(jobs[4].error.find("must be a finite number"), std::string::npos) << jobs[4].error;
+}
+
 // Numbers in a job line are range-checked before narrowing: 1e10 steps used to wrap into a plausible int.
 TEST(BatchJobs, OutOfRangeNumbersAreRecordedNotWrapped) {
   testing::ScratchDir dir;
