@@ -6,7 +6,7 @@
 
 namespace tessera {
 
-ClipMlp::ClipMlp(const ClipTextConfig& config) : activation_(config.hidden_act) {
+ClipMlp::ClipMlp(const ClipLayerConfig& config) : activation_(config.hidden_act) {
   fc1_ = register_module("fc1", std::make_shared<Linear>(config.hidden_size, config.intermediate_size));
   fc2_ = register_module("fc2", std::make_shared<Linear>(config.intermediate_size, config.hidden_size));
 }
@@ -23,7 +23,7 @@ at::Tensor ClipMlp::forward(const at::Tensor& x) const {
   return fc2_->forward(activated);
 }
 
-ClipEncoderLayer::ClipEncoderLayer(const ClipTextConfig& config) {
+ClipEncoderLayer::ClipEncoderLayer(const ClipLayerConfig& config) {
   self_attn_ = register_module("self_attn", std::make_shared<ClipAttention>(config));
   layer_norm1_ = register_module(
       "layer_norm1", std::make_shared<Fp32LayerNorm>(config.hidden_size, config.layer_norm_eps, true));

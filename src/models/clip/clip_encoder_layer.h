@@ -1,18 +1,19 @@
 #pragma once
-// One CLIP encoder layer ("text_model.encoder.layers.N"): pre-norm causal self-attention (layer_norm1, self_attn)
-// and pre-norm MLP (layer_norm2, mlp.fc1, the activation, mlp.fc2), each added back to the residual stream.
+// One CLIP encoder layer ("encoder.layers.N" of the text or the vision model): pre-norm self-attention (layer_norm1,
+// self_attn; causal in the text model) and pre-norm MLP (layer_norm2, mlp.fc1, the activation, mlp.fc2), each added
+// back to the residual stream.
 #include <ATen/core/Tensor.h>
 #include <torch/nn/module.h>
 
 #include "src/models/clip/clip_attention.h"
-#include "src/models/clip/clip_text_config.h"
+#include "src/models/clip/clip_layer_config.h"
 #include "src/models/layers.h"
 
 namespace tessera {
 
 class ClipMlp : public torch::nn::Module {
  public:
-  explicit ClipMlp(const ClipTextConfig& config);
+  explicit ClipMlp(const ClipLayerConfig& config);
   at::Tensor forward(const at::Tensor& x) const;
 
  private:
@@ -22,7 +23,7 @@ class ClipMlp : public torch::nn::Module {
 
 class ClipEncoderLayer : public torch::nn::Module {
  public:
-  explicit ClipEncoderLayer(const ClipTextConfig& config);
+  explicit ClipEncoderLayer(const ClipLayerConfig& config);
   // hidden_states [batch, tokens, hidden_size] -> the same, in the weights' dtype.
   at::Tensor forward(const at::Tensor& hidden_states) const;
 

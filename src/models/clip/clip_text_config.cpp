@@ -2,8 +2,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <map>
-
 #include "common/check.h"
 #include "src/io/json_integer.h"
 #include "src/models/config_limits.h"
@@ -41,27 +39,7 @@ ClipTextConfig clip_text_config_from_json(const nlohmann::json& config, const st
     TESSERA_CHECK(text_model, "CLIP text config ", origin, " has \"architectures\" ", architectures.dump(),
                   "; tessera builds CLIPTextModel (no projection head), FLUX's text_encoder");
   }
-  double epsilon = 1e-5;
-  if (config.contains("layer_norm_eps")) {
-    const auto& value = config.at("layer_norm_eps");
-    TESSERA_CHECK(value.is_number() && value.get<double>() > 0, "CLIP text config ", origin,
-                  " \"layer_norm_eps\" must be a positive number, got ", value.dump());
-    epsilon = value.get<double>();
-  }
-  std::string activation_name = "quick_gelu";
-  if (config.contains("hidden_act")) {
-    TESSERA_CHECK(config.at("hidden_act").is_string(), "CLIP text config ", origin,
-                  " \"hidden_act\" must be a string such as \"quick_gelu\", got ", config.at("hidden_act").dump());
-    activation_name = config.at("hidden_act").get<std::string>();
-  }
-  static const std::map<std::string, ClipActivation> activations = {
-      {"quick_gelu", ClipActivation::kQuickGelu},
-      {"gelu", ClipActivation::kGelu},
-      {"gelu_new", ClipActivation::kGeluTanh},
-      {"gelu_pytorch_tanh", ClipActivation::kGeluTanh}};
-  const auto activation = activations.find(activation_name);
-  TESSERA_CHECK(activation != activations.end(), "CLIP text config ", origin, " \"hidden_act\" = \"",
-                activation_name, "\" is not supported; use \"quick_gelu\", \"gelu\" or \"gelu_new\"");
+  const std::string what = detail::concat("CLIP text config ", origin);
   if (config.contains("eos_token_id")) {
     TESSERA_CHECK(config.at("eos_token_id").is_number_integer(), "CLIP text config ", origin,
                   " \"eos_token_id\" must be one integer (the end token, where the pooled output is taken), got ",
@@ -74,8 +52,8 @@ ClipTextConfig clip_text_config_from_json(const nlohmann::json& config, const st
       .num_hidden_layers = integer(config, "num_hidden_layers", origin, kRequired, 1, kMaxConfigLayers),
       .num_attention_heads = integer(config, "num_attention_heads", origin, kRequired),
       .max_position_embeddings = integer(config, "max_position_embeddings", origin, 77),
-      .layer_norm_eps = epsilon,
-      .hidden_act = activation->second,
+      .layer_norm_eps = clip_layer_norm_eps_from_json(config, what),
+      .hidden_act = clip_activation_from_json(config, what),
       .eos_token_id = integer(config, "eos_token_id", origin, 49407, 0, int64_t{1} << 24)};
   TESSERA_CHECK(result.hidden_size % result.num_attention_heads == 0, "CLIP text config ", origin,
                 " \"hidden_size\" ", result.hidden_size, " is not a multiple of \"num_attention_heads\" ",

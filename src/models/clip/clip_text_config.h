@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <string>
 
-namespace tessera {
+#include "src/models/clip/clip_layer_config.h"
 
-enum class ClipActivation { kQuickGelu, kGelu, kGeluTanh };
+namespace tessera {
 
 struct ClipTextConfig {
   int64_t vocab_size;
@@ -25,6 +25,11 @@ struct ClipTextConfig {
 
   int64_t head_dim() const { return hidden_size / num_attention_heads; }
   bool legacy_pooling() const { return eos_token_id == 2; }
+  ClipLayerConfig layer() const {
+    return {.hidden_size = hidden_size, .intermediate_size = intermediate_size,
+            .num_attention_heads = num_attention_heads, .layer_norm_eps = layer_norm_eps, .hidden_act = hidden_act,
+            .causal = true};
+  }
 };
 
 // Throws tessera::Error naming `origin` (the file) and the key for a missing size, a value of the wrong type or

@@ -31,7 +31,7 @@ class ClipEncoder : public torch::nn::Module {
   ClipEncoder(const ClipTextConfig& config, std::vector<std::shared_ptr<ClipEncoderLayer>>& layers) {
     auto list = register_module("layers", torch::nn::ModuleList());
     for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
-      layers.push_back(std::make_shared<ClipEncoderLayer>(config));
+      layers.push_back(std::make_shared<ClipEncoderLayer>(config.layer()));
       list->push_back(layers.back());
     }
   }
