@@ -78,6 +78,18 @@ TEST(ImageInput, ErrorsNameTheFileAndTheFix) {
   write_bytes(scratch.file("corrupt.jpg"), corrupt);
   message = message_of([&] { io::read_image(scratch.file("corrupt.jpg")); });
   EXPECT_TRUE(has(message, "corrupt.jpg") && has(message, "cannot decode JPEG")) << message;
+  // A header claiming 20000x20000 pixels (the frame header's size fields rewritten): refused before decoding.
+  std::string huge = jpeg;
+  const size_t frame = huge.find("\xff\xc0");
+  ASSERT_NE(frame, std::string::npos);
+  for (size_t at : {frame + 5, frame + 7}) {
+    huge[at] = static_cast<char>(20000 >> 8);
+    huge[at + 1] = static_cast<char>(20000 & 0xff);
+  }
+  write_bytes(scratch.file("huge.jpg"), huge);
+  message = message_of([&] { io::read_image(scratch.file("huge.jpg")); });
+  EXPECT_TRUE(has(message, "huge.jpg") && has(message, "20000x20000") && has(message, "decompression-bomb"))
+      << message;
   // The reader works again after a failure (no state left behind by the jump out of libjpeg).
   EXPECT_EQ(io::read_image(detail::concat(image_input_dir(), "/baseline_420.jpg")).width, 48);
 }
