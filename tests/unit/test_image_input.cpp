@@ -7,6 +7,7 @@
 #include <string>
 
 #include "src/io/image_file.h"
+#include "src/io/image_orientation.h"
 #include "src/io/image_resample.h"
 #include "tests/unit/error_message.h"
 #include "tests/unit/image_input_fixture.h"
@@ -92,6 +93,23 @@ TEST(ImageInput, ErrorsNameTheFileAndTheFix) {
       << message;
   // The reader works again after a failure (no state left behind by the jump out of libjpeg).
   EXPECT_EQ(io::read_image(detail::concat(image_input_dir(), "/baseline_420.jpg")).width, 48);
+}
+
+TEST(ImageInput, LoadImageAppliesExifOrientationAsDiffusers) {
+  const auto cases = image_input_cases();
+  ASSERT_EQ(cases.at("orientations").size(), 10U);
+  for (const std::string name : cases.at("orientations")) {
+    const std::string path = detail::concat(image_input_dir(), "/", name, name.ends_with("png") ? ".png" : ".jpg");
+    const io::FrameBuffer want = frame_of(image_input_expected().load(detail::concat("load_image_", name)));
+    const io::FrameBuffer got = io::load_image(path);
+    EXPECT_EQ(max_pixel_difference(got, want), 0) << name << " (-1: sizes differ)";
+    const int orientation = std::stoi(name.substr(std::string("orientation_").size(), 1));
+    EXPECT_EQ(io::exif_orientation(file_bytes(path)), orientation) << name;
+  }
+  // Files without EXIF, or with bytes that merely look like it, are used as stored.
+  EXPECT_EQ(io::exif_orientation(file_bytes(detail::concat(image_input_dir(), "/baseline_420.jpg"))), 1);
+  EXPECT_EQ(io::exif_orientation(std::string("\xff\xd8\xff\xe1\x00\x10" "Exif", 10)), 1);
+  EXPECT_EQ(io::exif_orientation("not an image"), 1);
 }
 
 TEST(PillowResize, BitEqualOnAwkwardSizes) {
