@@ -7,7 +7,7 @@
 
 #include "common/check.h"
 
-// Pillow's arithmetic, learnt from its libImaging (Resample.c, Geometry.c) and PIL/Image.py: the filters in double
+// Pillow 13.0's arithmetic, learnt from its libImaging (Resample.c, Geometry.c, _imaging.c's resize): the filters in double
 // precision, the weights of each output pixel normalised to sum 1 then rounded to 22-bit fixed point, and each pass
 // rounding and clipping to 8 bits. Bit-equality depends on evaluating the same double expressions in the same order.
 
@@ -184,8 +184,9 @@ FrameBuffer resize_image(const FrameBuffer& image, int64_t height, int64_t width
   if (height == image.height && width == image.width) return image;
   if (filter == Resample::nearest) return resize_nearest(image, height, width);
   const Filter weights = filter_of(filter);
-  // Pillow resizes along the width first, except for images over 100 times taller than wide that shrink in height.
-  const bool vertical_first = image.height > image.width * 100 && height < image.height;
+  // Pillow (13.0) resizes along the width first, unless the height shrinks by more than twice as many pixels as the
+  // width does; the order changes the rounding between the passes.
+  const bool vertical_first = image.height - height > 0 && image.height - height > (image.width - width) * 2;
   FrameBuffer result = image;
   for (const bool horizontal : {!vertical_first, vertical_first}) {
     // A pass whose axis keeps its size is skipped, as in Pillow (it would be the identity anyway up to rounding).

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <csetjmp>
+#include <cstdint>
 #include <cstdio>  // before jpeglib.h, which uses FILE
 #include <fstream>
 #include <iterator>
@@ -24,7 +25,11 @@ struct JpegErrors {
   jpeg_error_mgr manager;
   std::jmp_buf jump;
   char message[JMSG_LENGTH_MAX];
+  bool unsupported;  // the message is ours (the file decodes but is refused), not libjpeg's
 };
+
+// PIL's decompression-bomb limit (Image.MAX_IMAGE_PIXELS, 89478485, doubled: above it Image.open raises).
+constexpr uint64_t kMaxPixels = 2 * uint64_t{89478485};
 
 extern "C" void jpeg_fail(j_common_ptr info) {
   auto* errors = reinterpret_cast<JpegErrors*>(info->err);
@@ -59,6 +64,7 @@ bool decode_jpeg(const std::string& bytes, FrameBuffer& image, std::vector<uint8
   if (setjmp(errors.jump) != 0) {
     jpeg_destroy_decompress(&info);
     error = errors.message;
+    if (!errors.unsupported) error += " (the file is truncated or corrupt; re-export it as PNG or JPEG)";
     return false;
   }
   jpeg_create_decompress(&info);
@@ -72,9 +78,20 @@ bool decode_jpeg(const std::string& bytes, FrameBuffer& image, std::vector<uint8
     case 3: info.out_color_space = JCS_RGB; channels = 3; break;
     case 4: info.out_color_space = JCS_CMYK; channels = 4; break;  // YCCK is converted to CMYK by libjpeg
     default:
-      std::snprintf(errors.message, sizeof errors.message, "%d colour components (PIL takes 1, 3 or 4)",
+      std::snprintf(errors.message, sizeof errors.message,
+                    "it has %d colour components; greyscale (1), colour (3) and CMYK (4) JPEGs are taken: re-export "
+                    "it as RGB",
                     info.num_components);
+      errors.unsupported = true;
       std::longjmp(errors.jump, 1);
+  }
+  if (uint64_t{info.image_width} * info.image_height > kMaxPixels) {
+    std::snprintf(errors.message, sizeof errors.message,
+                  "it is %ux%u pixels, over PIL's decompression-bomb limit of %llu pixels: downscale it first",
+                  static_cast<unsigned>(info.image_width), static_cast<unsigned>(info.image_height),
+                  static_cast<unsigned long long>(kMaxPixels));
+    errors.unsupported = true;
+    std::longjmp(errors.jump, 1);
   }
   jpeg_start_decompress(&info);
   const auto width = static_cast<int64_t>(info.output_width);
@@ -118,8 +135,7 @@ FrameBuffer read_jpeg(const std::string& path) {
   FrameBuffer image;
   std::vector<uint8_t> scratch;
   std::string error;
-  TESSERA_CHECK(decode_jpeg(bytes, image, scratch, error), "cannot decode JPEG file ", path, ": ", error,
-                " (the file is truncated or corrupt; re-export it as PNG or JPEG)");
+  TESSERA_CHECK(decode_jpeg(bytes, image, scratch, error), "cannot decode JPEG file ", path, ": ", error);
   return image;
 }
 
