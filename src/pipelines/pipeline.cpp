@@ -7,7 +7,7 @@
 #include <type_traits>
 
 #include "common/check.h"
-#include "src/io/image_file.h"
+#include "src/io/image_orientation.h"
 #include "src/io/json_integer.h"
 #include "src/models/latent_decoder.h"
 #include "src/models/load_model.h"
@@ -72,10 +72,11 @@ void check_guidance_scale_2_taken(const std::string& class_name, const std::stri
                 "out and use --guidance-scale");
 }
 
-// One image of a request, read once it passed the family's checks.
+// One image of a request, read as diffusers.utils.load_image reads it (EXIF orientation applied), once it passed
+// the family's checks.
 std::shared_ptr<const io::FrameBuffer> read_request_image(const std::optional<std::string>& path) {
   if (!path) return nullptr;
-  return std::make_shared<const io::FrameBuffer>(io::read_image(*path));
+  return std::make_shared<const io::FrameBuffer>(io::load_image(*path));
 }
 
 }  // namespace

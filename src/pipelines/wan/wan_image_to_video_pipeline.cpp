@@ -1,6 +1,7 @@
 #include "src/pipelines/wan/wan_image_to_video_pipeline.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
 
 #include <algorithm>
 #include <cmath>
@@ -139,10 +140,14 @@ at::Tensor WanImageToVideoPipeline::image_embeddings(const Generation& generatio
   return image_encoder_->penultimate_hidden_state(batch).to(dtype_);
 }
 
+WanImageToVideoPipeline::ImageCondition WanImageToVideoPipeline::image_condition(const Generation& generation) const {
+  c10::InferenceMode inference;
+  return {.condition = condition(generation), .image_embeddings = image_embeddings(generation)};
+}
+
 void WanImageToVideoPipeline::prepare_inputs(DenoiseInputs& inputs, const Generation& generation,
                                              const PromptEmbeddings& /*text*/, const at::Tensor& /*noise*/) const {
-  const at::Tensor condition = this->condition(generation);
-  const at::Tensor images = image_embeddings(generation);
+  const auto [condition, images] = image_condition(generation);
   inputs.predict = [condition, images](Model& model, const at::Tensor& latents, double timestep,
                                        const at::Tensor& text) {
     // Every sample of the batch (the batch guidance mode's [uncond, cond]) has the same condition and images.

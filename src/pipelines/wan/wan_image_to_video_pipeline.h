@@ -27,6 +27,13 @@ class WanImageToVideoPipeline : public WanPipeline {
   WanImageToVideoPipeline();
   ~WanImageToVideoPipeline() override;
 
+  // What a resolved generation is conditioned on, as diffusers computes it (for tests and tools).
+  struct ImageCondition {
+    at::Tensor condition;         // [1, temporal scale + z_dim, latent frames, h, w] fp32: frame mask, latents
+    at::Tensor image_embeddings;  // [images, tokens, image_dim] in the transformer's dtype; undefined without
+  };
+  ImageCondition image_condition(const Generation& generation) const;
+
  protected:
   LatentLayout prepare(const PipelineIndex& index) override;
   void check_image_request(const GenerationRequest& request) const override;
