@@ -190,7 +190,7 @@ at::Tensor denoise(const DenoiseModels& models, Scheduler& scheduler, const Deno
       options.on_step({step, options.steps, t, seconds});
     }
   }
-  return latents;
+  return inputs.finish ? inputs.finish(latents) : latents;
 }
 
 }  // namespace tessera

@@ -48,6 +48,9 @@ struct DenoiseInputs {
   // Initialised ({}), so that callers may list only the tensors in braces without a missing-initializer warning.
   std::vector<double> sigmas{};
   std::optional<double> mu{};
+  // What the pipeline makes of the last step's latents before they are returned (Wan2.2 TI2V puts its image's
+  // latents back in the first frame); none: returned as they are.
+  std::function<at::Tensor(const at::Tensor& latents)> finish{};
 };
 
 // One finished step, for progress reports.

@@ -1,7 +1,8 @@
 // What WanImageToVideoPipeline conditions a video on, against diffusers on the fixtures scripts/make_fixtures.py
 // (part "wan_i2v_pipeline") builds: the frame mask with the VAE latents of the clip that holds the image(s)
 // ("condition", the transformer's extra input channels), and the CLIP image encoder's penultimate hidden states
-// ("image_embeds"). The generated frames are compared by the CLI tests; through a random model they barely show a
+// ("image_embeds"); and for Wan2.2 TI2V (part "wan22_ti2v", expand_timesteps) the image's latents alone, which
+// replace the first latent frame. The generated frames are compared by the CLI tests; through a random model they barely show a
 // wrong resize, crop or mask, which these tensors show plainly.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -19,9 +20,8 @@
 namespace tessera::testing {
 namespace {
 
-const std::string kFixtures = std::string(TESSERA_FIXTURES_DIR) + "/wan_i2v_pipeline/";
-
 struct I2vCase {
+  std::string fixture;  // the fixtures' folder
   std::string name, folder, image;
   std::optional<std::string> last_image;
   int64_t frames = 0;
@@ -35,6 +35,7 @@ class WanI2vConditionParity : public ::testing::TestWithParam<I2vCase> {};
 
 TEST_P(WanI2vConditionParity, ConditionAndImageEmbeddingsAsDiffusers) {
   const I2vCase& c = GetParam();
+  const std::string kFixtures = std::string(TESSERA_FIXTURES_DIR) + "/" + c.fixture + "/";
   const auto pipeline = Pipeline::load(kFixtures + c.folder, at::kFloat, at::kCPU);
   auto* i2v = dynamic_cast<WanImageToVideoPipeline*>(pipeline.get());
   ASSERT_NE(i2v, nullptr);
@@ -52,9 +53,13 @@ TEST_P(WanI2vConditionParity, ConditionAndImageEmbeddingsAsDiffusers) {
   const io::SafetensorsFile expected(kFixtures + c.name + ".safetensors");
   const at::Tensor reference = expected.load("condition");
   ASSERT_EQ(condition.condition.sizes(), reference.sizes());
-  // The mask is exact; the latents carry the VAE encoder's rounding.
-  const int64_t mask_channels = reference.size(1) / 2;
-  EXPECT_TRUE(at::equal(condition.condition.narrow(1, 0, mask_channels), reference.narrow(1, 0, mask_channels)));
+  // The mask is exact; the latents carry the VAE encoder's rounding. TI2V's condition has no mask and one frame.
+  if (c.fixture == "wan22_ti2v") {
+    EXPECT_EQ(reference.size(2), 1);
+  } else {
+    const int64_t mask_channels = reference.size(1) / 2;
+    EXPECT_TRUE(at::equal(condition.condition.narrow(1, 0, mask_channels), reference.narrow(1, 0, mask_channels)));
+  }
   std::cout << "[parity] " << c.name << " condition latents: " << relative_error(condition.condition, reference)
             << "\n";
   EXPECT_TRUE(close_relative_to_scale(condition.condition, reference));
@@ -73,17 +78,22 @@ TEST_P(WanI2vConditionParity, ConditionAndImageEmbeddingsAsDiffusers) {
 INSTANTIATE_TEST_SUITE_P(
     Fixtures, WanI2vConditionParity,
     ::testing::Values(
-        I2vCase{.name = "image_to_video", .folder = "pipeline", .image = "first.png", .last_image = std::nullopt,
-                .frames = 9, .height = 48, .width = 64, .expected_height = 48, .expected_width = 64},
-        I2vCase{.name = "default_size", .folder = "pipeline", .image = "tall.png", .last_image = std::nullopt,
-                .frames = 5, .height = std::nullopt, .width = std::nullopt, .expected_height = 80,
-                .expected_width = 32},
-        I2vCase{.name = "first_last_frame", .folder = "flf_pipeline", .image = "first.png", .last_image = "last.jpg",
-                .frames = 9, .height = 32, .width = 48, .expected_height = 32, .expected_width = 48},
-        I2vCase{.name = "wan22_two_experts", .folder = "wan22_pipeline", .image = "last.jpg",
-                .last_image = "first.png", .frames = 9, .height = 48, .width = 48, .expected_height = 48,
-                .expected_width = 48}),
-    [](const ::testing::TestParamInfo<I2vCase>& info) { return info.param.name; });
+        I2vCase{.fixture = "wan_i2v_pipeline", .name = "image_to_video", .folder = "pipeline", .image = "first.png",
+                .last_image = std::nullopt, .frames = 9, .height = 48, .width = 64, .expected_height = 48,
+                .expected_width = 64},
+        I2vCase{.fixture = "wan_i2v_pipeline", .name = "default_size", .folder = "pipeline", .image = "tall.png",
+                .last_image = std::nullopt, .frames = 5, .height = std::nullopt, .width = std::nullopt,
+                .expected_height = 80, .expected_width = 32},
+        I2vCase{.fixture = "wan_i2v_pipeline", .name = "first_last_frame", .folder = "flf_pipeline",
+                .image = "first.png", .last_image = "last.jpg", .frames = 9, .height = 32, .width = 48,
+                .expected_height = 32, .expected_width = 48},
+        I2vCase{.fixture = "wan_i2v_pipeline", .name = "wan22_two_experts", .folder = "wan22_pipeline",
+                .image = "last.jpg", .last_image = "first.png", .frames = 9, .height = 48, .width = 48,
+                .expected_height = 48, .expected_width = 48},
+        I2vCase{.fixture = "wan22_ti2v", .name = "image_to_video", .folder = "image_to_video", .image = "first.png",
+                .last_image = std::nullopt, .frames = 9, .height = 48, .width = 32, .expected_height = 48,
+                .expected_width = 32}),
+    [](const ::testing::TestParamInfo<I2vCase>& info) { return info.param.fixture + "_" + info.param.name; });
 
 }  // namespace
 }  // namespace tessera::testing

@@ -34,6 +34,14 @@ at::Tensor vae_pixels(const io::FrameBuffer& image, int64_t height, int64_t widt
   return (unit.to(at::kDouble) * 2.0 - 1.0).to(at::kFloat).permute({0, 3, 1, 2}).contiguous();
 }
 
+// `latents` [B, C, F, h, w] with its first frame replaced by `first` [1, C, 1, h, w]: diffusers' (1 - mask) *
+// condition + mask * latents with a mask of 0 on the first frame, which selects exactly.
+at::Tensor with_first_frame(const at::Tensor& latents, const at::Tensor& first) {
+  at::Tensor result = latents.clone();
+  result.narrow(2, 0, 1).copy_(first.expand({latents.size(0), -1, -1, -1, -1}));
+  return result;
+}
+
 const WanConfig& wan_config(const Model& model) {
   return dynamic_cast<const WanTransformer3DModel&>(model).config();
 }
@@ -47,8 +55,11 @@ Pipeline::LatentLayout WanImageToVideoPipeline::prepare(const PipelineIndex& ind
   vae_ = dynamic_cast<WanVaeDecoder*>(decoder_.get());
   TESSERA_CHECK(vae_ != nullptr, index.dir, ": the image-to-video pipeline encodes its image with the Wan VAE (",
                 WanVaeDecoder::kClassName, "), but its vae holds a ", decoder_->class_name());
-  const LatentLayout layout = wan_layout(index, decoder_->temporal_scale() + decoder_->latent_channels(),
-                                         "the frame mask and the image's latents");
+  // Wan2.2 TI2V (expand_timesteps) writes the image's latents into the first latent frame instead of joining
+  // them on the channels.
+  const int64_t extra_channels =
+      expands_timesteps(index) ? 0 : decoder_->temporal_scale() + decoder_->latent_channels();
+  const LatentLayout layout = wan_layout(index, extra_channels, "the frame mask and the image's latents");
   // diffusers reads image_dim from `transformer` alone and gives its image embeddings to both experts.
   const Model* first = transformer_of("transformer");
   const int64_t image_dim = first != nullptr ? wan_config(*first).image_dim : 0;
@@ -97,6 +108,8 @@ Pipeline::FrameSize WanImageToVideoPipeline::default_size(const Generation& gene
 void WanImageToVideoPipeline::check_request(const GenerationRequest& request, const Generation& generation) const {
   WanPipeline::check_request(request, generation);
   if (generation.last_image) {
+    TESSERA_CHECK(!expand_timesteps_, "--last-image: ", dir_, " is a Wan2.2 TI2V folder (expand_timesteps), which ",
+                  "conditions on the first frame alone (diffusers ignores a last image there); leave it out");
     TESSERA_CHECK(generation.frames >= 2, "--last-image: a clip of ", generation.frames, " frame has no last frame ",
                   "apart from its first; ask for more frames (--frames)");
   }
@@ -114,6 +127,11 @@ void WanImageToVideoPipeline::check_request(const GenerationRequest& request, co
 
 at::Tensor WanImageToVideoPipeline::condition(const Generation& generation) const {
   const int64_t frames = generation.frames, height = generation.height, width = generation.width;
+  if (expand_timesteps_) {
+    // TI2V: the image alone, one latent frame, which replaces the first frame of the latents.
+    const at::Tensor image = vae_pixels(*generation.image, height, width).unsqueeze(2);
+    return vae_->encode(image).to(at::kFloat).to(device_);
+  }
   // The clip the VAE encodes: the image, black (0 in [-1, 1]) frames, and the last image in the last frame.
   at::Tensor video = at::zeros({1, 3, frames, height, width}, at::kFloat);
   video.select(2, 0).copy_(vae_pixels(*generation.image, height, width));
@@ -148,14 +166,20 @@ WanImageToVideoPipeline::ImageCondition WanImageToVideoPipeline::image_condition
 void WanImageToVideoPipeline::prepare_inputs(DenoiseInputs& inputs, const Generation& generation,
                                              const PromptEmbeddings& /*text*/, const at::Tensor& /*noise*/) const {
   const auto [condition, images] = image_condition(generation);
-  inputs.predict = [condition, images](Model& model, const at::Tensor& latents, double timestep,
-                                       const at::Tensor& text) {
+  if (expand_timesteps_) {
+    // The first latent frame is the image's, before every step and at the end.
+    inputs.finish = [condition](const at::Tensor& latents) { return with_first_frame(latents, condition); };
+  }
+  inputs.predict = [this, condition, images](Model& model, const at::Tensor& latents, double timestep,
+                                             const at::Tensor& text) {
     // Every sample of the batch (the batch guidance mode's [uncond, cond]) has the same condition and images.
     const int64_t batch = latents.size(0);
+    const at::Tensor given = condition.to(latents.scalar_type());
     const at::Tensor hidden_states =
-        at::cat({latents, condition.to(latents.scalar_type()).expand({batch, -1, -1, -1, -1})}, 1);
+        expand_timesteps_ ? with_first_frame(latents, given)
+                          : at::cat({latents, given.expand({batch, -1, -1, -1, -1})}, 1);
     Args args{{"hidden_states", hidden_states},
-              {"timestep", at::full({batch}, timestep, latents.options().dtype(at::kFloat))},
+              {"timestep", transformer_timesteps(latents, timestep, /*first_frame_held=*/expand_timesteps_)},
               {"encoder_hidden_states", text}};
     // A first-and-last-frame pair is two rows per sample, which the transformer joins into one sequence.
     if (images.defined()) args.set("encoder_hidden_states_image", images.repeat({batch, 1, 1}));

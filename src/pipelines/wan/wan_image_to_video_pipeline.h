@@ -6,7 +6,9 @@
 //   image(s) and black frames between, normalised as the transformer's latents are;
 // - for Wan2.1 (a transformer with image_dim), the CLIP image encoder's penultimate hidden states of the image(s),
 //   as the extra keys and values of every block's cross-attention.
-// Wan2.2 I2V-A14B has no image encoder and two experts; Wan2.2 TI2V (expand_timesteps) is refused before loading.
+// Wan2.2 I2V-A14B has no image encoder and two experts. Wan2.2 TI2V (expand_timesteps) instead writes the image's
+// latents into the first latent frame, before every step and after the last, with that frame's tokens at
+// timestep 0.
 #include <ATen/core/Tensor.h>
 
 #include <memory>
@@ -29,7 +31,9 @@ class WanImageToVideoPipeline : public WanPipeline {
 
   // What a resolved generation is conditioned on, as diffusers computes it (for tests and tools).
   struct ImageCondition {
-    at::Tensor condition;         // [1, temporal scale + z_dim, latent frames, h, w] fp32: frame mask, latents
+    // [1, temporal scale + z_dim, latent frames, h, w] fp32: the frame mask and the clip's latents; with
+    // expand_timesteps [1, z_dim, 1, h, w]: the image's latents.
+    at::Tensor condition;
     at::Tensor image_embeddings;  // [images, tokens, image_dim] in the transformer's dtype; undefined without
   };
   ImageCondition image_condition(const Generation& generation) const;
@@ -43,7 +47,7 @@ class WanImageToVideoPipeline : public WanPipeline {
                       const at::Tensor& noise) const override;
 
  private:
-  // [1, temporal scale + z_dim, latent frames, h, w]: the frame mask, then the normalised latents of the clip.
+  // ImageCondition::condition.
   at::Tensor condition(const Generation& generation) const;
   // [images, tokens, image_dim] in the transformer's dtype; undefined for a transformer without image_dim.
   at::Tensor image_embeddings(const Generation& generation) const;

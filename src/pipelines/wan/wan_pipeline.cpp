@@ -7,6 +7,7 @@
 #include "common/check.h"
 #include "common/log.h"
 #include "src/models/latent_decoder.h"
+#include "src/models/model.h"
 #include "src/models/wan/wan_transformer.h"
 #include "src/pipelines/pipeline_index.h"
 #include "src/schedulers/scheduler.h"
@@ -28,9 +29,16 @@ std::optional<double> boundary_ratio(const PipelineIndex& index) {
 
 }  // namespace
 
+bool WanPipeline::expands_timesteps(const PipelineIndex& index) {
+  const auto found = index.config.find("expand_timesteps");
+  if (found == index.config.end() || found->is_null()) return false;
+  TESSERA_CHECK(found->is_boolean(), index.dir, "/model_index.json: expand_timesteps must be true or false, got ",
+                found->dump());
+  return found->get<bool>();
+}
+
 void WanPipeline::check_index(const PipelineIndex& index) const {
-  TESSERA_CHECK(!index.config.value("expand_timesteps", false), index.dir, "/model_index.json sets expand_timesteps ",
-                "(Wan2.2 TI2V), which tessera does not run yet; use a Wan2.1 or Wan2.2 A14B checkpoint");
+  expands_timesteps(index);
   const bool high = index.parts.count(kHighNoise) > 0, low = index.parts.count(kLowNoise) > 0;
   if (boundary_ratio(index)) {
     TESSERA_CHECK(high || low, index.dir, "/model_index.json sets boundary_ratio but lists neither a transformer ",
@@ -86,8 +94,36 @@ Pipeline::LatentLayout WanPipeline::wan_layout(const PipelineIndex& index, int64
                   config.in_channels, ", ", config.out_channels, " with ", config.patch_size[0], "x",
                   config.patch_size[1], "x", config.patch_size[2]);
   }
+  expand_timesteps_ = expands_timesteps(index);
+  // diffusers takes every second latent row and column of its frame mask as the tokens' timesteps.
+  TESSERA_CHECK(!expand_timesteps_ || (config.patch_size[0] == 1 && config.patch_size[1] == 2 &&
+                                       config.patch_size[2] == 2),
+                index.dir, "/model_index.json sets expand_timesteps, which gives a timestep per patch of 1x2x2 (as ",
+                "Wan2.2 TI2V's transformer has), but the transformer's patch is ", config.patch_size[0], "x",
+                config.patch_size[1], "x", config.patch_size[2]);
   return {.channels = channels,
           .size_multiple = decoder_->spatial_scale() * std::max(config.patch_size[1], config.patch_size[2])};
+}
+
+at::Tensor WanPipeline::transformer_timesteps(const at::Tensor& latents, double timestep,
+                                              bool first_frame_held) const {
+  const auto options = latents.options().dtype(at::kFloat);
+  const int64_t batch = latents.size(0);
+  if (!expand_timesteps_) return at::full({batch}, timestep, options);
+  at::Tensor per_token = at::full({latents.size(2), latents.size(3) / 2, latents.size(4) / 2}, timestep, options);
+  if (first_frame_held) per_token[0].zero_();
+  return per_token.flatten().unsqueeze(0).expand({batch, -1});
+}
+
+void WanPipeline::prepare_inputs(DenoiseInputs& inputs, const Generation& /*generation*/,
+                                 const PromptEmbeddings& /*text*/, const at::Tensor& /*noise*/) const {
+  if (!expand_timesteps_) return;
+  inputs.predict = [this](Model& model, const at::Tensor& latents, double timestep, const at::Tensor& text) {
+    return model({{"hidden_states", latents},
+                  {"timestep", transformer_timesteps(latents, timestep, /*first_frame_held=*/false)},
+                  {"encoder_hidden_states", text}})
+        .at(0);
+  };
 }
 
 Pipeline::LatentLayout WanPipeline::prepare(const PipelineIndex& index) { return wan_layout(index, 0, ""); }
