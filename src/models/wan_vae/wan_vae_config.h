@@ -20,8 +20,8 @@ struct WanVaeConfig {
   std::vector<double> latents_std;
   int64_t in_channels;   // of the encoder's input: pixel channels x patch_size^2
   int64_t out_channels;  // of the decoder's output, likewise
-  bool is_residual;      // Wan2.2: residual down/up blocks with the averaging / duplicating shortcuts
-  int64_t patch_size;    // pixels folded into channels before the encoder, unfolded after the decoder; null: 1
+  bool is_residual = false;  // Wan2.2: residual down/up blocks with the averaging / duplicating shortcuts
+  int64_t patch_size = 1;    // pixels folded into channels before the encoder, unfolded after the decoder; null: 1
 
   // Pixels per latent cell along height/width (2 per spatial downsample, times patch_size) and frames per latent
   // frame after the first (2 per temporal downsample).
