@@ -62,6 +62,8 @@ find_package(cxxopts REQUIRED)
 # Output files: PNG through libpng, MP4 (H.264) and GIF through FFmpeg's libraries. FFmpeg is optional (the GPU
 # machine's bundle leaves its large dependency tree out): without it .mp4 and .gif are refused with the fix.
 find_package(PNG REQUIRED)
+# Input images: JPEG through libjpeg (Debian's libjpeg62-turbo, the libjpeg-turbo PIL decodes with).
+find_package(JPEG REQUIRED)
 find_package(PkgConfig)  # only FFmpeg is found through it, and FFmpeg is optional
 if(PKG_CONFIG_FOUND)
   pkg_check_modules(AV IMPORTED_TARGET libavformat libavcodec libavutil libswscale)

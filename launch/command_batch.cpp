@@ -93,7 +93,7 @@ std::string gather_lines(Communicator& books, const std::string& lines) {
 int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   auto options = cli::make_options(
       "batch", "Generate one output per line of a JSONL jobs file ({\"prompt\": ..., \"id\": ..., and any generate "
-               "option as steps, guidance_scale, guidance_scale_2, seed, height, width, frames, negative_prompt, "
+               "option as steps, guidance_scale, guidance_scale_2, seed, height, width, frames, image, last_image, negative_prompt, "
                "cache, format, loras}). The world is --dp groups, each running context parallelism (--ulysses x "
                "--ring x --cfg ranks); without --dp, the groups take the ranks the degrees given leave (no degree: "
                "one group per rank), and with --dp, degrees left out fill each group as in generate. The model is "
@@ -114,14 +114,15 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   const auto out_dir = (*parsed)["out-dir"].as<std::string>();
   const auto format = (*parsed)["format"].as<std::string>();
   if (format != "png" && format != "mp4") throw cli::UsageError(std::string(kProgram) + ": --format is png or mp4");
-  const cli::GenerationFlags flags = cli::read_generation_flags(kProgram, *parsed);
+  const cli::GenerationFlags flags = cli::read_generation_flags(kProgram, *parsed, /*check_request=*/false);
   const Layout layout = data_parallel_layout(*parsed, runtime.world_size(), runtime.world_rank(), flags.model_dir);
   const std::string backend = cli::backend_from_flags(kProgram, *parsed);
   std::vector<BatchJob> jobs =
       cli::usage_checked(kProgram, [&] { return read_batch_jobs(jobs_path, flags.request, flags.cache_spec, format); });
-  // A job's guidance_scale_2 for a folder with one transformer fails that job, before the model is loaded.
+  // A job's guidance_scale_2 for a folder with one transformer, its image for a text-to-video folder (or none for
+  // an image-to-video one), or an image that cannot be read fails that job, before the model is loaded.
   for (BatchJob& job : jobs) {
-    if (!job.error.empty() || !job.request.guidance_scale_2) continue;
+    if (!job.error.empty()) continue;
     try {
       Pipeline::check_folder_request(flags.model_dir, job.request);
     } catch (const Error& error) {

@@ -26,6 +26,11 @@ void add_generation_options(cxxopts::Options& options, const std::string& group)
       ("guidance-scale-2", "the low-noise expert's guidance scale in a two-expert folder (Wan2.2 A14B: transformer_2 "
                            "and boundary_ratio); default: --guidance-scale. Refused for a one-transformer model",
        cxxopts::value<double>())
+      ("image", "the first frame of an image-to-video folder (WanImageToVideoPipeline): a PNG or JPEG file, "
+                "resized to the frame size; without --height/--width the size follows its aspect ratio",
+       cxxopts::value<std::string>())
+      ("last-image", "the last frame, for first-and-last-frame generation (an FLF2V checkpoint, or Wan2.2 I2V)",
+       cxxopts::value<std::string>())
       ("seed", "seed of the starting noise: the same seed gives the same output at any world size",
        cxxopts::value<uint64_t>()->default_value("0"))
       ("height", "frame height in pixels (default: the model's)", cxxopts::value<int64_t>())
@@ -58,6 +63,8 @@ GenerationRequest request_from_flags(const std::string& program, const cxxopts::
   if (parsed.count("height")) request.height = parsed["height"].as<int64_t>();
   if (parsed.count("width")) request.width = parsed["width"].as<int64_t>();
   if (parsed.count("frames")) request.frames = parsed["frames"].as<int64_t>();
+  if (parsed.count("image")) request.image = parsed["image"].as<std::string>();
+  if (parsed.count("last-image")) request.last_image = parsed["last-image"].as<std::string>();
   return request;
 }
 
@@ -91,7 +98,8 @@ std::string model_dir_from_flags(const cxxopts::ParseResult& parsed) {
   return embedded_model_dir();
 }
 
-GenerationFlags read_generation_flags(const std::string& program, const cxxopts::ParseResult& parsed) {
+GenerationFlags read_generation_flags(const std::string& program, const cxxopts::ParseResult& parsed,
+                                      bool check_request) {
   GenerationFlags flags;
   flags.write = write_options_from_flags(program, parsed);
   flags.cache_spec = cache_spec_from_flags(program, parsed);
@@ -105,8 +113,10 @@ GenerationFlags read_generation_flags(const std::string& program, const cxxopts:
       flags.loras.push_back(usage_checked(program, [&] { return lora::parse_lora_spec(text); }));
     }
   }
-  // Before any part is loaded: a second guidance scale for a folder with one transformer.
-  if (flags.request.guidance_scale_2) {
+  // Before any part is loaded: a second guidance scale for a folder with one transformer, an image where none is
+  // taken (or none where one is needed), an unreadable image. A batch checks each job instead (its jobs may give
+  // what the flags leave out).
+  if (check_request) {
     usage_checked(program, [&] { Pipeline::check_folder_request(flags.model_dir, flags.request); });
   }
   return flags;

@@ -16,7 +16,8 @@
 
 namespace tessera::cli {
 
-// --negative-prompt --steps --guidance-scale --guidance-scale-2 --seed --height --width --frames --cache --lora
+// --negative-prompt --steps --guidance-scale --guidance-scale-2 --image --last-image --seed --height --width --frames
+// --cache --lora
 // --cfg-mode --fps
 // --upscale, plus --model (default: the embedded model) and --dtype.
 void add_generation_options(cxxopts::Options& options, const std::string& group);
@@ -29,7 +30,8 @@ double guidance_scale_from_flags(const std::string& program, const cxxopts::Pars
 std::string model_dir_from_flags(const cxxopts::ParseResult& parsed);
 
 // What add_generation_options' flags say, every value checked: a bad one is a usage error of `program`, raised
-// here, before any model is loaded (--guidance-scale-2 is checked against the folder's model_index.json).
+// here, before any model is loaded. With `check_request`, the request is checked against the folder's
+// model_index.json too (Pipeline::check_folder_request: --guidance-scale-2, --image).
 struct GenerationFlags {
   GenerationRequest request;  // the prompt is left to the caller
   std::optional<std::string> cache_spec;
@@ -39,7 +41,8 @@ struct GenerationFlags {
   io::FrameWriteOptions write;
   std::vector<lora::LoraSpec> loras;  // --lora, in order
 };
-GenerationFlags read_generation_flags(const std::string& program, const cxxopts::ParseResult& parsed);
+GenerationFlags read_generation_flags(const std::string& program, const cxxopts::ParseResult& parsed,
+                                      bool check_request = true);
 
 // session.run with a progress bar of its steps, drawn when `report` (rank 0 of the generation).
 GenerationSession::Result run_with_progress(GenerationSession& session, const Generation& generation, bool report);

@@ -3,8 +3,8 @@
 # prompts with the embedded default model (a Wan transformer trained by `tessera train`, shipped in
 # models/tessera-shapes): images and a clip split across 2 ranks with a step cache, a batch job in two
 # data-parallel groups, and the judge's whole prompt set as one grid. Then the parity checks against diffusers
-# (a Wan2.1 forward, the denoising loop and the whole Wan2.1 pipeline, across 2 ranks) and the collective
-# bandwidth.
+# (a Wan2.1 forward, the denoising loop and the whole Wan2.1 pipeline, across 2 ranks), an image-to-video clip from
+# a picture the demo made, and the collective bandwidth.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${TESSERA_BUILD_DIR:-$ROOT/build}"
@@ -96,6 +96,19 @@ for case in fox_guidance cafe_low_guidance; do
 done
 
 echo
+echo "== image-to-video on 2 ranks (Ulysses 2): the demo's own picture blue_square_center.png as the first frame of"
+echo "   a tiny random WanImageToVideoPipeline folder saved by diffusers (CLIP image encoder, the image's VAE latents"
+echo "   and frame mask beside the noise). Its weights are random, so the clip shows the path, not a good video."
+WAN_I2V="$ROOT/tests/fixtures/wan_i2v_pipeline"
+"$RUN" -np 2 "$TESSERA" generate --model "$WAN_I2V/pipeline" --image "$OUT_DIR/blue_square_center.png" \
+  --prompt "a blue square drifts" --ulysses 2 --steps 4 --frames 9 --height 48 --width 48 --upscale 4 \
+  --out "$OUT_DIR/i2v_blue_square.mp4"
+echo "   and the fixture's own image against diffusers' WanImageToVideoPipeline from the same starting noise:"
+"$RUN" -np 2 "$TESSERA" generate --model "$WAN_I2V/pipeline" --image "$WAN_I2V/first.png" \
+  --prompt "A red fox turns its head" --negative-prompt blurry --guidance-scale 5 --steps 4 --frames 9 \
+  --height 48 --width 64 --seed 7 --ulysses 2 --out "$OUT_DIR/i2v_fixture.png"
+"$BUILD_DIR/bin/tessera_compare_frames" "$OUT_DIR/i2v_fixture.png" "$WAN_I2V/image_to_video.safetensors" frames_uint8
+echo
 echo "== communication benchmark (mpirun -np 2): all_to_all, all_gather, ring exchange, all_reduce"
 "$RUN" -np 2 "$TESSERA" bench comm --max-bytes 4M --seconds-per-point 0.05 --json "$OUT_DIR/comm_np2.json"
 
@@ -107,4 +120,6 @@ echo "tensor, equal to diffusers' within 1e-5), denoise_np1.safetensors and deno
 echo "'latents', equal to diffusers' loop without and with its First Block Cache within 1e-5),"
 echo "denoise_fbc_np2_stats.json (what every block did at every step on each rank), wan_pipeline/ (the tiny"
 echo "WanPipeline's frames, equal to diffusers' within 1/255), flux_pipeline/ (the tiny FluxPipeline's images, the"
-echo "same), comm_np2.json (bandwidth per collective and size)"
+echo "same), i2v_blue_square.mp4 (image-to-video from the demo's picture), i2v_fixture.png (the tiny"
+echo "WanImageToVideoPipeline's frames, equal to diffusers' within 1/255), comm_np2.json (bandwidth per collective and"
+echo "size)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares device_bundle/ (git-ignored) for the GPU machine, which has no network and no package installs:
 # the Debian packages tessera builds and runs against there (Open MPI and what its libraries load, GoogleTest,
-# spdlog/fmt, cxxopts, nlohmann-json, Google Benchmark, libpng, SentencePiece, ICU), unpacked with dpkg -x,
+# spdlog/fmt, cxxopts, nlohmann-json, Google Benchmark, libpng, libjpeg, SentencePiece, ICU), unpacked with dpkg -x,
 # pruned of what the GPU check never loads, and packed as ONE compressed archive:
 #   device_bundle/bundle.tar.xz   the pruned tree (scripts/gpu_check.sh unpacks it there, scripts/bundle_env.sh
 #                                 points the build and Open MPI at it)
@@ -28,6 +28,8 @@ PACKAGES=(
   nlohmann-json3-dev libbenchmark-dev libbenchmark1debian
   # PNG output (FFmpeg is optional and left out: its dependency tree would not fit)
   libpng-dev libpng16-16 zlib1g-dev
+  # JPEG input images (image-to-video)
+  libjpeg62-turbo-dev libjpeg62-turbo
   # the UMT5/T5 tokenizer (SentencePiece: libsentencepiece.so needs no protobuf) and the prompt cleaning (ICU uc)
   libsentencepiece-dev libsentencepiece0 libicu-dev libicu72
 )

@@ -22,6 +22,7 @@ DEBIAN_PACKAGES=(
   libsentencepiece-dev  # the UMT5 / T5 tokenizers read spiece.model with it
   libicu-dev  # Unicode normalization in WanPipeline's prompt cleaning (NFC, fullwidth forms)
   libpng-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
+  libjpeg62-turbo-dev  # input images for image-to-video: JPEG files through libjpeg-turbo, as PIL decodes them
   python3-venv
   clang libclang-rt-dev llvm  # tests/fuzz: clang with libFuzzer and the sanitizer runtimes; llvm-symbolizer
 )

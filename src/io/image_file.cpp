@@ -3,6 +3,11 @@
 #include <png.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <limits>
 
 #include "common/check.h"
@@ -63,6 +68,30 @@ FrameBuffer read_png(const std::string& path) {
   TESSERA_CHECK(png_image_finish_read(&image, nullptr, buffer.rgb.data(), 0, nullptr) != 0, "cannot decode PNG file ",
                 path, ": ", png_message(image));
   return buffer;
+}
+
+FrameBuffer read_image(const std::string& path) {
+  struct stat status {};
+  TESSERA_CHECK(::stat(path.c_str(), &status) == 0 && S_ISREG(status.st_mode), "image file ", path,
+                " does not exist (or is not a regular file); check the path");
+  // The format by its signature, not its name: PNG's eight bytes, JPEG's start-of-image marker and the next marker.
+  constexpr std::array<unsigned char, 8> png_signature{0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  constexpr std::array<unsigned char, 3> jpeg_signature{0xff, 0xd8, 0xff};
+  std::array<unsigned char, 8> head{};
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  TESSERA_CHECK(file != nullptr, "cannot open image file ", path, ": ", std::strerror(errno),
+                "; check its permissions");
+  const size_t read = std::fread(head.data(), 1, head.size(), file);
+  std::fclose(file);
+  if (read >= png_signature.size() && std::equal(png_signature.begin(), png_signature.end(), head.begin())) {
+    return read_png(path);
+  }
+  if (read >= jpeg_signature.size() && std::equal(jpeg_signature.begin(), jpeg_signature.end(), head.begin())) {
+    return read_jpeg(path);
+  }
+  TESSERA_CHECK(false, "image file ", path, " is neither a PNG nor a JPEG (by its first bytes",
+                read == 0 ? ", it is empty" : "", "); images are read from PNG or JPEG files: convert it to one");
+  return {};
 }
 
 }  // namespace tessera::io

@@ -53,26 +53,27 @@ std::string read_field(const nlohmann::json& line, const char* key, std::optiona
 std::string parse_job(const nlohmann::json& line, BatchJob& job) {
   static const std::set<std::string> known = {"id",     "prompt", "negative_prompt", "steps", "guidance_scale",
                                               "guidance_scale_2", "seed", "height", "width", "frames",
-                                              "cache",  "format", "loras"};
+                                              "image",  "last_image", "cache", "format", "loras"};
   if (!line.is_object()) return "a job line must be a JSON object, got " + line.dump();
   for (const auto& [key, value] : line.items()) {
     if (known.count(key) == 0) return "unknown field \"" + key + "\" (fields: id, prompt, negative_prompt, steps, "
-                                      "guidance_scale, guidance_scale_2, seed, height, width, frames, cache, "
-                                      "format, loras)";
+                                      "guidance_scale, guidance_scale_2, seed, height, width, frames, image, "
+                                      "last_image, cache, format, loras)";
   }
   std::optional<std::string> id, prompt, format;
   std::optional<uint64_t> seed;
   std::optional<int> steps;
   std::optional<double> guidance, guidance_2;
   std::optional<int64_t> height, width, frames;
-  std::optional<std::string> negative, cache;
+  std::optional<std::string> negative, cache, image, last_image;
   for (const std::string& error :
        {read_field(line, "id", id), read_field(line, "prompt", prompt), read_field(line, "format", format),
         read_field(line, "seed", seed), read_field(line, "steps", steps, 1),
         read_field(line, "guidance_scale", guidance), read_field(line, "guidance_scale_2", guidance_2),
         read_field(line, "height", height, 1),
         read_field(line, "width", width, 1), read_field(line, "frames", frames, 1),
-        read_field(line, "negative_prompt", negative), read_field(line, "cache", cache)}) {
+        read_field(line, "negative_prompt", negative), read_field(line, "cache", cache),
+        read_field(line, "image", image), read_field(line, "last_image", last_image)}) {
     if (!error.empty()) return error;
   }
   if (id) job.id = *id;
@@ -87,6 +88,8 @@ std::string parse_job(const nlohmann::json& line, BatchJob& job) {
   if (height) job.request.height = height;
   if (width) job.request.width = width;
   if (frames) job.request.frames = frames;
+  if (image) job.request.image = image;
+  if (last_image) job.request.last_image = last_image;
   if (cache) job.cache = *cache == "none" ? std::nullopt : cache;
   if (format) job.format = *format;
   if (job.format != "png" && job.format != "mp4") return "format \"" + job.format + "\" is not png or mp4";

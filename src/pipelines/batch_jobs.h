@@ -24,7 +24,8 @@ struct BatchJob {
 };
 
 // Fields a job line may have: prompt (required), id, negative_prompt, steps, guidance_scale, guidance_scale_2,
-// seed, height, width, frames, cache, format, loras (a list of "PATH[:SCALE]"). What a line leaves out comes from
+// seed, height, width, frames, image, last_image (paths relative to where the batch runs, as loras), cache, format, loras
+// (a list of "PATH[:SCALE]"). What a line leaves out comes from
 // `defaults` (the batch's flags). Blank lines are skipped; a malformed line becomes a job with `error` set. Throws
 // only when the file cannot be read.
 std::vector<BatchJob> read_batch_jobs(const std::string& path, const GenerationRequest& defaults,

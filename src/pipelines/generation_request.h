@@ -1,8 +1,11 @@
 #pragma once
 // What a user asks of a pipeline, what a pipeline fills in when they leave it out, and the resolved request.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+
+#include "src/io/frames.h"
 
 namespace tessera {
 
@@ -24,6 +27,9 @@ struct GenerationRequest {
   std::optional<double> guidance_scale_2;
   uint64_t seed = 0;
   std::optional<int64_t> height, width, frames;
+  // An image-to-video folder's first frame (required there, refused elsewhere) and, for first-and-last-frame
+  // generation, its last: PNG or JPEG files.
+  std::optional<std::string> image, last_image;
 };
 
 // A request with every field resolved and checked.
@@ -36,6 +42,8 @@ struct Generation {
   std::optional<double> guidance_scale_2;
   uint64_t seed = 0;
   int64_t height = 0, width = 0, frames = 0;
+  // The request's images, read (one RGB frame each, at the file's own size); null when not given.
+  std::shared_ptr<const io::FrameBuffer> image, last_image;
 };
 
 }  // namespace tessera

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "common/check.h"
+#include "src/io/image_orientation.h"
 #include "src/io/json_integer.h"
 #include "src/models/latent_decoder.h"
 #include "src/models/load_model.h"
@@ -71,6 +72,13 @@ void check_guidance_scale_2_taken(const std::string& class_name, const std::stri
                 "out and use --guidance-scale");
 }
 
+// One image of a request, read as diffusers.utils.load_image reads it (EXIF orientation applied), once it passed
+// the family's checks.
+std::shared_ptr<const io::FrameBuffer> read_request_image(const std::optional<std::string>& path) {
+  if (!path) return nullptr;
+  return std::make_shared<const io::FrameBuffer>(io::load_image(*path));
+}
+
 }  // namespace
 
 Pipeline::Pipeline() = default;
@@ -93,6 +101,23 @@ void Pipeline::check_folder_request(const std::string& dir, const GenerationRequ
   const std::unique_ptr<Pipeline> family = make_pipeline(index);
   family->check_index(index);
   check_guidance_scale_2_taken(index.class_name, index.dir, family->switches_experts(index), request);
+  family->dir_ = index.dir;
+  family->class_name_ = index.class_name;
+  family->check_image_request(request);
+  // A missing or unreadable file is named now rather than after the parts have loaded.
+  read_request_image(request.image);
+  read_request_image(request.last_image);
+}
+
+void Pipeline::check_image_request(const GenerationRequest& request) const {
+  const char* flag = request.image ? "--image (image)" : "--last-image (last_image)";
+  TESSERA_CHECK(!request.image && !request.last_image, flag, " conditions an image-to-video folder ",
+                "(WanImageToVideoPipeline in model_index.json), but the ", class_name_, " in ", dir_,
+                " generates from the prompt alone; leave it out, or use an image-to-video folder");
+}
+
+Pipeline::FrameSize Pipeline::default_size(const Generation& /*generation*/) const {
+  return {.height = defaults_.height, .width = defaults_.width};
 }
 
 void Pipeline::load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10::Device device) {
@@ -148,8 +173,12 @@ Generation Pipeline::resolve(const GenerationRequest& request) const {
     generation.guidance_scale_2 = request.guidance_scale_2.value_or(generation.guidance_scale);
   }
   generation.seed = request.seed;
-  generation.height = request.height.value_or(defaults_.height);
-  generation.width = request.width.value_or(defaults_.width);
+  check_image_request(request);
+  generation.image = read_request_image(request.image);
+  generation.last_image = read_request_image(request.last_image);
+  const FrameSize size = request.height && request.width ? FrameSize{} : default_size(generation);
+  generation.height = request.height.value_or(size.height);
+  generation.width = request.width.value_or(size.width);
   generation.frames = request.frames.value_or(default_frames(request));
   TESSERA_CHECK(!generation.prompt.empty(), "the prompt is empty; say what to draw");
   text_encoder_->check_prompt(generation.prompt);

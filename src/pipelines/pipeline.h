@@ -40,7 +40,8 @@ class Pipeline {
   // folder, the part and its class for an unknown family or a missing or mismatched part.
   static std::unique_ptr<Pipeline> load(const std::string& dir, c10::ScalarType dtype, c10::Device device);
   // What of `request` can be checked against the folder at `dir` from its model_index.json alone (the family's
-  // refusals, a second guidance scale for a folder with one transformer), before any part is loaded.
+  // refusals, a second guidance scale for a folder with one transformer, an image given to a text-to-video folder
+  // or none to an image-to-video one, an image file that cannot be read), before any part is loaded.
   static void check_folder_request(const std::string& dir, const GenerationRequest& request);
   // The folder's parts that load() loads as transformers (its family's transformer_parts), without loading them
   // or running the family's other checks.
@@ -104,6 +105,14 @@ class Pipeline {
   virtual LatentLayout prepare(const PipelineIndex& index) = 0;
   // The frame count when the request gives none.
   virtual int64_t default_frames(const GenerationRequest& request) const;
+  struct FrameSize {
+    int64_t height = 0, width = 0;
+  };
+  // The frame size when the request gives none (an image-to-video family follows its image's aspect); the
+  // images of `generation` are read. Default: defaults().
+  virtual FrameSize default_size(const Generation& generation) const;
+  // Whether the request's images suit the family: by default none is taken (text to video or image).
+  virtual void check_image_request(const GenerationRequest& request) const;
   // The family's own checks of a resolved request (the core has checked what every family shares).
   virtual void check_request(const GenerationRequest& request, const Generation& generation) const {
     (void)request, (void)generation;
@@ -115,6 +124,8 @@ class Pipeline {
   // (the same timestep on every rank gives the same answer). Default: the first transformer, with
   // loop_guidance_scale; Wan2.2 picks an expert by the noise level.
   virtual StepModel step_model(const Generation& generation, double timestep) const;
+  // The latent layout prepare() gave.
+  const LatentLayout& latent_layout() const { return layout_; }
   // The loaded transformer of `part`, or nullptr when the folder has none.
   Model* transformer_of(const std::string& part) const;
   // The family's checks of how the loop is to run (e.g. a CFG-parallel group for a model without guidance).

@@ -7,6 +7,7 @@
 #include "src/pipelines/flux/flux_pipeline.h"
 #include "src/pipelines/pipeline.h"
 #include "src/pipelines/pipeline_index.h"
+#include "src/pipelines/wan/wan_image_to_video_pipeline.h"
 #include "src/pipelines/wan/wan_pipeline.h"
 
 namespace tessera {
@@ -27,8 +28,11 @@ Registry& registry() {
     auto* built_in = new Registry;
     built_in->families = {
         {.class_name = WanPipeline::kClassName,
-         .summary = "Wan2.1 text-to-video",
+         .summary = "Wan2.1 / Wan2.2 A14B text-to-video",
          .factory = [] { return std::make_unique<WanPipeline>(); }},
+        {.class_name = WanImageToVideoPipeline::kClassName,
+         .summary = "Wan2.1 / Wan2.2 image-to-video and first-and-last-frame",
+         .factory = [] { return std::make_unique<WanImageToVideoPipeline>(); }},
         {.class_name = FluxPipeline::kClassName,
          .summary = "FLUX.1 text-to-image",
          .factory = [] { return std::make_unique<FluxPipeline>(); }},

@@ -44,14 +44,22 @@ at::Tensor WanVaeDecoder::check_and_denormalise(const at::Tensor& latents) const
                     latents.size(4) > 0,
                 "the Wan VAE decodes latents [batch, z_dim = ", c.z_dim, ", frames, height, width], got ",
                 latents.sizes());
-  const at::Tensor parameter = model_->parameters().front();
-  const auto options = at::TensorOptions().dtype(parameter.scalar_type()).device(parameter.device());
-  const at::Tensor x = latents.to(options);
-  const auto per_channel = [&](const std::vector<double>& values) {
-    return at::tensor(values, at::kDouble).to(options).view({1, c.z_dim, 1, 1, 1});
-  };
+  const at::Tensor x = latents.to(per_channel(c.latents_mean).options());
   // WanPipeline divides by 1 / std rather than multiplying by std; the same operations give the same rounding.
   return x / (1.0 / per_channel(c.latents_std)) + per_channel(c.latents_mean);
+}
+
+at::Tensor WanVaeDecoder::per_channel(const std::vector<double>& values) const {
+  const at::Tensor parameter = model_->parameters().front();
+  const auto options = at::TensorOptions().dtype(parameter.scalar_type()).device(parameter.device());
+  return at::tensor(values, at::kDouble).to(options).view({1, config().z_dim, 1, 1, 1});
+}
+
+at::Tensor WanVaeDecoder::encode(const at::Tensor& video) {
+  const at::Tensor mean = per_channel(config().latents_mean);
+  const at::Tensor latents = model_->encode_mean(video.to(mean.options()));
+  // As WanImageToVideoPipeline: minus the mean, times 1 / std.
+  return (latents - mean) * (1.0 / per_channel(config().latents_std));
 }
 
 at::Tensor WanVaeDecoder::decode(const at::Tensor& latents) {

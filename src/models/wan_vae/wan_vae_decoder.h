@@ -39,6 +39,9 @@ class WanVaeDecoder : public LatentDecoder {
   // Wan 2.1, 16 for Wan2.2) in fp32 (fp64 from an fp64 model), clamped to [-1, 1].
   at::Tensor decode(const at::Tensor& latents) override;
   at::Tensor decode_to_frames(const at::Tensor& latents, Communicator* group) override;
+  // Video [B, 3, F, H, W] in [-1, 1] -> the posterior's mean, normalised with latents_mean / latents_std as the
+  // transformer's latents are (WanImageToVideoPipeline's condition latents), in the VAE's dtype.
+  at::Tensor encode(const at::Tensor& video);
 
   // This rank's band of decode(latents) with the rows split over `group`: pixel rows [offset, offset + rows)
   // of band_rows(h, group size). Ranks beyond the latent height hold no band (zero rows) and compute nothing.
@@ -52,6 +55,8 @@ class WanVaeDecoder : public LatentDecoder {
 
  private:
   at::Tensor check_and_denormalise(const at::Tensor& latents) const;
+  // latents_mean or latents_std as [1, z_dim, 1, 1, 1] in the VAE's dtype and device.
+  at::Tensor per_channel(const std::vector<double>& values) const;
 
   std::shared_ptr<wan_vae::AutoencoderKLWan> model_;
 };
