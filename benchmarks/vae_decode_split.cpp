@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
                                        .temperal_downsample = {false, true, true},
                                        .latents_mean = std::vector<double>(z_dim, 0.0),
                                        .latents_std = std::vector<double>(z_dim, 1.0), .in_channels = 3,
-                                       .out_channels = 3};
+                                       .out_channels = 3, .is_residual = false, .patch_size = 1};
     decoder = std::make_unique<tessera::WanVaeDecoder>(std::make_shared<tessera::wan_vae::AutoencoderKLWan>(config));
   } else {
     TESSERA_CHECK(model == "autoencoder-kl", "--model ", model, ": choose wan or autoencoder-kl");

@@ -1,7 +1,8 @@
 // The Wan VAE decode split by rows over the ranks (WanVaeDecoder::decode_to_frames) gives what one rank's decode
 // gives: the gathered float bands within 1e-5 of the single-rank decode, and the same uint8 frames on every rank.
 // Latent heights include ones with fewer rows than ranks (some ranks sit the decode out) and bands of one row,
-// the halo of the convolutions.
+// the halo of the convolutions. "ti2v" is the Wan2.2 VAE (residual up blocks whose duplicating shortcut maps each
+// row to its own rows, and 2x2 patches unfolded after the decoder).
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
@@ -20,7 +21,11 @@ namespace {
 
 using testing::world;
 
-const std::string kFixtures = std::string(TESSERA_FIXTURES_DIR) + "/wan_vae/";
+// The Wan 2.1 fixtures by name, and Wan2.2's "ti2v".
+std::string vae_dir(const std::string& model) {
+  const std::string root = std::string(TESSERA_FIXTURES_DIR) + (model == "ti2v" ? "/wan22_vae/" : "/wan_vae/");
+  return root + model + "/vae";
+}
 
 struct SplitCase {
   std::string model;
@@ -46,7 +51,7 @@ class WanVaeSplitDecode : public ::testing::TestWithParam<SplitCase> {};
 TEST_P(WanVaeSplitDecode, EqualsTheSingleRankDecodeInDouble) {
   c10::InferenceMode inference;
   const SplitCase c = GetParam();
-  auto decoder = WanVaeDecoder::load(kFixtures + c.model + "/vae", at::kDouble, c10::Device(c10::kCPU));
+  auto decoder = WanVaeDecoder::load(vae_dir(c.model), at::kDouble, c10::Device(c10::kCPU));
   const at::Tensor latents = same_latents(*decoder, c).to(at::kDouble);
   const at::Tensor reference = decoder->decode(latents);
   const at::Tensor band = decoder->decode_band(latents, &world());
@@ -64,7 +69,7 @@ TEST_P(WanVaeSplitDecode, EqualsTheSingleRankDecodeInDouble) {
 TEST_P(WanVaeSplitDecode, EqualsTheSingleRankDecode) {
   c10::InferenceMode inference;
   const SplitCase c = GetParam();
-  auto decoder = WanVaeDecoder::load(kFixtures + c.model + "/vae", at::kFloat, c10::Device(c10::kCPU));
+  auto decoder = WanVaeDecoder::load(vae_dir(c.model), at::kFloat, c10::Device(c10::kCPU));
   const at::Tensor latents = same_latents(*decoder, c);
   const at::Tensor reference = decoder->decode(latents);
 
@@ -95,7 +100,9 @@ INSTANTIATE_TEST_SUITE_P(
                       SplitCase{"base", 2, 3, 4},    // fewer rows than 4 ranks: one rank sits out
                       SplitCase{"base", 1, 1, 3},    // one row: one rank decodes, the others wait
                       SplitCase{"base", 2, 7, 2},    // uneven 2+2+2+1
-                      SplitCase{"variant", 3, 5, 3}  // the other layout (4x spatial, temporal sample outermost)
+                      SplitCase{"variant", 3, 5, 3},  // the other layout (4x spatial, temporal sample outermost)
+                      SplitCase{"ti2v", 3, 5, 3},     // Wan2.2: 16x spatial, residual blocks, patches
+                      SplitCase{"ti2v", 2, 3, 2}      // fewer rows than 4 ranks
                       ),
     case_name);
 

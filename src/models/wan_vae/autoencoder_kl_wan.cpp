@@ -4,6 +4,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "common/check.h"
+#include "src/models/wan_vae/patchify.h"
 
 namespace tessera::wan_vae {
 namespace {
@@ -30,7 +31,8 @@ at::Tensor AutoencoderKLWan::decode(const at::Tensor& z, const RowBands& rows) {
   int64_t filled = 0;
   for (int64_t frame = 0; frame < x.size(2); ++frame) {
     cache.start_chunk();
-    const at::Tensor chunk = decoder_->forward(x.narrow(2, frame, 1), cache, rows).clamp(-1.0, 1.0);
+    const at::Tensor chunk =
+        unpatchify(decoder_->forward(x.narrow(2, frame, 1), cache, rows), config_.patch_size).clamp(-1.0, 1.0);
     if (!pixels.defined()) {
       // Written in place chunk by chunk, rather than concatenated at the end, so the frames are held once.
       const int64_t frames = 1 + (x.size(2) - 1) * config_.temporal_scale();
@@ -43,13 +45,15 @@ at::Tensor AutoencoderKLWan::decode(const at::Tensor& z, const RowBands& rows) {
   return pixels;
 }
 
-at::Tensor AutoencoderKLWan::encode_mean(const at::Tensor& video) {
-  TESSERA_CHECK(video.dim() == 5 && video.size(1) == config_.in_channels && video.size(2) > 0, "AutoencoderKLWan.encode: video must be ",
-                "[B, in_channels = ", config_.in_channels, ", frames, height, width], got ", video.sizes());
+at::Tensor AutoencoderKLWan::encode_mean(const at::Tensor& pixels) {
+  TESSERA_CHECK(pixels.dim() == 5 && pixels.size(1) == config_.video_in_channels() && pixels.size(2) > 0,
+                "AutoencoderKLWan.encode: video must be [B, channels = ", config_.video_in_channels(),
+                ", frames, height, width], got ", pixels.sizes());
   const int64_t scale = config_.spatial_scale();
-  TESSERA_CHECK(video.size(3) % scale == 0 && video.size(4) % scale == 0, "AutoencoderKLWan.encode: height and ",
-                "width must be multiples of ", scale, ", got ", video.size(3), " x ", video.size(4));
+  TESSERA_CHECK(pixels.size(3) % scale == 0 && pixels.size(4) % scale == 0, "AutoencoderKLWan.encode: height and ",
+                "width must be multiples of ", scale, ", got ", pixels.size(3), " x ", pixels.size(4));
   torch::NoGradGuard no_grad;
+  const at::Tensor video = patchify(pixels, config_.patch_size);
   const RowBands whole;
   FeatureCache cache;
   std::vector<at::Tensor> outputs;

@@ -1,8 +1,9 @@
 #pragma once
-// diffusers' AutoencoderKLWan (the Wan 2.1 VAE): "encoder", "quant_conv", "post_quant_conv", "decoder", so that
-// a vae/diffusion_pytorch_model.safetensors loads unchanged. Decoding and encoding run in chunks of frames as
-// diffusers' _decode / _encode do (the causal convolutions carry their last frames between chunks), which
-// keeps the activations to one chunk's.
+// diffusers' AutoencoderKLWan (the Wan 2.1 VAE, and Wan2.2's with is_residual and patch_size): "encoder",
+// "quant_conv", "post_quant_conv", "decoder", so that a vae/diffusion_pytorch_model.safetensors loads unchanged.
+// With a patch_size the pixels are folded into channels before the encoder and unfolded after the decoder.
+// Decoding and encoding run in chunks of frames as diffusers' _decode / _encode do (the causal convolutions carry
+// their last frames between chunks), which keeps the activations to one chunk's.
 #include <ATen/core/Tensor.h>
 #include <torch/nn/module.h>
 
@@ -20,13 +21,13 @@ class AutoencoderKLWan : public torch::nn::Module {
  public:
   explicit AutoencoderKLWan(const WanVaeConfig& config);
 
-  // Latents z [B, z_dim, f, h, W] (already de-normalised) -> pixels [B, out_channels, 1 + (f - 1) * temporal
-  // scale, h * scale, W * scale], clamped to [-1, 1], one latent frame at a time. With a split `rows`, z is this
-  // rank's band of latent rows and so is the result.
+  // Latents z [B, z_dim, f, h, W] (already de-normalised) -> pixels [B, video_out_channels, 1 + (f - 1) *
+  // temporal scale, h * scale, W * scale], clamped to [-1, 1], one latent frame at a time. With a split `rows`, z
+  // is this rank's band of latent rows and so is the result.
   at::Tensor decode(const at::Tensor& z, const RowBands& rows = {});
-  // Video [B, in_channels, F, H, W] in [-1, 1] -> the mean of the posterior, [B, z_dim, f, H / scale, W / scale]:
-  // the first frame alone, then four frames at a time.
-  at::Tensor encode_mean(const at::Tensor& video);
+  // Video [B, video_in_channels, F, H, W] in [-1, 1] -> the mean of the posterior, [B, z_dim, f, H / scale,
+  // W / scale]: the first frame alone, then four frames at a time.
+  at::Tensor encode_mean(const at::Tensor& pixels);
 
   const WanVaeConfig& config() const { return config_; }
 

@@ -6,6 +6,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 
 namespace tessera::wan_vae {
@@ -17,12 +18,18 @@ struct CachedFrames {
 
 class FeatureCache {
  public:
-  void start_chunk() { next_ = 0; }
+  void start_chunk() {
+    next_ = 0;
+    ++chunks_;
+  }
+  // Whether this is the clip's first chunk (diffusers' first_chunk: Wan2.2's duplicating shortcut drops frames).
+  bool first_chunk() const { return chunks_ == 1; }
   CachedFrames& next_slot();
 
  private:
   std::deque<CachedFrames> slots_;  // a deque: slots keep their address as more are added
   size_t next_ = 0;
+  int64_t chunks_ = 0;
 };
 
 // What a causal convolution keeps after a chunk `input`: its last two frames, or, when the chunk has one frame,

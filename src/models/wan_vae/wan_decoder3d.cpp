@@ -3,6 +3,9 @@
 #include <ATen/ATen.h>
 #include <torch/nn/modules/container/modulelist.h>
 
+#include "src/models/wan_vae/wan_residual_up_block.h"
+#include "src/models/wan_vae/wan_up_block.h"
+
 namespace tessera::wan_vae {
 
 WanDecoder3d::WanDecoder3d(const WanVaeConfig& config) {
@@ -16,14 +19,19 @@ WanDecoder3d::WanDecoder3d(const WanVaeConfig& config) {
   mid_block_ = register_module("mid_block", std::make_shared<WanMidBlock>(dims[0]));
   auto up_blocks = register_module("up_blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < levels; ++i) {
-    // Every upsample before this level halved its channels.
-    const int64_t in_dim = i > 0 ? dims[i] / 2 : dims[i];
-    std::optional<ResampleMode> upsample;
-    if (i != levels - 1) {
-      // The decoder reverses the encoder's temporal downsamples.
-      upsample = config.temperal_downsample[levels - 2 - i] ? ResampleMode::upsample3d : ResampleMode::upsample2d;
+    const bool upsample = i != levels - 1;
+    // The decoder reverses the encoder's temporal downsamples.
+    const bool temporal = upsample && config.temperal_downsample[levels - 2 - i];
+    if (config.is_residual) {
+      up_blocks_.push_back(
+          std::make_shared<WanResidualUpBlock>(dims[i], dims[i + 1], config.num_res_blocks, temporal, upsample));
+    } else {
+      // Every Wan 2.1 upsample before this level halved its channels.
+      const int64_t in_dim = i > 0 ? dims[i] / 2 : dims[i];
+      std::optional<ResampleMode> mode;
+      if (upsample) mode = temporal ? ResampleMode::upsample3d : ResampleMode::upsample2d;
+      up_blocks_.push_back(std::make_shared<WanUpBlock>(in_dim, dims[i + 1], config.num_res_blocks, mode));
     }
-    up_blocks_.push_back(std::make_shared<WanUpBlock>(in_dim, dims[i + 1], config.num_res_blocks, upsample));
     up_blocks->push_back(up_blocks_.back());
   }
   norm_out_ = register_module("norm_out", std::make_shared<ChannelRmsNorm>(dims.back(), /*images=*/false));

@@ -5,6 +5,7 @@
 
 #include "src/models/wan_vae/wan_resample.h"
 #include "src/models/wan_vae/wan_residual_block.h"
+#include "src/models/wan_vae/wan_residual_down_block.h"
 
 namespace tessera::wan_vae {
 
@@ -17,6 +18,12 @@ WanEncoder3d::WanEncoder3d(const WanVaeConfig& config) {
   conv_in_ = register_module("conv_in", std::make_shared<CausalConv3d>(config.in_channels, dims[0], cube, unit, unit));
   auto down_blocks = register_module("down_blocks", torch::nn::ModuleList());
   for (size_t i = 0; i < levels; ++i) {
+    if (config.is_residual) {
+      const bool last = i == levels - 1;
+      down_blocks_.push_back(std::make_shared<WanResidualDownBlock>(
+          dims[i], dims[i + 1], config.num_res_blocks, !last && config.temperal_downsample[i], !last));
+      continue;
+    }
     int64_t in_dim = dims[i];
     for (int64_t j = 0; j < config.num_res_blocks; ++j) {
       down_blocks_.push_back(std::make_shared<WanResidualBlock>(in_dim, dims[i + 1]));

@@ -1,7 +1,8 @@
 #pragma once
-// diffusers' WanEncoder3d (Wan 2.1): conv_in, down_blocks (per level num_res_blocks residual blocks, then a
-// downsample except on the last level, all in one flat list), mid_block, norm_out, SiLU, conv_out to 2 * z_dim
-// channels (the posterior's mean and log-variance). Runs on whole frames: encoding is not split.
+// diffusers' WanEncoder3d: conv_in, down_blocks, mid_block, norm_out, SiLU, conv_out to 2 * z_dim channels (the
+// posterior's mean and log-variance). Wan 2.1's down_blocks are one flat list (per level num_res_blocks residual
+// blocks, then a downsample except on the last level); Wan2.2's (is_residual) one residual down block per level.
+// Runs on whole frames: encoding is not split.
 #include <memory>
 #include <vector>
 

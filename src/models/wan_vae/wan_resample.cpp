@@ -20,10 +20,11 @@ at::Tensor images_as_frames(const at::Tensor& images, int64_t batch) {
 
 }  // namespace
 
-WanResample::WanResample(int64_t dim, ResampleMode mode) : mode_(mode) {
+WanResample::WanResample(int64_t dim, ResampleMode mode, std::optional<int64_t> upsample_out_dim) : mode_(mode) {
   // diffusers nests the Conv2d in an nn.Sequential after the parameterless upsample or pad: "resample.1".
   auto resample = register_module("resample", std::make_shared<torch::nn::Module>());
-  conv_ = upsamples(mode) ? std::make_shared<Conv2d>(dim, dim / 2, 3, 1, 1) : std::make_shared<Conv2d>(dim, dim, 3, 2, 0);
+  conv_ = upsamples(mode) ? std::make_shared<Conv2d>(dim, upsample_out_dim.value_or(dim / 2), 3, 1, 1)
+                          : std::make_shared<Conv2d>(dim, dim, 3, 2, 0);
   resample->register_module("1", conv_);
   if (mode == ResampleMode::upsample3d) {
     time_conv_ = register_module("time_conv", std::make_shared<CausalConv3d>(dim, dim * 2, CausalConv3d::Triple{3, 1, 1},

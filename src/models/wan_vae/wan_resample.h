@@ -7,6 +7,7 @@
 #include "src/models/wan_vae/vae_layer.h"
 
 #include <memory>
+#include <optional>
 
 namespace tessera::wan_vae {
 
@@ -14,8 +15,9 @@ enum class ResampleMode { upsample2d, upsample3d, downsample2d, downsample3d };
 
 class WanResample : public VaeLayer {
  public:
-  // Upsamples give `dim / 2` channels, as diffusers' WanUpBlock builds them.
-  WanResample(int64_t dim, ResampleMode mode);
+  // Upsamples give `upsample_out_dim` channels; by default `dim / 2`, as diffusers' WanUpBlock builds them (Wan2.2's
+  // residual up blocks keep `dim`).
+  WanResample(int64_t dim, ResampleMode mode, std::optional<int64_t> upsample_out_dim = std::nullopt);
   at::Tensor forward(const at::Tensor& x, FeatureCache& cache, const RowBands& rows) override;
 
  private:

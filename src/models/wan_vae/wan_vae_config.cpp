@@ -19,7 +19,7 @@ class ConfigReader {
 
   const nlohmann::json& required(const std::string& key) const {
     TESSERA_CHECK(config_.contains(key) && !config_.at(key).is_null(), source_, " lacks \"", key,
-                  "\", which AutoencoderKLWan needs; a Wan 2.1 vae/config.json has it");
+                  "\", which AutoencoderKLWan needs; a Wan vae/config.json has it");
     return config_.at(key);
   }
 
@@ -49,13 +49,43 @@ class ConfigReader {
 
 }  // namespace
 
-int64_t WanVaeConfig::spatial_scale() const { return int64_t{1} << (dim_mult.size() - 1); }
+int64_t WanVaeConfig::spatial_scale() const { return (int64_t{1} << (dim_mult.size() - 1)) * patch_size; }
 
 int64_t WanVaeConfig::temporal_scale() const {
   int64_t scale = 1;
   for (bool downsample : temperal_downsample) scale *= downsample ? 2 : 1;
   return scale;
 }
+
+int64_t WanVaeConfig::video_in_channels() const { return in_channels / (patch_size * patch_size); }
+int64_t WanVaeConfig::video_out_channels() const { return out_channels / (patch_size * patch_size); }
+
+namespace {
+
+// The residual blocks' shortcuts fold (encoder) or unfold (decoder) each level's resampling into channels;
+// diffusers refuses to build them unless the channel counts divide, and so does tessera, before loading.
+void check_residual_shortcuts(const WanVaeConfig& c, const std::string& source) {
+  const size_t levels = c.dim_mult.size();
+  for (size_t i = 0; i + 1 < levels; ++i) {
+    const int64_t factor = (c.temperal_downsample[i] ? 2 : 1) * 4;
+    const int64_t in = c.base_dim * (i == 0 ? 1 : c.dim_mult[i - 1]), out = c.base_dim * c.dim_mult[i];
+    TESSERA_CHECK(in * factor % out == 0, source, ": encoder level ", i, " (is_residual) averages ", in,
+                  " channels x ", factor, " samples into ", out, " channels, which does not divide (diffusers' ",
+                  "AvgDown3D refuses it too); change base_dim or dim_mult");
+    const int64_t up_factor = (c.temperal_downsample[levels - 2 - i] ? 2 : 1) * 4;
+    const int64_t up_in = c.decoder_base_dim * c.dim_mult[levels - 1 - (i == 0 ? 0 : i - 1)];
+    const int64_t up_out = c.decoder_base_dim * c.dim_mult[levels - 1 - i];
+    TESSERA_CHECK(up_out * up_factor % up_in == 0, source, ": decoder level ", i, " (is_residual) duplicates ",
+                  up_in, " channels into ", up_out, " channels x ", up_factor, " samples, which does not divide ",
+                  "(diffusers' DupUp3D refuses it too); change decoder_base_dim or dim_mult");
+  }
+  // The last encoder level neither samples nor, in a valid layout, changes the channels by other than a divisor.
+  const int64_t in = c.base_dim * (levels == 1 ? 1 : c.dim_mult[levels - 2]), out = c.base_dim * c.dim_mult.back();
+  TESSERA_CHECK(in % out == 0, source, ": the last encoder level (is_residual) averages ", in, " channels into ",
+                out, ", which does not divide (diffusers' AvgDown3D refuses it too); its dim_mult must not grow");
+}
+
+}  // namespace
 
 WanVaeConfig wan_vae_config_from_json(const nlohmann::json& config, const std::string& source) {
   TESSERA_CHECK(config.is_object(), source, " must hold a JSON object");
@@ -70,11 +100,8 @@ WanVaeConfig wan_vae_config_from_json(const nlohmann::json& config, const std::s
   const ConfigReader read(config, source);
 
   const nlohmann::json is_residual = config.value("is_residual", nlohmann::json(false));
-  TESSERA_CHECK(is_residual.is_boolean(), read.what("is_residual"), " must be true or false");
-  TESSERA_CHECK(!is_residual.get<bool>(), source, " has \"is_residual\": true, the Wan 2.2 VAE (residual up/down ",
-                "blocks), which tessera does not support; only the Wan 2.1 VAE (is_residual false)");
-  TESSERA_CHECK(config.value("patch_size", nlohmann::json()).is_null(), source, " has \"patch_size\" = ",
-                config["patch_size"].dump(), "; a patchified VAE (Wan 2.2) is not supported, it must be null");
+  TESSERA_CHECK(is_residual.is_boolean(), read.what("is_residual"), " must be true or false, got ",
+                is_residual.dump());
   const nlohmann::json attn_scales = config.value("attn_scales", nlohmann::json::array());
   TESSERA_CHECK(attn_scales.is_array() && attn_scales.empty(), read.what("attn_scales"), " = ", attn_scales.dump(),
                 " is not supported: only [] (diffusers' own encoder fails on the attention blocks it adds)");
@@ -99,7 +126,15 @@ WanVaeConfig wan_vae_config_from_json(const nlohmann::json& config, const std::s
       .latents_std = read.numbers("latents_std"),
       .in_channels = optional_positive("in_channels", 3),
       .out_channels = optional_positive("out_channels", 3),
+      .is_residual = is_residual.get<bool>(),
+      .patch_size = optional_positive("patch_size", 1),
   };
+  for (const std::string key : {"in_channels", "out_channels"}) {
+    const int64_t channels = key == "in_channels" ? result.in_channels : result.out_channels;
+    TESSERA_CHECK(channels % (result.patch_size * result.patch_size) == 0, read.what(key), " = ", channels,
+                  " is not a multiple of patch_size^2 = ", result.patch_size * result.patch_size, ": the VAE ",
+                  "folds each patch's pixels into channels (Wan2.2's 12 = 3 colours x 2 x 2)");
+  }
   for (const auto& item : read.array("dim_mult")) result.dim_mult.push_back(read.positive(item, "dim_mult"));
   TESSERA_CHECK(result.dim_mult.size() >= 1 && result.dim_mult.size() <= 16, read.what("dim_mult"),
                 " must list 1 to 16 multipliers, got ", result.dim_mult.size());
@@ -119,15 +154,20 @@ WanVaeConfig wan_vae_config_from_json(const nlohmann::json& config, const std::s
   for (double value : result.latents_std) {
     TESSERA_CHECK(value > 0, read.what("latents_std"), " must be positive, got ", value);
   }
-  for (int64_t mult : result.dim_mult) {
-    // The decoder halves the channels of each upsample's output (dim // 2).
-    TESSERA_CHECK(result.decoder_base_dim * mult % 2 == 0, source, ": decoder_base_dim x dim_mult must be even, ",
-                  "got ", result.decoder_base_dim, " x ", mult);
+  if (result.is_residual) {
+    check_residual_shortcuts(result, source);
+  } else {
+    for (int64_t mult : result.dim_mult) {
+      // The Wan 2.1 decoder halves the channels of each upsample's output (dim // 2).
+      TESSERA_CHECK(result.decoder_base_dim * mult % 2 == 0, source, ": decoder_base_dim x dim_mult must be even, ",
+                    "got ", result.decoder_base_dim, " x ", mult);
+    }
   }
   if (config.contains("scale_factor_spatial") && !config["scale_factor_spatial"].is_null()) {
     const int64_t given = read.positive(config["scale_factor_spatial"], "scale_factor_spatial");
     TESSERA_CHECK(given == result.spatial_scale(), read.what("scale_factor_spatial"), " = ", given, " but dim_mult ",
-                  "has ", result.dim_mult.size() - 1, " spatial downsamples, a scale of ", result.spatial_scale());
+                  "has ", result.dim_mult.size() - 1, " spatial downsamples and patch_size is ", result.patch_size,
+                  ", a scale of ", result.spatial_scale());
   }
   if (config.contains("scale_factor_temporal") && !config["scale_factor_temporal"].is_null()) {
     const int64_t given = read.positive(config["scale_factor_temporal"], "scale_factor_temporal");

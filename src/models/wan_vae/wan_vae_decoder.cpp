@@ -77,7 +77,7 @@ at::Tensor WanVaeDecoder::decode_band(const at::Tensor& latents, Communicator* g
   if (group == nullptr || group->size() == 1) return as_output(model_->decode(z));
   const RowSplit split(*group, z.size(3));
   if (!split.takes_part()) {
-    return at::empty({z.size(0), config().out_channels, 1 + (z.size(2) - 1) * config().temporal_scale(), 0,
+    return at::empty({z.size(0), config().video_out_channels(), 1 + (z.size(2) - 1) * config().temporal_scale(), 0,
                       z.size(4) * spatial_scale()},
                      at::TensorOptions().dtype(as_output(z).scalar_type()).device(z.device()));
   }

@@ -1,5 +1,5 @@
 #pragma once
-// The Wan 2.1 VAE as a pipeline's decoder (latent_decoder.h): latents as the transformer leaves them are
+// The Wan VAE (2.1, or Wan2.2's) as a pipeline's decoder (latent_decoder.h): latents as the transformer leaves them are
 // de-normalised with the config's latents_mean / latents_std (as WanPipeline does) and decoded. decode_to_frames
 // splits the decode over a group of ranks by rows: each rank decodes one horizontal band of every frame,
 // exchanging only the rows its convolutions see across the band's edges (and, once, the keys and values of the
@@ -35,8 +35,8 @@ class WanVaeDecoder : public LatentDecoder {
   int64_t spatial_scale() const override;
   int64_t latent_frames(int64_t frames) const override;
   int64_t temporal_scale() const override;
-  // latents [B, z_dim, f, h, w] (any float dtype) -> pixels [B, 3, F, 8h, 8w] in fp32 (fp64 from an fp64 model),
-  // clamped to [-1, 1].
+  // latents [B, z_dim, f, h, w] (any float dtype) -> pixels [B, 3, F, s h, s w] (s: spatial_scale(), 8 for
+  // Wan 2.1, 16 for Wan2.2) in fp32 (fp64 from an fp64 model), clamped to [-1, 1].
   at::Tensor decode(const at::Tensor& latents) override;
   at::Tensor decode_to_frames(const at::Tensor& latents, Communicator* group) override;
   // Video [B, 3, F, H, W] in [-1, 1] -> the posterior's mean, normalised with latents_mean / latents_std as the
