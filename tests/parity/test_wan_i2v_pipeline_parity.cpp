@@ -91,8 +91,8 @@ INSTANTIATE_TEST_SUITE_P(
                 .image = "last.jpg", .last_image = "first.png", .frames = 9, .height = 48, .width = 48,
                 .expected_height = 48, .expected_width = 48},
         I2vCase{.fixture = "wan22_ti2v", .name = "image_to_video", .folder = "image_to_video", .image = "first.png",
-                .last_image = std::nullopt, .frames = 9, .height = 48, .width = 32, .expected_height = 48,
-                .expected_width = 32}),
+                .last_image = std::nullopt, .frames = 9, .height = 96, .width = 64, .expected_height = 96,
+                .expected_width = 64}),
     [](const ::testing::TestParamInfo<I2vCase>& info) { return info.param.fixture + "_" + info.param.name; });
 
 }  // namespace
