@@ -1,11 +1,12 @@
 // A VAE decode split by rows over the ranks (LatentDecoder::decode_to_frames): each rank's peak resident memory
-// above its pre-decode baseline, and the decode time. Random weights at a chosen width, in the Wan 2.1 layout
+// above its pre-decode baseline, and the decode time. With --encode, the Wan VAE's encode of the video those
+// latents stand for, split the same way (WanVaeDecoder::encode with the world: the image-to-video condition). Random weights at a chosen width, in the Wan 2.1 layout
 // (--model wan) or FLUX.1's AutoencoderKL layout (--model autoencoder-kl: block_out_channels base x [1, 2, 4, 4],
 // two layers per block, 32 groups, 16 latent channels, one frame); the same seed on every rank, so all ranks
 // decode the same model and latents.
 //
 //   launch/tessera-run -np 4 build/bin/tessera_bench_vae_decode [--model wan] [--base-dim 32] [--latent 48x48]
-//       [--frames 2 | 1] [--threads 1] [--json results/vae_decode_split_cpu.json]
+//       [--frames 2 | 1] [--threads 1] [--encode] [--json results/vae_decode_split_cpu.json]
 // Rank 0 prints one line per rank and, with --json, writes the run's record (ranks, config, per-rank memory and
 // time) to that file.
 #include <ATen/ATen.h>
@@ -53,8 +54,16 @@ int main(int argc, char** argv) {
   int64_t base_dim = 32, height = 48, width = 48, frames = 0;  // frames: 2 for wan, 1 for autoencoder-kl
   int threads = 1;
   std::string json_path, model = "wan";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i], value = argv[i + 1];
+  bool encode = false;
+  for (int i = 1; i < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--encode") {
+      encode = true;
+      --i;
+      continue;
+    }
+    TESSERA_CHECK(i + 1 < argc, flag, " needs a value");
+    const std::string value = argv[i + 1];
     if (flag == "--model") model = value;
     else if (flag == "--base-dim") base_dim = std::stoll(value);
     else if (flag == "--latent") std::sscanf(value.c_str(), "%ldx%ld", &height, &width);
@@ -92,12 +101,18 @@ int main(int argc, char** argv) {
         std::make_shared<tessera::autoencoder_kl::AutoencoderKL>(config));
   }
   const at::Tensor latents = at::randn({1, z_dim, frames, height, width});
+  TESSERA_CHECK(!encode || model == "wan", "--encode runs the Wan VAE's encoder: --model wan");
+  const int64_t scale = decoder->spatial_scale();
+  const at::Tensor pixels =
+      encode ? at::rand({1, 3, 1 + (frames - 1) * decoder->temporal_scale(), height * scale, width * scale}) * 2 - 1
+             : at::Tensor();
 
   world->barrier();
   const bool peak_reset = reset_peak();
   const int64_t baseline_kb = status_kb("VmRSS");
   const auto start = std::chrono::steady_clock::now();
-  const at::Tensor video = decoder->decode_to_frames(latents, world.get());
+  const at::Tensor video = encode ? static_cast<tessera::WanVaeDecoder&>(*decoder).encode(pixels, world.get())
+                                  : decoder->decode_to_frames(latents, world.get());
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const int64_t peak_kb = status_kb("VmHWM");
   const int64_t increase_kb = peak_kb - baseline_kb;
@@ -109,14 +124,14 @@ int main(int argc, char** argv) {
   if (world->rank() != 0) return 0;
   std::ostringstream shape;
   shape << video.sizes();
-  nlohmann::json record = {{"model", model}, {"ranks", world->size()}, {"threads_per_rank", threads}, {"base_dim", base_dim},
-                           {"latents", {1, z_dim, frames, height, width}}, {"frames_uint8", shape.str()},
+  nlohmann::json record = {{"model", model}, {"direction", encode ? "encode" : "decode"}, {"ranks", world->size()}, {"threads_per_rank", threads}, {"base_dim", base_dim},
+                           {"latents", {1, z_dim, frames, height, width}}, {encode ? "latents_out" : "frames_uint8", shape.str()},
                            {"peak_reset_by_clear_refs", peak_reset}, {"per_rank", nlohmann::json::array()}};
   for (int r = 0; r < world->size(); ++r) {
     const auto row = all[r];
-    std::printf("ranks %d rank %d: baseline %.0f MiB, peak %.0f MiB, decode increase %.0f MiB, %.2f s\n",
+    std::printf("ranks %d rank %d: baseline %.0f MiB, peak %.0f MiB, %s increase %.0f MiB, %.2f s\n",
                 world->size(), r, row[0].item<double>() / 1024, row[1].item<double>() / 1024,
-                row[2].item<double>() / 1024, row[3].item<double>());
+                encode ? "encode" : "decode", row[2].item<double>() / 1024, row[3].item<double>());
     record["per_rank"].push_back({{"rank", r}, {"baseline_rss_mib", row[0].item<double>() / 1024},
                                   {"peak_rss_mib", row[1].item<double>() / 1024},
                                   {"decode_increase_mib", row[2].item<double>() / 1024},

@@ -145,6 +145,8 @@ class Pipeline {
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<LatentDecoder> decoder_;
   GenerationDefaults defaults_;
+  // While generate() runs: the ranks that split the VAE's work (its decode_group); null: this rank alone.
+  Communicator* vae_group_ = nullptr;
 
  private:
   void load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10::Device device);

@@ -1,5 +1,6 @@
 // The Wan VAE decode split by rows over the ranks (WanVaeDecoder::decode_to_frames) gives what one rank's decode
-// gives: the gathered float bands within 1e-5 of the single-rank decode, and the same uint8 frames on every rank.
+// gives, and so does the encode split the same way (WanVaeDecoder::encode with a group, the image-to-video
+// condition): the gathered float bands within 1e-5 of the single-rank decode, and the same uint8 frames on every rank.
 // Latent heights include ones with fewer rows than ranks (some ranks sit the decode out) and bands of one row,
 // the halo of the convolutions. "ti2v" is the Wan2.2 VAE (residual up blocks whose duplicating shortcut maps each
 // row to its own rows, and 2x2 patches unfolded after the decoder).
@@ -93,6 +94,52 @@ TEST_P(WanVaeSplitDecode, EqualsTheSingleRankDecode) {
   // Rank-identical: every rank holds rank 0's frames.
   EXPECT_TRUE(at::equal(world().broadcast(frames, 0), frames));
 }
+
+class WanVaeSplitEncode : public ::testing::TestWithParam<SplitCase> {};
+
+// The same video on every rank: `c.frames` latent frames' worth of pixels, c.height x c.width latent rows and columns.
+at::Tensor same_video(const WanVaeDecoder& vae, const SplitCase& c, c10::ScalarType dtype) {
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(11);
+  const int64_t scale = vae.spatial_scale();
+  return at::rand({1, 3, 1 + (c.frames - 1) * vae.temporal_scale(), c.height * scale, c.width * scale}, generator,
+                  at::kFloat)
+      .mul(2.0)
+      .sub(1.0)
+      .to(dtype);
+}
+
+// Each rank encodes its band of pixel rows (the downsampling convolutions read one row of the band below, the middle
+// block's attention every band's keys and values); the gathered latents are the single-rank encode's.
+TEST_P(WanVaeSplitEncode, EqualsTheSingleRankEncode) {
+  c10::InferenceMode inference;
+  const SplitCase c = GetParam();
+  for (const c10::ScalarType dtype : {at::kDouble, at::kFloat}) {
+    auto vae = WanVaeDecoder::load(vae_dir(c.model), dtype, c10::Device(c10::kCPU));
+    const at::Tensor video = same_video(*vae, c, dtype);
+    const at::Tensor reference = vae->encode(video);
+    const at::Tensor band = vae->encode_band(video, &world());
+    std::vector<int64_t> rows = vae->band_rows(c.height, world().size());
+    for (int64_t& value : rows) value /= vae->spatial_scale();
+    ASSERT_EQ(band.size(3), rows[world().rank()]);
+    const at::Tensor gathered = vae->encode(video, &world());
+    ASSERT_EQ(gathered.sizes(), reference.sizes());
+    const double error = relative_error(gathered, reference);
+    if (world().rank() == 0) {
+      std::cout << "[split encode " << (dtype == at::kDouble ? "fp64" : "fp32") << "] " << case_name({c, 0})
+                << " on " << world().size() << " ranks, latent bands " << at::IntArrayRef(rows)
+                << ": relative max-abs difference from one rank " << error << "\n";
+    }
+    EXPECT_LE(error, dtype == at::kDouble ? 1e-12 : 1e-5);
+    EXPECT_TRUE(at::equal(world().broadcast(gathered, 0), gathered)) << "every rank holds the same latents";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Heights, WanVaeSplitEncode,
+    ::testing::Values(SplitCase{"base", 3, 5, 3}, SplitCase{"base", 2, 3, 4}, SplitCase{"base", 1, 1, 3},
+                      SplitCase{"base", 2, 7, 2}, SplitCase{"variant", 3, 5, 3}, SplitCase{"ti2v", 3, 5, 3},
+                      SplitCase{"ti2v", 2, 3, 2}),
+    case_name);
 
 INSTANTIATE_TEST_SUITE_P(
     Heights, WanVaeSplitDecode,

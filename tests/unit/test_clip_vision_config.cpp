@@ -36,6 +36,13 @@ TEST(ClipVisionConfig, ReadsWanImageEncoder) {
   EXPECT_DOUBLE_EQ(read.layer_norm_eps, 1e-5);
 }
 
+// The encoder as diffusers' Wan conversion script saves it, with its projection head (not run).
+TEST(ClipVisionConfig, ReadsTheEncoderWithItsProjection) {
+  nlohmann::json config = wan_image_encoder_config();
+  config["architectures"] = {"CLIPVisionModelWithProjection"};
+  EXPECT_EQ(clip_vision_config_from_json(config, "config.json").num_positions(), 257);
+}
+
 TEST(ClipVisionConfig, BadConfigsNameTheKeyAndFile) {
   const auto error = [](const std::string& key, const nlohmann::json& value) {
     nlohmann::json config = wan_image_encoder_config();
@@ -50,7 +57,7 @@ TEST(ClipVisionConfig, BadConfigsNameTheKeyAndFile) {
                   "CLIP vision config ie/config.json has \"model_type\" \"clip_text_model\"; tessera builds "
                   "CLIPVisionModel"));
   EXPECT_TRUE(has(error("model_type", "clip"), "a whole CLIPModel's config: use its vision_config"));
-  EXPECT_TRUE(has(error("architectures", {"CLIPVisionModelWithProjection"}), "\"architectures\""));
+  EXPECT_TRUE(has(error("architectures", {"CLIPTextModel"}), "\"architectures\""));
   EXPECT_TRUE(has(error("hidden_size", nullptr), "ie/config.json lacks \"hidden_size\""));
   EXPECT_TRUE(has(error("num_hidden_layers", nullptr), "ie/config.json lacks \"num_hidden_layers\""));
   EXPECT_TRUE(has(error("num_attention_heads", 7), "not a multiple of \"num_attention_heads\" 7"));

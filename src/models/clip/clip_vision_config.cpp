@@ -36,10 +36,15 @@ ClipVisionConfig clip_vision_config_from_json(const nlohmann::json& config, cons
     const auto& architectures = config.at("architectures");
     bool vision_model = false;
     if (architectures.is_array()) {
-      for (const auto& name : architectures) vision_model = vision_model || name == "CLIPVisionModel";
+      // diffusers' Wan conversion script saves the encoder with its projection head, which the pipeline never
+      // runs (it takes a hidden state): the head's weight is left unread.
+      for (const auto& name : architectures) {
+        vision_model = vision_model || name == "CLIPVisionModel" || name == "CLIPVisionModelWithProjection";
+      }
     }
     TESSERA_CHECK(vision_model, what, " has \"architectures\" ", architectures.dump(),
-                  "; tessera builds CLIPVisionModel (no projection head), Wan2.1 image-to-video's image_encoder");
+                  "; tessera builds CLIPVisionModel (or CLIPVisionModelWithProjection without its head), Wan2.1 "
+                  "image-to-video's image_encoder");
   }
   const ClipVisionConfig result{
       .hidden_size = integer(config, "hidden_size", what, kRequired),

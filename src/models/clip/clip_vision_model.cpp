@@ -112,6 +112,7 @@ std::shared_ptr<ClipVisionModel> load_clip_vision_model(const PartConfig& image_
   io::WeightSource source = io::WeightSource::open_dir(image_encoder.dir());
   const bool prefixed = !source.contains("embeddings.class_embedding");
   source.forget(prefixed ? "vision_model.embeddings.position_ids" : "embeddings.position_ids");  // an old buffer
+  source.forget("visual_projection.weight");  // CLIPVisionModelWithProjection's head: the pipeline never runs it
   return load_part([&config, prefixed] { return std::make_shared<ClipVisionModel>(config, prefixed); }, source,
                    dtype, device);
 }

@@ -45,7 +45,7 @@ at::Tensor AutoencoderKLWan::decode(const at::Tensor& z, const RowBands& rows) {
   return pixels;
 }
 
-at::Tensor AutoencoderKLWan::encode_mean(const at::Tensor& pixels) {
+at::Tensor AutoencoderKLWan::encode_mean(const at::Tensor& pixels, const RowBands& rows) {
   TESSERA_CHECK(pixels.dim() == 5 && pixels.size(1) == config_.video_in_channels() && pixels.size(2) > 0,
                 "AutoencoderKLWan.encode: video must be [B, channels = ", config_.video_in_channels(),
                 ", frames, height, width], got ", pixels.sizes());
@@ -54,7 +54,6 @@ at::Tensor AutoencoderKLWan::encode_mean(const at::Tensor& pixels) {
                 "width must be multiples of ", scale, ", got ", pixels.size(3), " x ", pixels.size(4));
   torch::NoGradGuard no_grad;
   const at::Tensor video = patchify(pixels, config_.patch_size);
-  const RowBands whole;
   FeatureCache cache;
   std::vector<at::Tensor> outputs;
   // As diffusers: frames past the last whole chunk of four are left out.
@@ -63,9 +62,9 @@ at::Tensor AutoencoderKLWan::encode_mean(const at::Tensor& pixels) {
     cache.start_chunk();
     const at::Tensor chunk = i == 0 ? video.narrow(2, 0, 1) : video.narrow(2, 1 + kEncodeChunkFrames * (i - 1),
                                                                             kEncodeChunkFrames);
-    outputs.push_back(encoder_->forward(chunk, cache, whole));
+    outputs.push_back(encoder_->forward(chunk, cache, rows));
   }
-  const at::Tensor moments = quant_conv_->forward(at::cat(outputs, 2), at::Tensor(), whole);
+  const at::Tensor moments = quant_conv_->forward(at::cat(outputs, 2), at::Tensor(), rows);
   return moments.narrow(1, 0, config_.z_dim);  // [mean, log-variance] along the channels
 }
 

@@ -26,8 +26,9 @@ class AutoencoderKLWan : public torch::nn::Module {
   // is this rank's band of latent rows and so is the result.
   at::Tensor decode(const at::Tensor& z, const RowBands& rows = {});
   // Video [B, video_in_channels, F, H, W] in [-1, 1] -> the mean of the posterior, [B, z_dim, f, H / scale,
-  // W / scale]: the first frame alone, then four frames at a time.
-  at::Tensor encode_mean(const at::Tensor& pixels);
+  // W / scale]: the first frame alone, then four frames at a time. With a split `rows`, the video is this rank's
+  // band of pixel rows (its latent rows times the scale) and the result its band of latent rows.
+  at::Tensor encode_mean(const at::Tensor& pixels, const RowBands& rows = {});
 
   const WanVaeConfig& config() const { return config_; }
 

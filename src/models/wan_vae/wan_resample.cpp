@@ -74,8 +74,11 @@ at::Tensor WanResample::forward(const at::Tensor& x, FeatureCache& cache, const 
     // nearest-exact at scale 2 repeats each pixel, so a band's rows double in place.
     images = at::_upsample_nearest_exact2d(images, {2 * images.size(2), 2 * images.size(3)});
   } else {
-    TESSERA_INTERNAL_ASSERT(!rows.split(), "the encoder's downsample pads only the bottom row; it runs unsplit");
-    images = at::constant_pad_nd(images, {0, 1, 0, 1});
+    // diffusers pads one zero row below and one zero column to the right, then convolves with stride 2: output
+    // row i reads input rows 2i to 2i + 2. A band (an even number of rows at an even offset) needs the one row
+    // below it, the next band's first (zeros below the image), and none above.
+    const at::Tensor below = rows.with_halo(images, 1);
+    images = at::constant_pad_nd(below.narrow(2, 1, images.size(2) + 1), {0, 1});
   }
   const at::Tensor spatial = images_as_frames(conv_->forward(images, rows), batch);
   return mode_ == ResampleMode::downsample3d ? downsample_time(spatial, cache, rows) : spatial;

@@ -55,11 +55,33 @@ at::Tensor WanVaeDecoder::per_channel(const std::vector<double>& values) const {
   return at::tensor(values, at::kDouble).to(options).view({1, config().z_dim, 1, 1, 1});
 }
 
-at::Tensor WanVaeDecoder::encode(const at::Tensor& video) {
+at::Tensor WanVaeDecoder::encode_band(const at::Tensor& video, Communicator* group) {
   const at::Tensor mean = per_channel(config().latents_mean);
-  const at::Tensor latents = model_->encode_mean(video.to(mean.options()));
+  const at::Tensor pixels = video.to(mean.options());
+  at::Tensor latents;
+  if (group == nullptr || group->size() == 1) {
+    latents = model_->encode_mean(pixels);
+  } else {
+    const int64_t scale = spatial_scale();
+    TESSERA_CHECK(pixels.dim() == 5 && pixels.size(3) % scale == 0, "the Wan VAE encodes a video [B, 3, F, H, W] ",
+                  "with H a multiple of ", scale, ", got ", pixels.sizes());
+    const RowSplit split(*group, pixels.size(3) / scale);
+    if (!split.takes_part()) {
+      const int64_t frames = 1 + (pixels.size(2) - 1) / config().temporal_scale();
+      return at::empty({pixels.size(0), config().z_dim, frames, 0, pixels.size(4) / scale}, mean.options());
+    }
+    latents = model_->encode_mean(pixels.narrow(3, split.first_row() * scale, split.rows() * scale), split.bands());
+  }
   // As WanImageToVideoPipeline: minus the mean, times 1 / std.
   return (latents - mean) * (1.0 / per_channel(config().latents_std));
+}
+
+at::Tensor WanVaeDecoder::encode(const at::Tensor& video, Communicator* group) {
+  const at::Tensor band = encode_band(video, group);
+  if (group == nullptr || group->size() == 1) return band;
+  std::vector<int64_t> rows = band_rows(video.size(3) / spatial_scale(), group->size());
+  for (int64_t& value : rows) value /= spatial_scale();
+  return group->all_gather(band.contiguous(), 3, rows);
 }
 
 at::Tensor WanVaeDecoder::decode(const at::Tensor& latents) {

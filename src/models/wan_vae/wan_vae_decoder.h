@@ -40,8 +40,13 @@ class WanVaeDecoder : public LatentDecoder {
   at::Tensor decode(const at::Tensor& latents) override;
   at::Tensor decode_to_frames(const at::Tensor& latents, Communicator* group) override;
   // Video [B, 3, F, H, W] in [-1, 1] -> the posterior's mean, normalised with latents_mean / latents_std as the
-  // transformer's latents are (WanImageToVideoPipeline's condition latents), in the VAE's dtype.
-  at::Tensor encode(const at::Tensor& video);
+  // transformer's latents are (WanImageToVideoPipeline's condition latents), in the VAE's dtype. With a `group`,
+  // the encode is split by row bands as the decode is (each rank encodes the pixel rows of its latent rows, and
+  // holds only their activations), and every rank gets the whole result.
+  at::Tensor encode(const at::Tensor& video, Communicator* group = nullptr);
+  // This rank's band of encode(video, group)'s latent rows: rows [offset, offset + rows) of band_rows(h, group
+  // size) / spatial_scale(); empty on a rank beyond the latent height.
+  at::Tensor encode_band(const at::Tensor& video, Communicator* group);
 
   // This rank's band of decode(latents) with the rows split over `group`: pixel rows [offset, offset + rows)
   // of band_rows(h, group size). Ranks beyond the latent height hold no band (zero rows) and compute nothing.

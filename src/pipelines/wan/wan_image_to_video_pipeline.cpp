@@ -130,13 +130,14 @@ at::Tensor WanImageToVideoPipeline::condition(const Generation& generation) cons
   if (expand_timesteps_) {
     // TI2V: the image alone, one latent frame, which replaces the first frame of the latents.
     const at::Tensor image = vae_pixels(*generation.image, height, width).unsqueeze(2);
-    return vae_->encode(image).to(at::kFloat).to(device_);
+    return vae_->encode(image, vae_group_).to(at::kFloat).to(device_);
   }
-  // The clip the VAE encodes: the image, black (0 in [-1, 1]) frames, and the last image in the last frame.
+  // The clip the VAE encodes: the image, black (0 in [-1, 1]) frames, and the last image in the last frame; the
+  // encode is split by row bands over the generation's ranks, as the decode is.
   at::Tensor video = at::zeros({1, 3, frames, height, width}, at::kFloat);
   video.select(2, 0).copy_(vae_pixels(*generation.image, height, width));
   if (generation.last_image) video.select(2, frames - 1).copy_(vae_pixels(*generation.last_image, height, width));
-  const at::Tensor latents = vae_->encode(video).to(at::kFloat);
+  const at::Tensor latents = vae_->encode(video, vae_group_).to(at::kFloat);
 
   // The frame mask, 1 for the given frames, with the first frame counted temporal-scale times as the VAE counts
   // it, regrouped into one channel per frame of each latent frame.
