@@ -3,7 +3,8 @@
 // (fuse: put the weights back from host copies, read the file, fuse; hooks: remove the hooks, read the file, hook),
 // and the file read alone, which both pay; (b) the time of one transformer forward (a denoising step's) without
 // LoRA, fused and hooked. Two LoRA sets of rank RANK on every attention projection (attn1, attn2: to_q, to_k, to_v,
-// to_out.0), written to a scratch folder. Each figure is the median of REPEATS runs (the machine is shared).
+// to_out.0), written to a scratch folder. Each figure is the median of REPEATS rounds, a round taking one of each
+// in turn (the machine is shared).
 //   tessera_bench_lora_modes [BLOCKS=2] [RANK=32] [FRAMES=3] [HEIGHT=30] [WIDTH=52] [REPEATS=7]
 // (FRAMES x HEIGHT x WIDTH latents: 3 x 30 x 52 is 1,170 tokens after the 1x2x2 patches). One JSON line on stdout.
 #include <ATen/ATen.h>
@@ -35,15 +36,9 @@ namespace {
 
 using namespace tessera;
 
-double median_seconds(int repeats, const std::function<void()>& run) {
-  std::vector<double> seconds;
-  for (int i = 0; i < repeats; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    run();
-    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(seconds.begin(), seconds.end());
-  return seconds[seconds.size() / 2];
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
 }
 
 // A PEFT-format LoRA of `rank` on every attention projection of `blocks` blocks of width `dim`.
@@ -77,9 +72,15 @@ int main(int argc, char** argv) {
                                  {"out_channels", 16}, {"patch_size", {1, 2, 2}}, {"qk_norm", "rms_norm_across_heads"},
                                  {"rope_max_seq_len", 1024}, {"text_dim", 4096}};
   const int64_t dim = 12 * 128;
-  auto model = create_model("WanTransformer3DModel", config);
-  model->eval();
-  const std::string name = model->class_name();
+  // Three copies, so that each run can take one step of each kind in turn (the machine's load drifts): the base,
+  // one with the LoRA fused, one with it on hooks.
+  const auto make = [&] {
+    auto model = create_model("WanTransformer3DModel", config);
+    model->eval();
+    return model;
+  };
+  auto base = make(), fused = make(), hooked = make();
+  const std::string name = base->class_name();
 
   const auto dir = std::filesystem::temp_directory_path() / ("tessera_lora_modes_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
@@ -92,38 +93,56 @@ int main(int argc, char** argv) {
   const Args inputs{{"hidden_states", at::randn({1, 16, frames, height, width}, generator)},
                     {"timestep", at::full({1}, 500.0)},
                     {"encoder_hidden_states", at::randn({1, 512, 4096}, generator)}};
-  const auto step = [&] { (void)(*model)(inputs).at(0); };
 
   nlohmann::json result = {{"blocks", blocks}, {"rank", rank}, {"dim", dim},
                            {"tokens", frames * (height / 2) * (width / 2)}, {"adapted_layers", blocks * 8},
                            {"repeats", repeats}, {"threads", at::get_num_threads()}};
-  int next = 0;
-  result["read_s"] = median_seconds(repeats, [&] { (void)lora::read_loras(set(next)); next ^= 1; });
-
-  // (a) Switching: each run swaps to the other set, as a batch whose jobs alternate would.
   lora::SavedWeights saved;
-  lora::fuse_loras(*model, lora::read_loras(set(0)), name, &saved);
-  next = 1;
-  result["switch_fuse_s"] = median_seconds(repeats, [&] {
-    lora::restore_weights(*model, saved);
-    lora::fuse_loras(*model, lora::read_loras(set(next)), name, &saved);
-    next ^= 1;
-  });
-  result["step_fused_s"] = median_seconds(repeats, step);
-  lora::restore_weights(*model, saved);
-  result["step_base_s"] = median_seconds(repeats, step);
+  lora::fuse_loras(*fused, lora::read_loras(set(0)), name, &saved);
+  lora::hook_loras(*hooked, lora::read_loras(set(0)), name);
 
-  lora::hook_loras(*model, lora::read_loras(set(0)), name);
-  next = 1;
-  result["switch_hooks_s"] = median_seconds(repeats, [&] {
-    lora::unhook_loras(*model);
-    lora::hook_loras(*model, lora::read_loras(set(next)), name);
+  // Each switch goes to the other set, as in a batch whose jobs alternate.
+  std::vector<double> read, switch_fuse, switch_hooks, step_base, step_fused, step_hooks;
+  int next = 1;
+  const auto timed = [](std::vector<double>& into, const std::function<void()>& run) {
+    const auto start = std::chrono::steady_clock::now();
+    run();
+    into.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  };
+  // Each round runs the three switches, then the three steps, in an order rotated by the round, so that no kind
+  // always follows a step (after one, the allocator's first requests fault fresh pages) or always comes first.
+  const auto rotated = [](int round, const std::vector<std::function<void()>>& runs) {
+    for (size_t i = 0; i < runs.size(); ++i) runs[(i + static_cast<size_t>(round)) % runs.size()]();
+  };
+  for (int round = 0; round < repeats; ++round) {
+    rotated(round, {[&] { timed(read, [&] { (void)lora::read_loras(set(next)); }); },
+                    [&] {
+                      timed(switch_fuse, [&] {
+                        lora::restore_weights(*fused, saved);
+                        lora::fuse_loras(*fused, lora::read_loras(set(next)), name, &saved);
+                      });
+                    },
+                    [&] {
+                      timed(switch_hooks, [&] {
+                        lora::unhook_loras(*hooked);
+                        lora::hook_loras(*hooked, lora::read_loras(set(next)), name);
+                      });
+                    }});
     next ^= 1;
-  });
-  result["step_hooks_s"] = median_seconds(repeats, step);
-  lora::unhook_loras(*model);
+    rotated(round, {[&] { timed(step_base, [&] { (void)(*base)(inputs).at(0); }); },
+                    [&] { timed(step_fused, [&] { (void)(*fused)(inputs).at(0); }); },
+                    [&] { timed(step_hooks, [&] { (void)(*hooked)(inputs).at(0); }); }});
+  }
+  result["read_s"] = median(read);
+  result["switch_fuse_s"] = median(switch_fuse);
+  result["switch_hooks_s"] = median(switch_hooks);
+  result["step_base_s"] = median(step_base);
+  result["step_fused_s"] = median(step_fused);
+  result["step_hooks_s"] = median(step_hooks);
 
-  std::filesystem::remove_all(dir);
+  // remove, not remove_all: libtorch exports an ABI-incompatible std::filesystem::remove_all.
+  for (const auto& file : files) std::filesystem::remove(file);
+  std::filesystem::remove(dir);
   std::cout << result.dump() << std::endl;
   return 0;
 }
