@@ -174,7 +174,7 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
       Pipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device);
   const bool per_job_loras =
       std::any_of(jobs.begin(), jobs.end(), [](const BatchJob& job) { return job.loras.has_value(); });
-  cli::BatchLoras batch_loras(pipeline->transformer(), flags.loras, loras, per_job_loras, rank0);
+  cli::BatchLoras batch_loras(pipeline->transformer(), flags.loras, loras, flags.lora_mode, per_job_loras, rank0);
   GenerationSession session(std::move(pipeline), mesh, flags.guidance_mode);
 
   const auto total = static_cast<int64_t>(pending.size());

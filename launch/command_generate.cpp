@@ -54,7 +54,7 @@ int run_generate(int argc, char** argv, MpiRuntime& runtime) {
   const c10::Device device = cli::torch_device(binding);
   const std::vector<lora::ScaledLora> loras = lora::read_loras(flags.loras);  // a bad file stops us before loading
   auto pipeline = Pipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device);
-  cli::fuse_loras(pipeline->transformer(), loras, rank0);
+  cli::apply_loras(pipeline->transformer(), loras, flags.lora_mode, rank0);
   GenerationRequest request = flags.request;
   request.prompt = (*parsed)["prompt"].as<std::string>();
   const Generation generation = cli::usage_checked(kProgram, [&] { return pipeline->resolve(request); });

@@ -40,6 +40,9 @@ void add_generation_options(cxxopts::Options& options, const std::string& group)
       ("cache", "step cache, " + cache_spec_help(), cxxopts::value<std::string>())
       ("lora", "LoRA file fused into the transformer's weights at load, PATH[:SCALE] (scale default 1); repeat for "
                "several. diffusers/PEFT or original Wan keys (docs/lora.md)", cxxopts::value<std::vector<std::string>>())
+      ("lora-mode", "how the LoRAs apply: fuse (into the weights: no cost per step) or hooks (an extra low-rank "
+                    "matmul per adapted layer: a batch switches sets without touching weights); docs/lora.md",
+       cxxopts::value<std::string>()->default_value("fuse"))
       ("cfg-mode", "how one rank runs the two guidance branches: sequential, batch or auto",
        cxxopts::value<std::string>()->default_value("auto"))
       ("fps", "frames per second of a video output", cxxopts::value<int>()->default_value("4"))
@@ -113,6 +116,7 @@ GenerationFlags read_generation_flags(const std::string& program, const cxxopts:
       flags.loras.push_back(usage_checked(program, [&] { return lora::parse_lora_spec(text); }));
     }
   }
+  flags.lora_mode = usage_checked(program, [&] { return parse_lora_mode(parsed["lora-mode"].as<std::string>()); });
   // Before any part is loaded: a second guidance scale for a folder with one transformer, an image where none is
   // taken (or none where one is needed), an unreadable image. A batch checks each job instead (its jobs may give
   // what the flags leave out).

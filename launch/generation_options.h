@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "launch/lora_flags.h"
 #include "src/io/frame_writer.h"
 #include "src/models/lora/lora_spec.h"
 #include "src/pipelines/denoise_loop.h"
@@ -17,7 +18,7 @@
 namespace tessera::cli {
 
 // --negative-prompt --steps --guidance-scale --guidance-scale-2 --image --last-image --seed --height --width --frames
-// --cache --lora
+// --cache --lora --lora-mode
 // --cfg-mode --fps
 // --upscale, plus --model (default: the embedded model) and --dtype.
 void add_generation_options(cxxopts::Options& options, const std::string& group);
@@ -40,6 +41,7 @@ struct GenerationFlags {
   std::string model_dir;
   io::FrameWriteOptions write;
   std::vector<lora::LoraSpec> loras;  // --lora, in order
+  LoraMode lora_mode = LoraMode::fuse;  // --lora-mode
 };
 GenerationFlags read_generation_flags(const std::string& program, const cxxopts::ParseResult& parsed,
                                       bool check_request = true);

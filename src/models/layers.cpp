@@ -27,7 +27,12 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool bias) {
   if (bias) bias_ = register_parameter("bias", uniform_parameter({out_features}, bound));
 }
 
-at::Tensor Linear::forward(const at::Tensor& x) const { return at::linear(x, weight_, bias_); }
+at::Tensor Linear::forward(const at::Tensor& x) {
+  if (hook_registry() == nullptr) [[likely]] return at::linear(x, weight_, bias_);
+  return (*this)({{"hidden_states", x}}).at(0);
+}
+
+Outputs Linear::forward_impl(Args& args) { return {at::linear(args.tensor("hidden_states"), weight_, bias_)}; }
 
 Conv3d::Conv3d(int64_t in_channels, int64_t out_channels, std::array<int64_t, 3> kernel,
                std::array<int64_t, 3> stride)
@@ -60,14 +65,6 @@ RmsNorm::RmsNorm(int64_t dim, double eps) : dim_(dim), eps_(eps) {
 }
 
 at::Tensor RmsNorm::forward(const at::Tensor& x) const { return at::rms_norm(x, {dim_}, weight_, eps_); }
-
-HookableLinear::HookableLinear(int64_t in_features, int64_t out_features) {
-  const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));  // torch's default initialisation
-  weight_ = register_parameter("weight", uniform_parameter({out_features, in_features}, bound));
-  bias_ = register_parameter("bias", uniform_parameter({out_features}, bound));
-}
-
-Outputs HookableLinear::forward_impl(Args& args) { return {at::linear(args.tensor("hidden_states"), weight_, bias_)}; }
 
 FeedForward::FeedForward(int64_t dim, int64_t inner_dim, GeluApproximation gelu, int64_t out_dim)
     : approximate_(gelu == GeluApproximation::tanh ? "tanh" : "none") {

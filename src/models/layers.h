@@ -12,11 +12,17 @@ namespace tessera {
 
 // torch.nn.Linear: "weight" [out, in] and, unless `bias` is false, "bias" [out], made through parameters.h (so a
 // model built for loading holds no memory until its weights arrive) with torch's default initialisation.
-class Linear : public torch::nn::Module {
+// Hookable, so plans and hooks can target any linear layer ("proj_out" gathers its output under context
+// parallelism; a LoRA in hooks mode adds its update): hidden_states -> output 0. `forward` goes straight to
+// at::linear unless a hook registry was ever created for the layer.
+class Linear : public Module {
  public:
   Linear(int64_t in_features, int64_t out_features, bool bias = true);
-  at::Tensor forward(const at::Tensor& x) const;
+  at::Tensor forward(const at::Tensor& x);
   const at::Tensor& weight() const { return weight_; }
+
+ protected:
+  Outputs forward_impl(Args& args) override;
 
  private:
   at::Tensor weight_, bias_;
@@ -56,19 +62,6 @@ class RmsNorm : public torch::nn::Module {
   int64_t dim_;
   double eps_;
   at::Tensor weight_;
-};
-
-// A Linear that hooks and plans can target ("proj_out" gathers its output under context parallelism).
-// Parameters "weight" and "bias" as torch.nn.Linear names them. hidden_states -> output 0.
-class HookableLinear : public Module {
- public:
-  HookableLinear(int64_t in_features, int64_t out_features);
-
- protected:
-  Outputs forward_impl(Args& args) override;
-
- private:
-  at::Tensor weight_, bias_;
 };
 
 // diffusers' FeedForward: net.0.proj (Linear + GELU), net.1 (dropout, nothing at inference), net.2 (Linear to

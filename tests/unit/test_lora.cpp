@@ -200,7 +200,7 @@ TEST_F(LoraTest, MismatchesAreRefusedBeforeAnyWeightChanges) {
                                                     {"transformer.blocks.0.norm.lora_A.weight", random({4, 6}, 7)},
                                                     {"transformer.blocks.0.norm.lora_B.weight", random({6, 4}, 8)}});
   const std::string message = message_of([&] { lora::fuse_loras(*model.root, lora::read_loras({{good, 1.0}, {bad, 1.0}}), "TinyModel"); });
-  EXPECT_TRUE(has(message, "nothing was fused")) << message;
+  EXPECT_TRUE(has(message, "nothing was applied")) << message;
   EXPECT_TRUE(has(message, "2 of its 4 module(s) match no linear layer of the TinyModel")) << message;
   EXPECT_TRUE(has(message, "blocks.0.norm (transformer.blocks.0.norm.lora_A.weight)")) << message;
   EXPECT_TRUE(has(message, "blocks.9.attn1.to_q (transformer.blocks.9.attn1.to_q.lora_A.weight)")) << message;

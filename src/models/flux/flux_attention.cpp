@@ -30,7 +30,7 @@ FluxAttention::FluxAttention(Shape shape, Form form, double eps) : shape_(shape)
   to_add_out_ = register_module("to_add_out", std::make_shared<Linear>(inner, shape.dim));
 }
 
-at::Tensor FluxAttention::heads(const Linear& projection, const RmsNorm* norm, const at::Tensor& x) const {
+at::Tensor FluxAttention::heads(Linear& projection, const RmsNorm* norm, const at::Tensor& x) const {
   const at::Tensor split = projection.forward(x).unflatten(-1, {-1, shape_.head_dim});
   return norm != nullptr ? norm->forward(split) : split;
 }

@@ -32,7 +32,7 @@ class FluxAttention : public Module {
   Outputs forward_impl(Args& args) override;
 
  private:
-  at::Tensor heads(const Linear& projection, const RmsNorm* norm, const at::Tensor& x) const;
+  at::Tensor heads(Linear& projection, const RmsNorm* norm, const at::Tensor& x) const;
 
   Shape shape_;
   Form form_;

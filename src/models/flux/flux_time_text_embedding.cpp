@@ -19,7 +19,7 @@ struct TwoLinears : torch::nn::Module {
   std::shared_ptr<Linear> linear_1, linear_2;
 };
 
-at::Tensor embed_scalar(const at::Tensor& value, const Linear& linear_1, const Linear& linear_2,
+at::Tensor embed_scalar(const at::Tensor& value, Linear& linear_1, Linear& linear_2,
                         c10::ScalarType dtype) {
   const at::Tensor frequencies =
       timestep_embedding(value, kTimestepChannels, /*flip_sin_to_cos=*/true, /*downscale_freq_shift=*/0.0).to(dtype);

@@ -45,7 +45,7 @@ FluxTransformer2DModel::FluxTransformer2DModel(FluxConfig config) : config_(std:
     single_blocks->push_back(single_transformer_blocks_.back());
   }
   norm_out_ = register_module("norm_out", std::make_shared<AdaLayerNormContinuous>(dim, dim));
-  proj_out_ = register_module("proj_out", std::make_shared<HookableLinear>(dim, config_.output_channels()));
+  proj_out_ = register_module("proj_out", std::make_shared<Linear>(dim, config_.output_channels()));
 }
 
 ModelCapabilities FluxTransformer2DModel::capabilities() const {

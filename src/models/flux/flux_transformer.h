@@ -50,7 +50,7 @@ class FluxTransformer2DModel : public Model, public DeclaresBlockStack, public D
   std::vector<std::shared_ptr<FluxTransformerBlock>> transformer_blocks_;
   std::vector<std::shared_ptr<FluxSingleTransformerBlock>> single_transformer_blocks_;
   std::shared_ptr<AdaLayerNormContinuous> norm_out_;
-  std::shared_ptr<HookableLinear> proj_out_;
+  std::shared_ptr<Linear> proj_out_;
 };
 
 }  // namespace tessera

@@ -1,8 +1,7 @@
 #pragma once
 // LoRAs fused into a loaded model's weights: W' = W + scale * factor * (lora_B @ lora_A), factor = alpha / rank
 // when the file gives an alpha, else 1 (diffusers' merge with adapter weight `scale`). Checked in full before any
-// weight changes: one error lists every module of every file that matches no linear layer, or matches one of
-// another shape.
+// weight changes (check_loras).
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
@@ -10,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "src/models/lora/lora_check.h"
 #include "src/models/lora/lora_file.h"
 #include "src/models/lora/lora_spec.h"
 
@@ -18,11 +18,6 @@ class Module;
 }
 
 namespace tessera::lora {
-
-struct ScaledLora {
-  LoraFile file;
-  double scale = 1.0;
-};
 
 // Every spec's file read and converted (read_lora_file), so a bad file stops the run before any model loads.
 std::vector<ScaledLora> read_loras(const std::vector<LoraSpec>& specs);

@@ -31,7 +31,7 @@ WanTransformer3DModel::WanTransformer3DModel(WanConfig config) : config_(config)
     blocks->push_back(blocks_.back());
   }
   norm_out_ = register_module("norm_out", std::make_shared<Fp32LayerNorm>(dim, config_.eps, false));
-  proj_out_ = register_module("proj_out", std::make_shared<HookableLinear>(
+  proj_out_ = register_module("proj_out", std::make_shared<Linear>(
                                               dim, config_.out_channels * patch[0] * patch[1] * patch[2]));
   scale_shift_table_ = register_parameter("scale_shift_table", normal_parameter({1, 2, dim}, 1.0 / std::sqrt(dim)));
 }

@@ -50,7 +50,7 @@ class WanTransformer3DModel : public Model, public DeclaresBlockStack, public De
   std::shared_ptr<WanConditionEmbedder> condition_embedder_;
   std::vector<std::shared_ptr<WanTransformerBlock>> blocks_;
   std::shared_ptr<Fp32LayerNorm> norm_out_;
-  std::shared_ptr<HookableLinear> proj_out_;
+  std::shared_ptr<Linear> proj_out_;
   at::Tensor scale_shift_table_;  // [1, 2, dim]
 };
 
