@@ -14,8 +14,9 @@ namespace tessera::cli {
 
 void add_generation_options(cxxopts::Options& options, const std::string& group) {
   options.add_options(group)
-      ("model", "pipeline folder (model_index.json + one folder per part): a diffusers WanPipeline (Wan2.1 "
-                "text-to-video) or FluxPipeline (FLUX.1 text-to-image); default: the embedded model tessera-shapes",
+      ("model", "pipeline folder (model_index.json + one folder per part): a diffusers WanPipeline (Wan2.1, "
+                "Wan2.2 text-to-video), WanImageToVideoPipeline (with --image) or FluxPipeline (FLUX.1 "
+                "text-to-image); default: the embedded model tessera-shapes",
        cxxopts::value<std::string>())
       ("dtype", "fp32, bf16 or fp16; auto: bf16 on a CUDA device, fp32 on the CPU", cxxopts::value<std::string>()->default_value("auto"))
       ("negative-prompt", "what to steer away from (default: the model's)", cxxopts::value<std::string>())
