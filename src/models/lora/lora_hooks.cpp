@@ -25,7 +25,10 @@ class LoraHook : public ModelHook {
   Outputs new_forward(Module& module, Args& args) override {
     const at::Tensor x = args.tensor("hidden_states");
     Outputs outputs = module.original_forward(args);
-    outputs.at(0).add_(at::linear(at::linear(x, down_), up_));
+    // The up projection accumulates straight into the layer's output (no output-sized temporary).
+    at::Tensor& output = outputs.at(0);
+    const at::Tensor low = at::linear(x, down_);
+    output.view({-1, output.size(-1)}).addmm_(low.reshape({-1, low.size(-1)}), up_.t());
     return outputs;
   }
 
