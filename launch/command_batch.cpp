@@ -24,6 +24,7 @@
 #include "parallel/mpi_runtime.h"
 #include "parallel/world_communicator.h"
 #include "src/pipelines/pipeline.h"
+#include "src/pipelines/pipeline_index.h"
 #include "src/pipelines/batch_jobs.h"
 
 namespace tessera {
@@ -122,7 +123,7 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   // A job's guidance_scale_2 for a folder with one transformer, its image for a text-to-video folder (or none for
   // an image-to-video one), or an image that cannot be read fails that job, before the model is loaded.
   for (BatchJob& job : jobs) {
-    if (!job.error.empty()) continue;
+    if (!job.error.empty() || !is_pipeline_dir(flags.model_dir)) continue;  // a missing folder fails as loading
     try {
       Pipeline::check_folder_request(flags.model_dir, job.request);
     } catch (const Error& error) {

@@ -8,6 +8,7 @@
 #include "launch/parallel_options.h"
 #include "launch/progress_bar.h"
 #include "src/pipelines/pipeline.h"
+#include "src/pipelines/pipeline_index.h"
 #include "src/shapes/embedded_model.h"
 
 namespace tessera::cli {
@@ -121,7 +122,8 @@ GenerationFlags read_generation_flags(const std::string& program, const cxxopts:
   // Before any part is loaded: a second guidance scale for a folder with one transformer, an image where none is
   // taken (or none where one is needed), an unreadable image. A batch checks each job instead (its jobs may give
   // what the flags leave out).
-  if (check_request) {
+  // A folder that is not there fails later, as loading it would (status 1), not as a bad flag.
+  if (check_request && is_pipeline_dir(flags.model_dir)) {
     usage_checked(program, [&] { Pipeline::check_folder_request(flags.model_dir, flags.request); });
   }
   return flags;
