@@ -5,6 +5,7 @@
 
 #include "common/check.h"
 #include "src/io/weight_source.h"
+#include "src/models/clip/clip_checkpoint.h"
 #include "src/models/load_part.h"
 #include "src/models/clip/clip_encoder_layer.h"
 #include "src/models/layers.h"
@@ -92,8 +93,7 @@ std::shared_ptr<ClipTextModel> load_clip_text_model(const PartConfig& text_encod
                                                     c10::Device device) {
   const ClipTextConfig config = clip_text_config_from_json(text_encoder.json(), text_encoder.path());
   io::WeightSource source = io::WeightSource::open_dir(text_encoder.dir());
-  const bool prefixed = !source.contains("embeddings.token_embedding.weight");
-  source.forget(prefixed ? "text_model.embeddings.position_ids" : "embeddings.position_ids");  // an old buffer
+  const bool prefixed = clip_tower_prefixed(source, "text_model.", "embeddings.token_embedding.weight");
   return load_part([&config, prefixed] { return std::make_shared<ClipTextModel>(config, prefixed); }, source, dtype,
                    device);
 }

@@ -7,6 +7,7 @@
 
 #include "common/check.h"
 #include "src/io/weight_source.h"
+#include "src/models/clip/clip_checkpoint.h"
 #include "src/models/clip/clip_encoder_layer.h"
 #include "src/models/embedding_layer.h"
 #include "src/models/layers.h"
@@ -110,8 +111,7 @@ std::shared_ptr<ClipVisionModel> load_clip_vision_model(const PartConfig& image_
                                                         c10::Device device) {
   const ClipVisionConfig config = clip_vision_config_from_json(image_encoder.json(), image_encoder.path());
   io::WeightSource source = io::WeightSource::open_dir(image_encoder.dir());
-  const bool prefixed = !source.contains("embeddings.class_embedding");
-  source.forget(prefixed ? "vision_model.embeddings.position_ids" : "embeddings.position_ids");  // an old buffer
+  const bool prefixed = clip_tower_prefixed(source, "vision_model.", "embeddings.class_embedding");
   source.forget("visual_projection.weight");  // CLIPVisionModelWithProjection's head: the pipeline never runs it
   return load_part([&config, prefixed] { return std::make_shared<ClipVisionModel>(config, prefixed); }, source,
                    dtype, device);
