@@ -225,9 +225,14 @@ at::Tensor Pipeline::generate(const Generation& generation, DenoiseOptions loop,
                                       generation.height / scale, generation.width / scale},
                                      generator, at::kFloat);
   inputs.latents = (noise * scheduler_->init_noise_sigma()).to(device_);
-  vae_group_ = decode_group;
-  prepare_inputs(inputs, generation, text, noise);
-  vae_group_ = nullptr;
+  {
+    // Reset however prepare_inputs ends: the group may not outlive this call.
+    struct VaeGroupScope {
+      Communicator*& group;
+      ~VaeGroupScope() { group = nullptr; }
+    } scope{vae_group_ = decode_group};
+    prepare_inputs(inputs, generation, text, noise);
+  }
   DenoiseModels models;
   for (const PipelineTransformer& transformer : transformers_) models.models.push_back(transformer.model.get());
   models.for_step = [&](double timestep) { return step_model(generation, timestep); };
