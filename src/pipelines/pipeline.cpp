@@ -84,10 +84,11 @@ std::shared_ptr<const io::FrameBuffer> read_request_image(const std::optional<st
 Pipeline::Pipeline() = default;
 Pipeline::~Pipeline() = default;
 
-std::unique_ptr<Pipeline> Pipeline::load(const std::string& dir, c10::ScalarType dtype, c10::Device device) {
+std::unique_ptr<Pipeline> Pipeline::load(const std::string& dir, c10::ScalarType dtype, c10::Device device,
+                                         IdleExpert idle_expert) {
   const PipelineIndex index = read_pipeline_index(dir);
   std::unique_ptr<Pipeline> pipeline = make_pipeline(index);
-  pipeline->load_parts(index, dtype, device);
+  pipeline->load_parts(index, dtype, device, idle_expert);
   return pipeline;
 }
 
@@ -120,7 +121,8 @@ Pipeline::FrameSize Pipeline::default_size(const Generation& /*generation*/) con
   return {.height = defaults_.height, .width = defaults_.width};
 }
 
-void Pipeline::load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10::Device device) {
+void Pipeline::load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10::Device device,
+                          IdleExpert idle_expert) {
   check_index(index);
   dir_ = index.dir;
   class_name_ = index.class_name;
@@ -142,8 +144,13 @@ void Pipeline::load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10
   takes_guidance_scale_2_ = switches_experts(index);
   decoder_ = load_decoder(index, device);
   text_encoder_ = load_text_encoder(index, dtype, device);
-  for (size_t i = 0; i < parts.size(); ++i) {
-    transformers_.push_back({.part = parts[i], .model = load_model(configs[i], dtype, device)});
+  // The last first, each parked as soon as it has loaded, so that the device never holds two experts' weights,
+  // not even while loading; the first stays, to run first.
+  residency_ = std::make_unique<ExpertResidency>(idle_expert, device, dtype);
+  transformers_.resize(parts.size());
+  for (size_t i = parts.size(); i-- > 0;) {
+    transformers_[i] = {.part = parts[i], .model = load_model(configs[i], dtype, device)};
+    residency_->add(*transformers_[i].model, configs[i].dir(), /*active=*/i == 0);
   }
   transformer_ = transformers_.front().model;
   layout_ = prepare(index);
@@ -235,7 +242,11 @@ at::Tensor Pipeline::generate(const Generation& generation, DenoiseOptions loop,
   }
   DenoiseModels models;
   for (const PipelineTransformer& transformer : transformers_) models.models.push_back(transformer.model.get());
-  models.for_step = [&](double timestep) { return step_model(generation, timestep); };
+  models.for_step = [&](double timestep) {
+    const StepModel step = step_model(generation, timestep);
+    residency_->activate(*step.model);
+    return step;
+  };
   const at::Tensor latents = denoise(models, *scheduler_, inputs, loop);
   return decoder_->decode_to_frames(latents.to(at::kFloat), decode_group)[0];
 }

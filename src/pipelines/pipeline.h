@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "src/pipelines/denoise_loop.h"
+#include "src/pipelines/expert_residency.h"
 #include "src/pipelines/generation_request.h"
 
 namespace tessera {
@@ -37,8 +38,10 @@ struct PipelineTransformer {
 class Pipeline {
  public:
   // The family model_index.json names, with its parts loaded and checked. Throws tessera::Error naming the
-  // folder, the part and its class for an unknown family or a missing or mismatched part.
-  static std::unique_ptr<Pipeline> load(const std::string& dir, c10::ScalarType dtype, c10::Device device);
+  // folder, the part and its class for an unknown family or a missing or mismatched part. `idle_expert` says
+  // where a transformer waits while another runs (expert_residency.h); the first runs first.
+  static std::unique_ptr<Pipeline> load(const std::string& dir, c10::ScalarType dtype, c10::Device device,
+                                        IdleExpert idle_expert = IdleExpert::resident);
   // What of `request` can be checked against the folder at `dir` from its model_index.json alone (the family's
   // refusals, a second guidance scale for a folder with one transformer, an image given to a text-to-video folder
   // or none to an image-to-video one, an image file that cannot be read), before any part is loaded.
@@ -57,6 +60,8 @@ class Pipeline {
   // Every transformer loaded, in the folder's order: whatever is enabled on a pipeline's transformer
   // (parallelism, caches) is enabled on each of them.
   const std::vector<PipelineTransformer>& transformers() const { return transformers_; }
+  // Where each transformer's weights are: generate() brings each step's to the device before it runs.
+  const ExpertResidency& residency() const { return *residency_; }
   // Whether a request may give guidance_scale_2 (a family that switches experts).
   bool takes_guidance_scale_2() const { return takes_guidance_scale_2_; }
   const GenerationDefaults& defaults() const { return defaults_; }
@@ -149,9 +154,10 @@ class Pipeline {
   Communicator* vae_group_ = nullptr;
 
  private:
-  void load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10::Device device);
+  void load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10::Device device, IdleExpert idle_expert);
 
   LatentLayout layout_;
+  std::unique_ptr<ExpertResidency> residency_;
   bool takes_guidance_scale_2_ = false;
 };
 
