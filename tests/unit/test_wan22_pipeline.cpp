@@ -169,6 +169,21 @@ TEST(Wan22Pipeline, AReloadedIdleExpertGivesTheSameFramesAsResidentOnes) {
   EXPECT_TRUE(holds_weights(*resident->transformers()[1].model));
 }
 
+TEST(Wan22Pipeline, AnIdleExpertInHostMemoryGivesTheFramesOfResidentOnesOnCuda) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  const c10::Device gpu(c10::kCUDA, 0);
+  auto resident = Pipeline::load(kTwoExperts, at::kFloat, gpu, IdleExpert::resident);
+  auto parking = Pipeline::load(kTwoExperts, at::kFloat, gpu, IdleExpert::host);
+  const at::Tensor parked = parking->transformers()[1].model->parameters().front();
+  EXPECT_TRUE(parked.is_cpu() && parked.is_pinned());
+  const GenerationRequest request = small_request();
+  const at::Tensor expected = resident->generate(resident->resolve(request), {});
+  EXPECT_TRUE(at::equal(parking->generate(parking->resolve(request), {}), expected));
+  EXPECT_TRUE(parking->transformers()[0].model->parameters().front().is_cpu());
+  EXPECT_TRUE(parking->transformers()[1].model->parameters().front().is_cuda());
+  EXPECT_EQ(parking->residency().switches(), 1);
+}
+
 TEST(Wan22Pipeline, IdleExpertChoices) {
   const c10::Device cpu(c10::kCPU), gpu(c10::kCUDA, 0);
   EXPECT_EQ(parse_idle_expert("auto", cpu, false), IdleExpert::reload);
