@@ -4,18 +4,22 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/InferenceMode.h>
 
+#include <optional>
 #include <type_traits>
 
 #include "common/check.h"
+#include "parallel/communicator.h"
 #include "src/io/image_orientation.h"
 #include "src/io/json_integer.h"
 #include "src/models/latent_decoder.h"
 #include "src/models/load_model.h"
+#include "src/models/load_part.h"
 #include "src/models/model.h"
 #include "src/models/text_encoder.h"
 #include "src/pipelines/pipeline_index.h"
 #include "src/pipelines/pipeline_parts.h"
 #include "src/pipelines/pipeline_registry.h"
+#include "src/pipelines/prompt_broadcast.h"
 #include "src/schedulers/scheduler.h"
 #include "src/schedulers/scheduler_config.h"
 
@@ -85,10 +89,10 @@ Pipeline::Pipeline() = default;
 Pipeline::~Pipeline() = default;
 
 std::unique_ptr<Pipeline> Pipeline::load(const std::string& dir, c10::ScalarType dtype, c10::Device device,
-                                         IdleExpert idle_expert) {
+                                         const PipelineLoadOptions& options) {
   const PipelineIndex index = read_pipeline_index(dir);
   std::unique_ptr<Pipeline> pipeline = make_pipeline(index);
-  pipeline->load_parts(index, dtype, device, idle_expert);
+  pipeline->load_parts(index, dtype, device, options);
   return pipeline;
 }
 
@@ -122,7 +126,7 @@ Pipeline::FrameSize Pipeline::default_size(const Generation& /*generation*/) con
 }
 
 void Pipeline::load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10::Device device,
-                          IdleExpert idle_expert) {
+                          const PipelineLoadOptions& options) {
   check_index(index);
   dir_ = index.dir;
   class_name_ = index.class_name;
@@ -143,10 +147,15 @@ void Pipeline::load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10
   }
   takes_guidance_scale_2_ = switches_experts(index);
   decoder_ = load_decoder(index, device);
-  text_encoder_ = load_text_encoder(index, dtype, device);
+  {
+    std::optional<WeightlessLoadScope> weightless;
+    if (!options.encodes_text) weightless.emplace();
+    text_encoder_ = load_text_encoder(index, dtype, device);
+  }
+  encodes_text_ = options.encodes_text;
   // The last first, each parked as soon as it has loaded, so that the device never holds two experts' weights,
   // not even while loading; the first stays, to run first.
-  residency_ = std::make_unique<ExpertResidency>(idle_expert, device, dtype);
+  residency_ = std::make_unique<ExpertResidency>(options.idle_expert, device, dtype);
   transformers_.resize(parts.size());
   for (size_t i = parts.size(); i-- > 0;) {
     transformers_[i] = {.part = parts[i], .model = load_model(configs[i], dtype, device)};
@@ -212,6 +221,18 @@ Generation Pipeline::resolve(const GenerationRequest& request) const {
   return generation;
 }
 
+PromptEmbeddings Pipeline::encode_prompts(const std::vector<std::string>& prompts, Communicator* group) {
+  if (group == nullptr || group->size() == 1) {
+    TESSERA_CHECK(encodes_text_, "this rank loaded the text encoder without its weights, to receive the "
+                  "embeddings from rank 0 of a generation's group, but it runs a generation alone");
+    return text_encoder_->encode(prompts);
+  }
+  TESSERA_CHECK(group->rank() != 0 || encodes_text_, "rank 0 of a generation's group encodes its prompts, but this "
+                "rank loaded the text encoder without its weights");
+  return broadcast_prompt_embeddings(group->rank() == 0 ? text_encoder_->encode(prompts) : PromptEmbeddings{},
+                                     *group, /*root=*/0, device_);
+}
+
 at::Tensor Pipeline::generate(const Generation& generation, DenoiseOptions loop, Communicator* decode_group) {
   c10::InferenceMode inference;
   check_loop(loop);
@@ -220,7 +241,7 @@ at::Tensor Pipeline::generate(const Generation& generation, DenoiseOptions loop,
   const bool guidance = loop.guidance_scale > 1.0;
   std::vector<std::string> prompts = {generation.prompt};
   if (guidance) prompts.push_back(generation.negative_prompt);
-  const PromptEmbeddings text = text_encoder_->encode(prompts);
+  const PromptEmbeddings text = encode_prompts(prompts, decode_group);
   DenoiseInputs inputs;
   inputs.prompt_embeds = text.embeddings.slice(0, 0, 1).to(dtype_);
   if (guidance) inputs.negative_prompt_embeds = text.embeddings.slice(0, 1, 2).to(dtype_);

@@ -148,8 +148,9 @@ bool holds_weights(Model& model) {
 }
 
 TEST(Wan22Pipeline, AReloadedIdleExpertGivesTheSameFramesAsResidentOnes) {
-  auto resident = Pipeline::load(kTwoExperts, at::kFloat, c10::Device(c10::kCPU), IdleExpert::resident);
-  auto reloading = Pipeline::load(kTwoExperts, at::kFloat, c10::Device(c10::kCPU), IdleExpert::reload);
+  const c10::Device cpu(c10::kCPU);
+  auto resident = Pipeline::load(kTwoExperts, at::kFloat, cpu, {.idle_expert = IdleExpert::resident});
+  auto reloading = Pipeline::load(kTwoExperts, at::kFloat, cpu, {.idle_expert = IdleExpert::reload});
   Model& high = *reloading->transformers()[0].model;
   Model& low = *reloading->transformers()[1].model;
   // Loaded: only the expert that runs first holds its weights.
@@ -172,8 +173,8 @@ TEST(Wan22Pipeline, AReloadedIdleExpertGivesTheSameFramesAsResidentOnes) {
 TEST(Wan22Pipeline, AnIdleExpertInHostMemoryGivesTheFramesOfResidentOnesOnCuda) {
   if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
   const c10::Device gpu(c10::kCUDA, 0);
-  auto resident = Pipeline::load(kTwoExperts, at::kFloat, gpu, IdleExpert::resident);
-  auto parking = Pipeline::load(kTwoExperts, at::kFloat, gpu, IdleExpert::host);
+  auto resident = Pipeline::load(kTwoExperts, at::kFloat, gpu, {.idle_expert = IdleExpert::resident});
+  auto parking = Pipeline::load(kTwoExperts, at::kFloat, gpu, {.idle_expert = IdleExpert::host});
   const at::Tensor parked = parking->transformers()[1].model->parameters().front();
   EXPECT_TRUE(parked.is_cpu() && parked.is_pinned());
   const GenerationRequest request = small_request();
