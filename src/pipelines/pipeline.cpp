@@ -4,10 +4,12 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/InferenceMode.h>
 
+#include <chrono>
 #include <optional>
 #include <type_traits>
 
 #include "common/check.h"
+#include "common/log.h"
 #include "parallel/communicator.h"
 #include "src/io/image_orientation.h"
 #include "src/io/json_integer.h"
@@ -222,15 +224,24 @@ Generation Pipeline::resolve(const GenerationRequest& request) const {
 }
 
 PromptEmbeddings Pipeline::encode_prompts(const std::vector<std::string>& prompts, Communicator* group) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto seconds = [&start] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
   if (group == nullptr || group->size() == 1) {
     TESSERA_CHECK(encodes_text_, "this rank loaded the text encoder without its weights, to receive the "
                   "embeddings from rank 0 of a generation's group, but it runs a generation alone");
-    return text_encoder_->encode(prompts);
+    PromptEmbeddings text = text_encoder_->encode(prompts);
+    TESSERA_LOG_DEBUG("encoded ", prompts.size(), " prompt(s) in ", seconds(), " s");
+    return text;
   }
   TESSERA_CHECK(group->rank() != 0 || encodes_text_, "rank 0 of a generation's group encodes its prompts, but this "
                 "rank loaded the text encoder without its weights");
-  return broadcast_prompt_embeddings(group->rank() == 0 ? text_encoder_->encode(prompts) : PromptEmbeddings{},
-                                     *group, /*root=*/0, device_);
+  PromptEmbeddings text = broadcast_prompt_embeddings(
+      group->rank() == 0 ? text_encoder_->encode(prompts) : PromptEmbeddings{}, *group, /*root=*/0, device_);
+  TESSERA_LOG_DEBUG(group->rank() == 0 ? "encoded and sent " : "received ", prompts.size(), " prompt(s) in ",
+                    seconds(), " s");
+  return text;
 }
 
 at::Tensor Pipeline::generate(const Generation& generation, DenoiseOptions loop, Communicator* decode_group) {
