@@ -5,12 +5,7 @@
 # runs nothing else while the other group runs all the rest, the failed job is recorded and does not stop the
 # batch, and every rank ends (exit 1 for the failed job). The same jobs dealt in rounds (--deal rounds) give each
 # group every other job: the control, which the first assertion rejects.
-set -u
-tessera=$1
-shift
-mpirun=("$@")
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+source "$(dirname "$0")/batch_test_setup.sh" "$@"
 fail() { echo "FAIL: $*"; for log in "$dir"/*.log; do echo "--- $log"; cat "$log"; done; exit 1; }
 
 jobs="$dir/jobs.jsonl"
