@@ -99,9 +99,10 @@ bool BatchDealer::answer_one(bool wait) {
     if (found != 0) break;
     if (!wait || stop_) return false;
     if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > patience_) {
-      abort_job(deadline_message({"batch request", world_->name(), world_->world_ranks(), 0,
-                                  detail::concat(groups_running_, " group(s) still running")},
-                                 patience_));
+      abort_job(detail::concat("batch deadline exceeded: no group asked for a job within ", patience_,
+                               " s while ", groups_running_, " group(s) still ran one; a job outlasted "
+                               "TESSERA_BATCH_JOB_TIMEOUT_S or a group's leader died. Aborting every rank. If jobs "
+                               "are legitimately that long, raise TESSERA_BATCH_JOB_TIMEOUT_S."));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
