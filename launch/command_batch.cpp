@@ -1,12 +1,16 @@
 // `tessera batch`: thousands of prompts on a cluster. The world splits into --dp data-parallel groups, each
-// running context parallelism; jobs are dealt to the groups in rounds; world rank 0 alone appends every
-// result to DIR/results.jsonl; a rerun skips what is done.
+// running context parallelism; a group takes the next job when it is free (BatchDealer), or with --deal rounds
+// the groups take jobs in step; world rank 0 alone appends every result to DIR/results.jsonl; a rerun skips
+// what is done.
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <optional>
 
 #include "common/check.h"
 #include "common/env.h"
@@ -25,6 +29,7 @@
 #include "parallel/world_communicator.h"
 #include "src/pipelines/pipeline.h"
 #include "src/pipelines/pipeline_index.h"
+#include "src/pipelines/batch_dealer.h"
 #include "src/pipelines/batch_jobs.h"
 
 namespace tessera {
@@ -55,21 +60,34 @@ Layout data_parallel_layout(const cxxopts::ParseResult& parsed, int world_size, 
   return layout;
 }
 
+// What every job of the batch shares.
+struct JobContext {
+  GenerationSession& session;
+  cli::BatchLoras& loras;
+  const std::string& out_dir;
+  const io::FrameWriteOptions& write_options;
+  int group = 0;
+  bool group_leader = false;
+};
+
 // One job on this rank's group; the result is meaningful on the group's rank 0 (which wrote the output).
-BatchResult run_job(GenerationSession& session, cli::BatchLoras& loras, const BatchJob& job, const std::string& out_dir,
-                    const io::FrameWriteOptions& write_options, bool group_leader) {
+// `on_step` runs after each denoising step (where rank 0 answers the other groups).
+BatchResult run_job(const JobContext& context, const BatchJob& job, const std::function<void()>& on_step) {
   BatchResult result;
   result.id = job.id;
   result.line = job.line;
+  result.group = context.group;
   try {
     // Everything here is decided from the job line alone, so every rank of the group fails alike.
-    const Generation generation = session.pipeline().resolve(job.request);
-    loras.use(job.loras);
-    session.use_cache(job.cache);
-    const auto generated = session.run(generation);
+    const Generation generation = context.session.pipeline().resolve(job.request);
+    context.loras.use(job.loras);
+    context.session.use_cache(job.cache);
+    const auto generated = context.session.run(generation, [&](const DenoiseProgress&) { on_step(); });
     result.seconds = generated.seconds;
-    result.output = batch_output_path(out_dir, job);
-    if (group_leader) io::write_frames(result.output, cli::frames_view(generated.frames), write_options);
+    result.output = batch_output_path(context.out_dir, job);
+    if (context.group_leader) {
+      io::write_frames(result.output, cli::frames_view(generated.frames), context.write_options);
+    }
     result.status = "ok";
   } catch (const Error& error) {
     result.status = "error";
@@ -79,14 +97,80 @@ BatchResult run_job(GenerationSession& session, cli::BatchLoras& loras, const Ba
   return result;
 }
 
+// How long a wait between jobs may last: as long as a job, not a dead peer.
+double job_patience() { return env::seconds("TESSERA_BATCH_JOB_TIMEOUT_S", 86400.0); }
+
 // Every group leader's result lines, gathered on every rank (only rank 0 uses them).
 std::string gather_lines(Communicator& books, const std::string& lines) {
   const at::Tensor local = at::empty({static_cast<int64_t>(lines.size())}, at::kByte);
   if (!lines.empty()) std::memcpy(local.data_ptr<uint8_t>(), lines.data(), lines.size());
-  // Groups meet here after each round: a wait as long as a job is expected, not a dead peer.
-  ScopedCommunicationTimeout patience(env::seconds("TESSERA_BATCH_JOB_TIMEOUT_S", 86400.0));
+  // Groups meet here after each round.
+  ScopedCommunicationTimeout patience(job_patience());
   const at::Tensor all = books.all_gather(local, 0);
   return std::string(reinterpret_cast<const char*>(all.data_ptr<uint8_t>()), static_cast<size_t>(all.numel()));
+}
+
+// Rank 0's view of the results: appends them to results.jsonl as they arrive and counts them.
+class ResultBook {
+ public:
+  ResultBook(std::string path, int64_t total, bool enabled) : path_(std::move(path)), bar_("job", total, enabled) {}
+
+  void record(const std::string& lines) {
+    append_batch_results(path_, lines);
+    for (const BatchResult& result : parse_batch_results(lines)) {
+      ++finished_;
+      if (result.status != "ok") {
+        ++failed_;
+        TESSERA_LOG_WARN("job ", result.id, " failed: ", result.error);
+      }
+      bar_.update(finished_, result.seconds);
+    }
+  }
+  void finish() { bar_.finish(); }
+  int64_t finished() const { return finished_; }
+  int64_t failed() const { return failed_; }
+
+ private:
+  std::string path_;
+  cli::ProgressBar bar_;
+  int64_t finished_ = 0, failed_ = 0;
+};
+
+// Job k to group k mod dp; after each round rank 0 gathers the groups' lines, so the groups move in step.
+void deal_in_rounds(const JobContext& context, const std::vector<const BatchJob*>& pending, int groups,
+                    Communicator& books, ResultBook& book, bool rank0) {
+  const auto total = static_cast<int64_t>(pending.size());
+  const int64_t rounds = (total + groups - 1) / groups;
+  for (int64_t round = 0; round < rounds; ++round) {
+    const int64_t index = round * groups + context.group;
+    std::string line;
+    if (index < total) {
+      const BatchResult result = run_job(context, *pending[index], [] {});
+      if (context.group_leader) line = result.to_json_line();
+    }
+    const std::string lines = gather_lines(books, line);
+    if (rank0) book.record(lines);
+  }
+}
+
+// A group takes the next job when it is free; rank 0 records every group's results and answers the other groups
+// from a thread while it computes (between its own steps where MPI offers no thread support).
+void deal_dynamically(const JobContext& context, const std::vector<const BatchJob*>& pending, int group_size,
+                      ResultBook& book) {
+  const bool thread = MpiRuntime::any_thread_may_call();
+  if (!thread && context.group == 0 && context.group_leader) {
+    TESSERA_LOG_INFO("MPI allows no second thread (no MPI_THREAD_MULTIPLE): rank 0 deals between its steps");
+  }
+  BatchDealer dealer(static_cast<int64_t>(pending.size()), group_size,
+                     [&](const std::string& lines) { book.record(lines); }, job_patience(),
+                     thread ? BatchDealer::Listening::thread : BatchDealer::Listening::between_steps);
+  TESSERA_INTERNAL_ASSERT(dealer.group() == context.group, "the dealer's group ", dealer.group(),
+                          " is not the layout's ", context.group);
+  std::string finished;
+  while (const std::optional<int64_t> index = dealer.next(finished)) {
+    const BatchResult result = run_job(context, *pending[*index], [&] { dealer.serve(); });
+    finished = context.group_leader ? result.to_json_line() : "";
+  }
 }
 
 }  // namespace
@@ -105,7 +189,9 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
       ("out-dir", "where outputs (<id>.png / .mp4) and results.jsonl go", cxxopts::value<std::string>())
       ("dp", "data-parallel groups (default: the ranks the degrees given leave; with none, one group per rank)",
        cxxopts::value<int>())
-      ("format", "output format of jobs that give none: png or mp4", cxxopts::value<std::string>()->default_value("png"));
+      ("format", "output format of jobs that give none: png or mp4", cxxopts::value<std::string>()->default_value("png"))
+      ("deal", "how jobs reach the groups: dynamic (a group takes the next job when it is free) or rounds (job k to "
+               "group k mod dp, the groups in step)", cxxopts::value<std::string>()->default_value("dynamic"));
   cli::add_generation_options(options, "batch");
   cli::add_parallel_options(options, "batch", /*cfg=*/true);
   const auto parsed = cli::parse(options, argc, argv, runtime.world_rank() == 0);
@@ -115,6 +201,10 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   const auto out_dir = (*parsed)["out-dir"].as<std::string>();
   const auto format = (*parsed)["format"].as<std::string>();
   if (format != "png" && format != "mp4") throw cli::UsageError(std::string(kProgram) + ": --format is png or mp4");
+  const auto deal = (*parsed)["deal"].as<std::string>();
+  if (deal != "dynamic" && deal != "rounds") {
+    throw cli::UsageError(std::string(kProgram) + ": --deal is dynamic or rounds, got " + deal);
+  }
   const cli::GenerationFlags flags = cli::read_generation_flags(kProgram, *parsed, /*check_request=*/false);
   const Layout layout = data_parallel_layout(*parsed, runtime.world_size(), runtime.world_rank(), flags.model_dir);
   const std::string backend = cli::backend_from_flags(kProgram, *parsed);
@@ -181,39 +271,23 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   cli::BatchLoras batch_loras(pipeline->transformer(), flags.loras, loras, flags.lora_mode, per_job_loras, rank0);
   GenerationSession session(std::move(pipeline), mesh, flags.guidance_mode);
 
-  const auto total = static_cast<int64_t>(pending.size());
-  const int64_t rounds = (total + layout.groups - 1) / layout.groups;
-  cli::ProgressBar bar("job", total, rank0);
-  int64_t finished = 0, failed = 0;
-  for (int64_t round = 0; round < rounds; ++round) {
-    const int64_t index = round * layout.groups + layout.group;
-    std::string line;
-    if (index < total) {
-      const BatchResult result = run_job(session, batch_loras, *pending[index], out_dir, flags.write, group_leader);
-      if (group_leader) line = result.to_json_line();
-    }
-    const std::string lines = gather_lines(*books, line);
-    if (rank0) {
-      append_batch_results(results_path, lines);
-      double round_seconds = 0;  // the slowest group's job: what the round took
-      for (const BatchResult& result : parse_batch_results(lines)) {
-        round_seconds = std::max(round_seconds, result.seconds);
-        ++finished;
-        if (result.status != "ok") {
-          ++failed;
-          TESSERA_LOG_WARN("job ", result.id, " failed: ", result.error);
-        }
-      }
-      bar.update(finished, round_seconds);
-    }
+  const JobContext context{session, batch_loras, out_dir, flags.write, layout.group, group_leader};
+  ResultBook book(results_path, static_cast<int64_t>(pending.size()), rank0);
+  const auto start = std::chrono::steady_clock::now();
+  if (deal == "rounds") {
+    deal_in_rounds(context, pending, layout.groups, *books, book, rank0);
+  } else {
+    deal_dynamically(context, pending, layout.group_size, book);
   }
-  bar.finish();
+  book.finish();
+  const double makespan = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (rank0) {
-    TESSERA_LOG_INFO("batch done: ", finished - failed, " ok, ", failed, " failed, ", already_done,
-                     " skipped (done before); results in ", results_path);
+    TESSERA_LOG_INFO("batch done: ", book.finished() - book.failed(), " ok, ", book.failed(), " failed, ",
+                     already_done, " skipped (done before) in ", makespan, " s (", deal, " dealing); results in ",
+                     results_path);
   }
   const bool any_invalid = !invalid_lines.empty();
-  return (failed > 0 || any_invalid) ? 1 : 0;
+  return (book.failed() > 0 || any_invalid) ? 1 : 0;
 }
 
 }  // namespace tessera

@@ -62,8 +62,11 @@ std::string message_of(const std::exception& error) {
 
 int main(int argc, char** argv) {
   std::optional<tessera::MpiRuntime> runtime;
+  // `tessera batch` alone calls MPI from a second thread (rank 0 deals jobs while it computes); every other
+  // command keeps MPI to its main thread.
+  const bool batch = argc >= 2 && std::strcmp(argv[1], "batch") == 0;
   try {
-    runtime.emplace(&argc, &argv);
+    runtime.emplace(&argc, &argv, batch ? tessera::MpiThreading::multiple : tessera::MpiThreading::funneled);
   } catch (const std::exception& error) {
     std::cerr << "tessera: could not start MPI: " << error.what() << "\n";
     return 1;

@@ -8,13 +8,14 @@
 
 namespace tessera {
 
-MpiRuntime::MpiRuntime(int* argc, char*** argv) {
+MpiRuntime::MpiRuntime(int* argc, char*** argv, MpiThreading threading) {
   int initialized = 0;
   TESSERA_CHECK_MPI(MPI_Initialized(&initialized));
   TESSERA_CHECK(!initialized, "MPI is already initialised; create one MpiRuntime per process");
   int provided = 0;
-  // Only the main thread calls MPI; torch's worker threads never do.
-  TESSERA_CHECK_MPI(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
+  // Only the main thread calls MPI, torch's worker threads never do, unless the command asks for more.
+  const int wanted = threading == MpiThreading::multiple ? MPI_THREAD_MULTIPLE : MPI_THREAD_FUNNELED;
+  TESSERA_CHECK_MPI(MPI_Init_thread(argc, argv, wanted, &provided));
   mark_mpi_thread();
   TESSERA_CHECK_MPI(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
   TESSERA_CHECK_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &world_rank_));
@@ -30,6 +31,12 @@ MpiRuntime::~MpiRuntime() {
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (!finalized) MPI_Finalize();
+}
+
+bool MpiRuntime::any_thread_may_call() {
+  int provided = MPI_THREAD_SINGLE;
+  TESSERA_CHECK_MPI(MPI_Query_thread(&provided));
+  return provided == MPI_THREAD_MULTIPLE;
 }
 
 std::string MpiRuntime::library_version() {

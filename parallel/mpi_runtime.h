@@ -3,11 +3,16 @@
 
 namespace tessera {
 
+// Which threads call MPI. funneled: the main thread alone (torch's worker threads never do), what every command
+// needs; multiple: any thread, at any time (`tessera batch`'s rank 0 answers the other groups from a thread while
+// its main thread computes), requested only by the command that needs it.
+enum class MpiThreading { funneled, multiple };
+
 // Owns MPI's lifetime in a process: MPI_Init_thread on construction, MPI_Finalize on destruction.
 // Also knows the node-local rank, from which each rank picks its device.
 class MpiRuntime {
  public:
-  MpiRuntime(int* argc, char*** argv);
+  MpiRuntime(int* argc, char*** argv, MpiThreading threading = MpiThreading::funneled);
   ~MpiRuntime();
   MpiRuntime(const MpiRuntime&) = delete;
   MpiRuntime& operator=(const MpiRuntime&) = delete;
@@ -18,6 +23,9 @@ class MpiRuntime {
   int local_size() const { return local_size_; }
 
   static std::string library_version();  // MPI_Get_library_version, first line
+  // Whether MPI was initialised so that any thread may call it (MPI_THREAD_MULTIPLE granted): a library may have
+  // been built without it, so asking for it is no guarantee.
+  static bool any_thread_may_call();
 
  private:
   int world_rank_ = 0;

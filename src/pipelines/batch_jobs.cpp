@@ -142,6 +142,7 @@ std::vector<BatchJob> read_batch_jobs(const std::string& path, const GenerationR
 
 std::string BatchResult::to_json_line() const {
   nlohmann::ordered_json json = {{"id", id}, {"line", line}, {"status", status}, {"seconds", seconds}};
+  if (group >= 0) json["group"] = group;
   if (!output.empty()) json["output"] = output;
   if (!error.empty()) json["error"] = error;
   return json.dump() + "\n";
@@ -165,6 +166,7 @@ std::vector<BatchResult> parse_batch_results(const std::string& text) {
     result.line = json.value("line", int64_t{0});
     result.status = json.value("status", std::string());
     result.seconds = json.value("seconds", 0.0);
+    result.group = json.value("group", -1);
     result.output = json.value("output", std::string());
     result.error = json.value("error", std::string());
     results.push_back(std::move(result));

@@ -38,6 +38,7 @@ struct BatchResult {
   double seconds = 0;
   std::string output;  // the output file (ok only)
   std::string error;   // the message (error only)
+  int group = -1;      // the data-parallel group that ran it (-1: none, as for a line that is no job)
 
   std::string to_json_line() const;  // one line, newline-terminated
 };

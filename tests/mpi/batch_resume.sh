@@ -3,12 +3,7 @@
 # Two data-parallel groups of one rank; 20 jobs, a malformed line and a job with an unknown word. The first run
 # is killed once a few jobs are recorded; the rerun must skip them, finish the rest, and leave one "ok" line per
 # job, a complete PNG per job and no temporary file.
-set -u
-tessera=$1
-shift
-mpirun=("$@")
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+source "$(dirname "$0")/batch_test_setup.sh" "$@"
 fail() { echo "FAIL: $*"; echo "--- first run"; cat "$dir/first.log"; echo "--- rerun"; cat "$dir/rerun.log" 2>/dev/null; exit 1; }
 
 prompts=("red circle top left" "green square top right" "blue triangle bottom left" "yellow circle bottom right"

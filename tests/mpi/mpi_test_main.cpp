@@ -62,7 +62,11 @@ at::Tensor rank_tensor(int rank, at::IntArrayRef shape, c10::ScalarType dtype, i
 }  // namespace tessera::testing
 
 int main(int argc, char** argv) {
+#ifdef TESSERA_MPI_TEST_THREAD_MULTIPLE
+  tessera::MpiRuntime runtime(&argc, &argv, tessera::MpiThreading::multiple);  // a test whose threads call MPI
+#else
   tessera::MpiRuntime runtime(&argc, &argv);
+#endif
   tessera::log::configure(runtime.world_rank(), runtime.world_size());
   ::testing::InitGoogleTest(&argc, argv);
   at::set_num_threads(1);

@@ -97,13 +97,15 @@ TEST(BatchJobs, ResultsKeepTheLastLineOfEachIdAndIgnoreATornLine) {
   const std::string path = dir.file("results.jsonl");
   append_batch_results(path, BatchResult{"a", 1, "error", 0.5, "", "boom"}.to_json_line());
   append_batch_results(path, BatchResult{"a", 1, "ok", 1.5, dir.file("a.png"), ""}.to_json_line() +
-                                 BatchResult{"b", 2, "ok", 2.0, dir.file("b.png"), ""}.to_json_line());
+                                 BatchResult{"b", 2, "ok", 2.0, dir.file("b.png"), "", /*group=*/1}.to_json_line());
   std::ofstream(path, std::ios::app) << "{\"id\": \"c\", \"sta";  // killed mid-write
   const auto results = read_batch_results(path);
   ASSERT_EQ(results.size(), 2u);
   EXPECT_EQ(results.at("a").status, "ok");
   EXPECT_DOUBLE_EQ(results.at("a").seconds, 1.5);
   EXPECT_EQ(results.at("b").line, 2);
+  EXPECT_EQ(results.at("b").group, 1);   // the data-parallel group that ran it
+  EXPECT_EQ(results.at("a").group, -1);  // none written
 
   BatchJob a, b, c;
   a.id = "a";
