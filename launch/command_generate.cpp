@@ -11,6 +11,7 @@
 #include "launch/commands.h"
 #include "launch/generation_options.h"
 #include "launch/lora_flags.h"
+#include "launch/memory_check.h"
 #include "launch/parallel_options.h"
 #include "parallel/device_mesh.h"
 #include "parallel/mpi_runtime.h"
@@ -52,8 +53,18 @@ int run_generate(int argc, char** argv, MpiRuntime& runtime) {
   auto mesh = cli::make_device_mesh(kProgram, *parsed, runtime, binding, flags.model_dir);
   const bool rank0 = runtime.world_rank() == 0;
   const c10::Device device = cli::torch_device(binding);
+  const c10::ScalarType dtype = cli::dtype_for_device(flags.dtype, device);
+  if (flags.check_memory) {
+    // Before anything loads: a request that cannot fit stops here, with what would.
+    const cli::AvailableMemory available = cli::available_memory(binding, runtime);
+    const MemoryRequest shape =
+        cli::memory_request(dtype, mesh->config(), cli::batched_guidance(flags.guidance_mode, cache_spec));
+    if (const auto refusal = cli::memory_refusal(flags.model_dir, flags.request, shape, available)) {
+      throw cli::UsageError(detail::concat(kProgram, ": ", *refusal));
+    }
+  }
   const std::vector<lora::ScaledLora> loras = lora::read_loras(flags.loras);  // a bad file stops us before loading
-  auto pipeline = Pipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device);
+  auto pipeline = Pipeline::load(flags.model_dir, dtype, device);
   cli::apply_loras(pipeline->transformer(), loras, flags.lora_mode, rank0);
   GenerationRequest request = flags.request;
   request.prompt = (*parsed)["prompt"].as<std::string>();

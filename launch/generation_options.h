@@ -20,7 +20,7 @@ namespace tessera::cli {
 // --negative-prompt --steps --guidance-scale --guidance-scale-2 --image --last-image --seed --height --width --frames
 // --cache --lora --lora-mode
 // --cfg-mode --fps
-// --upscale, plus --model (default: the embedded model) and --dtype.
+// --upscale, --skip-memory-check, plus --model (default: the embedded model) and --dtype.
 void add_generation_options(cxxopts::Options& options, const std::string& group);
 
 // --cache SPEC, checked (a usage error when malformed); nullopt without the flag.
@@ -42,6 +42,7 @@ struct GenerationFlags {
   io::FrameWriteOptions write;
   std::vector<lora::LoraSpec> loras;  // --lora, in order
   LoraMode lora_mode = LoraMode::fuse;  // --lora-mode
+  bool check_memory = true;             // not --skip-memory-check
 };
 GenerationFlags read_generation_flags(const std::string& program, const cxxopts::ParseResult& parsed,
                                       bool check_request = true);
