@@ -25,15 +25,17 @@ namespace {
 // The loop holds the latents, the starting noise, the two branches' predictions, the guided one and the
 // scheduler's history of past predictions (UniPC keeps two): about six latent-sized fp32 tensors.
 constexpr int64_t kLatentCopies = 6;
-// One block's widest moment: the feed-forward's hidden activation before and after its GELU, beside about eight
-// model-width tensors per token (the residual stream, the modulated norm, queries, keys, values, attention output).
+// One block's widest moment: the feed-forward's hidden activation before and after its GELU, beside about sixteen
+// model-width tensors per token (the residual stream, its fp32 norm and modulation, queries, keys and values with
+// their normalised and rotated copies, the attention output and its projection).
 constexpr int64_t kFeedForwardCopies = 2;
-constexpr int64_t kModelWidthCopies = 8;
+constexpr int64_t kModelWidthCopies = 16;
 // The Wan VAE's working set at the output resolution, in tensors of the last level's channels per output frame of
 // the chunk (the causal convolutions' padded inputs joined with their cached frames, the upsampled input, the
-// residual), and the AutoencoderKL's in tensors of the channels that enter the last level.
-constexpr double kWanVaeWorkingCopies = 22;
-constexpr double kAutoencoderKlWorkingCopies = 1.5;
+// residual), and the AutoencoderKL's in tensors of the channels that enter the last level (its first resnet's
+// upsampled input, normalised and activated, the convolutions' outputs and oneDNN's reordered copies).
+constexpr double kWanVaeWorkingCopies = 15;
+constexpr double kAutoencoderKlWorkingCopies = 5.2;
 // oneDNN's compiled convolutions and scratch buffers for a decode's new shapes.
 constexpr int64_t kDecoderRuntimeBytes = int64_t{16} << 20;
 // FLUX joins the prompt's T5 tokens to the image's in every attention (max_sequence_length).
@@ -200,7 +202,6 @@ int64_t decode_bytes(const PipelineIndex& index, const Latents& latents, const M
   } else if (vae_class == "AutoencoderKL") {
     const PartConfig vae(index.part_dir("vae"));
     const AutoencoderKlConfig config = autoencoder_kl_config_from_json(vae.json(), vae.path());
-    // The first resnet of the last level holds its upsampled input, normalised and activated, at full width.
     const auto& channels = config.block_out_channels;
     const int64_t entering = channels.size() > 1 ? channels[1] : channels[0];
     working = kAutoencoderKlWorkingCopies * static_cast<double>(entering) * 4.0 * band_pixels + kDecoderRuntimeBytes;
