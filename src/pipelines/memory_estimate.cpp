@@ -21,21 +21,22 @@
 namespace tessera {
 namespace {
 
-// The constants below were measured on this project's CPU machine (docs/memory_estimate.md says how).
+// The constants below were measured on this project's CPU machine (docs/memory_estimate.md says how): the live
+// peak, with glibc returning every large block at once; the heap glibc keeps for reuse comes on top of it.
 // The loop holds the latents, the starting noise, the two branches' predictions, the guided one and the
 // scheduler's history of past predictions (UniPC keeps two): about six latent-sized fp32 tensors.
 constexpr int64_t kLatentCopies = 6;
-// One block's widest moment: the feed-forward's hidden activation before and after its GELU, beside about sixteen
-// model-width tensors per token (the residual stream, its fp32 norm and modulation, queries, keys and values with
-// their normalised and rotated copies, the attention output and its projection).
+// One block's widest moment: the feed-forward's hidden activation before and after its GELU, beside about eight
+// model-width tensors per token (the residual stream, its norm and modulation, queries, keys, values, the attention
+// output).
 constexpr int64_t kFeedForwardCopies = 2;
-constexpr int64_t kModelWidthCopies = 16;
+constexpr int64_t kModelWidthCopies = 8;
 // The Wan VAE's working set at the output resolution, in tensors of the last level's channels per output frame of
 // the chunk (the causal convolutions' padded inputs joined with their cached frames, the upsampled input, the
 // residual), and the AutoencoderKL's in tensors of the channels that enter the last level (its first resnet's
 // upsampled input, normalised and activated, the convolutions' outputs and oneDNN's reordered copies).
-constexpr double kWanVaeWorkingCopies = 15;
-constexpr double kAutoencoderKlWorkingCopies = 5.2;
+constexpr double kWanVaeWorkingCopies = 9;
+constexpr double kAutoencoderKlWorkingCopies = 4.4;
 // oneDNN's compiled convolutions and scratch buffers for a decode's new shapes.
 constexpr int64_t kDecoderRuntimeBytes = int64_t{16} << 20;
 // FLUX joins the prompt's T5 tokens to the image's in every attention (max_sequence_length).

@@ -3,6 +3,7 @@
 // pipelines and the embedded model, each at a size where the request's own memory is what one measures).
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <malloc.h>
 
 #include <cmath>
 #include <cstdio>
@@ -75,6 +76,10 @@ GenerationRequest one_step() {
 // before; a small generation first, on another copy of the pipeline, pages in the code and starts the threads,
 // as any real run has before it reaches its peak.
 int64_t measured_peak(const std::string& dir, int64_t height, int64_t width, int64_t frames) {
+  // The live peak: every block of 256 KiB or more mapped on its own and returned when freed. With glibc's default
+  // (a threshold that grows, freed blocks kept in the heap for reuse) the same case's resident peak moved by up to
+  // half from one run to the next (docs/memory_estimate.md), which no bound of 15% survives.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   {
     const auto warm = Pipeline::load(dir, at::kFloat, c10::Device(c10::kCPU));
     GenerationRequest small = one_step();
@@ -113,7 +118,7 @@ TEST(MemoryEstimateAccuracy, WanStill) { expect_within(kWan, 512, 512, 1); }
 TEST(MemoryEstimateAccuracy, WanClip) { expect_within(kWan, 256, 256, 9); }
 TEST(MemoryEstimateAccuracy, FluxImage) { expect_within(kFlux, 1024, 1024, 1); }
 TEST(MemoryEstimateAccuracy, EmbeddedModel) { expect_within(embedded_model_dir(), 128, 128, 1); }
-// Sizes and shapes the constants were not fitted on (docs/memory_estimate.md).
+// Other sizes and shapes.
 TEST(MemoryEstimateAccuracy, WanWideClip) { expect_within(kWan, 256, 512, 13); }
 TEST(MemoryEstimateAccuracy, FluxWide) { expect_within(kFlux, 512, 1024, 1); }
 TEST(MemoryEstimateAccuracy, EmbeddedModelClip) { expect_within(embedded_model_dir(), 96, 160, 4); }
