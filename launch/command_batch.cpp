@@ -19,6 +19,7 @@
 #include "launch/commands.h"
 #include "launch/generation_options.h"
 #include "launch/lora_flags.h"
+#include "launch/memory_check.h"
 #include "launch/parallel_options.h"
 #include "launch/progress_bar.h"
 #include "parallel/communicator.h"
@@ -227,6 +228,25 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
 
   const DeviceBinding binding = cli::configure_rank(kProgram, runtime, *parsed);
   const bool rank0 = runtime.world_rank() == 0;
+  const c10::Device device = cli::torch_device(binding);
+  const c10::ScalarType dtype = cli::dtype_for_device(flags.dtype, device);
+  const std::vector<lora::ScaledLora> loras = lora::read_loras(flags.loras);  // a bad file stops us before loading
+  const bool per_job_loras =
+      std::any_of(jobs.begin(), jobs.end(), [](const BatchJob& job) { return job.loras.has_value(); });
+  const IdleExpert idle_expert = cli::idle_expert_for(
+      kProgram, flags, device, flags.lora_mode == cli::LoraMode::fuse && (!loras.empty() || per_job_loras));
+  if (flags.check_memory) {
+    // Each job against its group's share, before the model loads: a job that cannot fit fails alone, with what
+    // would fit, and the others run.
+    const cli::AvailableMemory available = cli::available_memory(binding, runtime);
+    for (BatchJob& job : jobs) {
+      if (!job.error.empty()) continue;
+      MemoryRequest shape =
+          cli::memory_request(dtype, layout.config, cli::batched_guidance(flags.guidance_mode, job.cache));
+      shape.every_expert_on_device = !parks_off_device(idle_expert, device);
+      if (const auto refusal = cli::memory_refusal(flags.model_dir, job.request, shape, available)) job.error = *refusal;
+    }
+  }
   // Bookkeeping goes over MPI on the host, whatever the compute backend.
   const std::shared_ptr<Communicator> books = make_world_communicator("mpi", {});
   const std::string results_path = out_dir + "/results.jsonl";
@@ -259,15 +279,9 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
       layout.groups == 1 ? compute : compute->split(layout.group, runtime.world_rank(), "data_parallel_" + std::to_string(layout.group));
   auto mesh = std::make_shared<DeviceMesh>(group_world, layout.config);
   const bool group_leader = group_world->rank() == 0;
-  const c10::Device device = cli::torch_device(binding);
-  const std::vector<lora::ScaledLora> loras = lora::read_loras(flags.loras);  // a bad file stops us before loading
-  const bool per_job_loras =
-      std::any_of(jobs.begin(), jobs.end(), [](const BatchJob& job) { return job.loras.has_value(); });
-  const IdleExpert idle_expert = cli::idle_expert_for(
-      kProgram, flags, device, flags.lora_mode == cli::LoraMode::fuse && (!loras.empty() || per_job_loras));
+  // The group's leader encodes the prompts for its group.
   std::unique_ptr<Pipeline> pipeline =
-      Pipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device,
-                     {.idle_expert = idle_expert, .encodes_text = group_leader});  // the leader encodes for its group
+      Pipeline::load(flags.model_dir, dtype, device, {.idle_expert = idle_expert, .encodes_text = group_leader});
   cli::BatchLoras batch_loras(pipeline->transformer(), flags.loras, loras, flags.lora_mode, per_job_loras, rank0);
   GenerationSession session(std::move(pipeline), mesh, flags.guidance_mode);
 

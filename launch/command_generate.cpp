@@ -11,6 +11,7 @@
 #include "launch/commands.h"
 #include "launch/generation_options.h"
 #include "launch/lora_flags.h"
+#include "launch/memory_check.h"
 #include "launch/parallel_options.h"
 #include "parallel/device_mesh.h"
 #include "parallel/mpi_runtime.h"
@@ -52,11 +53,22 @@ int run_generate(int argc, char** argv, MpiRuntime& runtime) {
   auto mesh = cli::make_device_mesh(kProgram, *parsed, runtime, binding, flags.model_dir);
   const bool rank0 = runtime.world_rank() == 0;
   const c10::Device device = cli::torch_device(binding);
+  const c10::ScalarType dtype = cli::dtype_for_device(flags.dtype, device);
   const std::vector<lora::ScaledLora> loras = lora::read_loras(flags.loras);  // a bad file stops us before loading
   const IdleExpert idle_expert =
       cli::idle_expert_for(kProgram, flags, device, flags.lora_mode == cli::LoraMode::fuse && !loras.empty());
+  if (flags.check_memory) {
+    // Before anything loads: a request that cannot fit stops here, with what would.
+    const cli::AvailableMemory available = cli::available_memory(binding, runtime);
+    MemoryRequest shape =
+        cli::memory_request(dtype, mesh->config(), cli::batched_guidance(flags.guidance_mode, cache_spec));
+    shape.every_expert_on_device = !parks_off_device(idle_expert, device);
+    if (const auto refusal = cli::memory_refusal(flags.model_dir, flags.request, shape, available)) {
+      throw cli::UsageError(detail::concat(kProgram, ": ", *refusal));
+    }
+  }
   // Rank 0 encodes the prompts for every rank (it alone holds the text encoder's weights).
-  auto pipeline = Pipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device,
+  auto pipeline = Pipeline::load(flags.model_dir, dtype, device,
                                  {.idle_expert = idle_expert, .encodes_text = mesh->world().rank() == 0});
   cli::apply_loras(pipeline->transformer(), loras, flags.lora_mode, rank0);
   GenerationRequest request = flags.request;

@@ -33,6 +33,7 @@ DeviceBinding bind_device(const MpiRuntime& runtime, const std::string& device, 
   if (device != "cpu" && visible > 0) {
     binding.cuda = true;
     binding.cuda_index = runtime.local_rank() % visible;
+    binding.visible_cuda_devices = visible;
     c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)
         ->setDevice(c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(binding.cuda_index)));
     // torch enables TF32 for cuDNN by default; fp32 parity needs it off for both.

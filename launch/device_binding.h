@@ -11,6 +11,7 @@ class MpiRuntime;
 struct DeviceBinding {
   bool cuda = false;
   int cuda_index = -1;
+  int visible_cuda_devices = 0;
   int threads = 1;
   RankPlacement placement;  // what the backend choice needs to know (device, the physical GPU behind it)
   std::string description;  // "cuda:0 (3 visible)" or "cpu, 2 threads"

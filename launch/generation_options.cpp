@@ -53,7 +53,9 @@ void add_generation_options(cxxopts::Options& options, const std::string& group)
        cxxopts::value<std::string>()->default_value("auto"))
       ("fps", "frames per second of a video output", cxxopts::value<int>()->default_value("4"))
       ("upscale", "enlarge the written frames by this factor (nearest neighbour)",
-       cxxopts::value<int>()->default_value("1"));
+       cxxopts::value<int>()->default_value("1"))
+      ("skip-memory-check", "run a request even where its memory estimate per rank exceeds what the rank has "
+                            "(docs/memory_estimate.md); by default it is refused before anything loads");
 }
 
 namespace {
@@ -124,6 +126,7 @@ GenerationFlags read_generation_flags(const std::string& program, const cxxopts:
   }
   flags.lora_mode = usage_checked(program, [&] { return parse_lora_mode(parsed["lora-mode"].as<std::string>()); });
   flags.idle_expert = parsed["idle-expert"].as<std::string>();
+  flags.check_memory = parsed.count("skip-memory-check") == 0;
   // Before any part is loaded: a second guidance scale for a folder with one transformer, an image where none is
   // taken (or none where one is needed), an unreadable image. A batch checks each job instead (its jobs may give
   // what the flags leave out).

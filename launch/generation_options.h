@@ -21,7 +21,7 @@ namespace tessera::cli {
 // --negative-prompt --steps --guidance-scale --guidance-scale-2 --image --last-image --seed --height --width --frames
 // --cache --lora --lora-mode
 // --cfg-mode --fps
-// --upscale, plus --model (default: the embedded model) and --dtype.
+// --upscale, --skip-memory-check, plus --model (default: the embedded model) and --dtype.
 void add_generation_options(cxxopts::Options& options, const std::string& group);
 
 // --cache SPEC, checked (a usage error when malformed); nullopt without the flag.
@@ -44,6 +44,7 @@ struct GenerationFlags {
   std::vector<lora::LoraSpec> loras;  // --lora, in order
   LoraMode lora_mode = LoraMode::fuse;  // --lora-mode
   std::string idle_expert = "auto";  // --idle-expert, resolved by idle_expert_for once the device is known
+  bool check_memory = true;             // not --skip-memory-check
 };
 GenerationFlags read_generation_flags(const std::string& program, const cxxopts::ParseResult& parsed,
                                       bool check_request = true);

@@ -288,6 +288,13 @@ std::string cuda_device_bus_id(int device) {
   return bus_id;
 }
 
+int64_t cuda_free_bytes(int device) {
+  const c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device));
+  size_t free = 0, total = 0;
+  TESSERA_CHECK_CUDA(cudaMemGetInfo(&free, &total));
+  return static_cast<int64_t>(free);
+}
+
 std::shared_ptr<Communicator> make_nccl_communicator(MpiCommunicator& bootstrap, int device) {
   TESSERA_CHECK(device >= 0, "NCCL needs a CUDA device for this rank, got device index ", device);
   const c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device));

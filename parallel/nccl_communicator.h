@@ -1,6 +1,7 @@
 #pragma once
 // NCCL backend for CUDA tensors, bootstrapped by broadcasting the unique id over MPI. When tessera is
 // built without CUDA/NCCL these functions say so with an error that names the fix.
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -13,6 +14,8 @@ std::string nccl_version();  // "2.28.9", or "not built"
 
 // The PCI bus id of CUDA device `device` ("0000:41:00.0"); throws in a build without CUDA.
 std::string cuda_device_bus_id(int device);
+// The free memory of CUDA device `device` (cudaMemGetInfo, on that device); throws in a build without CUDA.
+int64_t cuda_free_bytes(int device);
 
 // A NCCL communicator over the same ranks as `bootstrap`, on CUDA device `device` (passed, never taken from
 // whatever is current). Non-blocking underneath: initialisation, splits and every operation are bounded by

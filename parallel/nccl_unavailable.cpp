@@ -12,6 +12,10 @@ std::string cuda_device_bus_id(int device) {
   TESSERA_CHECK(false, "this tessera was built without CUDA; cannot identify cuda:", device);
 }
 
+int64_t cuda_free_bytes(int device) {
+  TESSERA_CHECK(false, "this tessera was built without CUDA; cannot read the memory of cuda:", device);
+}
+
 std::shared_ptr<Communicator> make_nccl_communicator(MpiCommunicator&, int) {
   TESSERA_CHECK(false, "this tessera was built without NCCL (no CUDA toolkit or nvidia-nccl at configure time); "
                 "use --backend mpi, or rebuild on a machine with nvcc after scripts/setup.sh");

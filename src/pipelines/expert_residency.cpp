@@ -53,6 +53,11 @@ const char* idle_expert_name(IdleExpert policy) {
   return "?";
 }
 
+bool parks_off_device(IdleExpert policy, c10::Device device) {
+  // On the CPU, host memory is where the weights already are.
+  return policy == IdleExpert::reload || (policy == IdleExpert::host && !device.is_cpu());
+}
+
 ExpertResidency::ExpertResidency(IdleExpert policy, c10::Device device, c10::ScalarType dtype)
     : policy_(policy), device_(device), dtype_(dtype) {}
 
@@ -89,16 +94,12 @@ void ExpertResidency::activate(Model& model) {
   switch_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-bool ExpertResidency::moves_weights() const {
-  // On the CPU, host memory is where the weights already are.
-  return policy_ == IdleExpert::reload || (policy_ == IdleExpert::host && !device_.is_cpu());
-}
 
 void ExpertResidency::park(Expert& expert) {
   // Parameters stay ordinary tensors even when a switch happens inside a generation's inference mode.
   c10::InferenceMode ordinary_tensors(false);
   torch::NoGradGuard no_grad;
-  if (!moves_weights()) return;
+  if (!parks_off_device(policy_, device_)) return;
   expert.on_device = false;
   for (at::Tensor& tensor : weights_of(*expert.model)) {
     if (policy_ == IdleExpert::host) {

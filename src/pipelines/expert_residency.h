@@ -25,6 +25,8 @@ enum class IdleExpert {
 // or reload with edited weights, throws tessera::Error naming the choices.
 IdleExpert parse_idle_expert(const std::string& text, c10::Device device, bool weights_edited);
 const char* idle_expert_name(IdleExpert policy);
+// Whether `policy` takes an idle expert's weights off `device` (host on the CPU leaves them where they are).
+bool parks_off_device(IdleExpert policy, c10::Device device);
 
 class ExpertResidency {
  public:
@@ -50,7 +52,6 @@ class ExpertResidency {
     bool on_device = true;
   };
   Expert& entry(const Model& model);
-  bool moves_weights() const;
   void park(Expert& expert);
   void restore(Expert& expert);
 

@@ -103,6 +103,10 @@ std::vector<std::string> Pipeline::transformer_parts_of(const PipelineIndex& ind
   return make_pipeline(index)->transformer_parts(index);
 }
 
+GenerationDefaults Pipeline::defaults_of(const PipelineIndex& index) {
+  return read_defaults(index, make_pipeline(index)->family_defaults());
+}
+
 void Pipeline::check_folder_request(const std::string& dir, const GenerationRequest& request) {
   const PipelineIndex index = read_pipeline_index(dir);
   const std::unique_ptr<Pipeline> family = make_pipeline(index);

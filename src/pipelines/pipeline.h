@@ -57,6 +57,9 @@ class Pipeline {
   // The folder's parts that load() loads as transformers (its family's transformer_parts), without loading them
   // or running the family's other checks.
   static std::vector<std::string> transformer_parts_of(const PipelineIndex& index);
+  // The folder's defaults (its family's, with model_index.json's "defaults" over them), without loading any part:
+  // what a request that leaves a size out gets (the memory check's sizes before loading).
+  static GenerationDefaults defaults_of(const PipelineIndex& index);
   virtual ~Pipeline();
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
