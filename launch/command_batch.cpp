@@ -177,6 +177,7 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
       std::any_of(jobs.begin(), jobs.end(), [](const BatchJob& job) { return job.loras.has_value(); });
   cli::BatchLoras batch_loras(pipeline->transformer(), flags.loras, loras, flags.lora_mode, per_job_loras, rank0);
   GenerationSession session(std::move(pipeline), mesh, flags.guidance_mode);
+  session.use_text_kv_cache(flags.text_kv_cache);
 
   const auto total = static_cast<int64_t>(pending.size());
   const int64_t rounds = (total + layout.groups - 1) / layout.groups;
