@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cache/text_kv_cache.h"
+#include "common/check.h"
 #include "parity_check.h"
 #include "src/io/safetensors.h"
 #include "src/models/load_model.h"
@@ -22,12 +23,12 @@ namespace {
 
 TEST(TextKVCacheParity, EveryStepMatchesDiffusersHook) {
   c10::InferenceMode inference;
-  const std::string dir = std::string(TESSERA_FIXTURES_DIR) + "/text_kv_cache";
-  const auto model = load_model(std::string(TESSERA_FIXTURES_DIR) + "/wan_pipeline/pipeline/transformer", at::kFloat,
+  const std::string dir = detail::concat(TESSERA_FIXTURES_DIR, "/text_kv_cache");
+  const auto model = load_model(detail::concat(TESSERA_FIXTURES_DIR, "/wan_pipeline/pipeline/transformer"), at::kFloat,
                                 c10::Device(c10::kCPU));
-  const io::SafetensorsFile inputs(dir + "/inputs.safetensors");
-  const io::SafetensorsFile expected(dir + "/expected.safetensors");
-  const auto scheduler = load_scheduler(dir + "/scheduler");
+  const io::SafetensorsFile inputs(detail::concat(dir, "/inputs.safetensors"));
+  const io::SafetensorsFile expected(detail::concat(dir, "/expected.safetensors"));
+  const auto scheduler = load_scheduler(detail::concat(dir, "/scheduler"));
   enable_text_kv_cache(*model);
 
   std::vector<at::Tensor> predictions;
