@@ -104,13 +104,25 @@ TEST_F(TextKVCacheTest, TheCFGBatchIsOneEntryAndABlockCalledAloneIsNotCached) {
 }
 
 TEST_F(TextKVCacheTest, CombinesWithAStepCacheExactly) {
-  enable_cache(model_, FirstBlockCacheConfig{.threshold = 0.5});
-  const auto step_cache_alone = run(model_, calls_);
-  disable_cache(model_);
-  enable_cache(model_, FirstBlockCacheConfig{.threshold = 0.5});
+  // A block cache that skips whole blocks, and PAB, whose hook on each attn2 replaces its forward (broadcasting every
+  // other call): the keys reach the forward it does run through the arguments.
+  const CacheConfig step_caches[] = {
+      FirstBlockCacheConfig{.threshold = 0.5},
+      PyramidAttentionBroadcastConfig{.cross_attention_block_skip_range = 2,
+                                      .cross_attention_timestep_skip_range = {0, 1000},
+                                      .current_timestep_callback = [] { return 500.0; }}};
+  for (const CacheConfig& step_cache : step_caches) {
+    enable_cache(model_, step_cache);
+    const auto step_cache_alone = run(model_, calls_);
+    disable_cache(model_);
+    enable_cache(model_, step_cache);
+    enable_text_kv_cache(model_);
+    expect_identical(run(model_, calls_), step_cache_alone);
+    EXPECT_GT(text_kv_cache_stats(model_).hits, 0) << cache_method_name(step_cache);
+    disable_cache(model_);
+    disable_text_kv_cache(model_);
+  }
   enable_text_kv_cache(model_);
-  expect_identical(run(model_, calls_), step_cache_alone);
-  EXPECT_GT(text_kv_cache_stats(model_).hits, 0);
   const std::string message = message_of([&] { enable_text_kv_cache(model_); });
   EXPECT_TRUE(has(message, "the text K/V cache is already enabled on WanTransformer3DModel")) << message;
 }
