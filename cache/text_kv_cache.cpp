@@ -138,8 +138,8 @@ bool supports_text_kv_cache(HookableModel& model) {
 void enable_text_kv_cache(HookableModel& model) {
   const auto* declared = dynamic_cast<const DeclaresTextKeyValues*>(&model);
   TESSERA_CHECK(declared != nullptr, model.class_name(), " has no text keys and values that stay the same from step ",
-                "to step (it does not derive from DeclaresTextKeyValues: its attention projects a text stream that its ",
-                "blocks update and the timestep modulates), so reusing them would change the output; use "
+                "to step (it does not derive from DeclaresTextKeyValues: its attention projects a text stream that ",
+                "its blocks update and the timestep modulates), so reusing them would change the output; use "
                 "--text-kv-cache off or auto");
   const auto modules = text_key_value_modules(model);
   TESSERA_CHECK(!modules.empty(), model.class_name(), " has no attention that projects text keys and values ",
