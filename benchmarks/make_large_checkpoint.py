@@ -26,15 +26,21 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=8)
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="fp32")
     parser.add_argument("--shard-mb", type=int, default=1024)
+    parser.add_argument("--text-dim", type=int, default=CONFIG["text_dim"],
+                        help="the text encoder's width (a tiny encoder's, to measure the transformer alone)")
+    parser.add_argument("--channels", type=int, default=CONFIG["in_channels"],
+                        help="latent channels in and out (a tiny VAE's z_dim)")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    config = {**CONFIG, "num_layers": args.layers}
+    config = {**CONFIG, "num_layers": args.layers, "text_dim": args.text_dim,
+              "in_channels": args.channels, "out_channels": args.channels}
     with torch.device("meta"):
         shapes = {name: tuple(t.shape) for name, t in WanTransformer3DModel(**config).state_dict().items()}
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps({"_class_name": "WanTransformer3DModel", **config}, indent=2))
     dtype = DTYPES[args.dtype]
-    generator = torch.Generator().manual_seed(0)
+    generator = torch.Generator().manual_seed(args.seed)
     shards, shard, shard_bytes = [], {}, 0
     for name, shape in shapes.items():
         shard[name] = (torch.randn(shape, generator=generator) * 0.02).to(dtype)

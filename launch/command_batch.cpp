@@ -171,10 +171,13 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   const bool group_leader = group_world->rank() == 0;
   const c10::Device device = cli::torch_device(binding);
   const std::vector<lora::ScaledLora> loras = lora::read_loras(flags.loras);  // a bad file stops us before loading
-  std::unique_ptr<Pipeline> pipeline =
-      Pipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device);
   const bool per_job_loras =
       std::any_of(jobs.begin(), jobs.end(), [](const BatchJob& job) { return job.loras.has_value(); });
+  const IdleExpert idle_expert = cli::idle_expert_for(
+      kProgram, flags, device, flags.lora_mode == cli::LoraMode::fuse && (!loras.empty() || per_job_loras));
+  std::unique_ptr<Pipeline> pipeline =
+      Pipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device,
+                     {.idle_expert = idle_expert, .encodes_text = group_leader});  // the leader encodes for its group
   cli::BatchLoras batch_loras(pipeline->transformer(), flags.loras, loras, flags.lora_mode, per_job_loras, rank0);
   GenerationSession session(std::move(pipeline), mesh, flags.guidance_mode);
   session.use_text_kv_cache(flags.text_kv_cache);

@@ -54,7 +54,11 @@ int run_generate(int argc, char** argv, MpiRuntime& runtime) {
   const bool rank0 = runtime.world_rank() == 0;
   const c10::Device device = cli::torch_device(binding);
   const std::vector<lora::ScaledLora> loras = lora::read_loras(flags.loras);  // a bad file stops us before loading
-  auto pipeline = Pipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device);
+  const IdleExpert idle_expert =
+      cli::idle_expert_for(kProgram, flags, device, flags.lora_mode == cli::LoraMode::fuse && !loras.empty());
+  // Rank 0 encodes the prompts for every rank (it alone holds the text encoder's weights).
+  auto pipeline = Pipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device,
+                                 {.idle_expert = idle_expert, .encodes_text = mesh->world().rank() == 0});
   cli::apply_loras(pipeline->transformer(), loras, flags.lora_mode, rank0);
   GenerationRequest request = flags.request;
   request.prompt = (*parsed)["prompt"].as<std::string>();
@@ -102,6 +106,11 @@ int run_generate(int argc, char** argv, MpiRuntime& runtime) {
                   static_cast<long long>(result.frames.size(1)), static_cast<long long>(result.frames.size(2)),
                   result.seconds, result.seconds_per_step, generation.steps);
     TESSERA_LOG_INFO(line);
+    const ExpertResidency& residency = session.pipeline().residency();
+    if (residency.switches() > 0) {
+      TESSERA_LOG_INFO("idle expert ", idle_expert_name(residency.policy()), ": ", residency.switches(),
+                       " switch(es) took ", residency.switch_seconds(), " s");
+    }
   }
   return 0;
 }

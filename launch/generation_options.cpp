@@ -48,6 +48,10 @@ void add_generation_options(cxxopts::Options& options, const std::string& group)
       ("lora-mode", "how the LoRAs apply: fuse (into the weights: no cost per step) or hooks (an extra low-rank "
                     "matmul per adapted layer: a batch switches sets without touching weights); docs/lora.md",
        cxxopts::value<std::string>()->default_value("fuse"))
+      ("idle-expert", "where a two-expert model's (Wan2.2 A14B) idle expert waits: host (in host memory; a GPU's "
+                      "default), reload (dropped, read again from its files at its turn; the CPU's default, or "
+                      "resident with fused LoRAs), resident (both on the device) or auto",
+       cxxopts::value<std::string>()->default_value("auto"))
       ("cfg-mode", "how one rank runs the two guidance branches: sequential, batch or auto",
        cxxopts::value<std::string>()->default_value("auto"))
       ("fps", "frames per second of a video output", cxxopts::value<int>()->default_value("4"))
@@ -133,6 +137,7 @@ GenerationFlags read_generation_flags(const std::string& program, const cxxopts:
   }
   flags.lora_mode = usage_checked(program, [&] { return parse_lora_mode(parsed["lora-mode"].as<std::string>()); });
   flags.text_kv_cache = text_kv_mode_from_flags(program, parsed);
+  flags.idle_expert = parsed["idle-expert"].as<std::string>();
   // Before any part is loaded: a second guidance scale for a folder with one transformer, an image where none is
   // taken (or none where one is needed), an unreadable image. A batch checks each job instead (its jobs may give
   // what the flags leave out).
@@ -141,6 +146,11 @@ GenerationFlags read_generation_flags(const std::string& program, const cxxopts:
     usage_checked(program, [&] { Pipeline::check_folder_request(flags.model_dir, flags.request); });
   }
   return flags;
+}
+
+IdleExpert idle_expert_for(const std::string& program, const GenerationFlags& flags, c10::Device device,
+                           bool fused_loras) {
+  return usage_checked(program, [&] { return parse_idle_expert(flags.idle_expert, device, fused_loras); });
 }
 
 GenerationSession::Result run_with_progress(GenerationSession& session, const Generation& generation, bool report) {

@@ -13,6 +13,7 @@
 #include "src/io/frame_writer.h"
 #include "src/models/lora/lora_spec.h"
 #include "src/pipelines/denoise_loop.h"
+#include "src/pipelines/expert_residency.h"
 #include "src/pipelines/generation_request.h"
 #include "src/pipelines/generation_session.h"
 
@@ -53,9 +54,15 @@ struct GenerationFlags {
   std::vector<lora::LoraSpec> loras;  // --lora, in order
   LoraMode lora_mode = LoraMode::fuse;  // --lora-mode
   TextKVMode text_kv_cache = TextKVMode::automatic;  // --text-kv-cache
+  std::string idle_expert = "auto";  // --idle-expert, resolved by idle_expert_for once the device is known
 };
 GenerationFlags read_generation_flags(const std::string& program, const cxxopts::ParseResult& parsed,
                                       bool check_request = true);
+
+// Where the idle expert waits (parse_idle_expert, a usage error of `program` when it cannot be): the weights
+// count as edited when LoRAs are fused into them (`fused_loras`).
+IdleExpert idle_expert_for(const std::string& program, const GenerationFlags& flags, c10::Device device,
+                           bool fused_loras);
 
 // session.run with a progress bar of its steps, drawn when `report` (rank 0 of the generation).
 GenerationSession::Result run_with_progress(GenerationSession& session, const Generation& generation, bool report);

@@ -123,19 +123,23 @@ def main():
         print(f"| {key} (encoder and decoder) | {n:,} ({billions(n)}) | {gib(BF16 * n)} | {gib(FP32 * n)} (fp32) |")
 
     print("\n### Weights per rank (bf16 pipeline, the CUDA default)\n")
-    print("| variant | transformer(s) | UMT5-XXL | image encoder | VAE | per rank at 1 / 2 / 4 / 8 ranks "
-          "| all in fp32 (`--dtype fp32`) |")
-    print("|---|---|---|---|---|---|---|")
+    # A two-expert folder holds one expert on the device; the idle one waits in host memory (`--idle-expert host`,
+    # the GPU's default) and is counted apart.
+    print("| variant | transformer(s) | UMT5-XXL | image encoder | VAE | on the device per rank at 1 / 2 / 4 / 8 "
+          "ranks | idle expert in host memory | all in fp32 (`--dtype fp32`) |")
+    print("|---|---|---|---|---|---|---|---|")
     totals = []
     for name, key, experts, image_encoder, vae in VARIANTS:
         n = transformers[key] * experts
         clip_bytes = BF16 * clip if image_encoder else 0
-        total = BF16 * n + umt5_bytes + clip_bytes + FP32 * vaes[vae]
-        fp32_total = FP32 * (n + umt5 + (clip if image_encoder else 0) + vaes[vae])
+        running = transformers[key]  # one expert on the device at a time
+        total = BF16 * running + umt5_bytes + clip_bytes + FP32 * vaes[vae]
+        fp32_total = FP32 * (running + umt5 + (clip if image_encoder else 0) + vaes[vae])
+        idle = gib(BF16 * transformers[key]) if experts == 2 else "-"
         experts_text = f"2 x {billions(transformers[key])} = " if experts == 2 else ""
         per_rank = " / ".join([gib(total)] * len(RANKS))
         print(f"| {name} | {experts_text}{billions(n)}, {gib(BF16 * n)} | {gib(umt5_bytes)} | "
-              f"{gib(clip_bytes) if image_encoder else '-'} | {gib(FP32 * vaes[vae])} | {per_rank} | "
+              f"{gib(clip_bytes) if image_encoder else '-'} | {gib(FP32 * vaes[vae])} | {per_rank} | {idle} | "
               f"{gib(fp32_total)} |")
         totals.append((name, total))
 

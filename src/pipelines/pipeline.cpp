@@ -4,18 +4,24 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/InferenceMode.h>
 
+#include <chrono>
+#include <optional>
 #include <type_traits>
 
 #include "common/check.h"
+#include "common/log.h"
+#include "parallel/communicator.h"
 #include "src/io/image_orientation.h"
 #include "src/io/json_integer.h"
 #include "src/models/latent_decoder.h"
 #include "src/models/load_model.h"
+#include "src/models/load_part.h"
 #include "src/models/model.h"
 #include "src/models/text_encoder.h"
 #include "src/pipelines/pipeline_index.h"
 #include "src/pipelines/pipeline_parts.h"
 #include "src/pipelines/pipeline_registry.h"
+#include "src/pipelines/prompt_broadcast.h"
 #include "src/schedulers/scheduler.h"
 #include "src/schedulers/scheduler_config.h"
 
@@ -84,10 +90,11 @@ std::shared_ptr<const io::FrameBuffer> read_request_image(const std::optional<st
 Pipeline::Pipeline() = default;
 Pipeline::~Pipeline() = default;
 
-std::unique_ptr<Pipeline> Pipeline::load(const std::string& dir, c10::ScalarType dtype, c10::Device device) {
+std::unique_ptr<Pipeline> Pipeline::load(const std::string& dir, c10::ScalarType dtype, c10::Device device,
+                                         const PipelineLoadOptions& options) {
   const PipelineIndex index = read_pipeline_index(dir);
   std::unique_ptr<Pipeline> pipeline = make_pipeline(index);
-  pipeline->load_parts(index, dtype, device);
+  pipeline->load_parts(index, dtype, device, options);
   return pipeline;
 }
 
@@ -120,7 +127,8 @@ Pipeline::FrameSize Pipeline::default_size(const Generation& /*generation*/) con
   return {.height = defaults_.height, .width = defaults_.width};
 }
 
-void Pipeline::load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10::Device device) {
+void Pipeline::load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10::Device device,
+                          const PipelineLoadOptions& options) {
   check_index(index);
   dir_ = index.dir;
   class_name_ = index.class_name;
@@ -141,9 +149,19 @@ void Pipeline::load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10
   }
   takes_guidance_scale_2_ = switches_experts(index);
   decoder_ = load_decoder(index, device);
-  text_encoder_ = load_text_encoder(index, dtype, device);
-  for (size_t i = 0; i < parts.size(); ++i) {
-    transformers_.push_back({.part = parts[i], .model = load_model(configs[i], dtype, device)});
+  {
+    std::optional<WeightlessLoadScope> weightless;
+    if (!options.encodes_text) weightless.emplace();
+    text_encoder_ = load_text_encoder(index, dtype, device);
+  }
+  encodes_text_ = options.encodes_text;
+  // The last first, each parked as soon as it has loaded, so that the device never holds two experts' weights,
+  // not even while loading; the first stays, to run first.
+  residency_ = std::make_unique<ExpertResidency>(options.idle_expert, device, dtype);
+  transformers_.resize(parts.size());
+  for (size_t i = parts.size(); i-- > 0;) {
+    transformers_[i] = {.part = parts[i], .model = load_model(configs[i], dtype, device)};
+    residency_->add(*transformers_[i].model, configs[i].dir(), /*active=*/i == 0);
   }
   transformer_ = transformers_.front().model;
   layout_ = prepare(index);
@@ -205,6 +223,27 @@ Generation Pipeline::resolve(const GenerationRequest& request) const {
   return generation;
 }
 
+PromptEmbeddings Pipeline::encode_prompts(const std::vector<std::string>& prompts, Communicator* group) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto seconds = [&start] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  if (group == nullptr || group->size() == 1) {
+    TESSERA_CHECK(encodes_text_, "this rank loaded the text encoder without its weights, to receive the "
+                  "embeddings from rank 0 of a generation's group, but it runs a generation alone");
+    PromptEmbeddings text = text_encoder_->encode(prompts);
+    TESSERA_LOG_DEBUG("encoded ", prompts.size(), " prompt(s) in ", seconds(), " s");
+    return text;
+  }
+  TESSERA_CHECK(group->rank() != 0 || encodes_text_, "rank 0 of a generation's group encodes its prompts, but this "
+                "rank loaded the text encoder without its weights");
+  PromptEmbeddings text = broadcast_prompt_embeddings(
+      group->rank() == 0 ? text_encoder_->encode(prompts) : PromptEmbeddings{}, *group, /*root=*/0, device_);
+  TESSERA_LOG_DEBUG(group->rank() == 0 ? "encoded and sent " : "received ", prompts.size(), " prompt(s) in ",
+                    seconds(), " s");
+  return text;
+}
+
 at::Tensor Pipeline::generate(const Generation& generation, DenoiseOptions loop, Communicator* decode_group) {
   c10::InferenceMode inference;
   check_loop(loop);
@@ -213,7 +252,7 @@ at::Tensor Pipeline::generate(const Generation& generation, DenoiseOptions loop,
   const bool guidance = loop.guidance_scale > 1.0;
   std::vector<std::string> prompts = {generation.prompt};
   if (guidance) prompts.push_back(generation.negative_prompt);
-  const PromptEmbeddings text = text_encoder_->encode(prompts);
+  const PromptEmbeddings text = encode_prompts(prompts, decode_group);
   DenoiseInputs inputs;
   inputs.prompt_embeds = text.embeddings.slice(0, 0, 1).to(dtype_);
   if (guidance) inputs.negative_prompt_embeds = text.embeddings.slice(0, 1, 2).to(dtype_);
@@ -235,7 +274,11 @@ at::Tensor Pipeline::generate(const Generation& generation, DenoiseOptions loop,
   }
   DenoiseModels models;
   for (const PipelineTransformer& transformer : transformers_) models.models.push_back(transformer.model.get());
-  models.for_step = [&](double timestep) { return step_model(generation, timestep); };
+  models.for_step = [&](double timestep) {
+    const StepModel step = step_model(generation, timestep);
+    residency_->activate(*step.model);
+    return step;
+  };
   const at::Tensor latents = denoise(models, *scheduler_, inputs, loop);
   return decoder_->decode_to_frames(latents.to(at::kFloat), decode_group)[0];
 }

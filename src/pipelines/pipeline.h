@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "src/pipelines/denoise_loop.h"
+#include "src/pipelines/expert_residency.h"
 #include "src/pipelines/generation_request.h"
 
 namespace tessera {
@@ -27,6 +28,15 @@ class TextEncoder;
 struct PipelineIndex;
 struct PromptEmbeddings;
 
+struct PipelineLoadOptions {
+  // Where a transformer waits while another runs (expert_residency.h); the first runs first.
+  IdleExpert idle_expert = IdleExpert::resident;
+  // Whether this rank encodes prompts. A rank that does not loads the text encoder without its weights (its
+  // tokenizer checks the prompts) and receives the embeddings from rank 0 of each generation's group, which
+  // must encode (generate()).
+  bool encodes_text = true;
+};
+
 // One transformer a pipeline denoises with: its part in the folder ("transformer", Wan2.2's "transformer_2") and
 // the model.
 struct PipelineTransformer {
@@ -38,7 +48,8 @@ class Pipeline {
  public:
   // The family model_index.json names, with its parts loaded and checked. Throws tessera::Error naming the
   // folder, the part and its class for an unknown family or a missing or mismatched part.
-  static std::unique_ptr<Pipeline> load(const std::string& dir, c10::ScalarType dtype, c10::Device device);
+  static std::unique_ptr<Pipeline> load(const std::string& dir, c10::ScalarType dtype, c10::Device device,
+                                        const PipelineLoadOptions& options = {});
   // What of `request` can be checked against the folder at `dir` from its model_index.json alone (the family's
   // refusals, a second guidance scale for a folder with one transformer, an image given to a text-to-video folder
   // or none to an image-to-video one, an image file that cannot be read), before any part is loaded.
@@ -57,6 +68,8 @@ class Pipeline {
   // Every transformer loaded, in the folder's order: whatever is enabled on a pipeline's transformer
   // (parallelism, caches) is enabled on each of them.
   const std::vector<PipelineTransformer>& transformers() const { return transformers_; }
+  // Where each transformer's weights are: generate() brings each step's to the device before it runs.
+  const ExpertResidency& residency() const { return *residency_; }
   // Whether a request may give guidance_scale_2 (a family that switches experts).
   bool takes_guidance_scale_2() const { return takes_guidance_scale_2_; }
   const GenerationDefaults& defaults() const { return defaults_; }
@@ -68,8 +81,9 @@ class Pipeline {
 
   // uint8 [frames, height, width, 3] on the CPU, identical on every rank. `loop` gives the guidance mode,
   // the CFG group and the progress callback; steps and guidance scale come from `generation`. A cache
-  // enabled on the transformer is reset first. The decoder splits its work across `decode_group` (every rank
-  // that ran this generation; nullptr: this rank decodes alone).
+  // enabled on the transformer is reset first. `decode_group` holds every rank that runs this generation
+  // (nullptr: this rank alone): its rank 0 encodes the prompts for all of them, and the decoder splits its work
+  // across it.
   at::Tensor generate(const Generation& generation, DenoiseOptions loop, Communicator* decode_group = nullptr);
 
  protected:
@@ -149,9 +163,14 @@ class Pipeline {
   Communicator* vae_group_ = nullptr;
 
  private:
-  void load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10::Device device);
+  void load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10::Device device,
+                  const PipelineLoadOptions& options);
+  // The prompts' embeddings: encoded here, or on rank 0 of `group` and received (PipelineLoadOptions).
+  PromptEmbeddings encode_prompts(const std::vector<std::string>& prompts, Communicator* group);
 
   LatentLayout layout_;
+  std::unique_ptr<ExpertResidency> residency_;
+  bool encodes_text_ = true;
   bool takes_guidance_scale_2_ = false;
 };
 

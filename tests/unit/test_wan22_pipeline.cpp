@@ -139,5 +139,61 @@ TEST(Wan22Pipeline, OneExpertOfTwoRunsWhenEveryStepIsOnItsSide) {
   EXPECT_FALSE(at::equal(low_frames, switching_frames));
 }
 
+// Whether every parameter and buffer of `model` holds data (not the shape-only tensors a parked expert keeps).
+bool holds_weights(Model& model) {
+  for (const auto& item : model.named_parameters(/*recurse=*/true)) {
+    if (item.value().defined() && item.value().is_meta()) return false;
+  }
+  return true;
+}
+
+TEST(Wan22Pipeline, AReloadedIdleExpertGivesTheSameFramesAsResidentOnes) {
+  const c10::Device cpu(c10::kCPU);
+  auto resident = Pipeline::load(kTwoExperts, at::kFloat, cpu, {.idle_expert = IdleExpert::resident});
+  auto reloading = Pipeline::load(kTwoExperts, at::kFloat, cpu, {.idle_expert = IdleExpert::reload});
+  Model& high = *reloading->transformers()[0].model;
+  Model& low = *reloading->transformers()[1].model;
+  // Loaded: only the expert that runs first holds its weights.
+  EXPECT_TRUE(holds_weights(high));
+  EXPECT_FALSE(holds_weights(low));
+  const GenerationRequest request = small_request();
+  const at::Tensor expected = resident->generate(resident->resolve(request), {});
+  EXPECT_TRUE(at::equal(reloading->generate(reloading->resolve(request), {}), expected));
+  // The fixture's boundary gives the last steps to the low-noise expert: it holds the weights now, alone.
+  EXPECT_FALSE(holds_weights(high));
+  EXPECT_TRUE(holds_weights(low));
+  EXPECT_EQ(reloading->residency().switches(), 1);
+  // The next generation brings the high-noise expert back, with the same bits.
+  EXPECT_TRUE(at::equal(reloading->generate(reloading->resolve(request), {}), expected));
+  EXPECT_EQ(reloading->residency().switches(), 3);
+  EXPECT_EQ(resident->residency().switches(), 0);
+  EXPECT_TRUE(holds_weights(*resident->transformers()[1].model));
+}
+
+TEST(Wan22Pipeline, AnIdleExpertInHostMemoryGivesTheFramesOfResidentOnesOnCuda) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  const c10::Device gpu(c10::kCUDA, 0);
+  auto resident = Pipeline::load(kTwoExperts, at::kFloat, gpu, {.idle_expert = IdleExpert::resident});
+  auto parking = Pipeline::load(kTwoExperts, at::kFloat, gpu, {.idle_expert = IdleExpert::host});
+  const at::Tensor parked = parking->transformers()[1].model->parameters().front();
+  EXPECT_TRUE(parked.is_cpu() && parked.is_pinned());
+  const GenerationRequest request = small_request();
+  const at::Tensor expected = resident->generate(resident->resolve(request), {});
+  EXPECT_TRUE(at::equal(parking->generate(parking->resolve(request), {}), expected));
+  EXPECT_TRUE(parking->transformers()[0].model->parameters().front().is_cpu());
+  EXPECT_TRUE(parking->transformers()[1].model->parameters().front().is_cuda());
+  EXPECT_EQ(parking->residency().switches(), 1);
+}
+
+TEST(Wan22Pipeline, IdleExpertChoices) {
+  const c10::Device cpu(c10::kCPU), gpu(c10::kCUDA, 0);
+  EXPECT_EQ(parse_idle_expert("auto", cpu, false), IdleExpert::reload);
+  EXPECT_EQ(parse_idle_expert("auto", cpu, true), IdleExpert::resident);
+  EXPECT_EQ(parse_idle_expert("auto", gpu, true), IdleExpert::host);
+  EXPECT_EQ(parse_idle_expert("host", cpu, false), IdleExpert::host);
+  EXPECT_TRUE(has(message_of([&] { parse_idle_expert("reload", cpu, true); }), "--lora-mode hooks"));
+  EXPECT_TRUE(has(message_of([&] { parse_idle_expert("swap", cpu, false); }), "use auto, resident"));
+}
+
 }  // namespace
 }  // namespace tessera

@@ -1,7 +1,7 @@
 // A diffusers WanPipeline folder (the tiny one scripts/fixtures/wan_pipeline.py saves with save_pretrained):
 // its parts load behind the pipeline's interfaces, WanPipeline's defaults and frame rule apply, and a folder of
 // another Wan variant, a part of another class or a missing tokenizer file gives an error naming the fix. Wan2.2's
-// two experts: test_wan22_pipeline.cpp.
+// two experts: test_wan22_pipeline.cpp. A rank that receives the embeddings loads the text encoder weightless.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "src/models/model.h"
 #include "src/models/text_encoder.h"
 #include "src/pipelines/pipeline.h"
 #include "tests/unit/error_message.h"
@@ -124,6 +125,23 @@ TEST_F(WanPipelineCopy, MissingVaeFolderNamesThePartAndItsClass) {
   ASSERT_EQ(std::system(("rm -r " + copy() + "/vae").c_str()), 0);
   const std::string message = message_of([&] { load(copy()); });
   EXPECT_TRUE(has(message, "the vae part (diffusers AutoencoderKLWan)")) << message;
+}
+
+// A rank that receives the embeddings (PipelineLoadOptions::encodes_text false) loads the text encoder without its
+// weights: it still checks prompts with its tokenizer, and refuses to encode alone.
+TEST(WanPipelineLoading, ARankThatReceivesTheEmbeddingsHoldsNoTextEncoderWeights) {
+  auto receiving = Pipeline::load(kPipeline, at::kFloat, c10::Device(c10::kCPU), {.encodes_text = false});
+  GenerationRequest request;
+  request.prompt = "a fox";
+  request.height = 32;
+  request.width = 32;
+  request.frames = 1;
+  request.steps = 1;
+  const Generation generation = receiving->resolve(request);
+  const std::string alone = message_of([&] { receiving->generate(generation, {}); });
+  EXPECT_TRUE(has(alone, "loaded the text encoder without its weights")) << alone;
+  // The transformer has its weights; only the text encoder went without.
+  for (const auto& parameter : receiving->transformer().parameters()) EXPECT_FALSE(parameter.is_meta());
 }
 
 }  // namespace

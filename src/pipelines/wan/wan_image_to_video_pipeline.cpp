@@ -179,9 +179,7 @@ void WanImageToVideoPipeline::prepare_inputs(DenoiseInputs& inputs, const Genera
     const at::Tensor hidden_states =
         expand_timesteps_ ? with_first_frame(latents, given)
                           : at::cat({latents, given.expand({batch, -1, -1, -1, -1})}, 1);
-    Args args{{"hidden_states", hidden_states},
-              {"timestep", transformer_timesteps(latents, timestep, /*first_frame_held=*/expand_timesteps_)},
-              {"encoder_hidden_states", text}};
+    Args args = transformer_args(hidden_states, latents, timestep, text, /*first_frame_held=*/expand_timesteps_);
     // A first-and-last-frame pair is two rows per sample, which the transformer joins into one sequence.
     if (images.defined()) args.set("encoder_hidden_states_image", images.repeat({batch, 1, 1}));
     return model(args).at(0);

@@ -6,6 +6,7 @@
 
 #include "common/check.h"
 #include "common/log.h"
+#include "hooks/args.h"
 #include "src/models/latent_decoder.h"
 #include "src/models/model.h"
 #include "src/models/wan/wan_transformer.h"
@@ -119,11 +120,15 @@ void WanPipeline::prepare_inputs(DenoiseInputs& inputs, const Generation& /*gene
                                  const PromptEmbeddings& /*text*/, const at::Tensor& /*noise*/) const {
   if (!expand_timesteps_) return;
   inputs.predict = [this](Model& model, const at::Tensor& latents, double timestep, const at::Tensor& text) {
-    return model({{"hidden_states", latents},
-                  {"timestep", transformer_timesteps(latents, timestep, /*first_frame_held=*/false)},
-                  {"encoder_hidden_states", text}})
-        .at(0);
+    return model(transformer_args(latents, latents, timestep, text, /*first_frame_held=*/false)).at(0);
   };
+}
+
+Args WanPipeline::transformer_args(const at::Tensor& hidden_states, const at::Tensor& latents, double timestep,
+                                   const at::Tensor& text, bool first_frame_held) const {
+  return Args{{"hidden_states", hidden_states},
+              {"timestep", transformer_timesteps(latents, timestep, first_frame_held)},
+              {"encoder_hidden_states", text}};
 }
 
 Pipeline::LatentLayout WanPipeline::prepare(const PipelineIndex& index) { return wan_layout(index, 0, ""); }

@@ -13,6 +13,8 @@
 
 namespace tessera {
 
+class Args;
+
 class WanPipeline : public Pipeline {
  public:
   static constexpr const char* kClassName = "WanPipeline";
@@ -38,6 +40,10 @@ class WanPipeline : public Pipeline {
   // expand_timesteps [B, tokens], one per patch in the transformer's order, 0 on the first latent frame when it
   // is `first_frame_held` (the image-to-video TI2V's given frame), as diffusers builds it from its frame mask.
   at::Tensor transformer_timesteps(const at::Tensor& latents, double timestep, bool first_frame_held) const;
+  // The transformer's named inputs at step `timestep`: `hidden_states` (the latents, with whatever a family joins
+  // to them), the timestep input transformer_timesteps gives for `latents`, and the text.
+  Args transformer_args(const at::Tensor& hidden_states, const at::Tensor& latents, double timestep,
+                        const at::Tensor& text, bool first_frame_held) const;
   bool expand_timesteps_ = false;
 
  private:
