@@ -284,6 +284,7 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
       Pipeline::load(flags.model_dir, dtype, device, {.idle_expert = idle_expert, .encodes_text = group_leader});
   cli::BatchLoras batch_loras(pipeline->transformer(), flags.loras, loras, flags.lora_mode, per_job_loras, rank0);
   GenerationSession session(std::move(pipeline), mesh, flags.guidance_mode);
+  session.use_text_kv_cache(flags.text_kv_cache);
 
   const JobContext context{session, batch_loras, out_dir, flags.write, layout.group, group_leader};
   ResultBook book(results_path, static_cast<int64_t>(pending.size()), rank0);

@@ -7,6 +7,7 @@
 #include "cache/cache_spec.h"
 #include "cache/cache_stats_json.h"
 #include "cache/enable_cache.h"
+#include "cache/text_kv_cache.h"
 #include "common/atomic_file.h"
 #include "common/check.h"
 #include "common/log.h"
@@ -62,6 +63,7 @@ void add_denoise_options(cxxopts::Options& options) {
        cxxopts::value<std::string>()->default_value("auto"))
       ("output", "safetensors file to write the final 'latents' to (rank 0, atomically)", cxxopts::value<std::string>())
       ("cache", "step cache, " + cache_spec_help(), cxxopts::value<std::string>())
+      ("text-kv-cache", cli::kTextKVCacheHelp, cxxopts::value<std::string>()->default_value("auto"))
       ("stats-json", "write what every cached block did at every step on every rank to this file (rank 0, needs "
                      "--cache)",
        cxxopts::value<std::string>());
@@ -102,6 +104,7 @@ int run_denoise(int argc, char** argv, MpiRuntime& runtime) {
   if (parsed->count("stats-json") && !cache) {
     throw cli::UsageError(std::string(kProgram) + ": --stats-json records what a step cache did; add --cache SPEC");
   }
+  const TextKVMode text_kv_mode = cli::text_kv_mode_from_flags(kProgram, *parsed);
   const auto requested_dtype = cli::dtype_from_flags(kProgram, *parsed);
   cli::check_output_flags(kProgram, *parsed, {"output", "stats-json"});
 
@@ -116,6 +119,7 @@ int run_denoise(int argc, char** argv, MpiRuntime& runtime) {
   const auto model = cli::load_model(*parsed, dtype, device);
   enable_parallelism(*model, model->context_parallel_plan(), mesh);
   if (cache) enable_cache(*model, *cache);
+  const bool text_kv = use_text_kv_cache(*model, text_kv_mode);
   denoise_options.cfg_group = &mesh->cfg();
   denoise_options.on_step = [](const DenoiseProgress& progress) {
     char seconds[32];
@@ -124,11 +128,13 @@ int run_denoise(int argc, char** argv, MpiRuntime& runtime) {
   };
   TESSERA_LOG_INFO(scheduler->class_name(), ", ", denoise_options.steps, " steps, guidance scale ",
                    denoise_options.guidance_scale, ", ", mesh->config().to_string(),
-                   cache ? ", cache " + cache_method_name(*cache) : std::string(", no cache"));
+                   cache ? ", cache " + cache_method_name(*cache) : std::string(", no cache"),
+                   text_kv ? ", text K/V cache" : "");
 
   c10::InferenceMode inference;
   const at::Tensor latents = denoise(*model, *scheduler, inputs, denoise_options);
   if (cache) report_cache(*model, mesh->world(), *parsed);
+  if (text_kv && runtime.world_rank() == 0) TESSERA_LOG_INFO(cli::text_kv_cache_report(*model));
   if (runtime.world_rank() == 0) {
     const auto output = (*parsed)["output"].as<std::string>();
     io::save_safetensors(output, {{"latents", latents.cpu()}});

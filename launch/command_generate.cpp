@@ -4,6 +4,7 @@
 
 #include "cache/cache_stats_json.h"
 #include "cache/enable_cache.h"
+#include "cache/text_kv_cache.h"
 #include "common/atomic_file.h"
 #include "common/check.h"
 #include "common/log.h"
@@ -76,6 +77,7 @@ int run_generate(int argc, char** argv, MpiRuntime& runtime) {
   const Generation generation = cli::usage_checked(kProgram, [&] { return pipeline->resolve(request); });
 
   GenerationSession session(std::move(pipeline), mesh, flags.guidance_mode);
+  session.use_text_kv_cache(flags.text_kv_cache);
   session.use_cache(cache_spec);
   const std::string guidance_2 = generation.guidance_scale_2
                                      ? detail::concat(" (low-noise expert ", *generation.guidance_scale_2, ")")
@@ -85,6 +87,11 @@ int run_generate(int argc, char** argv, MpiRuntime& runtime) {
                    ", seed ", generation.seed, ", ", mesh->config().to_string(),
                    cache_spec ? ", cache " + *cache_spec : std::string(", no cache"));
   const auto result = cli::run_with_progress(session, generation, rank0);
+  for (const PipelineTransformer& transformer : session.pipeline().transformers()) {
+    if (rank0 && text_kv_cache_enabled(*transformer.model)) {
+      TESSERA_LOG_INFO(transformer.part, ": ", cli::text_kv_cache_report(*transformer.model));
+    }
+  }
   if (cache_spec) {
     // Each expert keeps its own cache, so each has its own decisions.
     const auto& transformers = session.pipeline().transformers();

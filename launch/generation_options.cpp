@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 
 #include "cache/cache_spec.h"
+#include "cache/text_kv_cache.h"
+#include "common/check.h"
 #include "common/log.h"
 #include "launch/cli_options.h"
 #include "launch/parallel_options.h"
@@ -40,6 +42,7 @@ void add_generation_options(cxxopts::Options& options, const std::string& group)
       ("frames", "frames: 1 gives an image (default: the model's; the embedded model gives 4 for a prompt "
                  "with 'moving')", cxxopts::value<int64_t>())
       ("cache", "step cache, " + cache_spec_help(), cxxopts::value<std::string>())
+      ("text-kv-cache", kTextKVCacheHelp, cxxopts::value<std::string>()->default_value("auto"))
       ("lora", "LoRA file fused into the transformer's weights at load, PATH[:SCALE] (scale default 1); repeat for "
                "several. diffusers/PEFT or original Wan keys (docs/lora.md)", cxxopts::value<std::vector<std::string>>())
       ("lora-mode", "how the LoRAs apply: fuse (into the weights: no cost per step) or hooks (an extra low-rank "
@@ -98,6 +101,16 @@ std::optional<std::string> cache_spec_from_flags(const std::string& program, con
   return spec;
 }
 
+TextKVMode text_kv_mode_from_flags(const std::string& program, const cxxopts::ParseResult& parsed) {
+  return usage_checked(program, [&] { return parse_text_kv_mode(parsed["text-kv-cache"].as<std::string>()); });
+}
+
+std::string text_kv_cache_report(HookableModel& model) {
+  const TextKVCacheStats stats = text_kv_cache_stats(model);
+  return detail::concat("text K/V cache on rank 0: ", stats.hits, " attention calls reused keys and values, ",
+                        stats.misses, " computed them, ", stats.entries, " entries held");
+}
+
 double guidance_scale_from_flags(const std::string& program, const cxxopts::ParseResult& parsed) {
   const double scale = parsed["guidance-scale"].as<double>();
   usage_checked(program + " --guidance-scale", [&] { check_guidance_scale(scale); });
@@ -125,6 +138,7 @@ GenerationFlags read_generation_flags(const std::string& program, const cxxopts:
     }
   }
   flags.lora_mode = usage_checked(program, [&] { return parse_lora_mode(parsed["lora-mode"].as<std::string>()); });
+  flags.text_kv_cache = text_kv_mode_from_flags(program, parsed);
   flags.idle_expert = parsed["idle-expert"].as<std::string>();
   flags.check_memory = parsed.count("skip-memory-check") == 0;
   // Before any part is loaded: a second guidance scale for a folder with one transformer, an image where none is

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cache/text_kv_cache.h"
 #include "launch/lora_flags.h"
 #include "src/io/frame_writer.h"
 #include "src/models/lora/lora_spec.h"
@@ -19,13 +20,22 @@
 namespace tessera::cli {
 
 // --negative-prompt --steps --guidance-scale --guidance-scale-2 --image --last-image --seed --height --width --frames
-// --cache --lora --lora-mode
+// --cache --text-kv-cache --lora --lora-mode
 // --cfg-mode --fps
 // --upscale, --skip-memory-check, plus --model (default: the embedded model) and --dtype.
 void add_generation_options(cxxopts::Options& options, const std::string& group);
 
 // --cache SPEC, checked (a usage error when malformed); nullopt without the flag.
 std::optional<std::string> cache_spec_from_flags(const std::string& program, const cxxopts::ParseResult& parsed);
+// --text-kv-cache's help, for every command that takes it.
+inline constexpr const char* kTextKVCacheHelp =
+    "reuse the text's cross-attention keys and values across steps (exact: the same numbers, less work per step): "
+    "auto (on where the model's text keys stay the same from step to step: Wan; FLUX has none), on (refused "
+    "where they change), off";
+// --text-kv-cache, checked: a usage error of `program` for a value other than auto, on, off.
+TextKVMode text_kv_mode_from_flags(const std::string& program, const cxxopts::ParseResult& parsed);
+// "text K/V cache on rank 0: H attention calls reused keys and values, M computed them, E entries held".
+std::string text_kv_cache_report(HookableModel& model);
 // --guidance-scale, checked (check_guidance_scale): NaN or a negative scale is a usage error of `program`.
 double guidance_scale_from_flags(const std::string& program, const cxxopts::ParseResult& parsed);
 // --model, or the embedded default model.
@@ -43,6 +53,7 @@ struct GenerationFlags {
   io::FrameWriteOptions write;
   std::vector<lora::LoraSpec> loras;  // --lora, in order
   LoraMode lora_mode = LoraMode::fuse;  // --lora-mode
+  TextKVMode text_kv_cache = TextKVMode::automatic;  // --text-kv-cache
   std::string idle_expert = "auto";  // --idle-expert, resolved by idle_expert_for once the device is known
   bool check_memory = true;             // not --skip-memory-check
 };

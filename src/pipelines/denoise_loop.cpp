@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "cache/enable_cache.h"
+#include "cache/text_kv_cache.h"
 #include "common/check.h"
 #include "parallel/cfg_parallel.h"
 #include "parallel/communicator.h"
@@ -131,8 +132,10 @@ at::Tensor denoise(const DenoiseModels& models, Scheduler& scheduler, const Deno
   // A new generation: a reference or residual of the previous one would decide or replace this one's blocks.
   // Every model's cache starts clean, so a model that first runs at a later step (Wan2.2's low-noise expert)
   // starts from nothing, as it would on its own.
+  // The text K/V cache's entries too: they hold the last generation's prompts (and its LoRA set's projections).
   for (Model* model : models.models) {
     if (cache_enabled(*model)) reset_cache(*model);
+    if (text_kv_cache_enabled(*model)) reset_text_kv_cache(*model);
   }
   const c10::ScalarType model_dtype = inputs.prompt_embeds.scalar_type();
 

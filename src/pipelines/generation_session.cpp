@@ -20,6 +20,7 @@ GenerationSession::GenerationSession(std::unique_ptr<Pipeline> pipeline, std::sh
   for (const PipelineTransformer& transformer : pipeline_->transformers()) {
     enable_parallelism(*transformer.model, transformer.model->context_parallel_plan(), mesh_);
   }
+  use_text_kv_cache(TextKVMode::automatic);
 }
 
 GenerationSession::~GenerationSession() = default;
@@ -44,6 +45,13 @@ void GenerationSession::use_cache(const std::optional<std::string>& spec) {
       throw;
     }
     cache_spec_ = spec;
+  }
+}
+
+void GenerationSession::use_text_kv_cache(TextKVMode mode) {
+  // Each expert holds its own entries, as each has its own step cache.
+  for (const PipelineTransformer& transformer : pipeline_->transformers()) {
+    tessera::use_text_kv_cache(*transformer.model, mode);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "cache/text_kv_cache.h"
 #include "src/pipelines/denoise_loop.h"
 #include "src/pipelines/generation_request.h"
 
@@ -28,6 +29,9 @@ class GenerationSession {
   // when nullopt. Throws tessera::Error for a malformed spec.
   void use_cache(const std::optional<std::string>& spec);
   const std::optional<std::string>& cache_spec() const { return cache_spec_; }
+  // The text K/V cache on every transformer (cache/text_kv_cache.h); automatic from construction: on where the
+  // model's text keys are the same at every step (it changes no number). Throws for `on` where they are not.
+  void use_text_kv_cache(TextKVMode mode);
 
   struct Result {
     at::Tensor frames;  // uint8 [frames, height, width, 3]

@@ -34,10 +34,13 @@ Outputs WanAttention::forward_impl(Args& args) {
   TESSERA_CHECK(!is_cross_attention_ || encoder_hidden_states != nullptr,
                 "cross-attention needs encoder_hidden_states");
   const at::Tensor& context = encoder_hidden_states ? *encoder_hidden_states : hidden_states;
-  auto split_heads = [&](const at::Tensor& t) { return t.unflatten(2, {heads_, -1}); };
   at::Tensor q = split_heads(norm_q_->forward(to_q_->forward(hidden_states)));
-  at::Tensor k = split_heads(norm_k_->forward(to_k_->forward(context)));
-  const at::Tensor v = split_heads(to_v_->forward(context));
+  const at::Tensor* given_k = args.get_if<at::Tensor>(kTextKey);
+  const at::Tensor* given_v = args.get_if<at::Tensor>(kTextValue);
+  TESSERA_CHECK((given_k == nullptr && given_v == nullptr) || (is_cross_attention_ && given_k && given_v),
+                "text keys and values are given to a cross-attention only, both together");
+  at::Tensor k = given_k != nullptr ? *given_k : project_key(context);
+  const at::Tensor v = given_v != nullptr ? *given_v : project_value(context);
   if (const at::Tensor* cos = args.get_if<at::Tensor>("freqs_cos")) {
     const at::Tensor& sin = args.tensor("freqs_sin");
     q = apply_rotary_embedding(q, *cos, sin);
@@ -55,6 +58,19 @@ Outputs WanAttention::forward_impl(Args& args) {
     attended = attended + attention(q, image_k, image_v, options).output.flatten(2, 3).to(q.scalar_type());
   }
   return {to_out_->forward(attended)};
+}
+
+// The projections of the keys and values, one for the forward and TextKVCache (the same code, so the same bits).
+at::Tensor WanAttention::project_key(const at::Tensor& context) const {
+  return split_heads(norm_k_->forward(to_k_->forward(context)));
+}
+
+at::Tensor WanAttention::project_value(const at::Tensor& context) const { return split_heads(to_v_->forward(context)); }
+
+Args WanAttention::text_key_values(const Args& args) const {
+  TESSERA_INTERNAL_ASSERT(is_cross_attention_, "a self-attention's keys come from its own input");
+  const at::Tensor& context = args.tensor("encoder_hidden_states");
+  return {{kTextKey, project_key(context)}, {kTextValue, project_value(context)}};
 }
 
 }  // namespace tessera

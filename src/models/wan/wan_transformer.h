@@ -7,6 +7,7 @@
 
 #include "hooks/block_stack.h"
 #include "hooks/cache_inputs.h"
+#include "hooks/text_key_values.h"
 #include "src/models/layers.h"
 #include "src/models/model.h"
 #include "src/models/wan/wan_condition_embedder.h"
@@ -18,7 +19,10 @@ namespace tessera {
 
 // Arguments (diffusers names): hidden_states [B, C, F, H, W], timestep [B] (or [B, tokens] per token),
 // encoder_hidden_states [B, L, text_dim]. Output 0: sample [B, out_channels, F, H, W].
-class WanTransformer3DModel : public Model, public DeclaresBlockStack, public DeclaresCacheInputs {
+class WanTransformer3DModel : public Model,
+                              public DeclaresBlockStack,
+                              public DeclaresCacheInputs,
+                              public DeclaresTextKeyValues {
  public:
   static constexpr const char* kClassName = "WanTransformer3DModel";
 
@@ -35,6 +39,9 @@ class WanTransformer3DModel : public Model, public DeclaresBlockStack, public De
   std::vector<BlockGroup> block_stack() const override;
   at::Tensor modulated_input(Module& first_block, Args& args) const override;
   std::vector<TeaCacheFit> teacache_fits() const override;
+  // The blocks' text is the text embedder's projection of encoder_hidden_states (no timestep in it), so each
+  // attn2's keys and values are the same at every step: TextKVCache reuses them per prompt tensor.
+  std::string text_key_value_input() const override { return "encoder_hidden_states"; }
 
   // Casts to `dtype`, keeping in fp32 what diffusers keeps there (time embedder, norms, modulation tables)
   // for accuracy in bf16/fp16.
