@@ -173,11 +173,12 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   const std::vector<lora::ScaledLora> loras = lora::read_loras(flags.loras);  // a bad file stops us before loading
   const bool per_job_loras =
       std::any_of(jobs.begin(), jobs.end(), [](const BatchJob& job) { return job.loras.has_value(); });
+  cli::check_weights_with_loras(kProgram, flags, per_job_loras);
   const IdleExpert idle_expert = cli::idle_expert_for(
       kProgram, flags, device, flags.lora_mode == cli::LoraMode::fuse && (!loras.empty() || per_job_loras));
   std::unique_ptr<Pipeline> pipeline =
       Pipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device,
-                     {.idle_expert = idle_expert, .encodes_text = group_leader});  // the leader encodes for its group
+                     {.idle_expert = idle_expert, .encodes_text = group_leader, .weights = flags.weights});  // the leader encodes for its group
   cli::BatchLoras batch_loras(pipeline->transformer(), flags.loras, loras, flags.lora_mode, per_job_loras, rank0);
   GenerationSession session(std::move(pipeline), mesh, flags.guidance_mode);
 

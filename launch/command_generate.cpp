@@ -57,7 +57,8 @@ int run_generate(int argc, char** argv, MpiRuntime& runtime) {
       cli::idle_expert_for(kProgram, flags, device, flags.lora_mode == cli::LoraMode::fuse && !loras.empty());
   // Rank 0 encodes the prompts for every rank (it alone holds the text encoder's weights).
   auto pipeline = Pipeline::load(flags.model_dir, cli::dtype_for_device(flags.dtype, device), device,
-                                 {.idle_expert = idle_expert, .encodes_text = mesh->world().rank() == 0});
+                                 {.idle_expert = idle_expert, .encodes_text = mesh->world().rank() == 0,
+                                  .weights = flags.weights});
   cli::apply_loras(pipeline->transformer(), loras, flags.lora_mode, rank0);
   GenerationRequest request = flags.request;
   request.prompt = (*parsed)["prompt"].as<std::string>();
