@@ -19,7 +19,8 @@ const char* weight_storage_name(WeightStorage storage) { return storage == Weigh
 void store_weights(Model& transformer, WeightStorage storage) {
   if (storage == WeightStorage::full) return;
   const int64_t before = parameter_bytes(transformer);
-  const int64_t layers = enable_layerwise_casting(transformer, transformer.class_name(), c10::ScalarType::Float8_e4m3fn);
+  const int64_t layers =
+      enable_layerwise_casting(transformer, transformer.class_name(), c10::ScalarType::Float8_e4m3fn);
   const int64_t after = parameter_bytes(transformer);
   TESSERA_LOG_INFO("fp8 weights: ", layers, " linear layers of the ", transformer.class_name(),
                    " stored in float8_e4m3fn; its parameters ", before, " -> ", after, " bytes");

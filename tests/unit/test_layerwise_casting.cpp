@@ -2,7 +2,7 @@
 // float8_e4m3fn are exactly those diffusers stores so (tests/fixtures/wan_pipeline_fp8/cast_parameters.json, from
 // scripts/fixtures/wan_pipeline_fp8.py), in both Wan2.2 experts, again after an idle expert is read back from its
 // files; a cast layer computes with its FP8-rounded weights and bias and keeps them in FP8 at rest; the
-// transformer's parameter bytes shrink; a model tessera knows no patterns of is refused.
+// transformer's parameter bytes shrink; a model tessera knows no patterns of, or with no layer to cast, is refused.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
@@ -77,7 +77,9 @@ TEST(LayerwiseCasting, ShrinksTheTransformersParameters) {
 
 class OneLinear : public Module {
  public:
-  OneLinear() { layer = register_module("layer", std::make_shared<Linear>(8, 5)); }
+  explicit OneLinear(const std::string& name = "layer") {
+    layer = register_module(name, std::make_shared<Linear>(8, 5));
+  }
   std::shared_ptr<Linear> layer;
 
  protected:
@@ -111,10 +113,14 @@ TEST(LayerwiseCasting, LayerComputesWithFp8RoundedWeightsAndStoresFp8) {
   EXPECT_TRUE(has(message_of([&] { apply_layerwise_casting(model, at::kFloat8_e4m3fn, {}); }), "cast already"));
 }
 
-TEST(LayerwiseCasting, RefusesAClassWithoutPatterns) {
+TEST(LayerwiseCasting, RefusesAClassWithoutPatternsAndAModelWithNothingToCast) {
   OneLinear model;
   EXPECT_TRUE(has(message_of([&] { enable_layerwise_casting(model, "ShapesTransformer", at::kFloat8_e4m3fn); }),
                   "only for WanTransformer3DModel; use --weights full"));
+  // Wan's patterns skip its output projection: a model with no other linear layer has nothing to cast.
+  OneLinear output_only("proj_out");
+  const auto cast = [&] { enable_layerwise_casting(output_only, "WanTransformer3DModel", at::kFloat8_e4m3fn); };
+  EXPECT_TRUE(has(message_of(cast), "has no linear layer to store in"));
 }
 
 }  // namespace
