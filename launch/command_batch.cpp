@@ -233,6 +233,7 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   const std::vector<lora::ScaledLora> loras = lora::read_loras(flags.loras);  // a bad file stops us before loading
   const bool per_job_loras =
       std::any_of(jobs.begin(), jobs.end(), [](const BatchJob& job) { return job.loras.has_value(); });
+  cli::check_weights_with_loras(kProgram, flags, per_job_loras);
   const IdleExpert idle_expert = cli::idle_expert_for(
       kProgram, flags, device, flags.lora_mode == cli::LoraMode::fuse && (!loras.empty() || per_job_loras));
   if (flags.check_memory) {
@@ -244,6 +245,7 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
       MemoryRequest shape =
           cli::memory_request(dtype, layout.config, cli::batched_guidance(flags.guidance_mode, job.cache));
       shape.every_expert_on_device = !parks_off_device(idle_expert, device);
+      shape.weight_element_bytes = flags.weights == WeightStorage::fp8 ? 1 : 0;
       if (const auto refusal = cli::memory_refusal(flags.model_dir, job.request, shape, available)) job.error = *refusal;
     }
   }
@@ -281,7 +283,8 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   const bool group_leader = group_world->rank() == 0;
   // The group's leader encodes the prompts for its group.
   std::unique_ptr<Pipeline> pipeline =
-      Pipeline::load(flags.model_dir, dtype, device, {.idle_expert = idle_expert, .encodes_text = group_leader});
+      Pipeline::load(flags.model_dir, dtype, device,
+                     {.idle_expert = idle_expert, .encodes_text = group_leader, .weights = flags.weights});
   cli::BatchLoras batch_loras(pipeline->transformer(), flags.loras, loras, flags.lora_mode, per_job_loras, rank0);
   GenerationSession session(std::move(pipeline), mesh, flags.guidance_mode);
   session.use_text_kv_cache(flags.text_kv_cache);

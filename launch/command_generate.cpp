@@ -64,13 +64,15 @@ int run_generate(int argc, char** argv, MpiRuntime& runtime) {
     MemoryRequest shape =
         cli::memory_request(dtype, mesh->config(), cli::batched_guidance(flags.guidance_mode, cache_spec));
     shape.every_expert_on_device = !parks_off_device(idle_expert, device);
+    shape.weight_element_bytes = flags.weights == WeightStorage::fp8 ? 1 : 0;
     if (const auto refusal = cli::memory_refusal(flags.model_dir, flags.request, shape, available)) {
       throw cli::UsageError(detail::concat(kProgram, ": ", *refusal));
     }
   }
   // Rank 0 encodes the prompts for every rank (it alone holds the text encoder's weights).
   auto pipeline = Pipeline::load(flags.model_dir, dtype, device,
-                                 {.idle_expert = idle_expert, .encodes_text = mesh->world().rank() == 0});
+                                 {.idle_expert = idle_expert, .encodes_text = mesh->world().rank() == 0,
+                                  .weights = flags.weights});
   cli::apply_loras(pipeline->transformer(), loras, flags.lora_mode, rank0);
   GenerationRequest request = flags.request;
   request.prompt = (*parsed)["prompt"].as<std::string>();

@@ -52,6 +52,9 @@ void add_generation_options(cxxopts::Options& options, const std::string& group)
                       "default), reload (dropped, read again from its files at its turn; the CPU's default, or "
                       "resident with fused LoRAs), resident (both on the device) or auto",
        cxxopts::value<std::string>()->default_value("auto"))
+      ("weights", "how the transformers keep their weights: full (as loaded) or fp8 (float8_e4m3fn at rest, each "
+                  "linear layer cast up for its forward, as diffusers' enable_layerwise_casting; docs/fp8_weights.md)",
+       cxxopts::value<std::string>()->default_value("full"))
       ("cfg-mode", "how one rank runs the two guidance branches: sequential, batch or auto",
        cxxopts::value<std::string>()->default_value("auto"))
       ("fps", "frames per second of a video output", cxxopts::value<int>()->default_value("4"))
@@ -141,6 +144,8 @@ GenerationFlags read_generation_flags(const std::string& program, const cxxopts:
   flags.text_kv_cache = text_kv_mode_from_flags(program, parsed);
   flags.idle_expert = parsed["idle-expert"].as<std::string>();
   flags.check_memory = parsed.count("skip-memory-check") == 0;
+  flags.weights = usage_checked(program, [&] { return parse_weight_storage(parsed["weights"].as<std::string>()); });
+  check_weights_with_loras(program, flags, !flags.loras.empty());
   // Before any part is loaded: a second guidance scale for a folder with one transformer, an image where none is
   // taken (or none where one is needed), an unreadable image. A batch checks each job instead (its jobs may give
   // what the flags leave out).
@@ -149,6 +154,15 @@ GenerationFlags read_generation_flags(const std::string& program, const cxxopts:
     usage_checked(program, [&] { Pipeline::check_folder_request(flags.model_dir, flags.request); });
   }
   return flags;
+}
+
+void check_weights_with_loras(const std::string& program, const GenerationFlags& flags, bool loras) {
+  // A LoRA fused into FP8 weights, or hooked with adapters in the storage dtype, is not what diffusers computes
+  // (PEFT keeps adapters out of the cast); refused rather than approximated.
+  if (flags.weights == WeightStorage::fp8 && loras) {
+    throw UsageError(program + ": --weights fp8 does not take LoRAs (--lora, or a batch job's \"loras\"); use "
+                     "--weights full with them");
+  }
 }
 
 IdleExpert idle_expert_for(const std::string& program, const GenerationFlags& flags, c10::Device device,

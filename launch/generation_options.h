@@ -12,6 +12,7 @@
 #include "launch/lora_flags.h"
 #include "src/io/frame_writer.h"
 #include "src/models/lora/lora_spec.h"
+#include "src/models/weight_storage.h"
 #include "src/pipelines/denoise_loop.h"
 #include "src/pipelines/expert_residency.h"
 #include "src/pipelines/generation_request.h"
@@ -20,7 +21,7 @@
 namespace tessera::cli {
 
 // --negative-prompt --steps --guidance-scale --guidance-scale-2 --image --last-image --seed --height --width --frames
-// --cache --text-kv-cache --lora --lora-mode
+// --cache --text-kv-cache --lora --lora-mode --idle-expert --weights
 // --cfg-mode --fps
 // --upscale, --skip-memory-check, plus --model (default: the embedded model) and --dtype.
 void add_generation_options(cxxopts::Options& options, const std::string& group);
@@ -56,9 +57,13 @@ struct GenerationFlags {
   TextKVMode text_kv_cache = TextKVMode::automatic;  // --text-kv-cache
   std::string idle_expert = "auto";  // --idle-expert, resolved by idle_expert_for once the device is known
   bool check_memory = true;             // not --skip-memory-check
+  WeightStorage weights = WeightStorage::full;  // --weights
 };
 GenerationFlags read_generation_flags(const std::string& program, const cxxopts::ParseResult& parsed,
                                       bool check_request = true);
+
+// --weights fp8 with LoRAs (`loras`: the flags' or a batch job's) is a usage error of `program`.
+void check_weights_with_loras(const std::string& program, const GenerationFlags& flags, bool loras);
 
 // Where the idle expert waits (parse_idle_expert, a usage error of `program` when it cannot be): the weights
 // count as edited when LoRAs are fused into them (`fused_loras`).

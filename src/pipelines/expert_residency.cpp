@@ -11,6 +11,7 @@
 #include "common/check.h"
 #include "src/io/load_weights.h"
 #include "src/io/weight_source.h"
+#include "src/models/layerwise_casting.h"
 #include "src/models/model.h"
 
 namespace tessera {
@@ -130,6 +131,8 @@ void ExpertResidency::restore(Expert& expert) {
   io::load_weights(model, io::WeightSource::open_dir(expert.weights_dir),
                    io::DtypeOf([&model, this](const std::string& name) { return model.parameter_dtype(name, dtype_); }),
                    device_);
+  // The files hold the full weights: layers stored in FP8 (--weights fp8) are cast again, as at load.
+  store_layerwise_cast_weights(model);
 }
 
 }  // namespace tessera

@@ -82,12 +82,12 @@ double part_weight_bytes(io::WeightSource& source, double element_bytes, DtypeOf
 
 int64_t weight_bytes(const PipelineIndex& index, const MemoryRequest& request) {
   const c10::ScalarType dtype = request.dtype;
-  const auto sharded_bytes = [&](const std::string& part) {
+  const auto sharded_bytes = [&](const std::string& part, double element_bytes) {
     const std::string dir = index.part_dir(part);
     if (!has_safetensors(dir)) return 0.0;
     io::WeightSource source = io::WeightSource::open_dir(dir);
     // T5's feed-forward output stays in fp32, as transformers keeps it (src/models/umt5/umt5_encoder.cpp).
-    return part_weight_bytes(source, request.weight_element_bytes, [dtype](const std::string& name) {
+    return part_weight_bytes(source, element_bytes, [dtype](const std::string& name) {
              return name.find(".DenseReluDense.wo.") != std::string::npos ? c10::ScalarType::Float : dtype;
            }) /
            static_cast<double>(request.weight_shards);
@@ -96,11 +96,12 @@ int64_t weight_bytes(const PipelineIndex& index, const MemoryRequest& request) {
   // none of their weights (the larger need is the one checked).
   double bytes = 0;
   for (const char* part : {"text_encoder", "text_encoder_2", "image_encoder"}) {
-    if (index.parts.count(part)) bytes += sharded_bytes(part);
+    if (index.parts.count(part)) bytes += sharded_bytes(part, 0);
   }
   double experts = 0;
   for (const std::string& part : Pipeline::transformer_parts_of(index)) {
-    const double expert = sharded_bytes(part);
+    // --weights fp8 stores the transformers' linear layers in one byte; the norms and embeddings it keeps are few.
+    const double expert = sharded_bytes(part, request.weight_element_bytes);
     experts = request.every_expert_on_device ? experts + expert : std::max(experts, expert);
   }
   bytes += experts;

@@ -165,6 +165,7 @@ void Pipeline::load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10
   transformers_.resize(parts.size());
   for (size_t i = parts.size(); i-- > 0;) {
     transformers_[i] = {.part = parts[i], .model = load_model(configs[i], dtype, device)};
+    store_weights(*transformers_[i].model, options.weights);
     residency_->add(*transformers_[i].model, configs[i].dir(), /*active=*/i == 0);
   }
   transformer_ = transformers_.front().model;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "src/models/weight_storage.h"
 #include "src/pipelines/denoise_loop.h"
 #include "src/pipelines/expert_residency.h"
 #include "src/pipelines/generation_request.h"
@@ -35,6 +36,9 @@ struct PipelineLoadOptions {
   // tokenizer checks the prompts) and receives the embeddings from rank 0 of each generation's group, which
   // must encode (generate()).
   bool encodes_text = true;
+  // How the transformers keep their weights (--weights): each is cast as soon as it has loaded, before it is
+  // parked, so that an idle expert waits in FP8 too.
+  WeightStorage weights = WeightStorage::full;
 };
 
 // One transformer a pipeline denoises with: its part in the folder ("transformer", Wan2.2's "transformer_2") and
