@@ -122,9 +122,10 @@ std::optional<std::string> memory_refusal(const std::string& model_dir, const Ge
       options.empty() ? std::string("Nothing tessera offers today fits")
                       : detail::concat("What would fit: ", join(options, "; ")),
       !weights_alone                ? ""
-      : shape.weight_element_bytes == 1 ? " (the weights alone do not fit; sharding them across ranks is not yet available)"
-                                        : " (the weights alone do not fit: --weights fp8 stores a Wan transformer's "
-                                          "linear layers in one byte; sharding them across ranks is not yet available)",
+      : shape.weight_element_bytes == 1
+          ? " (the weights alone do not fit; sharding them across ranks is not yet available)"
+          : " (the weights alone do not fit: --weights fp8 stores a Wan transformer's linear layers in one byte; "
+            "sharding them across ranks is not yet available)",
       ". Or pass --skip-memory-check to run it anyway");
 }
 
