@@ -234,18 +234,19 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   const bool per_job_loras =
       std::any_of(jobs.begin(), jobs.end(), [](const BatchJob& job) { return job.loras.has_value(); });
   cli::check_weights_with_loras(kProgram, flags, per_job_loras);
-  const IdleExpert idle_expert = cli::idle_expert_for(
-      kProgram, flags, device, flags.lora_mode == cli::LoraMode::fuse && (!loras.empty() || per_job_loras));
+  // encodes_text is each group's leader's, known once the groups are split (below).
+  PipelineLoadOptions load_options{
+      .idle_expert = cli::idle_expert_for(kProgram, flags, device,
+                                          flags.lora_mode == cli::LoraMode::fuse && (!loras.empty() || per_job_loras)),
+      .weights = flags.weights};
   if (flags.check_memory) {
     // Each job against its group's share, before the model loads: a job that cannot fit fails alone, with what
     // would fit, and the others run.
     const cli::AvailableMemory available = cli::available_memory(binding, runtime);
     for (BatchJob& job : jobs) {
       if (!job.error.empty()) continue;
-      MemoryRequest shape =
-          cli::memory_request(dtype, layout.config, cli::batched_guidance(flags.guidance_mode, job.cache));
-      shape.every_expert_on_device = !parks_off_device(idle_expert, device);
-      shape.weight_element_bytes = flags.weights == WeightStorage::fp8 ? 1 : 0;
+      const MemoryRequest shape = cli::memory_request(
+          dtype, layout.config, cli::batched_guidance(flags.guidance_mode, job.cache), load_options, device);
       if (const auto refusal = cli::memory_refusal(flags.model_dir, job.request, shape, available)) job.error = *refusal;
     }
   }
@@ -281,10 +282,8 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
       layout.groups == 1 ? compute : compute->split(layout.group, runtime.world_rank(), "data_parallel_" + std::to_string(layout.group));
   auto mesh = std::make_shared<DeviceMesh>(group_world, layout.config);
   const bool group_leader = group_world->rank() == 0;
-  // The group's leader encodes the prompts for its group.
-  std::unique_ptr<Pipeline> pipeline =
-      Pipeline::load(flags.model_dir, dtype, device,
-                     {.idle_expert = idle_expert, .encodes_text = group_leader, .weights = flags.weights});
+  load_options.encodes_text = group_leader;  // the group's leader encodes the prompts for its group
+  std::unique_ptr<Pipeline> pipeline = Pipeline::load(flags.model_dir, dtype, device, load_options);
   cli::BatchLoras batch_loras(pipeline->transformer(), flags.loras, loras, flags.lora_mode, per_job_loras, rank0);
   GenerationSession session(std::move(pipeline), mesh, flags.guidance_mode);
   session.use_text_kv_cache(flags.text_kv_cache);

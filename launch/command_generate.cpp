@@ -56,23 +56,22 @@ int run_generate(int argc, char** argv, MpiRuntime& runtime) {
   const c10::Device device = cli::torch_device(binding);
   const c10::ScalarType dtype = cli::dtype_for_device(flags.dtype, device);
   const std::vector<lora::ScaledLora> loras = lora::read_loras(flags.loras);  // a bad file stops us before loading
-  const IdleExpert idle_expert =
-      cli::idle_expert_for(kProgram, flags, device, flags.lora_mode == cli::LoraMode::fuse && !loras.empty());
+  // Rank 0 encodes the prompts for every rank (it alone holds the text encoder's weights).
+  const PipelineLoadOptions load_options{
+      .idle_expert =
+          cli::idle_expert_for(kProgram, flags, device, flags.lora_mode == cli::LoraMode::fuse && !loras.empty()),
+      .encodes_text = mesh->world().rank() == 0,
+      .weights = flags.weights};
   if (flags.check_memory) {
     // Before anything loads: a request that cannot fit stops here, with what would.
     const cli::AvailableMemory available = cli::available_memory(binding, runtime);
-    MemoryRequest shape =
-        cli::memory_request(dtype, mesh->config(), cli::batched_guidance(flags.guidance_mode, cache_spec));
-    shape.every_expert_on_device = !parks_off_device(idle_expert, device);
-    shape.weight_element_bytes = flags.weights == WeightStorage::fp8 ? 1 : 0;
+    const MemoryRequest shape = cli::memory_request(
+        dtype, mesh->config(), cli::batched_guidance(flags.guidance_mode, cache_spec), load_options, device);
     if (const auto refusal = cli::memory_refusal(flags.model_dir, flags.request, shape, available)) {
       throw cli::UsageError(detail::concat(kProgram, ": ", *refusal));
     }
   }
-  // Rank 0 encodes the prompts for every rank (it alone holds the text encoder's weights).
-  auto pipeline = Pipeline::load(flags.model_dir, dtype, device,
-                                 {.idle_expert = idle_expert, .encodes_text = mesh->world().rank() == 0,
-                                  .weights = flags.weights});
+  auto pipeline = Pipeline::load(flags.model_dir, dtype, device, load_options);
   cli::apply_loras(pipeline->transformer(), loras, flags.lora_mode, rank0);
   GenerationRequest request = flags.request;
   request.prompt = (*parsed)["prompt"].as<std::string>();

@@ -2,6 +2,7 @@
 // Before a generation loads anything: its memory estimate per rank (src/pipelines/memory_estimate.h) against what
 // this rank has, so a request that cannot fit is refused with the estimate and the options that would make it fit,
 // instead of failing in an allocation.
+#include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
 #include <cstdint>
@@ -17,6 +18,7 @@ namespace tessera {
 
 class MpiRuntime;
 struct ParallelConfig;
+struct PipelineLoadOptions;
 
 namespace cli {
 
@@ -32,9 +34,11 @@ AvailableMemory available_memory(const DeviceBinding& binding, const MpiRuntime&
 // Whether one forward carries both guidance branches (as the denoising loop decides).
 bool batched_guidance(GuidanceMode mode, const std::optional<std::string>& cache_spec);
 
-// The estimate's input that the command line fixes: the pipeline dtype, one generation's degrees, and whether
-// the guidance branches run as one batch (--cfg-mode batch, or auto with FasterCache, on one CFG rank).
-MemoryRequest memory_request(c10::ScalarType dtype, const ParallelConfig& config, bool batched_guidance);
+// The estimate's input that the command line fixes: the pipeline dtype, one generation's degrees, whether the
+// guidance branches run as one batch (--cfg-mode batch, or auto with FasterCache, on one CFG rank), and how the
+// pipeline will be loaded on `device` (where an idle expert waits, how the transformers store their weights).
+MemoryRequest memory_request(c10::ScalarType dtype, const ParallelConfig& config, bool batched_guidance,
+                             const PipelineLoadOptions& load, c10::Device device);
 
 // Why `request` (the sizes it leaves out: the folder's defaults) cannot run when it needs more per rank than
 // `available`: the estimate and what would fit (more ranks, bf16, a smaller size); nullopt when it fits. Nothing is
