@@ -32,6 +32,7 @@ const std::map<std::string, ClassPatterns>& class_patterns() {
       {"WanTransformer3DModel",
        {.keep_in_fp32_modules = {"rope", "time_embedder", "scale_shift_table", "norm1", "norm2", "norm3"},
         .skip_layerwise_casting_patterns = {"patch_embedding", "condition_embedder", "norm"}}},
+      {"FluxTransformer2DModel", {.keep_in_fp32_modules = {}, .skip_layerwise_casting_patterns = {"pos_embed", "norm"}}},
   };
   return patterns;
 }
@@ -112,39 +113,59 @@ const std::vector<std::string>& default_layerwise_casting_skip_patterns() {
   return patterns;
 }
 
-int64_t apply_layerwise_casting(Module& model, c10::ScalarType storage_dtype,
-                                const std::vector<std::string>& skip_patterns) {
+std::vector<Fp8Layer> fp8_layers(Module& model, const std::vector<std::string>& skip_patterns) {
   std::vector<std::regex> patterns;
   for (const std::string& pattern : skip_patterns) patterns.emplace_back(pattern);
-  int64_t layers = 0;
+  std::vector<Fp8Layer> layers;
   for (const auto& item : model.named_modules("", /*include_self=*/false)) {
     const std::string& path = item.key();
     if (!casts_in_diffusers(*item.value()) || skipped(path, patterns)) continue;
     auto* linear = dynamic_cast<Linear*>(item.value().get());
-    TESSERA_CHECK(linear != nullptr, "layerwise casting: layer '", path, "' is a ", item.value()->name(),
-                  ", which diffusers would cast and tessera cannot (it casts linear layers only); skip it by a "
-                  "pattern or keep --weights full");
-    TESSERA_CHECK(hook_of(*linear) == nullptr, "layerwise casting: layer '", path, "' is cast already");
-    const c10::ScalarType compute_dtype = linear->weight().scalar_type();
-    HookRegistry::get_or_create(*linear).register_hook(
-        kHookName, std::make_shared<LayerwiseCastingHook>(storage_dtype, compute_dtype));
-    ++layers;
+    TESSERA_CHECK(linear != nullptr, "FP8 weights: layer '", path, "' is a ", item.value()->name(),
+                  ", which diffusers would cast and tessera cannot (it stores linear layers only in FP8); skip it by "
+                  "a pattern or keep --weights full");
+    layers.push_back({.path = path, .linear = linear});
   }
   return layers;
 }
 
-int64_t enable_layerwise_casting(Module& model, const std::string& class_name, c10::ScalarType storage_dtype) {
+c10::ScalarType fp8_compute_dtype(const Fp8Layer& layer) {
+  const c10::ScalarType dtype = layer.linear->weight().scalar_type();
+  TESSERA_CHECK(dtype == at::kFloat || dtype == at::kBFloat16 || dtype == at::kHalf, "FP8 weights: layer '",
+                layer.path, "' holds ", c10::toString(dtype), " weights, and FP8 storage computes in the dtype the "
+                "model was loaded in, which must be fp32, bf16 or fp16: load with --dtype fp32, bf16 or fp16, or "
+                "keep --weights full");
+  return dtype;
+}
+
+std::vector<std::string> fp8_skip_patterns(const std::string& class_name, const std::string& flag) {
   const auto found = class_patterns().find(class_name);
-  TESSERA_CHECK(found != class_patterns().end(), "layerwise casting to ", c10::toString(storage_dtype),
-                " (--weights fp8): tessera knows which layers of a ", class_name,
-                " diffusers casts only for WanTransformer3DModel; use --weights full");
+  TESSERA_CHECK(found != class_patterns().end(), "FP8 weights (--weights ", flag, "): tessera knows which layers "
+                "of a ", class_name, " diffusers casts only for WanTransformer3DModel and FluxTransformer2DModel; "
+                "use --weights full");
   std::vector<std::string> patterns = default_layerwise_casting_skip_patterns();
   for (const auto* list : {&found->second.keep_in_fp32_modules, &found->second.skip_layerwise_casting_patterns}) {
     patterns.insert(patterns.end(), list->begin(), list->end());
   }
-  const int64_t layers = apply_layerwise_casting(model, storage_dtype, patterns);
-  TESSERA_CHECK(layers > 0, "layerwise casting: the ", class_name, " has no linear layer to store in ",
-                c10::toString(storage_dtype), " (every one is skipped); use --weights full");
+  return patterns;
+}
+
+int64_t apply_layerwise_casting(Module& model, c10::ScalarType storage_dtype,
+                                const std::vector<std::string>& skip_patterns) {
+  const std::vector<Fp8Layer> layers = fp8_layers(model, skip_patterns);
+  for (const Fp8Layer& layer : layers) {
+    TESSERA_CHECK(hook_of(*layer.linear) == nullptr, "layerwise casting: layer '", layer.path, "' is cast already");
+    const c10::ScalarType compute_dtype = fp8_compute_dtype(layer);
+    HookRegistry::get_or_create(*layer.linear)
+        .register_hook(kHookName, std::make_shared<LayerwiseCastingHook>(storage_dtype, compute_dtype));
+  }
+  return static_cast<int64_t>(layers.size());
+}
+
+int64_t enable_layerwise_casting(Module& model, const std::string& class_name, c10::ScalarType storage_dtype) {
+  const int64_t layers = apply_layerwise_casting(model, storage_dtype, fp8_skip_patterns(class_name, "fp8"));
+  TESSERA_CHECK(layers > 0, "FP8 weights (--weights fp8): the ", class_name, " has no linear layer to store in ",
+                c10::toString(storage_dtype), " (every one is skipped by its patterns); use --weights full");
   return layers;
 }
 

@@ -15,9 +15,30 @@
 namespace tessera {
 
 class Module;
+class Linear;
 
 // diffusers' DEFAULT_SKIP_MODULES_PATTERN.
 const std::vector<std::string>& default_layerwise_casting_skip_patterns();
+
+// A linear layer FP8 storage takes, by its dotted path below the model.
+struct Fp8Layer {
+  std::string path;
+  Linear* linear = nullptr;
+};
+
+// The linear layers below `model` that no skip pattern excludes (what diffusers casts), shared by --weights fp8
+// and fp8-scaled. Throws tessera::Error when a convolution or embedding that diffusers would cast is not skipped
+// (tessera stores linear layers only).
+std::vector<Fp8Layer> fp8_layers(Module& model, const std::vector<std::string>& skip_patterns);
+
+// The dtype `layer` computes in: the dtype it was loaded in, which must be fp32, bf16 or fp16 (else
+// tessera::Error naming --dtype).
+c10::ScalarType fp8_compute_dtype(const Fp8Layer& layer);
+
+// diffusers' default patterns plus those the class `class_name` adds (_keep_in_fp32_modules and
+// _skip_layerwise_casting_patterns), as ModelMixin.enable_layerwise_casting. Throws tessera::Error for a class
+// tessera knows no patterns of, naming `flag` (the --weights value asked for).
+std::vector<std::string> fp8_skip_patterns(const std::string& class_name, const std::string& flag);
 
 // Hooks every linear layer below `model` that no skip pattern excludes, storing its parameters in
 // `storage_dtype` at once and computing in the dtype they had (diffusers' compute_dtype, here the dtype the model
@@ -26,9 +47,8 @@ const std::vector<std::string>& default_layerwise_casting_skip_patterns();
 int64_t apply_layerwise_casting(Module& model, c10::ScalarType storage_dtype,
                                 const std::vector<std::string>& skip_patterns);
 
-// apply_layerwise_casting with the default patterns plus those the diffusers class `class_name` adds
-// (_keep_in_fp32_modules and _skip_layerwise_casting_patterns), as ModelMixin.enable_layerwise_casting. Throws
-// tessera::Error for a class tessera knows no patterns of, or a model with no layer to cast.
+// apply_layerwise_casting with fp8_skip_patterns(class_name). Throws tessera::Error for a class tessera knows no
+// patterns of, or a model with no layer to cast.
 int64_t enable_layerwise_casting(Module& model, const std::string& class_name, c10::ScalarType storage_dtype);
 
 // Casts the parameters of every hooked layer below `model` to their storage dtype again: after their weights were

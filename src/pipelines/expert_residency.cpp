@@ -11,7 +11,7 @@
 #include "common/check.h"
 #include "src/io/load_weights.h"
 #include "src/io/weight_source.h"
-#include "src/models/layerwise_casting.h"
+#include "src/models/weight_storage.h"
 #include "src/models/model.h"
 
 namespace tessera {
@@ -131,8 +131,9 @@ void ExpertResidency::restore(Expert& expert) {
   io::load_weights(model, io::WeightSource::open_dir(expert.weights_dir),
                    io::DtypeOf([&model, this](const std::string& name) { return model.parameter_dtype(name, dtype_); }),
                    device_);
-  // The files hold the full weights: layers stored in FP8 (--weights fp8) are cast again, as at load.
-  store_layerwise_cast_weights(model);
+  // The files hold the full weights: layers stored in FP8 (--weights fp8, fp8-scaled) are stored so again, as at
+  // load.
+  store_weights_again(model);
 }
 
 }  // namespace tessera
