@@ -40,6 +40,8 @@ void add_judge_bench_options(cxxopts::Options& options) {
       ("ring", "judge: Ring degree", cxxopts::value<int>())
       ("cfg", "judge: CFG-parallel degree (1 unless given)", cxxopts::value<int>())
       ("cache", "judge: a --cache spec to generate with", cxxopts::value<std::string>())
+      ("weights", "judge: how the transformer keeps its weights: full, fp8 or fp8-scaled (docs/fp8_weights.md)",
+       cxxopts::value<std::string>()->default_value("full"))
       ("seed", "judge, cache --model: seed of every prompt; scaling: seed of the weights and inputs", cxxopts::value<uint64_t>()->default_value("0"))
       ("min-rate", "judge: fail (exit 1) when fewer than this share of prompts are right", cxxopts::value<double>())
       ("grid", "judge: write every output into one PNG grid (rank 0)", cxxopts::value<std::string>())
@@ -51,15 +53,18 @@ int run_judge_bench(const cxxopts::ParseResult& parsed, MpiRuntime& runtime, con
   if (parsed.count("grid")) cli::usage_checked(kProgram, [&] { io::check_writable_output(parsed["grid"].as<std::string>()); });
   const auto cache_spec = cli::cache_spec_from_flags(kProgram, parsed);
   const std::string model_dir = cli::usage_checked(kProgram, [&] { return cli::model_dir_from_flags(parsed); });
+  const WeightStorage weights =
+      cli::usage_checked(kProgram, [&] { return parse_weight_storage(parsed["weights"].as<std::string>()); });
   auto mesh = cli::make_device_mesh(kProgram, parsed, runtime, binding, model_dir);
-  GenerationSession session(Pipeline::load(model_dir, at::kFloat, cli::torch_device(binding)), mesh,
-                            GuidanceMode::automatic);
+  GenerationSession session(Pipeline::load(model_dir, at::kFloat, cli::torch_device(binding), {.weights = weights}),
+                            mesh, GuidanceMode::automatic);
   session.use_cache(cache_spec);
   DenoiseOptions loop;
   loop.cfg_group = &mesh->cfg();
   const int steps = parsed["steps"].as<int>();
   TESSERA_LOG_INFO("judging ", model_dir, " on ", shapes::judge_scenes().size(), " prompts, ", steps, " steps, ",
-                   mesh->config().to_string(), cache_spec ? ", cache " + *cache_spec : std::string(", no cache"));
+                   mesh->config().to_string(), cache_spec ? ", cache " + *cache_spec : std::string(", no cache"),
+                   ", weights ", weight_storage_name(weights));
   const shapes::JudgeRun run = shapes::run_judge(
       session.pipeline(), loop, parsed["seed"].as<uint64_t>(), steps,
       [&](const shapes::JudgedPrompt& judged, int64_t done, int64_t total) {
@@ -92,7 +97,8 @@ int run_judge_bench(const cxxopts::ParseResult& parsed, MpiRuntime& runtime, con
   if (parsed.count("json")) {
     nlohmann::ordered_json document = {{"model", model_dir},       {"steps", steps},
                                        {"parallel", mesh->config().to_string()},
-                                       {"cache", cache_spec.value_or("none")}, {"right", run.right},
+                                       {"cache", cache_spec.value_or("none")},
+                                       {"weights", weight_storage_name(weights)}, {"right", run.right},
                                        {"total", run.prompts.size()}, {"rate", run.rate()},
                                        {"seconds_per_prompt", run.seconds / run.prompts.size()}};
     for (const auto& judged : run.prompts) {

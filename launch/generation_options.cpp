@@ -52,8 +52,10 @@ void add_generation_options(cxxopts::Options& options, const std::string& group)
                       "default), reload (dropped, read again from its files at its turn; the CPU's default, or "
                       "resident with fused LoRAs), resident (both on the device) or auto",
        cxxopts::value<std::string>()->default_value("auto"))
-      ("weights", "how the transformers keep their weights: full (as loaded) or fp8 (float8_e4m3fn at rest, each "
-                  "linear layer cast up for its forward, as diffusers' enable_layerwise_casting; docs/fp8_weights.md)",
+      ("weights", "how the transformers keep their weights: full (as loaded), fp8 (float8_e4m3fn at rest, each "
+                  "linear layer cast up for its forward, as diffusers' enable_layerwise_casting) or fp8-scaled "
+                  "(float8_e4m3fn with a scale per output channel, FP8 matmul on GPUs that have it); "
+                  "docs/fp8_weights.md",
        cxxopts::value<std::string>()->default_value("full"))
       ("cfg-mode", "how one rank runs the two guidance branches: sequential, batch or auto",
        cxxopts::value<std::string>()->default_value("auto"))
@@ -159,9 +161,10 @@ GenerationFlags read_generation_flags(const std::string& program, const cxxopts:
 void check_weights_with_loras(const std::string& program, const GenerationFlags& flags, bool loras) {
   // A LoRA fused into FP8 weights, or hooked with adapters in the storage dtype, is not what diffusers computes
   // (PEFT keeps adapters out of the cast); refused rather than approximated.
-  if (flags.weights == WeightStorage::fp8 && loras) {
-    throw UsageError(program + ": --weights fp8 does not take LoRAs (--lora, or a batch job's \"loras\"); use "
-                     "--weights full with them");
+  if (flags.weights != WeightStorage::full && loras) {
+    throw UsageError(detail::concat(program, ": --weights ", weight_storage_name(flags.weights),
+                                    " does not take LoRAs (--lora, or a batch job's \"loras\"); use --weights full "
+                                    "with them"));
   }
 }
 

@@ -94,7 +94,8 @@ MemoryRequest memory_request(c10::ScalarType dtype, const ParallelConfig& config
           .context_parallel = config.context_parallel_degree(),
           .decode_ranks = config.world_size(),
           .forward_batch = batched_guidance && config.cfg == 1 ? 2 : 1,
-          .weight_element_bytes = load.weights == WeightStorage::fp8 ? 1.0 : 0.0,
+          .weight_element_bytes = load.weights == WeightStorage::full ? 0.0 : 1.0,
+          .weight_row_scale_bytes = load.weights == WeightStorage::fp8_scaled ? 4.0 : 0.0,
           .every_expert_on_device = !parks_off_device(load.idle_expert, device)};
 }
 
@@ -127,7 +128,7 @@ std::optional<std::string> memory_refusal(const std::string& model_dir, const Ge
       !weights_alone                ? ""
       : shape.weight_element_bytes == 1
           ? " (the weights alone do not fit; sharding them across ranks is not yet available)"
-          : " (the weights alone do not fit: --weights fp8 stores a Wan transformer's linear layers in one byte; "
+          : " (the weights alone do not fit: --weights fp8 stores a Wan or FLUX transformer's linear layers in one byte; "
             "sharding them across ranks is not yet available)",
       ". Or pass --skip-memory-check to run it anyway");
 }

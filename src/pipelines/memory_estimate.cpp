@@ -61,8 +61,10 @@ bool has_safetensors(const std::string& dir) {
 
 // The bytes a part's weights take once loaded, floating-point tensors as `dtype_of(name)` gives (the header's
 // dtype is what is on disk, not what is kept), others as stored.
+// `element_bytes` > 0 (FP8 storage) counts each matrix (the linear layers' weights) at that many bytes per element
+// plus `row_scale_bytes` per row (fp8-scaled's fp32 scale per output channel); vectors and convolutions as kept.
 template <typename DtypeOf>
-double part_weight_bytes(io::WeightSource& source, double element_bytes, DtypeOf dtype_of) {
+double part_weight_bytes(io::WeightSource& source, double element_bytes, DtypeOf dtype_of, double row_scale_bytes = 0) {
   // transformers' T5 files store the tied embedding twice; it is loaded once.
   if (source.contains("shared.weight")) source.forget("encoder.embed_tokens.weight");
   double bytes = 0;
@@ -73,23 +75,25 @@ double part_weight_bytes(io::WeightSource& source, double element_bytes, DtypeOf
       continue;
     }
     const c10::ScalarType kept = dtype_of(name);
-    const double size = element_bytes > 0 && kept != c10::ScalarType::Float ? element_bytes
-                                                                            : static_cast<double>(c10::elementSize(kept));
-    bytes += size * static_cast<double>(info.numel());
+    if (element_bytes > 0 && info.shape.size() == 2) {
+      bytes += element_bytes * static_cast<double>(info.numel()) + row_scale_bytes * static_cast<double>(info.shape[0]);
+      continue;
+    }
+    bytes += static_cast<double>(c10::elementSize(kept)) * static_cast<double>(info.numel());
   }
   return bytes;
 }
 
 int64_t weight_bytes(const PipelineIndex& index, const MemoryRequest& request) {
   const c10::ScalarType dtype = request.dtype;
-  const auto sharded_bytes = [&](const std::string& part, double element_bytes) {
+  const auto sharded_bytes = [&](const std::string& part, double element_bytes, double row_scale_bytes = 0) {
     const std::string dir = index.part_dir(part);
     if (!has_safetensors(dir)) return 0.0;
     io::WeightSource source = io::WeightSource::open_dir(dir);
     // T5's feed-forward output stays in fp32, as transformers keeps it (src/models/umt5/umt5_encoder.cpp).
     return part_weight_bytes(source, element_bytes, [dtype](const std::string& name) {
              return name.find(".DenseReluDense.wo.") != std::string::npos ? c10::ScalarType::Float : dtype;
-           }) /
+           }, row_scale_bytes) /
            static_cast<double>(request.weight_shards);
   };
   // The text encoders are counted as rank 0 holds them: it encodes for the generation's other ranks, which hold
@@ -100,8 +104,9 @@ int64_t weight_bytes(const PipelineIndex& index, const MemoryRequest& request) {
   }
   double experts = 0;
   for (const std::string& part : Pipeline::transformer_parts_of(index)) {
-    // --weights fp8 stores the transformers' linear layers in one byte; the norms and embeddings it keeps are few.
-    const double expert = sharded_bytes(part, request.weight_element_bytes);
+    // --weights fp8 stores the transformers' linear layers in one byte (fp8-scaled: plus an fp32 scale per output
+    // channel); the few matrices it keeps (embedders, proj_out) are counted at one byte too.
+    const double expert = sharded_bytes(part, request.weight_element_bytes, request.weight_row_scale_bytes);
     experts = request.every_expert_on_device ? experts + expert : std::max(experts, expert);
   }
   bytes += experts;
