@@ -9,6 +9,7 @@
 #include "common/check.h"
 #include "hooks/hook_registry.h"
 #include "hooks/model_hook.h"
+#include "src/models/fp8_hooks.h"
 #include "src/models/fp8_scaled_linear.h"
 #include "src/models/layers.h"
 #include "src/models/layerwise_casting.h"
@@ -58,8 +59,7 @@ class Fp8ScaledHook : public ModelHook {
 };
 
 std::shared_ptr<Fp8ScaledHook> hook_of(Module& module) {
-  HookRegistry* registry = module.hook_registry();
-  return registry == nullptr ? nullptr : registry->get_hook_as<Fp8ScaledHook>(kHookName);
+  return fp8_hook_of<Fp8ScaledHook>(module, kHookName);
 }
 
 }  // namespace
@@ -82,21 +82,14 @@ int64_t enable_fp8_scaled(Module& model, const std::string& class_name) {
 }
 
 int64_t store_fp8_scaled_weights(Module& model) {
-  int64_t layers = 0;
-  for (const NamedModule& named : model.all_modules()) {
-    if (const auto hook = hook_of(*named.module)) {
-      hook->store(*named.module);
-      ++layers;
-    }
-  }
-  return layers;
+  return for_each_fp8_hook<Fp8ScaledHook>(model, kHookName,
+                                          [](Fp8ScaledHook& hook, Module& layer) { hook.store(layer); });
 }
 
 int64_t fp8_scale_bytes(Module& model) {
   int64_t bytes = 0;
-  for (const NamedModule& named : model.all_modules()) {
-    if (const auto hook = hook_of(*named.module)) bytes += hook->scale_bytes();
-  }
+  for_each_fp8_hook<Fp8ScaledHook>(model, kHookName,
+                                   [&](const Fp8ScaledHook& hook, Module&) { bytes += hook.scale_bytes(); });
   return bytes;
 }
 

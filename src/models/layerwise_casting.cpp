@@ -14,6 +14,7 @@
 #include "common/check.h"
 #include "hooks/hook_registry.h"
 #include "hooks/model_hook.h"
+#include "src/models/fp8_hooks.h"
 #include "src/models/embedding_layer.h"
 #include "src/models/layers.h"
 
@@ -32,7 +33,8 @@ const std::map<std::string, ClassPatterns>& class_patterns() {
       {"WanTransformer3DModel",
        {.keep_in_fp32_modules = {"rope", "time_embedder", "scale_shift_table", "norm1", "norm2", "norm3"},
         .skip_layerwise_casting_patterns = {"patch_embedding", "condition_embedder", "norm"}}},
-      {"FluxTransformer2DModel", {.keep_in_fp32_modules = {}, .skip_layerwise_casting_patterns = {"pos_embed", "norm"}}},
+      {"FluxTransformer2DModel",
+       {.keep_in_fp32_modules = {}, .skip_layerwise_casting_patterns = {"pos_embed", "norm"}}},
   };
   return patterns;
 }
@@ -102,8 +104,7 @@ bool skipped(const std::string& path, const std::vector<std::regex>& patterns) {
 }
 
 std::shared_ptr<LayerwiseCastingHook> hook_of(Module& module) {
-  HookRegistry* registry = module.hook_registry();
-  return registry == nullptr ? nullptr : registry->get_hook_as<LayerwiseCastingHook>(kHookName);
+  return fp8_hook_of<LayerwiseCastingHook>(module, kHookName);
 }
 
 }  // namespace
@@ -170,14 +171,8 @@ int64_t enable_layerwise_casting(Module& model, const std::string& class_name, c
 }
 
 int64_t store_layerwise_cast_weights(Module& model) {
-  int64_t layers = 0;
-  for (const NamedModule& named : model.all_modules()) {
-    if (const auto hook = hook_of(*named.module)) {
-      hook->store(*named.module);
-      ++layers;
-    }
-  }
-  return layers;
+  return for_each_fp8_hook<LayerwiseCastingHook>(
+      model, kHookName, [](const LayerwiseCastingHook& hook, Module& layer) { hook.store(layer); });
 }
 
 int64_t parameter_bytes(Module& model) {

@@ -64,7 +64,8 @@ bool has_safetensors(const std::string& dir) {
 // `element_bytes` > 0 (FP8 storage) counts each matrix (the linear layers' weights) at that many bytes per element
 // plus `row_scale_bytes` per row (fp8-scaled's fp32 scale per output channel); vectors and convolutions as kept.
 template <typename DtypeOf>
-double part_weight_bytes(io::WeightSource& source, double element_bytes, DtypeOf dtype_of, double row_scale_bytes = 0) {
+double part_weight_bytes(io::WeightSource& source, double element_bytes, DtypeOf dtype_of,
+                         double row_scale_bytes = 0) {
   // transformers' T5 files store the tied embedding twice; it is loaded once.
   if (source.contains("shared.weight")) source.forget("encoder.embed_tokens.weight");
   double bytes = 0;
@@ -76,7 +77,8 @@ double part_weight_bytes(io::WeightSource& source, double element_bytes, DtypeOf
     }
     const c10::ScalarType kept = dtype_of(name);
     if (element_bytes > 0 && info.shape.size() == 2) {
-      bytes += element_bytes * static_cast<double>(info.numel()) + row_scale_bytes * static_cast<double>(info.shape[0]);
+      bytes += element_bytes * static_cast<double>(info.numel()) +
+               row_scale_bytes * static_cast<double>(info.shape[0]);
       continue;
     }
     bytes += static_cast<double>(c10::elementSize(kept)) * static_cast<double>(info.numel());
