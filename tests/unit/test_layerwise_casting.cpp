@@ -3,6 +3,7 @@
 // scripts/fixtures/wan_pipeline_fp8.py), in both Wan2.2 experts, again after an idle expert is read back from its
 // files; a cast layer computes with its FP8-rounded weights and bias and keeps them in FP8 at rest; the
 // transformer's parameter bytes shrink; a model tessera knows no patterns of, or with no layer to cast, is refused.
+// FLUX likewise (tests/fixtures/flux_pipeline_fp8, scripts/fixtures/flux_pipeline_fp8.py).
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
@@ -30,8 +31,8 @@ std::set<std::string> fp8_parameters(Model& model) {
   return names;
 }
 
-std::set<std::string> diffusers_cast(const std::string& key) {
-  const auto json = io::read_json_object(kFixtures + "/wan_pipeline_fp8/cast_parameters.json");
+std::set<std::string> diffusers_cast(const std::string& key, const std::string& fixture = "wan_pipeline_fp8") {
+  const auto json = io::read_json_object(kFixtures + "/" + fixture + "/cast_parameters.json");
   const auto list = json.at(key).get<std::vector<std::string>>();
   return {list.begin(), list.end()};
 }
@@ -49,6 +50,13 @@ TEST(LayerwiseCasting, CastsWhatDiffusersCastsInEveryExpert) {
   for (const PipelineTransformer& transformer : wan22->transformers()) {
     EXPECT_EQ(fp8_parameters(*transformer.model), diffusers_cast("wan22/" + transformer.part)) << transformer.part;
   }
+}
+
+TEST(LayerwiseCasting, CastsWhatDiffusersCastsOnFlux) {
+  auto flux = load_fp8("flux_pipeline", IdleExpert::resident);
+  const std::set<std::string> expected = diffusers_cast("flux/transformer", "flux_pipeline_fp8");
+  ASSERT_FALSE(expected.empty());
+  EXPECT_EQ(fp8_parameters(flux->transformer()), expected);
 }
 
 TEST(LayerwiseCasting, ReloadedExpertIsStoredInFp8Again) {
@@ -116,11 +124,19 @@ TEST(LayerwiseCasting, LayerComputesWithFp8RoundedWeightsAndStoresFp8) {
 TEST(LayerwiseCasting, RefusesAClassWithoutPatternsAndAModelWithNothingToCast) {
   OneLinear model;
   EXPECT_TRUE(has(message_of([&] { enable_layerwise_casting(model, "ShapesTransformer", at::kFloat8_e4m3fn); }),
-                  "only for WanTransformer3DModel; use --weights full"));
+                  "only for WanTransformer3DModel and FluxTransformer2DModel; use --weights full"));
   // Wan's patterns skip its output projection: a model with no other linear layer has nothing to cast.
   OneLinear output_only("proj_out");
   const auto cast = [&] { enable_layerwise_casting(output_only, "WanTransformer3DModel", at::kFloat8_e4m3fn); };
   EXPECT_TRUE(has(message_of(cast), "has no linear layer to store in"));
+}
+
+TEST(LayerwiseCasting, RefusesAComputeDtypeFp8CannotTake) {
+  // A model loaded in a dtype that is no float wider than FP8 has no dtype to cast up to.
+  OneLinear model;
+  model.to(at::kDouble);
+  EXPECT_TRUE(has(message_of([&] { apply_layerwise_casting(model, at::kFloat8_e4m3fn, {}); }),
+                  "which must be fp32, bf16 or fp16: load with --dtype fp32, bf16 or fp16"));
 }
 
 }  // namespace

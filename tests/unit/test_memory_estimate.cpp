@@ -44,6 +44,27 @@ TEST(MemoryEstimate, WeightsMatchTheLoadedParameters) {
   EXPECT_LT(estimate_memory(kWan, sharded).weights, weights);
 }
 
+TEST(MemoryEstimate, Fp8CountsOneBytePerMatrixElementAndFp8ScaledFourPerRow) {
+  // --weights fp8: each element of the transformer's matrices 1 byte instead of 4 (fp32 here); fp8-scaled adds
+  // its fp32 scale per row. Counted from the loaded transformer's matrices.
+  const auto pipeline = Pipeline::load(kWan, at::kFloat, c10::Device(c10::kCPU));
+  int64_t matrix_elements = 0, rows = 0;
+  for (const at::Tensor& parameter : pipeline->transformer().parameters()) {
+    if (parameter.dim() != 2) continue;
+    matrix_elements += parameter.numel();
+    rows += parameter.size(0);
+  }
+  ASSERT_GT(rows, 0);
+  const int64_t full = estimate_memory(kWan, sized(64, 64, 1)).weights;
+  MemoryRequest fp8 = sized(64, 64, 1);
+  fp8.weight_element_bytes = 1;
+  EXPECT_NEAR(static_cast<double>(full - estimate_memory(kWan, fp8).weights), 3.0 * matrix_elements, 2.0);
+  MemoryRequest scaled = fp8;
+  scaled.weight_row_scale_bytes = 4;
+  EXPECT_NEAR(static_cast<double>(estimate_memory(kWan, scaled).weights - estimate_memory(kWan, fp8).weights),
+              4.0 * rows, 2.0);
+}
+
 TEST(MemoryEstimate, ActivationsAndDecodeShrinkWithRanks) {
   MemoryRequest one = sized(512, 512, 9);
   MemoryRequest four = one;
