@@ -128,8 +128,8 @@ std::optional<std::string> memory_refusal(const std::string& model_dir, const Ge
       !weights_alone                ? ""
       : shape.weight_element_bytes == 1
           ? " (the weights alone do not fit; sharding them across ranks is not yet available)"
-          : " (the weights alone do not fit: --weights fp8 stores a Wan or FLUX transformer's linear layers in one byte; "
-            "sharding them across ranks is not yet available)",
+          : " (the weights alone do not fit: --weights fp8 stores a Wan or FLUX transformer's linear layers in one "
+            "byte; sharding them across ranks is not yet available)",
       ". Or pass --skip-memory-check to run it anyway");
 }
 
