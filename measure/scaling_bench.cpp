@@ -291,13 +291,12 @@ LatentSize parse_latent_size(const std::string& text) {
   return {.frames = numbers[0], .height = numbers[1], .width = numbers.size() == 3 ? numbers[2] : numbers[1]};
 }
 
-std::optional<ParallelConfig> scaling_layout(ScalingStrategy strategy, int ranks, int64_t heads, int64_t tokens,
+std::optional<ParallelConfig> scaling_layout(ScalingStrategy strategy, int ranks, int64_t heads,
                                              std::string* why) {
   auto refuse = [why](const std::string& reason) -> std::optional<ParallelConfig> {
     if (why != nullptr) *why = reason;
     return std::nullopt;
   };
-  if (ranks > tokens) return refuse(detail::concat(ranks, " ranks exceed the ", tokens, " tokens"));
   switch (strategy) {
     case ScalingStrategy::none:
       if (ranks == 1) return ParallelConfig{.ulysses = 1, .ring = 1, .cfg = 1};
@@ -329,11 +328,7 @@ std::vector<ScalingStrategy> runnable_scaling_strategies(const ScalingOptions& o
   std::vector<ScalingStrategy> runnable;
   for (const auto strategy : all_scaling_strategies()) {
     bool runs = false;
-    for (const int ranks : options.sizes) {
-      for (const auto& latent : options.sequences) {
-        runs = runs || scaling_layout(strategy, ranks, config.num_attention_heads, token_count(latent, config));
-      }
-    }
+    for (const int ranks : options.sizes) runs = runs || scaling_layout(strategy, ranks, config.num_attention_heads);
     if (runs) runnable.push_back(strategy);
   }
   return runnable;
@@ -361,7 +356,7 @@ void check_scaling_plan(const ScalingOptions& options, const WanConfig& config) 
   for (const auto strategy : options.strategies) {
     if (std::find(runnable.begin(), runnable.end(), strategy) != runnable.end()) continue;
     std::string why;
-    scaling_layout(strategy, largest, config.num_attention_heads, token_count(options.sequences.front(), config), &why);
+    scaling_layout(strategy, largest, config.num_attention_heads, &why);
     TESSERA_CHECK(false, "--strategies ", to_string(strategy), " runs at none of the sizes measured (at most ", largest,
                   " ranks): ", why, ". Launch more ranks (tessera-run -np N) and widen --sizes, or leave ",
                   to_string(strategy), " out of --strategies");
@@ -389,7 +384,7 @@ ScalingResults run_scaling_benchmark(Communicator& world, WanTransformer3DModel&
       for (const int ranks : options.sizes) {
         if (strategy == ScalingStrategy::none || ranks == 1) continue;  // the reference point covers them
         std::string why;
-        if (const auto layout = scaling_layout(strategy, ranks, config.num_attention_heads, tokens, &why)) {
+        if (const auto layout = scaling_layout(strategy, ranks, config.num_attention_heads, &why)) {
           plans.push_back({strategy, ranks, *layout});
         } else {
           results.skipped.push_back({.strategy = strategy, .ranks = ranks, .latent = latent, .reason = why});
