@@ -22,6 +22,7 @@
 #include "parallel/context_parallel.h"
 #include "parallel/deadline.h"
 #include "parallel/device_mesh.h"
+#include "parallel/wait_backoff.h"
 #include "src/models/wan/wan_transformer.h"
 
 namespace tessera {
@@ -153,13 +154,15 @@ ScalingPoint run_point(const std::shared_ptr<Communicator>& group, WanTransforme
   const PeakMemoryWindow memory;
   point.memory_reset = memory.reset();
   for (int run = 0; run < options.warmup; ++run) run_step(model, inputs, options, cfg_group);
-  std::vector<double> step_seconds, forward_seconds;
+  std::vector<double> step_seconds, forward_seconds, wait_seconds;
   for (int run = 0; run < options.repeat; ++run) {
     // Counted per step: the last step's bytes are the ones reported.
     reset_context_parallel_stats(*mesh);
     mesh->cfg().reset_stats();
     group->barrier();
+    const double waited_before = communication_wait_seconds();
     StepOutcome outcome = run_step(model, inputs, options, cfg_group);
+    wait_seconds.push_back(communication_wait_seconds() - waited_before);
     step_seconds.push_back(outcome.seconds);
     forward_seconds.insert(forward_seconds.end(), outcome.forward_seconds.begin(), outcome.forward_seconds.end());
     prediction = outcome.prediction;
@@ -199,7 +202,8 @@ ScalingPoint run_point(const std::shared_ptr<Communicator>& group, WanTransforme
   const at::Tensor local = at::tensor(std::vector<double>{
       static_cast<double>(total_bytes_sent(measured_forwards) + total_bytes_sent(measured_combine)),
       static_cast<double>(total_bytes_sent(formula_forwards) + total_bytes_sent(formula_combine)),
-      bytes_match ? 1.0 : 0.0, static_cast<double>(peak), static_cast<double>(memory.start_bytes()), error},
+      bytes_match ? 1.0 : 0.0, static_cast<double>(peak), static_cast<double>(memory.start_bytes()), error,
+      median(wait_seconds)},
       at::TensorOptions().dtype(at::kDouble));
   const at::Tensor all = group->all_gather(local.unsqueeze(0), 0).contiguous();
   for (int64_t rank = 0; rank < all.size(0); ++rank) {
@@ -209,7 +213,8 @@ ScalingPoint run_point(const std::shared_ptr<Communicator>& group, WanTransforme
                               .bytes_match = row[2].item<double>() == 1.0,
                               .peak_resident_bytes = static_cast<int64_t>(row[3].item<double>()),
                               .start_resident_bytes = static_cast<int64_t>(row[4].item<double>()),
-                              .relative_error = row[5].item<double>()});
+                              .relative_error = row[5].item<double>(),
+                              .wait_seconds_per_step = row[6].item<double>()});
   }
   point.step_seconds = slowest(*group, step_seconds);
   point.forward_seconds = slowest(*group, forward_seconds);
@@ -480,6 +485,7 @@ std::string scaling_json(const ScalingRunDescription& run, const ScalingOptions&
       row["peak_rss_bytes_per_rank"].push_back(rank.peak_resident_bytes);
       row["start_rss_bytes_per_rank"].push_back(rank.start_resident_bytes);
       row["relative_error_per_rank"].push_back(rank.relative_error);
+      row["wait_seconds_per_step_per_rank"].push_back(rank.wait_seconds_per_step);
     }
     document["results"].push_back(row);
   }
@@ -495,18 +501,21 @@ std::string scaling_json(const ScalingRunDescription& run, const ScalingOptions&
 
 std::string scaling_table(const ScalingResults& results) {
   std::string table =
-      "latent     tokens strategy ranks  u  r  c  forward_s    step_s  speedup   eff  bytes/rank/step      "
+      "latent     tokens strategy ranks  u  r  c  forward_s    step_s   wait_s  speedup   eff  bytes/rank/step      "
       "formula match  peak_MiB  +MiB    max_err\n";
   char line[320];
   for (const auto& point : results.points) {
     const int64_t peak = max_over_ranks(point, [](const auto& r) { return r.peak_resident_bytes; });
     const int64_t growth =
         max_over_ranks(point, [](const auto& r) { return r.peak_resident_bytes - r.start_resident_bytes; });
-    std::snprintf(line, sizeof(line), "%-10s %6lld %-8s %5d %2d %2d %2d %10.4f %9.4f %8.2f %5.2f %15lld %12lld %5s %9.1f "
-                  "%5.1f %10.1e\n",
+    // The longest wait of any rank: the step's time lost to waiting on peers and transfers.
+    double wait = 0;
+    for (const auto& rank : point.per_rank) wait = std::max(wait, rank.wait_seconds_per_step);
+    std::snprintf(line, sizeof(line), "%-10s %6lld %-8s %5d %2d %2d %2d %10.4f %9.4f %8.4f %8.2f %5.2f %15lld %12lld "
+                  "%5s %9.1f %5.1f %10.1e\n",
                   point.latent.to_string().c_str(), static_cast<long long>(point.tokens),
                   to_string(point.strategy).c_str(), point.ranks, point.layout.ulysses, point.layout.ring,
-                  point.layout.cfg, point.forward_median, point.step_median, point.speedup, point.efficiency,
+                  point.layout.cfg, point.forward_median, point.step_median, wait, point.speedup, point.efficiency,
                   static_cast<long long>(max_over_ranks(point, [](const auto& r) { return r.bytes_per_step; })),
                   static_cast<long long>(max_over_ranks(point, [](const auto& r) { return r.formula_bytes_per_step; })),
                   bytes_match(point) ? "yes" : "NO", static_cast<double>(peak) / (1 << 20),

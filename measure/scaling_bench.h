@@ -69,6 +69,8 @@ struct ScalingRankFigures {
   int64_t peak_resident_bytes = 0;     // VmHWM at the end of the point
   int64_t start_resident_bytes = 0;    // VmRSS when the point started (weights, inputs, the allocator's pools)
   double relative_error = 0;           // max |prediction - one-rank prediction| / max |one-rank prediction|
+  double wait_seconds_per_step = 0;    // median over the measured steps of the time spent waiting on peers
+                                       // (communication_wait_seconds): the rest of the step is this rank's work
 };
 
 struct ScalingPoint {

@@ -39,6 +39,12 @@ std::string describe_group(const std::string& group, const std::vector<int>& wor
   return "group '" + group + "' (world ranks " + ranks + ")";
 }
 
+namespace {
+std::atomic<int64_t> waited_nanoseconds{0};
+}  // namespace
+
+double communication_wait_seconds() { return 1e-9 * static_cast<double>(waited_nanoseconds.load()); }
+
 WaitBackoff wait_backoff() {
   static const WaitBackoff backoff{
       .spin = std::chrono::duration<double>(env::seconds("TESSERA_WAIT_SPIN_S", 0.0002)),
@@ -59,6 +65,9 @@ void wait_with_deadline(const std::function<bool()>& is_done, const OperationDes
   // The longest nap bounds what napping adds once the peer arrives; a nap's wake-up still drains the transfer's
   // queued fragments, so a transfer in progress keeps moving.
   std::chrono::duration<double> nap = std::chrono::microseconds(10);
+  const auto count_wait = [&] {
+    waited_nanoseconds += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+  };
   while (!is_done()) {
     const auto waited = Clock::now() - start;
     if (waited > timeout) break;
@@ -69,6 +78,7 @@ void wait_with_deadline(const std::function<bool()>& is_done, const OperationDes
       nap = std::min<std::chrono::duration<double>>(2 * nap, backoff.longest_nap);
     }
   }
+  count_wait();
   if (is_done()) return;
   abort_job(deadline_message(description, current_timeout_seconds()), 3, on_timeout);
 }

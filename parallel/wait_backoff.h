@@ -13,4 +13,9 @@ struct WaitBackoff {
 
 WaitBackoff wait_backoff();
 
+// Seconds this process's threads have spent in wait_with_deadline so far: on MPI, the time a rank waited for its
+// peers and their transfers (imbalance and bandwidth together); on NCCL only the host's waits for an enqueue to
+// settle. The scaling bench reports it per step as a phase of the step.
+double communication_wait_seconds();
+
 }  // namespace tessera
