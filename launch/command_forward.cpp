@@ -126,7 +126,7 @@ int run_forward(int argc, char** argv, MpiRuntime& runtime) {
     }
     const double forward_seconds = std::accumulate(seconds.end() - static_cast<int64_t>(forwards), seconds.end(), 0.0);
     write_file_atomically((*parsed)["profile-ops"].as<std::string>(),
-                          nlohmann::json({{"forward_seconds", forward_seconds / forwards}, {"ops", ops}}).dump(1) + "\n");
+                          nlohmann::json({{"forward_seconds", forward_seconds / forwards}, {"ops", ops}}).dump() + "\n");
   }
   if (runtime.world_rank() == 0) {
     const auto output = (*parsed)["output"].as<std::string>();
