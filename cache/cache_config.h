@@ -127,10 +127,30 @@ struct FasterCacheConfig {
       "hidden_states", "encoder_hidden_states", "timestep", "attention_mask", "encoder_attention_mask"};
 };
 
-using CacheConfig = std::variant<FirstBlockCacheConfig, TeaCacheConfig, TaylorSeerConfig,
-                                 PyramidAttentionBroadcastConfig, FasterCacheConfig>;
+// DBCache (cache-dit's Dual Block Cache, vipshop/cache-dit cache_dit/caching; field names and defaults of its
+// DBCacheConfig): the first Fn blocks always run; the relative L1 change of their residual (the hidden_states out of
+// block Fn-1 minus those into block 0; sum|prev - cur| / sum|prev|) against the last computed step's decides
+// whether the middle blocks run or add the residual they added at the last computed step; the last Bn blocks
+// always run. A step reuses when the change is below the threshold (a threshold >= 1 reuses without measuring,
+// <= 0 never reuses), after the warm-up, below max_cached_steps reused steps in all and
+// max_continuous_cached_steps in a row (-1: no limit). With taylorseer_order > 0 the middle residual is forecast
+// by cache-dit's TaylorSeer calibrator of that order instead of reused as it is.
+struct DBCacheConfig {
+  int64_t fn_compute_blocks = 8;           // Fn_compute_blocks, >= 1
+  int64_t bn_compute_blocks = 0;           // Bn_compute_blocks
+  double residual_diff_threshold = 0.08;
+  int64_t max_warmup_steps = 8;            // steps 0, warmup_interval, ... below this always compute
+  int64_t warmup_interval = 1;
+  int64_t max_cached_steps = -1;
+  int64_t max_continuous_cached_steps = -1;
+  int64_t taylorseer_order = 0;            // 0: no calibrator (TaylorSeerCalibratorConfig's taylorseer_order)
+  std::string blocks = kDefaultCacheBlocks;
+};
 
-// "first_block_cache", "teacache", "taylorseer", "pyramid_attention_broadcast", "faster_cache".
+using CacheConfig = std::variant<FirstBlockCacheConfig, TeaCacheConfig, TaylorSeerConfig,
+                                 PyramidAttentionBroadcastConfig, FasterCacheConfig, DBCacheConfig>;
+
+// "first_block_cache", "teacache", "taylorseer", "pyramid_attention_broadcast", "faster_cache", "dbcache".
 std::string cache_method_name(const CacheConfig& config);
 
 }  // namespace tessera

@@ -48,6 +48,10 @@ std::shared_ptr<CacheHook> make_teacache_hook(std::shared_ptr<CacheSession> sess
 std::shared_ptr<CacheHook> make_taylorseer_hook(std::shared_ptr<CacheSession> session, int64_t block,
                                                 BlockStreams streams);
 
+// DBCache (db_cache.cpp): every block of the stack; refuses an fn + bn that leave no middle block.
+std::shared_ptr<CacheHook> make_db_cache_hook(std::shared_ptr<CacheSession> session, int64_t block,
+                                              BlockStreams streams);
+
 // Pyramid Attention Broadcast hooks attention modules instead of blocks (pyramid_attention_broadcast.cpp).
 enum class AttentionKind { spatial, temporal, cross };
 struct AttentionTarget {

@@ -158,6 +158,30 @@ CacheConfig parse_cache_spec(std::string_view spec) {
     TESSERA_CHECK(config.warmup_steps >= 0, "--cache ", method, ": warmup must be >= 0, got ", config.warmup_steps);
     return config;
   }
+  if (method == "dbcache" || method == "db_cache") {
+    DBCacheConfig config;
+    const auto integer = [&](const char* key, int64_t& field) {
+      return Setter([&method, key, &field](const std::string& v) { field = parse_int(method, key, v); });
+    };
+    apply(method, options,
+          {{"fn", integer("fn", config.fn_compute_blocks)},
+           {"bn", integer("bn", config.bn_compute_blocks)},
+           {"threshold",
+            [&](const std::string& v) { config.residual_diff_threshold = parse_double(method, "threshold", v); }},
+           {"warmup", integer("warmup", config.max_warmup_steps)},
+           {"warmup_interval", integer("warmup_interval", config.warmup_interval)},
+           {"max_cached", integer("max_cached", config.max_cached_steps)},
+           {"max_continuous", integer("max_continuous", config.max_continuous_cached_steps)},
+           {"taylorseer_order", integer("taylorseer_order", config.taylorseer_order)},
+           {"blocks", [&](const std::string& v) { config.blocks = v; }}});
+    TESSERA_CHECK(config.fn_compute_blocks >= 1, "--cache ", method, ": fn must be >= 1, got ", config.fn_compute_blocks);
+    TESSERA_CHECK(config.bn_compute_blocks >= 0, "--cache ", method, ": bn must be >= 0, got ", config.bn_compute_blocks);
+    TESSERA_CHECK(config.warmup_interval >= 1, "--cache ", method, ": warmup_interval must be >= 1, got ",
+                  config.warmup_interval);
+    TESSERA_CHECK(config.taylorseer_order >= 0, "--cache ", method, ": taylorseer_order must be >= 0, got ",
+                  config.taylorseer_order);
+    return config;
+  }
   if (method == "pab" || method == "pyramid_attention_broadcast") {
     PyramidAttentionBroadcastConfig config;
     const auto skip = [&](const char* key, int64_t& field) {
@@ -225,7 +249,7 @@ CacheConfig parse_cache_spec(std::string_view spec) {
     return config;
   }
   TESSERA_CHECK(false, "--cache: unknown method \"", method, "\"; known methods: fbc (first_block_cache), teacache, ",
-                "taylorseer, pab (pyramid_attention_broadcast), fastercache (faster_cache)");
+                "taylorseer, pab (pyramid_attention_broadcast), fastercache (faster_cache), dbcache (db_cache)");
   return {};
 }
 
@@ -233,7 +257,10 @@ std::string cache_spec_help() {
   return "method[:key=value,...]: fbc:threshold=0.05 | teacache:threshold=0.2,warmup=5,coefficients=a;b;c|none|<a fit the "
          "model carries, by name; default: its own>,"
          "indicator=timestep_embedding|modulated_input | "
-         "taylorseer:order=1,interval=5,warmup=3,stop_after=-1,forecast=residual|output (these also take blocks=<pattern>) | "
+         "taylorseer:order=1,interval=5,warmup=3,stop_after=-1,forecast=residual|output | "
+         "dbcache:fn=8,bn=0,threshold=0.08,warmup=8,warmup_interval=1,max_cached=-1,max_continuous=-1,"
+         "taylorseer_order=0 (cache-dit's DBCache: fn first and bn last blocks always run; -1: no limit; "
+         "taylorseer_order > 0 forecasts the cached residual) (these four also take blocks=<pattern>) | "
          "pab:spatial_skip=2,cross_skip=6,spatial_range=100-800,cross_range=100-800 (also temporal_skip, "
          "temporal_range, and {spatial,temporal,cross}_blocks=<identifier>;<identifier>) | "
          "fastercache:spatial_skip=2,spatial_range=-1-681,uncond_skip=5,uncond_range=-1-641,alpha_low=1.1,"

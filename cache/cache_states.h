@@ -75,8 +75,21 @@ struct FasterCacheState : AttentionReuseState {
   at::Tensor low_frequency_delta, high_frequency_delta;
 };
 
+// DBCache (db_cache.cpp). reference: the Fn residual at the last computed step; stack_start: this step's streams
+// into the middle blocks; cached_residual unused: the middle residual is factors[0]. Taylor factors of the middle
+// residual per stream (order 0: the residual alone) and the step they were computed at; the steps reused so far and
+// in the current run.
+struct DBCacheState : StackReuseState {
+  at::Tensor stack_input;  // this step's hidden_states into block 0
+  std::vector<Streams> factors;
+  int64_t factors_step = -1;
+  int64_t cached_steps = 0;
+  int64_t continuous_cached_steps = 0;
+  int64_t last_cached_step = -1;
+};
+
 using CacheContextState = std::variant<FirstBlockCacheState, TeaCacheState, TaylorSeerState,
-                                       PyramidAttentionBroadcastState, FasterCacheState>;
+                                       PyramidAttentionBroadcastState, FasterCacheState, DBCacheState>;
 static_assert(std::variant_size_v<CacheContextState> == std::variant_size_v<CacheConfig>,
               "one state per cache method, in the order of CacheConfig");
 

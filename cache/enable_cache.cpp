@@ -23,6 +23,7 @@ const std::string& blocks_pattern(const CacheConfig& config) {
   if (const auto* fbc = std::get_if<FirstBlockCacheConfig>(&config)) return fbc->blocks;
   if (const auto* tea = std::get_if<TeaCacheConfig>(&config)) return tea->blocks;
   if (const auto* taylor = std::get_if<TaylorSeerConfig>(&config)) return taylor->blocks;
+  if (const auto* db = std::get_if<DBCacheConfig>(&config)) return db->blocks;
   return none;
 }
 
@@ -48,6 +49,18 @@ void validate_faster_cache(const FasterCacheConfig& faster) {
                 "faster_cache tensor_format must be one of BCFHW, BFCHW, BCHW, got \"", faster.tensor_format, "\"");
 }
 
+void validate_db_cache(const DBCacheConfig& db) {
+  TESSERA_CHECK(db.fn_compute_blocks >= 1, "dbcache fn (Fn_compute_blocks) must be >= 1, got ", db.fn_compute_blocks);
+  TESSERA_CHECK(db.bn_compute_blocks >= 0, "dbcache bn (Bn_compute_blocks) must be >= 0, got ", db.bn_compute_blocks);
+  TESSERA_CHECK(db.max_warmup_steps >= 0, "dbcache warmup must be >= 0, got ", db.max_warmup_steps);
+  TESSERA_CHECK(db.warmup_interval >= 1, "dbcache warmup_interval must be >= 1, got ", db.warmup_interval);
+  TESSERA_CHECK(db.max_cached_steps >= -1 && db.max_continuous_cached_steps >= -1,
+                "dbcache max_cached and max_continuous must be >= 0, or -1 for no limit, got ", db.max_cached_steps,
+                " and ", db.max_continuous_cached_steps);
+  TESSERA_CHECK(db.taylorseer_order >= 0, "dbcache taylorseer_order must be >= 0 (0: no TaylorSeer), got ",
+                db.taylorseer_order);
+}
+
 void validate(const CacheConfig& config) {
   if (const auto* fbc = std::get_if<FirstBlockCacheConfig>(&config)) {
     TESSERA_CHECK(fbc->threshold >= 0, "first_block_cache threshold must be >= 0, got ", fbc->threshold);
@@ -58,6 +71,8 @@ void validate(const CacheConfig& config) {
     TESSERA_CHECK(taylor->order >= 0, "taylorseer order must be >= 0, got ", taylor->order);
     TESSERA_CHECK(taylor->interval >= 1, "taylorseer interval must be >= 1, got ", taylor->interval);
     TESSERA_CHECK(taylor->warmup_steps >= 0, "taylorseer warmup_steps must be >= 0, got ", taylor->warmup_steps);
+  } else if (const auto* db = std::get_if<DBCacheConfig>(&config)) {
+    validate_db_cache(*db);
   } else if (const auto* pab = std::get_if<PyramidAttentionBroadcastConfig>(&config)) {
     const std::pair<const char*, const std::pair<int64_t, int64_t>*> ranges[] = {
         {"spatial", &pab->spatial_attention_timestep_skip_range},
@@ -176,7 +191,11 @@ void enable_cache(HookableModel& model, const CacheConfig& config) {
       case 1:
         hook = make_teacache_hook(session, index, blocks[i].streams, dynamic_cast<const DeclaresCacheInputs*>(&model));
         break;
-      default: hook = make_taylorseer_hook(session, index, blocks[i].streams); break;
+      case 2: hook = make_taylorseer_hook(session, index, blocks[i].streams); break;
+      default:
+        TESSERA_INTERNAL_ASSERT(std::holds_alternative<DBCacheConfig>(config), "a block-stack cache without its hook");
+        hook = make_db_cache_hook(session, index, blocks[i].streams);
+        break;
     }
     HookRegistry::get_or_create(*blocks[i].module).register_hook(kCacheHookName, hook);
   }
