@@ -96,6 +96,65 @@ Setter identifiers_setter(std::vector<std::string>& field) {
   return [&field](const std::string& v) { field = split(v, ';'); };
 }
 
+bool parse_bool(const std::string& method, const std::string& key, const std::string& v) {
+  TESSERA_CHECK(v == "0" || v == "1" || v == "true" || v == "false", "--cache ", method, ": ", key,
+                " takes true or false, got \"", v, "\"");
+  return v == "1" || v == "true";
+}
+
+// A key taking an integer >= minimum into `field`.
+Setter count_setter(const std::string& method, const char* key, int64_t& field, int64_t minimum) {
+  return [&method, key, &field, minimum](const std::string& v) {
+    field = parse_int(method, key, v);
+    TESSERA_CHECK(field >= minimum, "--cache ", method, ": ", key, " must be >= ", minimum, ", got ", field);
+  };
+}
+
+CacheConfig parse_mag_cache(const std::string& method, const std::string& options) {
+  MagCacheConfig config;
+  apply(method, options,
+        {{"threshold", [&](const std::string& v) { config.threshold = parse_double(method, "threshold", v); }},
+         {"max_skip", count_setter(method, "max_skip", config.max_skip_steps, 0)},
+         {"retention", [&](const std::string& v) { config.retention_ratio = parse_double(method, "retention", v); }},
+         {"steps", count_setter(method, "steps", config.num_inference_steps, 0)},
+         {"ratios",
+          [&](const std::string& v) {
+            if (v.find('/') != std::string::npos || v.ends_with(".json") || is_fit_name(v)) {
+              config.ratios = v;  // ratios the model carries, or a calibration file: resolved by enable_cache
+            } else {
+              std::vector<double> values;
+              for (const std::string& r : split(v, ';')) values.push_back(parse_double(method, "ratios", r));
+              config.ratios = std::move(values);
+            }
+          }},
+         {"calibrate", [&](const std::string& v) { config.calibrate = parse_bool(method, "calibrate", v); }},
+         {"blocks", [&](const std::string& v) { config.blocks = v; }}});
+  TESSERA_CHECK(config.threshold >= 0, "--cache ", method, ": threshold must be >= 0, got ", config.threshold);
+  TESSERA_CHECK(config.retention_ratio >= 0 && config.retention_ratio <= 1, "--cache ", method,
+                ": retention must be in [0, 1], got ", config.retention_ratio);
+  return config;
+}
+
+CacheConfig parse_sea_cache(const std::string& method, const std::string& options) {
+  SeaCacheConfig config;
+  apply(method, options,
+        {{"threshold", [&](const std::string& v) { config.threshold = parse_double(method, "threshold", v); }},
+         {"order",
+          [&](const std::string& v) {
+            config.residual_order = parse_int(method, "order", v);
+            TESSERA_CHECK(config.residual_order == 0 || config.residual_order == 1, "--cache ", method,
+                          ": order must be 0 or 1, got ", config.residual_order);
+          }},
+         {"retention", count_setter(method, "retention", config.retention_steps, 0)},
+         {"end", count_setter(method, "end", config.cache_end_steps, 0)},
+         {"max_cached", count_setter(method, "max_cached", config.max_consecutive_cached, 0)},
+         {"power", [&](const std::string& v) { config.power_exp = parse_double(method, "power", v); }},
+         {"blocks", [&](const std::string& v) { config.blocks = v; }}});
+  TESSERA_CHECK(config.threshold >= 0, "--cache ", method, ": threshold must be >= 0, got ", config.threshold);
+  TESSERA_CHECK(config.power_exp > 0, "--cache ", method, ": power must be > 0, got ", config.power_exp);
+  return config;
+}
+
 }  // namespace
 
 CacheConfig parse_cache_spec(std::string_view spec) {
@@ -248,8 +307,11 @@ CacheConfig parse_cache_spec(std::string_view spec) {
                   "\"");
     return config;
   }
+  if (method == "magcache" || method == "mag_cache") return parse_mag_cache(method, options);
+  if (method == "seacache" || method == "sea_cache") return parse_sea_cache(method, options);
   TESSERA_CHECK(false, "--cache: unknown method \"", method, "\"; known methods: fbc (first_block_cache), teacache, ",
-                "taylorseer, pab (pyramid_attention_broadcast), fastercache (faster_cache), dbcache (db_cache)");
+                "taylorseer, pab (pyramid_attention_broadcast), fastercache (faster_cache), magcache, seacache, "
+                "dbcache (db_cache)");
   return {};
 }
 
@@ -266,7 +328,10 @@ std::string cache_spec_help() {
          "fastercache:spatial_skip=2,spatial_range=-1-681,uncond_skip=5,uncond_range=-1-641,alpha_low=1.1,"
          "alpha_high=1.1,low_frequency_range=99-901,high_frequency_range=-1-301,attention_weight=0.5 (also "
          "temporal_skip, temporal_range, spatial_blocks/temporal_blocks=<regex>;<regex>, tensor_format=BCFHW, "
-         "distilled=false; needs the CFG batch [uncond, cond] in one forward)";
+         "distilled=false; needs the CFG batch [uncond, cond] in one forward) | "
+         "magcache:threshold=0.06,max_skip=3,retention=0.2,steps=<0: the generation's>,ratios=<the model's own; "
+         "a name it carries, a;b;... or a calibration FILE.json>,calibrate=false | "
+         "seacache:threshold=0.25,order=1,retention=1,end=1,max_cached=2,power=3 (both also take blocks=<pattern>)";
 }
 
 }  // namespace tessera
