@@ -117,12 +117,18 @@ def forward_flops(model, tokens, local_tokens, text_tokens, batch=1):
     return {"gemm": batch * gemm, "self_attention": batch * self_attention, "cross_attention": batch * cross_attention}
 
 
+def block_parameter_count(model):
+    d = model["num_attention_heads"] * model["attention_head_dim"]
+    f = model["ffn_dim"]
+    # 8 attention linears, 4 q/k RMS norm weights, FFN, norm2 affine, scale_shift_table
+    return 8 * (d * d + d) + 2 * d * 2 + (d * f + f) + (f * d + d) + 2 * d + 6 * d
+
+
 def parameter_count(model):
     d = model["num_attention_heads"] * model["attention_head_dim"]
-    f, layers = model["ffn_dim"], model["num_layers"]
+    layers = model["num_layers"]
     patch_volume = math.prod(model["patch_size"])
-    block = 8 * (d * d + d) + 2 * d * 2 + (d * f + f) + (f * d + d) + 2 * d + 6 * d  # 8 attention linears,
-    # 4 q/k RMS norm weights, FFN, norm2 affine, scale_shift_table
+    block = block_parameter_count(model)
     rest = (model["in_channels"] * patch_volume * d + d) + (model["text_dim"] * d + d) + (d * d + d) \
         + (model["freq_dim"] * d + d) + (d * d + d) + (d * 6 * d + 6 * d) \
         + (d * model["out_channels"] * patch_volume + model["out_channels"] * patch_volume) + 2 * d
@@ -235,6 +241,28 @@ def step_time(model, tokens, text_tokens, ulysses, ring, cfg, interconnect_ring,
     }
 
 
+def sharded_weight_gathers(model, step, ranks, link="nvlink"):
+    """--shard-weights: each of the generation's `ranks` keeps 1/ranks of the transformer's weights, and every forward
+    all-gathers each block's just before it runs. Block b+1's gather runs on the communication stream while block b
+    computes, so only what a block's compute cannot hide is exposed, plus the first block's gather and the
+    non-block parameters'. Returns the bytes each rank receives per forward and the seconds it adds per forward."""
+    if ranks == 1:
+        return {"bytes_received_per_forward": 0, "exposed_s": 0.0}
+    bandwidth = {"nvlink": NVLINK4_ONE_WAY_BYTES_PER_S * NVLINK_EFFICIENCY,
+                 "ib": IB_NDR_ONE_WAY_BYTES_PER_S * IB_EFFICIENCY}[link]
+    layers = model["num_layers"]
+    share = (ranks - 1) / ranks  # a rank receives every share but its own
+    block_bytes = block_parameter_count(model) * BYTES_PER_ELEMENT
+    rest_bytes = parameter_count(model) * BYTES_PER_ELEMENT - layers * block_bytes
+    gather_block_s = block_bytes * share / bandwidth + COLLECTIVE_LATENCY_S[link]
+    per_forward = step["per_forward"]
+    block_compute_s = (step["forward_s"] - per_forward["communication_exposed_s"]) / layers
+    exposed_s = (layers - 1) * max(0.0, gather_block_s - block_compute_s) + gather_block_s \
+        + rest_bytes * share / bandwidth + COLLECTIVE_LATENCY_S[link]
+    return {"bytes_received_per_forward": (layers * block_bytes + rest_bytes) * share, "exposed_s": exposed_s,
+            "gather_per_block_s": gather_block_s, "compute_per_block_s": block_compute_s}
+
+
 # (GPUs, label, ulysses, ring, cfg, interconnect of the ring groups, of the cfg pair). Ranks are laid out
 # Ulysses fastest, then Ring, then CFG (parallel/parallel_config.cpp mesh_coordinates), so with 8 ranks per
 # node Ulysses stays inside a node and Ring (or the CFG pair) crosses it.
@@ -267,6 +295,10 @@ def project():
                     single[attention] = t["step_s"]
                 t["speedup_vs_1_gpu"] = single[attention] / t["step_s"]
                 t["efficiency"] = t["speedup_vs_1_gpu"] / gpus
+                # The gathers cross the slowest link the generation spans.
+                gathers = sharded_weight_gathers(WAN14B, t, gpus, "ib" if "IB" in label else "nvlink")
+                gathers["step_s"] = t["step_s"] + t["forwards_per_step_per_rank"] * gathers["exposed_s"]
+                t["sharded_weights"] = gathers
                 row[attention] = t
             rows.append(row)
     return rows
@@ -341,6 +373,43 @@ def markdown(rows):
     return "\n".join(lines)
 
 
+def sharded_markdown(rows):
+    lines = ["| res | GPUs | layout | weights per rank (bf16) | gathered per rank per forward | gather / block vs "
+             "compute / block (FA3) | s/step FA3 | sharded | cost |", "|---|---|---|---|---|---|---|---|---|"]
+    weights = parameter_count(WAN14B) * BYTES_PER_ELEMENT
+    for row in rows:
+        t = row["fa3"]
+        g = t["sharded_weights"]
+        if row["gpus"] == 1:
+            continue
+        lines.append(f"| {row['resolution']} | {row['gpus']} | {row['layout']} | {weights / row['gpus'] / 1e9:.1f} GB "
+                     f"(whole: {weights / 1e9:.1f}) | {g['bytes_received_per_forward'] / 1e9:.1f} GB | "
+                     f"{g['gather_per_block_s'] * 1e3:.2f} ms vs {g['compute_per_block_s'] * 1e3:.1f} ms | "
+                     f"{t['step_s']:.2f} | {g['step_s']:.2f} | +{(g['step_s'] / t['step_s'] - 1) * 100:.1f}% |")
+    return "\n".join(lines)
+
+
+# Measured cache settings (the embedded model's study: benchmarks/results/cache_study_embedded_model.json) whose
+# computed share of the blocks prices a cached step: the skipped blocks' compute and communication are saved.
+CACHE_STUDY = ROOT / "benchmarks" / "results" / "cache_study_embedded_model.json"
+
+
+def cached_markdown(rows):
+    study = json.loads(CACHE_STUDY.read_text())["results"]
+    settings = [r for r in study if r["cache"] != "none" and r["psnr_db"] is not None and r["judge_rate"] == 1.0
+                and not r["cache"].startswith("pab")]  # PAB skips attention only: its share is not of blocks
+    header = "| res | GPUs | layout | no cache (FA2 / FA3) | " + " | ".join(
+        f"{r['cache']} ({r['computed_share']:.0%} computed, {r['psnr_db']:.1f} dB)" for r in settings) + " |"
+    lines = [header, "|---|---|---|---|" + "---|" * len(settings)]
+    for row in rows:
+        if row["gpus"] not in (1, 2, 4, 8) or row["layout"].startswith("Ulysses"):
+            continue
+        fa2, fa3 = row["fa2"]["step_s"], row["fa3"]["step_s"]
+        cells = " | ".join(f"{fa2 * r['computed_share']:.2f} / {fa3 * r['computed_share']:.2f}" for r in settings)
+        lines.append(f"| {row['resolution']} | {row['gpus']} | {row['layout']} | {fa2:.2f} / {fa3:.2f} | {cells} |")
+    return "\n".join(lines)
+
+
 def breakdown(rows):
     lines = ["| res | GPUs | layout | GEMM | self-attn (FA2) | cross-attn | element-wise | all-to-all | gathers "
              "+ latency | Ring exposed | forward (FA2) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -411,6 +480,10 @@ def main():
     print(markdown(rows))
     print()
     print(breakdown(rows))
+    print()
+    print(sharded_markdown(rows))
+    print()
+    print(cached_markdown(rows))
     print(f"wrote {out}")
 
 

@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include "hooks/magcache_ratios.h"
 #include "hooks/teacache_fit.h"
 
 namespace tessera {
@@ -127,10 +128,72 @@ struct FasterCacheConfig {
       "hidden_states", "encoder_hidden_states", "timestep", "attention_mask", "encoder_attention_mask"};
 };
 
-using CacheConfig = std::variant<FirstBlockCacheConfig, TeaCacheConfig, TaylorSeerConfig,
-                                 PyramidAttentionBroadcastConfig, FasterCacheConfig>;
+// MagCache's magnitude ratios: numbers (one per step, nearest-interpolated to the step count as diffusers does),
+// the name of ratios the model carries (DeclaresCacheInputs::magcache_ratios; kModelMagCacheRatios is the
+// model's own), or a JSON file (a name with '/' or ending in .json) that a calibration run wrote.
+using MagCacheRatios = std::variant<std::vector<double>, std::string>;
 
-// "first_block_cache", "teacache", "taylorseer", "pyramid_attention_broadcast", "faster_cache".
+// MagCache (github.com/Zehong-Ma/MagCache; fields and defaults of diffusers' MagCacheConfig). The stack's
+// residual magnitude changes between steps by a ratio that is nearly the same for every prompt, so it is
+// calibrated once per model: after the first retention_ratio of the steps, each step multiplies the ratios up
+// and adds |1 - product| to an error; while the error stays <= threshold and at most max_skip_steps steps in a
+// row, every block is skipped and the last computed residual is added to the stack's input, else the step
+// computes and the accumulation restarts. `calibrate` never skips and measures the ratios instead: per step,
+// the mean over tokens of |residual| / |previous residual| (magcache_calibration, enable_cache.h).
+struct MagCacheConfig {
+  double threshold = 0.06;
+  int64_t max_skip_steps = 3;
+  double retention_ratio = 0.2;
+  // The steps the ratios are interpolated to; 0: the generation's (set_cache_step), which diffusers asks for.
+  int64_t num_inference_steps = 0;
+  MagCacheRatios ratios = std::string(kModelMagCacheRatios);
+  bool calibrate = false;
+  std::string blocks = kDefaultCacheBlocks;
+};
+
+// SeaCache (arXiv 2602.18993; fields and defaults of diffusers' SeaCacheConfig). Its indicator is the model's
+// raw latent (DeclaresCacheInputs::raw_vision) through a spectral filter (a Wiener-like gain per 3-D frequency
+// for the step's sigma, clean power ~ 1/|f|^power_exp, normalised to unit mean). The relative L1 change of the
+// indicator between steps accumulates; under `threshold` the stack is skipped and its residual predicted from
+// the last (residual_order 0) or last two (1: linear in the step index) computed steps. The first
+// retention_steps and last cache_end_steps steps compute, and at most max_consecutive_cached skips in a row
+// (0: no limit). Needs the step index, step count and sigma of every step (set_cache_step).
+struct SeaCacheConfig {
+  double threshold = 0.25;
+  int64_t residual_order = 1;
+  int64_t retention_steps = 1;
+  int64_t cache_end_steps = 1;
+  int64_t max_consecutive_cached = 2;
+  double power_exp = 3.0;
+  std::string blocks = kDefaultCacheBlocks;
+};
+
+// DBCache (cache-dit's Dual Block Cache, vipshop/cache-dit cache_dit/caching; field names and defaults of its
+// DBCacheConfig): the first Fn blocks always run; the relative L1 change of their residual (the hidden_states out of
+// block Fn-1 minus those into block 0; sum|prev - cur| / sum|prev|) against the last computed step's decides
+// whether the middle blocks run or add the residual they added at the last computed step; the last Bn blocks
+// always run. A step reuses when the change is below the threshold (a threshold >= 1 reuses without measuring,
+// <= 0 never reuses), after the warm-up, below max_cached_steps reused steps in all and
+// max_continuous_cached_steps in a row (-1: no limit). With taylorseer_order > 0 the middle residual is forecast
+// by cache-dit's TaylorSeer calibrator of that order instead of reused as it is.
+struct DBCacheConfig {
+  int64_t fn_compute_blocks = 8;           // Fn_compute_blocks, >= 1
+  int64_t bn_compute_blocks = 0;           // Bn_compute_blocks
+  double residual_diff_threshold = 0.08;
+  int64_t max_warmup_steps = 8;            // steps 0, warmup_interval, ... below this always compute
+  int64_t warmup_interval = 1;
+  int64_t max_cached_steps = -1;
+  int64_t max_continuous_cached_steps = -1;
+  int64_t taylorseer_order = 0;            // 0: no calibrator (TaylorSeerCalibratorConfig's taylorseer_order)
+  std::string blocks = kDefaultCacheBlocks;
+};
+
+using CacheConfig = std::variant<FirstBlockCacheConfig, TeaCacheConfig, TaylorSeerConfig,
+                                 PyramidAttentionBroadcastConfig, FasterCacheConfig, MagCacheConfig,
+                                 SeaCacheConfig, DBCacheConfig>;
+
+// "first_block_cache", "teacache", "taylorseer", "pyramid_attention_broadcast", "faster_cache", "magcache",
+// "seacache", "dbcache".
 std::string cache_method_name(const CacheConfig& config);
 
 }  // namespace tessera

@@ -48,6 +48,19 @@ std::shared_ptr<CacheHook> make_teacache_hook(std::shared_ptr<CacheSession> sess
 std::shared_ptr<CacheHook> make_taylorseer_hook(std::shared_ptr<CacheSession> session, int64_t block,
                                                 BlockStreams streams);
 
+// MagCache and SeaCache (mag_cache.cpp, sea_cache.cpp): the head block decides for the stack. MagCache's ratios
+// are resolved to numbers (enable_cache); SeaCache also hooks the model, whose raw latents `inputs` gives.
+std::shared_ptr<CacheHook> make_mag_cache_hook(std::shared_ptr<CacheSession> session, int64_t block,
+                                               BlockStreams streams);
+std::shared_ptr<CacheHook> make_sea_cache_hook(std::shared_ptr<CacheSession> session, int64_t block,
+                                               BlockStreams streams);
+std::shared_ptr<CacheHook> make_sea_cache_model_hook(std::shared_ptr<CacheSession> session,
+                                                     const DeclaresCacheInputs& inputs);
+
+// DBCache (db_cache.cpp): every block of the stack; refuses an fn + bn that leave no middle block.
+std::shared_ptr<CacheHook> make_db_cache_hook(std::shared_ptr<CacheSession> session, int64_t block,
+                                              BlockStreams streams);
+
 // Pyramid Attention Broadcast hooks attention modules instead of blocks (pyramid_attention_broadcast.cpp).
 enum class AttentionKind { spatial, temporal, cross };
 struct AttentionTarget {

@@ -23,7 +23,7 @@ const char* to_string(BlockAction action) {
 
 std::string cache_method_name(const CacheConfig& config) {
   static const char* const names[] = {"first_block_cache", "teacache", "taylorseer", "pyramid_attention_broadcast",
-                                      "faster_cache"};
+                                      "faster_cache",      "magcache", "seacache", "dbcache"};
   return names[config.index()];
 }
 

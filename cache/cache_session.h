@@ -39,6 +39,14 @@ struct CacheRecord {
 // the session never keeps one past its model's parallelism. Empty, or returning null: one rank.
 using GroupSource = std::function<std::shared_ptr<Communicator>()>;
 
+// Where the denoising loop is: the step's index, the generation's step count and the scheduler's sigma (what
+// diffusers' pipelines pass as cache_context(name, step_index=, num_inference_steps=, sigma=)).
+struct CacheStep {
+  int64_t index = 0;
+  int64_t count = 0;
+  double sigma = 0;
+};
+
 class CacheSession {
  public:
   // `block_names` says what each block index is, for reports: module paths ("blocks.3", "blocks.0.attn1") or
@@ -71,6 +79,9 @@ class CacheSession {
   // callback: the caller sets it before each denoising step. Kept across reset (it is an input, not state).
   void set_timestep(double timestep) { timestep_ = timestep; }
   std::optional<double> timestep() const { return timestep_; }
+  // The same for the methods that read the loop's step (MagCache's step count, SeaCache's step and sigma).
+  void set_step(const CacheStep& step) { step_ = step; }
+  std::optional<CacheStep> step() const { return step_; }
   // The timestep for a method that decides by it: `callback` when set, else the one set_timestep gave;
   // throws naming `method` and both ways to provide it when neither is there.
   double current_timestep(const std::function<double()>& callback, const char* method) const;
@@ -87,6 +98,7 @@ class CacheSession {
   StateManager<CacheContextState> states_;
   std::vector<CacheRecord> records_;
   std::optional<double> timestep_;
+  std::optional<CacheStep> step_;
 };
 
 }  // namespace tessera

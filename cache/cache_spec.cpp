@@ -96,6 +96,65 @@ Setter identifiers_setter(std::vector<std::string>& field) {
   return [&field](const std::string& v) { field = split(v, ';'); };
 }
 
+bool parse_bool(const std::string& method, const std::string& key, const std::string& v) {
+  TESSERA_CHECK(v == "0" || v == "1" || v == "true" || v == "false", "--cache ", method, ": ", key,
+                " takes true or false, got \"", v, "\"");
+  return v == "1" || v == "true";
+}
+
+// A key taking an integer >= minimum into `field`.
+Setter count_setter(const std::string& method, const char* key, int64_t& field, int64_t minimum) {
+  return [&method, key, &field, minimum](const std::string& v) {
+    field = parse_int(method, key, v);
+    TESSERA_CHECK(field >= minimum, "--cache ", method, ": ", key, " must be >= ", minimum, ", got ", field);
+  };
+}
+
+CacheConfig parse_mag_cache(const std::string& method, const std::string& options) {
+  MagCacheConfig config;
+  apply(method, options,
+        {{"threshold", [&](const std::string& v) { config.threshold = parse_double(method, "threshold", v); }},
+         {"max_skip", count_setter(method, "max_skip", config.max_skip_steps, 0)},
+         {"retention", [&](const std::string& v) { config.retention_ratio = parse_double(method, "retention", v); }},
+         {"steps", count_setter(method, "steps", config.num_inference_steps, 0)},
+         {"ratios",
+          [&](const std::string& v) {
+            if (v.find('/') != std::string::npos || v.ends_with(".json") || is_fit_name(v)) {
+              config.ratios = v;  // ratios the model carries, or a calibration file: resolved by enable_cache
+            } else {
+              std::vector<double> values;
+              for (const std::string& r : split(v, ';')) values.push_back(parse_double(method, "ratios", r));
+              config.ratios = std::move(values);
+            }
+          }},
+         {"calibrate", [&](const std::string& v) { config.calibrate = parse_bool(method, "calibrate", v); }},
+         {"blocks", [&](const std::string& v) { config.blocks = v; }}});
+  TESSERA_CHECK(config.threshold >= 0, "--cache ", method, ": threshold must be >= 0, got ", config.threshold);
+  TESSERA_CHECK(config.retention_ratio >= 0 && config.retention_ratio <= 1, "--cache ", method,
+                ": retention must be in [0, 1], got ", config.retention_ratio);
+  return config;
+}
+
+CacheConfig parse_sea_cache(const std::string& method, const std::string& options) {
+  SeaCacheConfig config;
+  apply(method, options,
+        {{"threshold", [&](const std::string& v) { config.threshold = parse_double(method, "threshold", v); }},
+         {"order",
+          [&](const std::string& v) {
+            config.residual_order = parse_int(method, "order", v);
+            TESSERA_CHECK(config.residual_order == 0 || config.residual_order == 1, "--cache ", method,
+                          ": order must be 0 or 1, got ", config.residual_order);
+          }},
+         {"retention", count_setter(method, "retention", config.retention_steps, 0)},
+         {"end", count_setter(method, "end", config.cache_end_steps, 0)},
+         {"max_cached", count_setter(method, "max_cached", config.max_consecutive_cached, 0)},
+         {"power", [&](const std::string& v) { config.power_exp = parse_double(method, "power", v); }},
+         {"blocks", [&](const std::string& v) { config.blocks = v; }}});
+  TESSERA_CHECK(config.threshold >= 0, "--cache ", method, ": threshold must be >= 0, got ", config.threshold);
+  TESSERA_CHECK(config.power_exp > 0, "--cache ", method, ": power must be > 0, got ", config.power_exp);
+  return config;
+}
+
 }  // namespace
 
 CacheConfig parse_cache_spec(std::string_view spec) {
@@ -156,6 +215,30 @@ CacheConfig parse_cache_spec(std::string_view spec) {
     TESSERA_CHECK(config.order >= 0, "--cache ", method, ": order must be >= 0, got ", config.order);
     TESSERA_CHECK(config.interval >= 1, "--cache ", method, ": interval must be >= 1, got ", config.interval);
     TESSERA_CHECK(config.warmup_steps >= 0, "--cache ", method, ": warmup must be >= 0, got ", config.warmup_steps);
+    return config;
+  }
+  if (method == "dbcache" || method == "db_cache") {
+    DBCacheConfig config;
+    const auto integer = [&](const char* key, int64_t& field) {
+      return Setter([&method, key, &field](const std::string& v) { field = parse_int(method, key, v); });
+    };
+    apply(method, options,
+          {{"fn", integer("fn", config.fn_compute_blocks)},
+           {"bn", integer("bn", config.bn_compute_blocks)},
+           {"threshold",
+            [&](const std::string& v) { config.residual_diff_threshold = parse_double(method, "threshold", v); }},
+           {"warmup", integer("warmup", config.max_warmup_steps)},
+           {"warmup_interval", integer("warmup_interval", config.warmup_interval)},
+           {"max_cached", integer("max_cached", config.max_cached_steps)},
+           {"max_continuous", integer("max_continuous", config.max_continuous_cached_steps)},
+           {"taylorseer_order", integer("taylorseer_order", config.taylorseer_order)},
+           {"blocks", [&](const std::string& v) { config.blocks = v; }}});
+    TESSERA_CHECK(config.fn_compute_blocks >= 1, "--cache ", method, ": fn must be >= 1, got ", config.fn_compute_blocks);
+    TESSERA_CHECK(config.bn_compute_blocks >= 0, "--cache ", method, ": bn must be >= 0, got ", config.bn_compute_blocks);
+    TESSERA_CHECK(config.warmup_interval >= 1, "--cache ", method, ": warmup_interval must be >= 1, got ",
+                  config.warmup_interval);
+    TESSERA_CHECK(config.taylorseer_order >= 0, "--cache ", method, ": taylorseer_order must be >= 0, got ",
+                  config.taylorseer_order);
     return config;
   }
   if (method == "pab" || method == "pyramid_attention_broadcast") {
@@ -224,8 +307,11 @@ CacheConfig parse_cache_spec(std::string_view spec) {
                   "\"");
     return config;
   }
+  if (method == "magcache" || method == "mag_cache") return parse_mag_cache(method, options);
+  if (method == "seacache" || method == "sea_cache") return parse_sea_cache(method, options);
   TESSERA_CHECK(false, "--cache: unknown method \"", method, "\"; known methods: fbc (first_block_cache), teacache, ",
-                "taylorseer, pab (pyramid_attention_broadcast), fastercache (faster_cache)");
+                "taylorseer, pab (pyramid_attention_broadcast), fastercache (faster_cache), magcache, seacache, "
+                "dbcache (db_cache)");
   return {};
 }
 
@@ -233,13 +319,19 @@ std::string cache_spec_help() {
   return "method[:key=value,...]: fbc:threshold=0.05 | teacache:threshold=0.2,warmup=5,coefficients=a;b;c|none|<a fit the "
          "model carries, by name; default: its own>,"
          "indicator=timestep_embedding|modulated_input | "
-         "taylorseer:order=1,interval=5,warmup=3,stop_after=-1,forecast=residual|output (these also take blocks=<pattern>) | "
+         "taylorseer:order=1,interval=5,warmup=3,stop_after=-1,forecast=residual|output | "
+         "dbcache:fn=8,bn=0,threshold=0.08,warmup=8,warmup_interval=1,max_cached=-1,max_continuous=-1,"
+         "taylorseer_order=0 (cache-dit's DBCache: fn first and bn last blocks always run; -1: no limit; "
+         "taylorseer_order > 0 forecasts the cached residual) (these four also take blocks=<pattern>) | "
          "pab:spatial_skip=2,cross_skip=6,spatial_range=100-800,cross_range=100-800 (also temporal_skip, "
          "temporal_range, and {spatial,temporal,cross}_blocks=<identifier>;<identifier>) | "
          "fastercache:spatial_skip=2,spatial_range=-1-681,uncond_skip=5,uncond_range=-1-641,alpha_low=1.1,"
          "alpha_high=1.1,low_frequency_range=99-901,high_frequency_range=-1-301,attention_weight=0.5 (also "
          "temporal_skip, temporal_range, spatial_blocks/temporal_blocks=<regex>;<regex>, tensor_format=BCFHW, "
-         "distilled=false; needs the CFG batch [uncond, cond] in one forward)";
+         "distilled=false; needs the CFG batch [uncond, cond] in one forward) | "
+         "magcache:threshold=0.06,max_skip=3,retention=0.2,steps=<0: the generation's>,ratios=<the model's own; "
+         "a name it carries, a;b;... or a calibration FILE.json>,calibrate=false | "
+         "seacache:threshold=0.25,order=1,retention=1,end=1,max_cached=2,power=3 (both also take blocks=<pattern>)";
 }
 
 }  // namespace tessera

@@ -13,7 +13,8 @@ namespace tessera {
 // highest power first, or "none"), blocks; taylorseer: order, interval, warmup, stop_after, blocks;
 // pab (pyramid_attention_broadcast): spatial_skip, temporal_skip, cross_skip (block skip ranges, 0: none; at least
 // one > 0), spatial_range, temporal_range, cross_range (timestep skip ranges "lo-hi"), spatial_blocks,
-// temporal_blocks, cross_blocks (';'-separated block identifiers).
+// temporal_blocks, cross_blocks (';'-separated block identifiers); dbcache (db_cache): fn, bn, threshold, warmup,
+// warmup_interval, max_cached, max_continuous, taylorseer_order, blocks.
 // Throws naming the method or key and what is accepted.
 CacheConfig parse_cache_spec(std::string_view spec);
 

@@ -16,9 +16,15 @@ CacheContextState fresh_cache_state(const CacheConfig& config, size_t blocks) {
           return TaylorSeerState(blocks);
         } else if constexpr (std::is_same_v<Method, PyramidAttentionBroadcastConfig>) {
           return PyramidAttentionBroadcastState(blocks);
-        } else {
-          static_assert(std::is_same_v<Method, FasterCacheConfig>, "a cache method without its state");
+        } else if constexpr (std::is_same_v<Method, FasterCacheConfig>) {
           return FasterCacheState(blocks);
+        } else if constexpr (std::is_same_v<Method, MagCacheConfig>) {
+          return MagCacheState{};
+        } else if constexpr (std::is_same_v<Method, SeaCacheConfig>) {
+          return SeaCacheState{};
+        } else {
+          static_assert(std::is_same_v<Method, DBCacheConfig>, "a cache method without its state");
+          return DBCacheState{};
         }
       },
       config);

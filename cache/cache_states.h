@@ -75,8 +75,50 @@ struct FasterCacheState : AttentionReuseState {
   at::Tensor low_frequency_delta, high_frequency_delta;
 };
 
+// MagCache: stack_start is the head block's input, cached_residual (image stream only, as diffusers) the residual
+// of the last computed step. `step` counts the context's steps from 0 and starts again after the step count.
+// The accumulators are float32, as diffusers' are (its ratios are a float32 tensor, so is every product).
+struct MagCacheState : StackReuseState {
+  float accumulated_ratio = 1;
+  float accumulated_error = 0;
+  int64_t accumulated_steps = 0;
+  std::vector<double> calibration;  // calibrate=true: the ratio of each step so far
+};
+
+// SeaCache: the step comes from the loop (set_cache_step). The indicator of the last step, the accumulated
+// distance, and the residuals (image stream) and text-stream outputs of the last computed steps.
+struct SeaCacheState : StepState {
+  struct Computed {
+    int64_t step = 0;
+    at::Tensor encoder_output;  // undefined for a one-stream block
+    at::Tensor residual;
+  };
+  std::vector<Computed> history;
+  std::vector<at::Tensor> previous_indicator;
+  int64_t last_step = -1;  // the step the last decision was for (-1: none yet)
+  double accumulated_distance = 0;
+  int64_t consecutive_cached = 0;
+  bool skip = false;
+  at::Tensor stack_input;                 // this step's input of the head block
+  std::vector<at::Tensor> raw_vision;     // this forward's raw latents, noted by the model hook
+};
+
+// DBCache (db_cache.cpp). reference: the Fn residual at the last computed step; stack_start: this step's streams
+// into the middle blocks; cached_residual unused: the middle residual is factors[0]. Taylor factors of the middle
+// residual per stream (order 0: the residual alone) and the step they were computed at; the steps reused so far and
+// in the current run.
+struct DBCacheState : StackReuseState {
+  at::Tensor stack_input;  // this step's hidden_states into block 0
+  std::vector<Streams> factors;
+  int64_t factors_step = -1;
+  int64_t cached_steps = 0;
+  int64_t continuous_cached_steps = 0;
+  int64_t last_cached_step = -1;
+};
+
 using CacheContextState = std::variant<FirstBlockCacheState, TeaCacheState, TaylorSeerState,
-                                       PyramidAttentionBroadcastState, FasterCacheState>;
+                                       PyramidAttentionBroadcastState, FasterCacheState, MagCacheState,
+                                       SeaCacheState, DBCacheState>;
 static_assert(std::variant_size_v<CacheContextState> == std::variant_size_v<CacheConfig>,
               "one state per cache method, in the order of CacheConfig");
 

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "cache/cache_hook.h"
+#include "cache/mag_cache_ratios.h"
 #include "cache/teacache_fit.h"
 #include "common/check.h"
 #include "common/join.h"
@@ -23,6 +24,9 @@ const std::string& blocks_pattern(const CacheConfig& config) {
   if (const auto* fbc = std::get_if<FirstBlockCacheConfig>(&config)) return fbc->blocks;
   if (const auto* tea = std::get_if<TeaCacheConfig>(&config)) return tea->blocks;
   if (const auto* taylor = std::get_if<TaylorSeerConfig>(&config)) return taylor->blocks;
+  if (const auto* mag = std::get_if<MagCacheConfig>(&config)) return mag->blocks;
+  if (const auto* sea = std::get_if<SeaCacheConfig>(&config)) return sea->blocks;
+  if (const auto* db = std::get_if<DBCacheConfig>(&config)) return db->blocks;
   return none;
 }
 
@@ -48,6 +52,39 @@ void validate_faster_cache(const FasterCacheConfig& faster) {
                 "faster_cache tensor_format must be one of BCFHW, BFCHW, BCHW, got \"", faster.tensor_format, "\"");
 }
 
+void validate_db_cache(const DBCacheConfig& db) {
+  TESSERA_CHECK(db.fn_compute_blocks >= 1, "dbcache fn (Fn_compute_blocks) must be >= 1, got ", db.fn_compute_blocks);
+  TESSERA_CHECK(db.bn_compute_blocks >= 0, "dbcache bn (Bn_compute_blocks) must be >= 0, got ", db.bn_compute_blocks);
+  TESSERA_CHECK(db.max_warmup_steps >= 0, "dbcache warmup must be >= 0, got ", db.max_warmup_steps);
+  TESSERA_CHECK(db.warmup_interval >= 1, "dbcache warmup_interval must be >= 1, got ", db.warmup_interval);
+  TESSERA_CHECK(db.max_cached_steps >= -1 && db.max_continuous_cached_steps >= -1,
+                "dbcache max_cached and max_continuous must be >= 0, or -1 for no limit, got ", db.max_cached_steps,
+                " and ", db.max_continuous_cached_steps);
+  TESSERA_CHECK(db.taylorseer_order >= 0, "dbcache taylorseer_order must be >= 0 (0: no TaylorSeer), got ",
+                db.taylorseer_order);
+}
+
+void validate_mag_or_sea_cache(const CacheConfig& config) {
+  if (const auto* mag = std::get_if<MagCacheConfig>(&config)) {
+    TESSERA_CHECK(mag->threshold >= 0, "magcache threshold must be >= 0, got ", mag->threshold);
+    TESSERA_CHECK(mag->max_skip_steps >= 0, "magcache max_skip_steps must be >= 0, got ", mag->max_skip_steps);
+    TESSERA_CHECK(mag->retention_ratio >= 0 && mag->retention_ratio <= 1,
+                  "magcache retention_ratio must be in [0, 1], got ", mag->retention_ratio);
+    TESSERA_CHECK(mag->num_inference_steps >= 0, "magcache steps must be >= 0 (0: the generation's), got ",
+                  mag->num_inference_steps);
+    return;
+  }
+  const auto& sea = std::get<SeaCacheConfig>(config);
+  TESSERA_CHECK(std::isfinite(sea.threshold) && sea.threshold >= 0, "seacache threshold must be >= 0, got ",
+                sea.threshold);
+  TESSERA_CHECK(sea.residual_order == 0 || sea.residual_order == 1, "seacache residual_order must be 0 or 1, got ",
+                sea.residual_order);
+  TESSERA_CHECK(sea.retention_steps >= 0 && sea.cache_end_steps >= 0 && sea.max_consecutive_cached >= 0,
+                "seacache retention_steps, cache_end_steps and max_consecutive_cached must be >= 0");
+  TESSERA_CHECK(std::isfinite(sea.power_exp) && sea.power_exp > 0, "seacache power_exp must be > 0, got ",
+                sea.power_exp);
+}
+
 void validate(const CacheConfig& config) {
   if (const auto* fbc = std::get_if<FirstBlockCacheConfig>(&config)) {
     TESSERA_CHECK(fbc->threshold >= 0, "first_block_cache threshold must be >= 0, got ", fbc->threshold);
@@ -58,6 +95,8 @@ void validate(const CacheConfig& config) {
     TESSERA_CHECK(taylor->order >= 0, "taylorseer order must be >= 0, got ", taylor->order);
     TESSERA_CHECK(taylor->interval >= 1, "taylorseer interval must be >= 1, got ", taylor->interval);
     TESSERA_CHECK(taylor->warmup_steps >= 0, "taylorseer warmup_steps must be >= 0, got ", taylor->warmup_steps);
+  } else if (const auto* db = std::get_if<DBCacheConfig>(&config)) {
+    validate_db_cache(*db);
   } else if (const auto* pab = std::get_if<PyramidAttentionBroadcastConfig>(&config)) {
     const std::pair<const char*, const std::pair<int64_t, int64_t>*> ranges[] = {
         {"spatial", &pab->spatial_attention_timestep_skip_range},
@@ -75,8 +114,10 @@ void validate(const CacheConfig& config) {
     TESSERA_CHECK(skips[0] > 0 || skips[1] > 0 || skips[2] > 0,
                   "pyramid_attention_broadcast needs at least one of spatial_attention_block_skip_range, "
                   "temporal_attention_block_skip_range, cross_attention_block_skip_range > 0");
+  } else if (const auto* faster = std::get_if<FasterCacheConfig>(&config)) {
+    validate_faster_cache(*faster);
   } else {
-    validate_faster_cache(std::get<FasterCacheConfig>(config));
+    validate_mag_or_sea_cache(config);
   }
 }
 
@@ -164,7 +205,13 @@ void enable_cache(HookableModel& model, const CacheConfig& config) {
                     : "");
 
   const auto* tea = std::get_if<TeaCacheConfig>(&config);
-  const CacheConfig resolved = tea != nullptr ? CacheConfig{with_model_fit(model, *tea)} : config;
+  const auto* mag = std::get_if<MagCacheConfig>(&config);
+  const CacheConfig resolved = tea != nullptr   ? CacheConfig{with_model_fit(model, *tea)}
+                               : mag != nullptr ? CacheConfig{with_model_ratios(model, *mag)}
+                                                : config;
+  const auto* inputs = dynamic_cast<const DeclaresCacheInputs*>(&model);
+  TESSERA_CHECK(!std::holds_alternative<SeaCacheConfig>(config) || inputs != nullptr, "seacache reads the model's ",
+                "raw latents, and ", model.class_name(), " declares none (DeclaresCacheInputs::raw_vision)");
   std::vector<std::string> names;
   for (const auto& block : blocks) names.push_back(block.path);
   auto session = std::make_shared<CacheSession>(resolved, std::move(names), group_of(model));
@@ -173,12 +220,19 @@ void enable_cache(HookableModel& model, const CacheConfig& config) {
     std::shared_ptr<CacheHook> hook;
     switch (config.index()) {
       case 0: hook = make_first_block_cache_hook(session, index, blocks[i].streams); break;
-      case 1:
-        hook = make_teacache_hook(session, index, blocks[i].streams, dynamic_cast<const DeclaresCacheInputs*>(&model));
+      case 1: hook = make_teacache_hook(session, index, blocks[i].streams, inputs); break;
+      case 2: hook = make_taylorseer_hook(session, index, blocks[i].streams); break;
+      case 5: hook = make_mag_cache_hook(session, index, blocks[i].streams); break;
+      case 6: hook = make_sea_cache_hook(session, index, blocks[i].streams); break;
+      default:
+        TESSERA_INTERNAL_ASSERT(std::holds_alternative<DBCacheConfig>(config), "a block-stack cache without its hook");
+        hook = make_db_cache_hook(session, index, blocks[i].streams);
         break;
-      default: hook = make_taylorseer_hook(session, index, blocks[i].streams); break;
     }
     HookRegistry::get_or_create(*blocks[i].module).register_hook(kCacheHookName, hook);
+  }
+  if (std::holds_alternative<SeaCacheConfig>(config)) {
+    HookRegistry::get_or_create(model).register_hook(kCacheHookName, make_sea_cache_model_hook(session, *inputs));
   }
 }
 
@@ -204,6 +258,8 @@ void cache_context(HookableModel& model, const std::string& name) {
 void reset_cache(HookableModel& model) { cache_session(model)->reset(); }
 
 void set_cache_timestep(HookableModel& model, double timestep) { cache_session(model)->set_timestep(timestep); }
+
+void set_cache_step(HookableModel& model, const CacheStep& step) { cache_session(model)->set_step(step); }
 
 const std::vector<CacheRecord>& cache_records(HookableModel& model) { return cache_session(model)->records(); }
 

@@ -3,6 +3,7 @@
 // CacheSession; disable_cache removes them, and the model computes exactly as before.
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cache/cache_config.h"
@@ -28,6 +29,12 @@ void cache_context(HookableModel& model, const std::string& name);
 // The timestep of the next forwards, for PAB and FasterCache when their config has no current_timestep_callback: call it before
 // each denoising step (every rank with the same value, so decisions stay alike).
 void set_cache_timestep(HookableModel& model, double timestep);
+// The loop's step (index, step count, the scheduler's sigma) for MagCache and SeaCache: call it before each
+// denoising step, every rank with the same values.
+void set_cache_step(HookableModel& model, const CacheStep& step);
+// MagCache's calibration (calibrate=true): per context, the ratios measured so far in this generation, one per
+// step (the first 1.0), the same on every rank of the context-parallel group.
+std::vector<std::pair<std::string, std::vector<double>>> magcache_calibration(HookableModel& model);
 // Forgets all states and records (a new generation), keeping the cache enabled.
 void reset_cache(HookableModel& model);
 

@@ -4,9 +4,12 @@
 // carries. cache/ asks through this interface only, so it never learns a model's parameter names or numbers.
 #include <ATen/core/Tensor.h>
 
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "hooks/args.h"
+#include "hooks/magcache_ratios.h"
 #include "hooks/teacache_fit.h"
 
 namespace tessera {
@@ -23,6 +26,13 @@ class DeclaresCacheInputs {
   virtual at::Tensor modulated_input(Module& first_block, Args& args) const = 0;
   // The fits the model carries; a (name, indicator) pair appears at most once.
   virtual std::vector<TeaCacheFit> teacache_fits() const = 0;
+  // MagCache's magnitude ratios the model carries, by name (one list per step of the schedule they were
+  // calibrated on); none by default.
+  virtual std::vector<std::pair<std::string, std::vector<double>>> magcache_ratios() const { return {}; }
+  // SeaCache's raw latents of one model call (its whole arguments, before any context-parallel split): one
+  // [channels, frames, height, width] tensor per sample of the batch; none (the default) when the model cannot
+  // say, and SeaCache refuses it.
+  virtual std::vector<at::Tensor> raw_vision(const Args& /*model_args*/) const { return {}; }
 };
 
 }  // namespace tessera

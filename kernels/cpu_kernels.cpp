@@ -43,4 +43,12 @@ void apply_rotary_embedding(const RowOperand& x, const RowOperand& cos, const Ro
   DEFAULT::apply_rotary_embedding(x, cos, sin, output);
 }
 
+void lse_merge(const at::Tensor& output, const at::Tensor& lse, const at::Tensor& partial_output,
+               const at::Tensor& partial_lse) {
+#ifdef TESSERA_CPU_AVX2_KERNELS
+  if (runs_avx2()) return AVX2::lse_merge(output, lse, partial_output, partial_lse);
+#endif
+  DEFAULT::lse_merge(output, lse, partial_output, partial_lse);
+}
+
 }  // namespace tessera::cpu_kernels

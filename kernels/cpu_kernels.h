@@ -16,6 +16,10 @@ void modulated_layer_norm(const RowOperand& x, const RowOperand& scale, const Ro
 void gated_residual(const RowOperand& residual, const RowOperand& gate, const RowOperand& y, Rounding rounding,
                     at::Tensor& output);
 void apply_rotary_embedding(const RowOperand& x, const RowOperand& cos, const RowOperand& sin, at::Tensor& output);
+// Ring's merge (kernels/lse_merge.h): `output` and `lse` fp32 with unit stride along head_dim, `partial_output`
+// fp32, bf16, half or double with unit stride along head_dim.
+void lse_merge(const at::Tensor& output, const at::Tensor& lse, const at::Tensor& partial_output,
+               const at::Tensor& partial_lse);
 
 namespace DEFAULT {
 void modulated_layer_norm(const RowOperand& x, const RowOperand& scale, const RowOperand& shift, float eps,
@@ -23,6 +27,10 @@ void modulated_layer_norm(const RowOperand& x, const RowOperand& scale, const Ro
 void gated_residual(const RowOperand& residual, const RowOperand& gate, const RowOperand& y, Rounding rounding,
                     at::Tensor& output);
 void apply_rotary_embedding(const RowOperand& x, const RowOperand& cos, const RowOperand& sin, at::Tensor& output);
+// Ring's merge (kernels/lse_merge.h): `output` and `lse` fp32 with unit stride along head_dim, `partial_output`
+// fp32, bf16, half or double with unit stride along head_dim.
+void lse_merge(const at::Tensor& output, const at::Tensor& lse, const at::Tensor& partial_output,
+               const at::Tensor& partial_lse);
 }  // namespace DEFAULT
 
 namespace AVX2 {
@@ -31,6 +39,10 @@ void modulated_layer_norm(const RowOperand& x, const RowOperand& scale, const Ro
 void gated_residual(const RowOperand& residual, const RowOperand& gate, const RowOperand& y, Rounding rounding,
                     at::Tensor& output);
 void apply_rotary_embedding(const RowOperand& x, const RowOperand& cos, const RowOperand& sin, at::Tensor& output);
+// Ring's merge (kernels/lse_merge.h): `output` and `lse` fp32 with unit stride along head_dim, `partial_output`
+// fp32, bf16, half or double with unit stride along head_dim.
+void lse_merge(const at::Tensor& output, const at::Tensor& lse, const at::Tensor& partial_output,
+               const at::Tensor& partial_lse);
 }  // namespace AVX2
 
 }  // namespace tessera::cpu_kernels

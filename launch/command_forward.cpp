@@ -3,6 +3,8 @@
 
 #include <chrono>
 #include <iostream>
+#include <memory>
+#include <numeric>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -15,6 +17,7 @@
 #include "launch/cli_options.h"
 #include "launch/commands.h"
 #include "launch/parallel_options.h"
+#include "measure/op_profile.h"
 #include "parallel/mpi_runtime.h"
 #include "parallel/context_parallel.h"
 #include "parallel/gather_text.h"
@@ -76,7 +79,9 @@ int run_forward(int argc, char** argv, MpiRuntime& runtime) {
       ("stats", "print the bytes each rank sent per operation during the (last) forward")
       ("repeat", "run the forward this many times and log the time per forward (benchmarking)",
        cxxopts::value<int>()->default_value("1"))
-      ("timing-json", "write the per-forward times as JSON to this file (rank 0)", cxxopts::value<std::string>());
+      ("timing-json", "write the per-forward times as JSON to this file (rank 0)", cxxopts::value<std::string>())
+      ("profile-ops", "write rank 0's time per ATen op called by tessera's code, per forward after the first, as "
+                      "JSON to this file (benchmarks/profile_vs_diffusers.py)", cxxopts::value<std::string>());
   const auto parsed = cli::parse(options, argc, argv, runtime.world_rank() == 0);
   if (!parsed) return 0;
   const std::string program = options.program();
@@ -84,7 +89,7 @@ int run_forward(int argc, char** argv, MpiRuntime& runtime) {
   // Every flag is checked before the model loads.
   const auto requested_dtype = cli::dtype_from_flags(program, *parsed);
   const int repeat = cli::positive_flag(program, *parsed, "repeat");
-  cli::check_output_flags(program, *parsed, {"output", "timing-json"});
+  cli::check_output_flags(program, *parsed, {"output", "timing-json", "profile-ops"});
   const DeviceBinding binding = cli::configure_rank(program, runtime, *parsed);
   auto mesh = cli::make_device_mesh(program, *parsed, runtime, binding, (*parsed)["model"].as<std::string>());
   const ParallelConfig& parallel = mesh->config();
@@ -96,7 +101,10 @@ int run_forward(int argc, char** argv, MpiRuntime& runtime) {
   c10::InferenceMode inference;
   at::Tensor sample;
   std::vector<double> seconds;
+  std::unique_ptr<OpProfile> profile;
   for (int run = 0; run < repeat; ++run) {
+    // The first forward warms up (allocator, oneDNN's compiled kernels): profiled are the ones after it.
+    if (run == std::min(1, repeat - 1) && parsed->count("profile-ops")) profile = std::make_unique<OpProfile>();
     reset_context_parallel_stats(*mesh);
     synchronize_device(device);  // on CUDA the forward returns once enqueued: time the work, not the enqueue
     const auto forward_start = std::chrono::steady_clock::now();
@@ -109,6 +117,16 @@ int run_forward(int argc, char** argv, MpiRuntime& runtime) {
   if (runtime.world_rank() == 0 && parsed->count("timing-json")) {
     write_file_atomically((*parsed)["timing-json"].as<std::string>(),
                           nlohmann::json({{"seconds", seconds}, {"threads", binding.threads}}).dump() + "\n");
+  }
+  if (runtime.world_rank() == 0 && profile) {
+    const double forwards = std::max(1, repeat - 1);
+    nlohmann::json ops = nlohmann::json::object();
+    for (const auto& [name, time] : profile->times()) {
+      ops[name] = {{"calls", static_cast<double>(time.calls) / forwards}, {"seconds", time.seconds / forwards}};
+    }
+    const double forward_seconds = std::accumulate(seconds.end() - static_cast<int64_t>(forwards), seconds.end(), 0.0);
+    write_file_atomically((*parsed)["profile-ops"].as<std::string>(),
+                          nlohmann::json({{"forward_seconds", forward_seconds / forwards}, {"ops", ops}}).dump() + "\n");
   }
   if (runtime.world_rank() == 0) {
     const auto output = (*parsed)["output"].as<std::string>();

@@ -22,6 +22,7 @@
 #include "parallel/context_parallel.h"
 #include "parallel/deadline.h"
 #include "parallel/device_mesh.h"
+#include "parallel/wait_backoff.h"
 #include "src/models/wan/wan_transformer.h"
 
 namespace tessera {
@@ -153,13 +154,15 @@ ScalingPoint run_point(const std::shared_ptr<Communicator>& group, WanTransforme
   const PeakMemoryWindow memory;
   point.memory_reset = memory.reset();
   for (int run = 0; run < options.warmup; ++run) run_step(model, inputs, options, cfg_group);
-  std::vector<double> step_seconds, forward_seconds;
+  std::vector<double> step_seconds, forward_seconds, wait_seconds;
   for (int run = 0; run < options.repeat; ++run) {
     // Counted per step: the last step's bytes are the ones reported.
     reset_context_parallel_stats(*mesh);
     mesh->cfg().reset_stats();
     group->barrier();
+    const double waited_before = communication_wait_seconds();
     StepOutcome outcome = run_step(model, inputs, options, cfg_group);
+    wait_seconds.push_back(communication_wait_seconds() - waited_before);
     step_seconds.push_back(outcome.seconds);
     forward_seconds.insert(forward_seconds.end(), outcome.forward_seconds.begin(), outcome.forward_seconds.end());
     prediction = outcome.prediction;
@@ -199,7 +202,8 @@ ScalingPoint run_point(const std::shared_ptr<Communicator>& group, WanTransforme
   const at::Tensor local = at::tensor(std::vector<double>{
       static_cast<double>(total_bytes_sent(measured_forwards) + total_bytes_sent(measured_combine)),
       static_cast<double>(total_bytes_sent(formula_forwards) + total_bytes_sent(formula_combine)),
-      bytes_match ? 1.0 : 0.0, static_cast<double>(peak), static_cast<double>(memory.start_bytes()), error},
+      bytes_match ? 1.0 : 0.0, static_cast<double>(peak), static_cast<double>(memory.start_bytes()), error,
+      median(wait_seconds)},
       at::TensorOptions().dtype(at::kDouble));
   const at::Tensor all = group->all_gather(local.unsqueeze(0), 0).contiguous();
   for (int64_t rank = 0; rank < all.size(0); ++rank) {
@@ -209,7 +213,8 @@ ScalingPoint run_point(const std::shared_ptr<Communicator>& group, WanTransforme
                               .bytes_match = row[2].item<double>() == 1.0,
                               .peak_resident_bytes = static_cast<int64_t>(row[3].item<double>()),
                               .start_resident_bytes = static_cast<int64_t>(row[4].item<double>()),
-                              .relative_error = row[5].item<double>()});
+                              .relative_error = row[5].item<double>(),
+                              .wait_seconds_per_step = row[6].item<double>()});
   }
   point.step_seconds = slowest(*group, step_seconds);
   point.forward_seconds = slowest(*group, forward_seconds);
@@ -291,13 +296,12 @@ LatentSize parse_latent_size(const std::string& text) {
   return {.frames = numbers[0], .height = numbers[1], .width = numbers.size() == 3 ? numbers[2] : numbers[1]};
 }
 
-std::optional<ParallelConfig> scaling_layout(ScalingStrategy strategy, int ranks, int64_t heads, int64_t tokens,
+std::optional<ParallelConfig> scaling_layout(ScalingStrategy strategy, int ranks, int64_t heads,
                                              std::string* why) {
   auto refuse = [why](const std::string& reason) -> std::optional<ParallelConfig> {
     if (why != nullptr) *why = reason;
     return std::nullopt;
   };
-  if (ranks > tokens) return refuse(detail::concat(ranks, " ranks exceed the ", tokens, " tokens"));
   switch (strategy) {
     case ScalingStrategy::none:
       if (ranks == 1) return ParallelConfig{.ulysses = 1, .ring = 1, .cfg = 1};
@@ -329,11 +333,7 @@ std::vector<ScalingStrategy> runnable_scaling_strategies(const ScalingOptions& o
   std::vector<ScalingStrategy> runnable;
   for (const auto strategy : all_scaling_strategies()) {
     bool runs = false;
-    for (const int ranks : options.sizes) {
-      for (const auto& latent : options.sequences) {
-        runs = runs || scaling_layout(strategy, ranks, config.num_attention_heads, token_count(latent, config));
-      }
-    }
+    for (const int ranks : options.sizes) runs = runs || scaling_layout(strategy, ranks, config.num_attention_heads);
     if (runs) runnable.push_back(strategy);
   }
   return runnable;
@@ -361,7 +361,7 @@ void check_scaling_plan(const ScalingOptions& options, const WanConfig& config) 
   for (const auto strategy : options.strategies) {
     if (std::find(runnable.begin(), runnable.end(), strategy) != runnable.end()) continue;
     std::string why;
-    scaling_layout(strategy, largest, config.num_attention_heads, token_count(options.sequences.front(), config), &why);
+    scaling_layout(strategy, largest, config.num_attention_heads, &why);
     TESSERA_CHECK(false, "--strategies ", to_string(strategy), " runs at none of the sizes measured (at most ", largest,
                   " ranks): ", why, ". Launch more ranks (tessera-run -np N) and widen --sizes, or leave ",
                   to_string(strategy), " out of --strategies");
@@ -389,7 +389,7 @@ ScalingResults run_scaling_benchmark(Communicator& world, WanTransformer3DModel&
       for (const int ranks : options.sizes) {
         if (strategy == ScalingStrategy::none || ranks == 1) continue;  // the reference point covers them
         std::string why;
-        if (const auto layout = scaling_layout(strategy, ranks, config.num_attention_heads, tokens, &why)) {
+        if (const auto layout = scaling_layout(strategy, ranks, config.num_attention_heads, &why)) {
           plans.push_back({strategy, ranks, *layout});
         } else {
           results.skipped.push_back({.strategy = strategy, .ranks = ranks, .latent = latent, .reason = why});
@@ -485,6 +485,7 @@ std::string scaling_json(const ScalingRunDescription& run, const ScalingOptions&
       row["peak_rss_bytes_per_rank"].push_back(rank.peak_resident_bytes);
       row["start_rss_bytes_per_rank"].push_back(rank.start_resident_bytes);
       row["relative_error_per_rank"].push_back(rank.relative_error);
+      row["wait_seconds_per_step_per_rank"].push_back(rank.wait_seconds_per_step);
     }
     document["results"].push_back(row);
   }
@@ -500,18 +501,21 @@ std::string scaling_json(const ScalingRunDescription& run, const ScalingOptions&
 
 std::string scaling_table(const ScalingResults& results) {
   std::string table =
-      "latent     tokens strategy ranks  u  r  c  forward_s    step_s  speedup   eff  bytes/rank/step      "
+      "latent     tokens strategy ranks  u  r  c  forward_s    step_s   wait_s  speedup   eff  bytes/rank/step      "
       "formula match  peak_MiB  +MiB    max_err\n";
   char line[320];
   for (const auto& point : results.points) {
     const int64_t peak = max_over_ranks(point, [](const auto& r) { return r.peak_resident_bytes; });
     const int64_t growth =
         max_over_ranks(point, [](const auto& r) { return r.peak_resident_bytes - r.start_resident_bytes; });
-    std::snprintf(line, sizeof(line), "%-10s %6lld %-8s %5d %2d %2d %2d %10.4f %9.4f %8.2f %5.2f %15lld %12lld %5s %9.1f "
-                  "%5.1f %10.1e\n",
+    // The longest wait of any rank: the step's time lost to waiting on peers and transfers.
+    double wait = 0;
+    for (const auto& rank : point.per_rank) wait = std::max(wait, rank.wait_seconds_per_step);
+    std::snprintf(line, sizeof(line), "%-10s %6lld %-8s %5d %2d %2d %2d %10.4f %9.4f %8.4f %8.2f %5.2f %15lld %12lld "
+                  "%5s %9.1f %5.1f %10.1e\n",
                   point.latent.to_string().c_str(), static_cast<long long>(point.tokens),
                   to_string(point.strategy).c_str(), point.ranks, point.layout.ulysses, point.layout.ring,
-                  point.layout.cfg, point.forward_median, point.step_median, point.speedup, point.efficiency,
+                  point.layout.cfg, point.forward_median, point.step_median, wait, point.speedup, point.efficiency,
                   static_cast<long long>(max_over_ranks(point, [](const auto& r) { return r.bytes_per_step; })),
                   static_cast<long long>(max_over_ranks(point, [](const auto& r) { return r.formula_bytes_per_step; })),
                   bytes_match(point) ? "yes" : "NO", static_cast<double>(peak) / (1 << 20),

@@ -40,11 +40,11 @@ struct LatentSize {
 // "6x32x32" (frames x height x width) or "6x32" (square); an unreadable spec is an error showing both forms.
 LatentSize parse_latent_size(const std::string& text);
 
-// The degrees `strategy` runs with on `ranks` ranks for a model of `heads` heads on `tokens` tokens, or nullopt
-// where it cannot (the reason in `why`): none runs on 1 rank, Ulysses on 2 up to `heads`, Ring on 2 up to
-// `tokens`, USP on ulysses x ring with both at least 2 (Ulysses as wide as the heads and ranks allow: inside a
-// node), CFG-parallel on 2 (one branch each).
-std::optional<ParallelConfig> scaling_layout(ScalingStrategy strategy, int ranks, int64_t heads, int64_t tokens,
+// The degrees `strategy` runs with on `ranks` ranks for a model of `heads` heads, or nullopt where it cannot
+// (the reason in `why`): none runs on 1 rank, Ulysses on 2 up to `heads`, Ring on 2 or more, USP on ulysses x
+// ring with both at least 2 (Ulysses as wide as the heads and ranks allow: inside a node), CFG-parallel on 2 (one
+// branch each). Ranks beyond a sequence's tokens hold none; those points run too, as generation does.
+std::optional<ParallelConfig> scaling_layout(ScalingStrategy strategy, int ranks, int64_t heads,
                                              std::string* why = nullptr);
 
 struct ScalingOptions {
@@ -69,6 +69,8 @@ struct ScalingRankFigures {
   int64_t peak_resident_bytes = 0;     // VmHWM at the end of the point
   int64_t start_resident_bytes = 0;    // VmRSS when the point started (weights, inputs, the allocator's pools)
   double relative_error = 0;           // max |prediction - one-rank prediction| / max |one-rank prediction|
+  double wait_seconds_per_step = 0;    // median over the measured steps of the time spent waiting on peers
+                                       // (communication_wait_seconds): the rest of the step is this rank's work
 };
 
 struct ScalingPoint {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/check.h"
+#include "parallel/exchange_records.h"
 #include "parallel/shard_sizes.h"
 
 namespace tessera {
@@ -26,6 +27,10 @@ std::vector<CommunicationStats> wan_forward_communication(const WanCommunication
   const int64_t longest_group = *std::max_element(group_tokens.begin(), group_tokens.end());
   const auto head_shards = shard_sizes(shape.heads, ulysses);
   const int64_t e = shape.element_size, b = shape.batch, d = shape.head_dim, layers = shape.layers;
+  // Wan's plan cuts the tokens and their rotary tables alike, so where a rank holds no token every sum of the cuts
+  // is 0 there and no rank can name the sequence's lengths from them (SequenceLayout::lengths): every rank then
+  // exchanges the lengths at each attention call (Ulysses and Ring alike) and the shapes at proj_out's gather.
+  const bool lengths_exchanged = std::find(shards.begin(), shards.end(), 0) != shards.end();
 
   std::vector<CommunicationStats> per_rank(ranks);
   for (int position = 0; position < ranks; ++position) {
@@ -43,6 +48,12 @@ std::vector<CommunicationStats> wan_forward_communication(const WanCommunication
       add(stats, "exchange", layers * (ring - 1), layers * (ring - 1) * 2 * b * longest_group * own_heads * d * e);
     }
     if (ranks > 1) add(stats, "all_gather", 1, b * local * shape.output_width * e * (ranks - 1));
+    if (lengths_exchanged) {
+      for (const int degree : {ulysses, ring}) {
+        if (degree > 1) add(stats, "all_gather", layers, layers * kLengthBytes * (degree - 1));
+      }
+      add(stats, "all_gather_shapes", 1, kShapeRecordBytes * (ranks - 1));
+    }
   }
   return per_rank;
 }

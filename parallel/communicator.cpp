@@ -7,14 +7,13 @@
 
 #include "common/check.h"
 #include "kernels/all_to_all_pack.h"
+#include "parallel/exchange_records.h"
 #include "parallel/shard_sizes.h"
 
 namespace tessera {
 namespace {
 
-// Shapes travel as fixed-size int64 records: [ndim, size0, size1, ...].
-constexpr int64_t kMaxShapeDims = 15;
-constexpr int64_t kShapeRecord = kMaxShapeDims + 1;
+constexpr int64_t kShapeRecord = kShapeRecordBytes / 8;  // int64 values per shape record
 
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* operation) {
   TESSERA_CHECK(ndim > 0, operation, " needs a tensor with at least one dimension");

@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include "common/join.h"
 #include "common/env.h"
 #include "common/log.h"
+#include "parallel/wait_backoff.h"
 
 namespace tessera {
 
@@ -37,25 +39,46 @@ std::string describe_group(const std::string& group, const std::vector<int>& wor
   return "group '" + group + "' (world ranks " + ranks + ")";
 }
 
+namespace {
+std::atomic<int64_t> waited_nanoseconds{0};
+}  // namespace
+
+double communication_wait_seconds() { return 1e-9 * static_cast<double>(waited_nanoseconds.load()); }
+
+WaitBackoff wait_backoff() {
+  static const WaitBackoff backoff{
+      .spin = std::chrono::duration<double>(env::seconds("TESSERA_WAIT_SPIN_S", 0.0002)),
+      .longest_nap = std::chrono::duration<double>(env::seconds("TESSERA_WAIT_NAP_S", 0.0002))};
+  return backoff;
+}
+
 void wait_with_deadline(const std::function<bool()>& is_done, const OperationDescription& description,
                         const std::function<void()>& on_timeout) {
   using Clock = std::chrono::steady_clock;
   if (is_done()) return;
   const auto timeout = std::chrono::duration<double>(current_timeout_seconds());
   const auto start = Clock::now();
-  // Non-blocking MPI collectives advance only while polled, one fragment at a time, so polling must be
-  // continuous for bandwidth (yielding lets oversubscribed peers run). Only a wait that has already lasted
-  // a second, a peer still busy or gone, backs off to millisecond sleeps.
-  const auto patience = std::chrono::seconds(1);
+  const WaitBackoff backoff = wait_backoff();
+  // Non-blocking MPI transfers advance only while polled, and once both sides poll most waits end within
+  // microseconds: poll continuously first. A wait that lasts is a peer still computing: nap, from 10 us doubling
+  // up to the longest nap, so the core goes to that peer (or another job) on a shared or oversubscribed machine.
+  // The longest nap bounds what napping adds once the peer arrives; a nap's wake-up still drains the transfer's
+  // queued fragments, so a transfer in progress keeps moving.
+  std::chrono::duration<double> nap = std::chrono::microseconds(10);
+  const auto count_wait = [&] {
+    waited_nanoseconds += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+  };
   while (!is_done()) {
     const auto waited = Clock::now() - start;
     if (waited > timeout) break;
-    if (waited < patience) {
+    if (waited < backoff.spin) {
       std::this_thread::yield();
     } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      std::this_thread::sleep_for(nap);
+      nap = std::min<std::chrono::duration<double>>(2 * nap, backoff.longest_nap);
     }
   }
+  count_wait();
   if (is_done()) return;
   abort_job(deadline_message(description, current_timeout_seconds()), 3, on_timeout);
 }

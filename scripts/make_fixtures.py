@@ -16,7 +16,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 PARTS = ["schedulers", "wan", "flux", "caches", "flux_caches", "denoise", "umt5", "wan_vae", "wan_pipeline",
          "flux_text", "autoencoder_kl", "flux_pipeline", "wan22_pipeline", "wan_i2v", "lora", "clip_vision",
          "image_input", "wan_i2v_pipeline", "wan22_vae", "wan22_ti2v", "text_kv_cache",
-         "wan_pipeline_fp8", "flux_pipeline_fp8"]
+         "wan_pipeline_fp8", "flux_pipeline_fp8", "dbcache", "mag_sea_caches"]
 
 
 def main() -> int:

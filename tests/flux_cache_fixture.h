@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cache/enable_cache.h"
+#include "common/check.h"
 #include "hooks/args.h"
 #include "src/io/safetensors.h"
 #include "src/models/load_model.h"
@@ -23,13 +24,14 @@ struct FluxCacheFixture {
   std::shared_ptr<Model> model;
   Args inputs;
 
-  static FluxCacheFixture load(const std::string& fixtures_dir) {
+  // `folder`: the fixture's folder under fixtures_dir (tests/fixtures/dbcache/flux has the same layout).
+  static FluxCacheFixture load(const std::string& fixtures_dir, const std::string& folder = "flux_caches") {
     FluxCacheFixture fixture;
-    std::ifstream file(fixtures_dir + "/flux_caches/case.json");
+    std::ifstream file(detail::concat(fixtures_dir, "/", folder, "/case.json"));
     fixture.case_json = nlohmann::json::parse(file);
     fixture.model = load_model(fixtures_dir + "/" + fixture.case_json["model"].get<std::string>(), at::kFloat,
                                c10::Device(c10::kCPU));
-    const io::SafetensorsFile file_inputs(fixtures_dir + "/flux_caches/inputs.safetensors");
+    const io::SafetensorsFile file_inputs(detail::concat(fixtures_dir, "/", folder, "/inputs.safetensors"));
     for (const std::string& name : file_inputs.names()) fixture.inputs.set(name, file_inputs.load(name));
     return fixture;
   }

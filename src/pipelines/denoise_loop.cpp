@@ -160,7 +160,11 @@ at::Tensor denoise(const DenoiseModels& models, Scheduler& scheduler, const Deno
     const StepModel current = step_model(models, t);
     Model& model = *current.model;
     const bool cached = cache_enabled(model);
-    if (cached) set_cache_timestep(model, t);  // PAB and FasterCache decide by the timestep
+    if (cached) {
+      set_cache_timestep(model, t);  // PAB and FasterCache decide by the timestep
+      // MagCache and SeaCache by the step (SeaCache also by its sigma, as diffusers' pipelines pass it)
+      set_cache_step(model, {.index = step, .count = options.steps, .sigma = scheduler.sigmas()[step].item<double>()});
+    }
     const at::Tensor input = scheduler.scale_model_input(latents, t).to(model_dtype);
     at::Tensor prediction;
     if (!guidance) {

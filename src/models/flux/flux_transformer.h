@@ -36,6 +36,9 @@ class FluxTransformer2DModel : public Model, public DeclaresBlockStack, public D
   // TeaCache's indicator at the first double-stream block and TeaCache4FLUX's fit (flux_cache_inputs.cpp).
   at::Tensor modulated_input(Module& first_block, Args& args) const override;
   std::vector<TeaCacheFit> teacache_fits() const override;
+  // MagCache's published FLUX ratios, and SeaCache's raw latents unpacked from the tokens.
+  std::vector<std::pair<std::string, std::vector<double>>> magcache_ratios() const override;
+  std::vector<at::Tensor> raw_vision(const Args& model_args) const override;
   std::vector<std::pair<std::string, std::string>> config_entries() const override { return config_.entries(); }
   const FluxConfig& config() const { return config_; }
 

@@ -39,6 +39,8 @@ class WanTransformer3DModel : public Model,
   std::vector<BlockGroup> block_stack() const override;
   at::Tensor modulated_input(Module& first_block, Args& args) const override;
   std::vector<TeaCacheFit> teacache_fits() const override;
+  std::vector<std::pair<std::string, std::vector<double>>> magcache_ratios() const override;
+  std::vector<at::Tensor> raw_vision(const Args& model_args) const override;
   // The blocks' text is the text embedder's projection of encoder_hidden_states (no timestep in it), so each
   // attn2's keys and values are the same at every step: TextKVCache reuses them per prompt tensor.
   std::string text_key_value_input() const override { return "encoder_hidden_states"; }
