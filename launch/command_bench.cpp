@@ -124,7 +124,8 @@ int run_bench(int argc, char** argv, MpiRuntime& runtime) {
       ("steps", "cache, judge: denoising steps", cxxopts::value<int>()->default_value("20"))
       ("repeat", "cache: runs per setting (the median time is reported); scaling: measured steps per point",
        cxxopts::value<int>()->default_value("3"))
-      ("caches", "cache: ';'-separated --cache specs (default: a sweep of fbc, teacache, taylorseer, pab, fastercache)",
+      ("caches", "cache: ';'-separated --cache specs (default: a sweep of fbc, teacache, taylorseer, pab, "
+                 "fastercache, magcache, seacache)",
        cxxopts::value<std::string>())
       ("backend", "auto, mpi or nccl", cxxopts::value<std::string>()->default_value("auto"))
       ("min-bytes", "smallest size (K, M, G suffixes)", cxxopts::value<std::string>()->default_value("1K"))

@@ -6,6 +6,7 @@ class MpiRuntime;
 
 int run_batch(int argc, char** argv, MpiRuntime& runtime);
 int run_bench(int argc, char** argv, MpiRuntime& runtime);
+int run_calibrate_magcache(int argc, char** argv, MpiRuntime& runtime);
 int run_denoise(int argc, char** argv, MpiRuntime& runtime);
 int run_describe(int argc, char** argv, MpiRuntime& runtime);
 int run_forward(int argc, char** argv, MpiRuntime& runtime);

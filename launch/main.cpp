@@ -33,6 +33,8 @@ constexpr Subcommand kSubcommands[] = {
      tessera::run_forward},
     {"denoise", "the denoising loop from latents and prompt embeddings, with CFG, caches and parallelism",
      tessera::run_denoise},
+    {"calibrate-magcache", "a model's MagCache ratios, measured in one uncached generation, to a file",
+     tessera::run_calibrate_magcache},
     {"describe", "what a model supports: caches, CP plan, dtypes, attention backends", tessera::run_describe},
     {"train", "train the embedded default model from its recipe (procedural shapes, CPU)", tessera::run_train},
 };
@@ -41,7 +43,9 @@ void print_usage(std::ostream& out) {
   out << "tessera: diffusion transformers across many GPUs (context parallelism over NCCL/MPI).\n\n"
          "usage: [mpirun -np N] tessera <subcommand> [options]\n\nsubcommands:\n";
   for (const auto& subcommand : kSubcommands) {
-    out << "  " << std::left << std::setw(10) << subcommand.name << subcommand.summary << "\n";
+    out << "  " << std::left << std::setw(10) << subcommand.name;
+    if (std::strlen(subcommand.name) >= 10) out << "\n" << std::setw(12) << "";  // a long name: summary below
+    out << subcommand.summary << "\n";
   }
   out << "\n'tessera <subcommand> --help' lists a subcommand's options.\n";
 }

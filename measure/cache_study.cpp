@@ -63,7 +63,12 @@ CacheStudyOptions default_cache_study_options() {
                     "pab:spatial_skip=2",
                     "pab:spatial_skip=3,cross_skip=3",
                     "fastercache",
-                    "fastercache:uncond_skip=3,uncond_range=-1-901,spatial_range=-1-901"};
+                    "fastercache:uncond_skip=3,uncond_range=-1-901,spatial_range=-1-901",
+                    // MagCache with Wan2.1-1.3B's published ratios (the toy model's own would need calibrating).
+                    "magcache:threshold=0.06",
+                    "magcache:threshold=0.2",
+                    "seacache",
+                    "seacache:threshold=0.5"};
   return options;
 }
 

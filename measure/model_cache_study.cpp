@@ -22,7 +22,9 @@ ModelCacheStudyOptions default_model_cache_study_options() {
   options.caches = {"fbc:threshold=0.05",  "fbc:threshold=0.1",  "fbc:threshold=0.2",
                     "teacache:indicator=modulated_input,coefficients=none,threshold=0.1",
                     "taylorseer:order=1,interval=2", "taylorseer:order=2,interval=3",
-                    "pab:spatial_skip=2", "fastercache"};
+                    "pab:spatial_skip=2", "fastercache",
+                    "magcache:threshold=0.1", "magcache:threshold=0.25",
+                    "seacache:threshold=0.25", "seacache:threshold=0.5"};
   return options;
 }
 

@@ -6,6 +6,8 @@
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <string>
 #include <tuple>
 
 #include "cache/cache_spec.h"
@@ -84,10 +86,10 @@ TEST_P(MagCacheCalibrationParity, MeasuresDiffusersRatiosAndNeverSkips) {
 TEST_P(MagCacheCalibrationParity, RatiosInterpolateAsDiffusers) {
   MagSeaCacheFixture fixture = MagSeaCacheFixture::load(TESSERA_FIXTURES_DIR, GetParam());
   const auto ratios = fixture.case_json["ratios"].get<std::vector<double>>();
-  for (const auto& [steps, values] : fixture.case_json["interpolated"].items()) {
-    const std::vector<float> ours = magcache_ratios_for_steps(ratios, std::stoll(steps));
-    const auto theirs = values.get<std::vector<float>>();
-    EXPECT_EQ(ours, theirs) << steps << " steps";
+  const nlohmann::json& interpolated = fixture.case_json["interpolated"];
+  for (auto it = interpolated.begin(); it != interpolated.end(); ++it) {
+    const std::vector<float> ours = magcache_ratios_for_steps(ratios, std::stoll(it.key()));
+    EXPECT_EQ(ours, it.value().get<std::vector<float>>()) << it.key() << " steps";
   }
 }
 
