@@ -63,7 +63,10 @@ CacheStudyOptions default_cache_study_options() {
                     "pab:spatial_skip=2",
                     "pab:spatial_skip=3,cross_skip=3",
                     "fastercache",
-                    "fastercache:uncond_skip=3,uncond_range=-1-901,spatial_range=-1-901"};
+                    "fastercache:uncond_skip=3,uncond_range=-1-901,spatial_range=-1-901",
+                    "dbcache:fn=1,threshold=0.08,warmup=3",
+                    "dbcache:fn=1,threshold=0.2,warmup=3,max_continuous=3",
+                    "dbcache:fn=1,threshold=0.2,warmup=3,max_continuous=3,taylorseer_order=1"};
   return options;
 }
 
