@@ -68,7 +68,10 @@ CacheStudyOptions default_cache_study_options() {
                     "magcache:threshold=0.06",
                     "magcache:threshold=0.2",
                     "seacache",
-                    "seacache:threshold=0.5"};
+                    "seacache:threshold=0.5",
+                    "dbcache:fn=1,threshold=0.08,warmup=3",
+                    "dbcache:fn=1,threshold=0.2,warmup=3,max_continuous=3",
+                    "dbcache:fn=1,threshold=0.2,warmup=3,max_continuous=3,taylorseer_order=1"};
   return options;
 }
 

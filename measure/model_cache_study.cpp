@@ -24,7 +24,10 @@ ModelCacheStudyOptions default_model_cache_study_options() {
                     "taylorseer:order=1,interval=2", "taylorseer:order=2,interval=3",
                     "pab:spatial_skip=2", "fastercache",
                     "magcache:threshold=0.1", "magcache:threshold=0.25",
-                    "seacache:threshold=0.25", "seacache:threshold=0.5"};
+                    "seacache:threshold=0.25", "seacache:threshold=0.5",
+                    // The embedded model has 4 blocks: Fn 1 leaves 3 to reuse.
+                    "dbcache:fn=1,threshold=0.1,warmup=2", "dbcache:fn=1,threshold=0.2,warmup=2,max_continuous=3",
+                    "dbcache:fn=1,threshold=0.2,warmup=2,max_continuous=3,taylorseer_order=1"};
   return options;
 }
 

@@ -62,6 +62,17 @@ FasterCacheConfig faster_cache_config() {
   return config;
 }
 
+// Fn 1 and `bn` Bn blocks, reusing from step 1 while the change stays under 0.3, at most two steps in a row, with
+// TaylorSeer of order `taylorseer_order` (0: none).
+DBCacheConfig db_cache_config(int64_t bn, int64_t taylorseer_order) {
+  return DBCacheConfig{.fn_compute_blocks = 1,
+                       .bn_compute_blocks = bn,
+                       .residual_diff_threshold = 0.3,
+                       .max_warmup_steps = 1,
+                       .max_continuous_cached_steps = 2,
+                       .taylorseer_order = taylorseer_order};
+}
+
 std::string case_name(const ::testing::TestParamInfo<Case>& info) { return info.param.fixture + "_" + info.param.name; }
 
 class CacheUnderContextParallel : public ::testing::TestWithParam<Case> {
@@ -183,7 +194,10 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"odd_tokens", "taylorseer", TaylorSeerConfig{1, 2, 1}},
                       Case{"temporal_patch", "pab", pab_config()}, Case{"odd_tokens", "pab", pab_config()},
                       Case{"temporal_patch", "fastercache", faster_cache_config(), true},
-                      Case{"odd_tokens", "fastercache", faster_cache_config(), true}),
+                      Case{"odd_tokens", "fastercache", faster_cache_config(), true},
+                      Case{"temporal_patch", "dbcache", db_cache_config(1, 0)},
+                      Case{"odd_tokens", "dbcache_taylorseer", db_cache_config(0, 2)},
+                      Case{"temporal_patch", "dbcache_taylorseer", db_cache_config(1, 1), true}),
     case_name);
 
 // The metric's sums are reduced over the group: when only rank 0's shard changes (the other ranks see a
@@ -338,7 +352,11 @@ TEST(CacheMetric, ShardShapeChangingOnSomeRanksOnlyComputesEverywhere) {
   faster.spatial_attention_block_skip_range = 10;
   faster.current_timestep_callback = [] { return 500.0; };
   for (const CacheConfig& config : {CacheConfig{FirstBlockCacheConfig{1e9}}, CacheConfig{TeaCacheConfig{1e9, {}, 1}},
-                                    CacheConfig{TaylorSeerConfig{1, 10, 1}}, CacheConfig{faster}}) {
+                                    CacheConfig{TaylorSeerConfig{1, 10, 1}}, CacheConfig{faster},
+                                    CacheConfig{DBCacheConfig{.fn_compute_blocks = 1, .residual_diff_threshold = 1e9,
+                                                              .max_warmup_steps = 0}},
+                                    CacheConfig{DBCacheConfig{.fn_compute_blocks = 1, .residual_diff_threshold = 0.99,
+                                                              .max_warmup_steps = 0, .taylorseer_order = 1}}}) {
     SCOPED_TRACE(cache_method_name(config));
     enable_cache(*model, config);
     for (const at::Tensor& input : {x, x, other}) {
@@ -455,7 +473,13 @@ std::vector<SplitSetting> split_settings() {
   faster_reusing.current_timestep_callback = [] { return 500.0; };
   FasterCacheConfig faster_computing = faster_reusing;
   faster_computing.current_timestep_callback = [] { return 2000.0; };
+  // DBCache: a threshold >= 1 reuses without measuring, 0 never reuses (neither measures, so no rank waits alone).
+  const DBCacheConfig db_reusing{.fn_compute_blocks = 1, .residual_diff_threshold = 1e9, .max_warmup_steps = 1,
+                                 .taylorseer_order = 1};
+  DBCacheConfig db_computing = db_reusing;
+  db_computing.residual_diff_threshold = 0;
   return {{"fbc", FirstBlockCacheConfig{1e9}, FirstBlockCacheConfig{0.0}},
+          {"dbcache", db_reusing, db_computing},
           {"teacache", tea_reusing, tea_computing},
           {"taylorseer", taylor_reusing, taylor_computing},
           {"pab", pab_reusing, pab_computing},

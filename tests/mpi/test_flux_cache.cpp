@@ -1,6 +1,6 @@
-// Caches on FLUX under context parallelism: the loop and cache settings of the FLUX cache parity fixture
-// (tests/fixtures/flux_caches, whose text and image tokens split unevenly), at every strategy of the world size
-// (Ulysses n, Ring n, USP). Both streams' shards are cached rank-locally; every rank takes the same decisions,
+// Caches on FLUX under context parallelism: the loop and cache settings of the FLUX cache parity fixtures
+// (tests/fixtures/flux_caches and, for DBCache, dbcache/flux, whose text and image tokens split unevenly), at
+// every strategy of the world size (Ulysses n, Ring n, USP). Both streams' shards are cached rank-locally; every rank takes the same decisions,
 // and the outputs and decisions equal the same cache at one rank.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
@@ -28,7 +28,11 @@ struct CachedRun {
 
 class FluxCacheUnderContextParallel : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override { fixture_ = FluxCacheFixture::load(TESSERA_FIXTURES_DIR); }
+  // DBCache's settings are those of its own fixture (cache-dit's, tests/fixtures/dbcache/flux).
+  void SetUp() override {
+    fixture_ = FluxCacheFixture::load(TESSERA_FIXTURES_DIR,
+                                      GetParam().rfind("dbcache", 0) == 0 ? "dbcache/flux" : "flux_caches");
+  }
 
   CachedRun cached() {
     Model& model = *fixture_.model;
@@ -68,7 +72,7 @@ TEST_P(FluxCacheUnderContextParallel, EveryRankDecidesAlikeAndMatchesOneRank) {
 
 INSTANTIATE_TEST_SUITE_P(Methods, FluxCacheUnderContextParallel,
                          ::testing::Values("first_block_cache", "teacache", "taylorseer", "pyramid_attention_broadcast",
-                                           "faster_cache"),
+                                           "faster_cache", "dbcache", "dbcache_taylorseer"),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "src/tiny/tiny_dit.h"
 #include "tests/parity/parity_check.h"
 #include "tests/unit/error_message.h"
+#include "tests/unit/tiny_model_cache_test.h"
 
 namespace tessera {
 namespace {
@@ -30,25 +31,14 @@ std::string actions(Model& model, int64_t step, const std::string& context = "de
   return letters;
 }
 
-class CacheOnTinyModel : public ::testing::Test {
+class CacheOnTinyModel : public TinyModelCacheTest {
  protected:
-  CacheOnTinyModel() {
-    at::manual_seed(0);
-    TinyDiTConfig config;
-    config.num_layers = 3;
-    model_ = std::make_shared<TinyDiTModel>(config);
-    input_ = at::randn({1, 8, 4});
-  }
-  at::Tensor run(const at::Tensor& x) { return (*model_)({{"hidden_states", x}}).at(0); }
+  CacheOnTinyModel() : TinyModelCacheTest(3) {}
   // The blocks' own output on `x`, with no cache: what a cache must reproduce when it computes.
   at::Tensor uncached(const at::Tensor& x) {
     disable_cache(*model_);
     return run(x);
   }
-
-  c10::InferenceMode inference_;
-  std::shared_ptr<TinyDiTModel> model_;
-  at::Tensor input_;
 };
 
 TEST_F(CacheOnTinyModel, FirstBlockCacheSkipsTheRestWhileTheFirstResidualBarelyChanges) {
