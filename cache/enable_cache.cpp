@@ -218,16 +218,21 @@ void enable_cache(HookableModel& model, const CacheConfig& config) {
   for (size_t i = 0; i < blocks.size(); ++i) {
     const auto index = static_cast<int64_t>(i);
     std::shared_ptr<CacheHook> hook;
-    switch (config.index()) {
-      case 0: hook = make_first_block_cache_hook(session, index, blocks[i].streams); break;
-      case 1: hook = make_teacache_hook(session, index, blocks[i].streams, inputs); break;
-      case 2: hook = make_taylorseer_hook(session, index, blocks[i].streams); break;
-      case 5: hook = make_mag_cache_hook(session, index, blocks[i].streams); break;
-      case 6: hook = make_sea_cache_hook(session, index, blocks[i].streams); break;
-      default:
-        TESSERA_INTERNAL_ASSERT(std::holds_alternative<DBCacheConfig>(config), "a block-stack cache without its hook");
-        hook = make_db_cache_hook(session, index, blocks[i].streams);
-        break;
+    // By type, not by index: the variant's order may grow.
+    if (std::holds_alternative<FirstBlockCacheConfig>(config)) {
+      hook = make_first_block_cache_hook(session, index, blocks[i].streams);
+    } else if (std::holds_alternative<TeaCacheConfig>(config)) {
+      hook = make_teacache_hook(session, index, blocks[i].streams, inputs);
+    } else if (std::holds_alternative<TaylorSeerConfig>(config)) {
+      hook = make_taylorseer_hook(session, index, blocks[i].streams);
+    } else if (std::holds_alternative<MagCacheConfig>(config)) {
+      hook = make_mag_cache_hook(session, index, blocks[i].streams);
+    } else if (std::holds_alternative<SeaCacheConfig>(config)) {
+      hook = make_sea_cache_hook(session, index, blocks[i].streams);
+    } else {
+      TESSERA_INTERNAL_ASSERT(std::holds_alternative<DBCacheConfig>(config), "a block cache without its hook: ",
+                              cache_method_name(config));
+      hook = make_db_cache_hook(session, index, blocks[i].streams);
     }
     HookRegistry::get_or_create(*blocks[i].module).register_hook(kCacheHookName, hook);
   }
