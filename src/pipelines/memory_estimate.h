@@ -21,9 +21,9 @@ struct MemoryRequest {
   int64_t decode_ranks = 1;
   // Samples in one transformer forward: 2 when the guidance branches run as one batch, else 1.
   int64_t forward_batch = 1;
-  // The weight options: each rank keeps 1/weight_shards of the transformers' and text encoders' weights
-  // (--shard-weights, still to come), and each stored element of a transformer takes weight_element_bytes (0: the
-  // dtype's; --weights fp8: 1).
+  // The weight options: each rank keeps 1/weight_shards of the transformers' weights (--shard-weights: the
+  // generation's ranks), plus the parameters outside the blocks and two blocks gathered whole while a forward runs,
+  // and each stored element of a transformer takes weight_element_bytes (0: the dtype's; --weights fp8: 1).
   int64_t weight_shards = 1;
   double weight_element_bytes = 0;
   // Whether every transformer's weights stay on the device (--idle-expert resident). Otherwise a folder with two
