@@ -29,6 +29,7 @@ struct ShardedWeights::Unit {
   std::vector<UnitParameter> parameters;
   std::vector<Slab> slabs;
   bool materialized = false;
+  bool inference = false;  // its parameters are inference tensors (SameKind)
 };
 
 namespace {
@@ -47,10 +48,12 @@ void replace_data(at::Tensor& parameter, const at::Tensor& data) {
   }
 }
 
-// Gathered buffers are ordinary tensors even when a forward runs under InferenceMode, so a parameter that views
-// one stays an ordinary tensor; loading and gathering are no part of a graph.
-struct OrdinaryTensors {
-  c10::InferenceMode not_inference{false};
+// A parameter's data must be of its own kind: an inference tensor's (a model built under InferenceMode) or an
+// ordinary one's, whatever mode the forward that gathers it runs in; swapping data across kinds would leave a
+// TensorImpl with the other kind's dispatch keys. Loading and gathering are no part of a graph.
+struct SameKind {
+  explicit SameKind(bool inference) : mode(inference) {}
+  c10::InferenceMode mode;
   c10::AutoGradMode no_grad{false};
 };
 
@@ -64,10 +67,12 @@ ShardedWeights::ShardedWeights(std::vector<WeightUnit> units, std::shared_ptr<Co
   // run, and its requests then never share a communicator with theirs. NCCL orders both on its stream already.
   group_ = group->backend() == Backend::mpi ? group->split(0, group->rank(), detail::concat(group->name(), "_weights"))
                                             : std::move(group);
-  OrdinaryTensors ordinary;
   const int ranks = group_->size();
   for (WeightUnit& source : units) {
-    Unit unit{.name = std::move(source.name), .parameters = std::move(source.parameters), .slabs = {}};
+    Unit unit{.name = std::move(source.name), .parameters = std::move(source.parameters), .slabs = {},
+              .materialized = false, .inference = false};
+    for (const UnitParameter& parameter : unit.parameters) unit.inference = unit.inference || parameter.handle.is_inference();
+    SameKind kind(unit.inference);
     for (size_t p = 0; p < unit.parameters.size(); ++p) {
       const c10::ScalarType dtype = unit.parameters[p].dtype;
       auto slab = std::find_if(unit.slabs.begin(), unit.slabs.end(), [&](const Slab& s) { return s.dtype == dtype; });
@@ -123,7 +128,7 @@ void ShardedWeights::release_all() {
 
 void ShardedWeights::start(size_t unit) {
   TESSERA_INTERNAL_ASSERT(!pending_unit_, "one gather in flight at a time");
-  OrdinaryTensors ordinary;
+  SameKind kind(units_[unit].inference);
   for (Slab& slab : units_[unit].slabs) pending_.push_back(group_->all_gather_flat_async(slab.local, slab.counts));
   pending_unit_ = unit;
   ++gathers_;
@@ -139,7 +144,7 @@ void ShardedWeights::materialize(size_t unit) {
     pending_unit_.reset();
   }
   if (!pending_unit_) start(unit);
-  OrdinaryTensors ordinary;
+  SameKind kind(target.inference);
   for (size_t s = 0; s < target.slabs.size(); ++s) {
     Slab& slab = target.slabs[s];
     slab.full = pending_[s]->wait();
@@ -156,7 +161,7 @@ void ShardedWeights::materialize(size_t unit) {
 void ShardedWeights::release(size_t unit) {
   Unit& target = units_.at(unit);
   if (!target.materialized) return;
-  OrdinaryTensors ordinary;
+  SameKind kind(target.inference);
   for (UnitParameter& parameter : target.parameters) {
     replace_data(parameter.handle, at::empty({0}, at::TensorOptions().dtype(parameter.dtype).device(device_)));
   }

@@ -9,6 +9,7 @@
 
 #include "cache/cache_spec.h"
 #include "cache/enable_cache.h"
+#include "common/check.h"
 #include "hooks/module.h"
 #include "mpi_test_environment.h"
 #include "parallel/context_parallel.h"
@@ -37,6 +38,7 @@ class Odd : public Module {
 };
 
 TEST(ShardedWeights, GathersTheSameBitsFromUnevenShares) {
+  c10::InferenceMode inference;  // as a forward runs
   Odd module;
   std::vector<at::Tensor> originals;
   for (const auto& parameter : module.parameters()) originals.push_back(parameter.clone());
@@ -92,11 +94,11 @@ void expect_sharded_forward_identical(const std::string& dir) {
 }
 
 TEST(ShardedWeights, WanForwardIsBitIdentical) {
-  expect_sharded_forward_identical(std::string(TESSERA_FIXTURES_DIR) + "/wan/uneven_rope");
+  expect_sharded_forward_identical(detail::concat(TESSERA_FIXTURES_DIR, "/wan/uneven_rope"));
 }
 
 TEST(ShardedWeights, FluxForwardIsBitIdentical) {
-  expect_sharded_forward_identical(std::string(TESSERA_FIXTURES_DIR) + "/flux/dev_guidance");
+  expect_sharded_forward_identical(detail::concat(TESSERA_FIXTURES_DIR, "/flux/dev_guidance"));
 }
 
 std::vector<ParallelConfig> generation_configs(int n) {
@@ -110,7 +112,7 @@ std::vector<ParallelConfig> generation_configs(int n) {
 TEST(ShardedWeights, GenerationIsBitIdenticalWithAndWithoutCache) {
   for (const char* spec : {"", "fbc:threshold=0.1"}) {
     for (const ParallelConfig& config : generation_configs(world().size())) {
-      SCOPED_TRACE(std::string(spec) + " " + config.to_string());
+      SCOPED_TRACE(detail::concat(spec, " ", config.to_string()));
       at::Tensor frames[2];
       for (int shard = 0; shard < 2; ++shard) {
         PipelineLoadOptions options;
@@ -127,6 +129,9 @@ TEST(ShardedWeights, GenerationIsBitIdenticalWithAndWithoutCache) {
         DenoiseOptions loop;
         loop.cfg_group = &mesh->cfg();
         frames[shard] = pipeline->generate(generation, loop);
+        const auto sharded = sharded_weights_of(pipeline->transformer());
+        ASSERT_EQ(sharded != nullptr, shard == 1);
+        if (sharded) EXPECT_GT(sharded->gathers(), 0);
       }
       EXPECT_TRUE(at::equal(frames[1], frames[0]));
     }
