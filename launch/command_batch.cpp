@@ -242,15 +242,17 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   PipelineLoadOptions load_options{
       .idle_expert = cli::idle_expert_for(kProgram, flags, device,
                                           flags.lora_mode == cli::LoraMode::fuse && (!loras.empty() || per_job_loras)),
-      .weights = flags.weights};
+      .weights = flags.weights,
+      .shard_group = nullptr};  // each group's, known once the groups are split (below)
   if (flags.check_memory) {
     // Each job against its group's share, before the model loads: a job that cannot fit fails alone, with what
     // would fit, and the others run.
     const cli::AvailableMemory available = cli::available_memory(binding, runtime);
     for (BatchJob& job : jobs) {
       if (!job.error.empty()) continue;
-      const MemoryRequest shape = cli::memory_request(
+      MemoryRequest shape = cli::memory_request(
           dtype, layout.config, cli::batched_guidance(flags.guidance_mode, job.cache), load_options, device);
+      if (flags.shard_weights) shape.weight_shards = layout.group_size;
       if (const auto refusal = cli::memory_refusal(flags.model_dir, job.request, shape, available)) job.error = *refusal;
     }
   }

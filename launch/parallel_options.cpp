@@ -119,7 +119,7 @@ c10::Device torch_device(const DeviceBinding& binding) {
 }
 
 std::shared_ptr<Model> load_model(const cxxopts::ParseResult& parsed, c10::ScalarType dtype, c10::Device device,
-                                  const DeviceMesh& mesh) {
+                                  const std::shared_ptr<DeviceMesh>& mesh) {
   const auto model_dir = parsed["model"].as<std::string>();
   const auto start = std::chrono::steady_clock::now();
   auto model =

@@ -55,6 +55,6 @@ c10::Device torch_device(const DeviceBinding& binding);
 // The --model directory in `dtype` on `device`, with a log line saying what was loaded and how long it took; with
 // --shard-weights, each rank of the mesh's world loads only its share (every rank of it must call this).
 std::shared_ptr<Model> load_model(const cxxopts::ParseResult& parsed, c10::ScalarType dtype, c10::Device device,
-                                  const DeviceMesh& mesh);
+                                  const std::shared_ptr<DeviceMesh>& mesh);
 
 }  // namespace tessera::cli

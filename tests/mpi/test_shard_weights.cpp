@@ -131,7 +131,9 @@ TEST(ShardedWeights, GenerationIsBitIdenticalWithAndWithoutCache) {
         frames[shard] = pipeline->generate(generation, loop);
         const auto sharded = sharded_weights_of(pipeline->transformer());
         ASSERT_EQ(sharded != nullptr, shard == 1);
-        if (sharded) EXPECT_GT(sharded->gathers(), 0);
+        if (sharded) {
+          EXPECT_GT(sharded->gathers(), 0);
+        }
       }
       EXPECT_TRUE(at::equal(frames[1], frames[0]));
     }
