@@ -26,7 +26,7 @@ run() {
   local log="$WORK/run_${ranks}_${mode}.log" flags=()
   [ "$mode" = sharded ] && flags=(--shard-weights)
   "$ROOT/launch/tessera-run" -np "$ranks" /usr/bin/time -f "peak_rss_kib %M" "$BUILD/bin/tessera" generate \
-    --model "$WIDE" --prompt "a fox in the snow" --height 256 --width 256 --frames 1 --steps 3 --guidance-scale 1 \
+    --model "$WIDE" --prompt "a fox in the snow" --height 64 --width 64 --frames 1 --steps 2 --guidance-scale 1 \
     --dtype bf16 --threads 1 --skip-memory-check "${flags[@]}" --out "$WORK/out_${ranks}_${mode}.png" >"$log" 2>&1 ||
     { echo "failed: see $log" >&2; tail -5 "$log" >&2; exit 1; }
   local peak step
