@@ -234,19 +234,25 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   const bool per_job_loras =
       std::any_of(jobs.begin(), jobs.end(), [](const BatchJob& job) { return job.loras.has_value(); });
   cli::check_weights_with_loras(kProgram, flags, per_job_loras);
+  if (flags.shard_weights && per_job_loras) {
+    throw cli::UsageError(std::string(kProgram) + ": --shard-weights does not take a job's \"loras\" yet; leave out "
+                          "one of them");
+  }
   // encodes_text is each group's leader's, known once the groups are split (below).
   PipelineLoadOptions load_options{
       .idle_expert = cli::idle_expert_for(kProgram, flags, device,
                                           flags.lora_mode == cli::LoraMode::fuse && (!loras.empty() || per_job_loras)),
-      .weights = flags.weights};
+      .weights = flags.weights,
+      .shard_group = nullptr};  // each group's, known once the groups are split (below)
   if (flags.check_memory) {
     // Each job against its group's share, before the model loads: a job that cannot fit fails alone, with what
     // would fit, and the others run.
     const cli::AvailableMemory available = cli::available_memory(binding, runtime);
     for (BatchJob& job : jobs) {
       if (!job.error.empty()) continue;
-      const MemoryRequest shape = cli::memory_request(
+      MemoryRequest shape = cli::memory_request(
           dtype, layout.config, cli::batched_guidance(flags.guidance_mode, job.cache), load_options, device);
+      if (flags.shard_weights) shape.weight_shards = layout.group_size;
       if (const auto refusal = cli::memory_refusal(flags.model_dir, job.request, shape, available)) job.error = *refusal;
     }
   }
@@ -283,6 +289,7 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   auto mesh = std::make_shared<DeviceMesh>(group_world, layout.config);
   const bool group_leader = group_world->rank() == 0;
   load_options.encodes_text = group_leader;  // the group's leader encodes the prompts for its group
+  if (flags.shard_weights) load_options.shard_group = group_world;  // one data-parallel group shares one copy
   std::unique_ptr<Pipeline> pipeline = Pipeline::load(flags.model_dir, dtype, device, load_options);
   cli::BatchLoras batch_loras(pipeline->transformer(), flags.loras, loras, flags.lora_mode, per_job_loras, rank0);
   GenerationSession session(std::move(pipeline), mesh, flags.guidance_mode);

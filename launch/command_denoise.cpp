@@ -116,7 +116,7 @@ int run_denoise(int argc, char** argv, MpiRuntime& runtime) {
   const auto scheduler = load_scheduler((*parsed)["scheduler"].as<std::string>());
   const DenoiseInputs inputs =
       read_inputs((*parsed)["inputs"].as<std::string>(), dtype, device, denoise_options.guidance_scale);
-  const auto model = cli::load_model(*parsed, dtype, device);
+  const auto model = cli::load_model(*parsed, dtype, device, mesh);
   enable_parallelism(*model, model->context_parallel_plan(), mesh);
   if (cache) enable_cache(*model, *cache);
   const bool text_kv = use_text_kv_cache(*model, text_kv_mode);

@@ -95,7 +95,7 @@ int run_forward(int argc, char** argv, MpiRuntime& runtime) {
   const ParallelConfig& parallel = mesh->config();
   const c10::Device device = cli::torch_device(binding);
   const c10::ScalarType dtype = cli::dtype_for_device(requested_dtype, device);
-  const auto model = cli::load_model(*parsed, dtype, device);
+  const auto model = cli::load_model(*parsed, dtype, device, mesh);
   enable_parallelism(*model, model->context_parallel_plan(), mesh);
   const Args args = read_inputs((*parsed)["inputs"].as<std::string>(), *model, dtype, device);
   c10::InferenceMode inference;

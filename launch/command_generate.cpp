@@ -61,7 +61,8 @@ int run_generate(int argc, char** argv, MpiRuntime& runtime) {
       .idle_expert =
           cli::idle_expert_for(kProgram, flags, device, flags.lora_mode == cli::LoraMode::fuse && !loras.empty()),
       .encodes_text = mesh->world().rank() == 0,
-      .weights = flags.weights};
+      .weights = flags.weights,
+      .shard_group = flags.shard_weights ? std::shared_ptr<Communicator>(mesh, &mesh->world()) : nullptr};
   if (flags.check_memory) {
     // Before anything loads: a request that cannot fit stops here, with what would.
     const cli::AvailableMemory available = cli::available_memory(binding, runtime);

@@ -57,6 +57,9 @@ void add_generation_options(cxxopts::Options& options, const std::string& group)
                   "(float8_e4m3fn with a scale per output channel, FP8 matmul on GPUs that have it); "
                   "docs/fp8_weights.md",
        cxxopts::value<std::string>()->default_value("full"))
+      ("shard-weights", "each rank of a generation keeps 1/N of the transformers' weights and gathers each block's "
+                        "just before it runs, the next one's while one computes: the same output, weights per rank "
+                        "falling as 1/N (docs/shard_weights.md)")
       ("cfg-mode", "how one rank runs the two guidance branches: sequential, batch or auto",
        cxxopts::value<std::string>()->default_value("auto"))
       ("fps", "frames per second of a video output", cxxopts::value<int>()->default_value("4"))
@@ -147,7 +150,9 @@ GenerationFlags read_generation_flags(const std::string& program, const cxxopts:
   flags.idle_expert = parsed["idle-expert"].as<std::string>();
   flags.check_memory = parsed.count("skip-memory-check") == 0;
   flags.weights = usage_checked(program, [&] { return parse_weight_storage(parsed["weights"].as<std::string>()); });
+  flags.shard_weights = parsed.count("shard-weights") != 0;
   check_weights_with_loras(program, flags, !flags.loras.empty());
+  check_shard_weights(program, flags);
   // Before any part is loaded: a second guidance scale for a folder with one transformer, an image where none is
   // taken (or none where one is needed), an unreadable image. A batch checks each job instead (its jobs may give
   // what the flags leave out).
@@ -168,8 +173,29 @@ void check_weights_with_loras(const std::string& program, const GenerationFlags&
   }
 }
 
+void check_shard_weights(const std::string& program, const GenerationFlags& flags) {
+  if (!flags.shard_weights) return;
+  // Each of these swaps or edits the transformers' parameters, which sharded weights own between their gathers.
+  if (flags.weights != WeightStorage::full) {
+    throw UsageError(program + ": --shard-weights does not combine with --weights fp8 yet; use one of them");
+  }
+  if (!flags.loras.empty()) {
+    throw UsageError(program + ": --shard-weights does not take LoRAs (--lora) yet; leave out one of them");
+  }
+  if (flags.idle_expert != "auto" && flags.idle_expert != "resident") {
+    throw UsageError(program + ": --shard-weights keeps both experts' shares resident (each is already 1/N of its "
+                     "weights); leave out --idle-expert " + flags.idle_expert + ", or use --idle-expert resident");
+  }
+  if (flags.cache_spec && flags.cache_spec->rfind("faster", 0) == 0) {
+    throw UsageError(program + ": --shard-weights does not combine with fastercache (a branch it skips would "
+                     "leave the other ranks' weight gathers unanswered); use fbc, teacache, taylorseer or pab");
+  }
+}
+
 IdleExpert idle_expert_for(const std::string& program, const GenerationFlags& flags, c10::Device device,
                            bool fused_loras) {
+  // Sharded experts stay where they are: a share is small, and a parked one would leave its gathers unanswered.
+  if (flags.shard_weights) return IdleExpert::resident;
   return usage_checked(program, [&] { return parse_idle_expert(flags.idle_expert, device, fused_loras); });
 }
 

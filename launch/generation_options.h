@@ -21,7 +21,7 @@
 namespace tessera::cli {
 
 // --negative-prompt --steps --guidance-scale --guidance-scale-2 --image --last-image --seed --height --width --frames
-// --cache --text-kv-cache --lora --lora-mode --idle-expert --weights
+// --cache --text-kv-cache --lora --lora-mode --idle-expert --weights --shard-weights
 // --cfg-mode --fps
 // --upscale, --skip-memory-check, plus --model (default: the embedded model) and --dtype.
 void add_generation_options(cxxopts::Options& options, const std::string& group);
@@ -58,12 +58,17 @@ struct GenerationFlags {
   std::string idle_expert = "auto";  // --idle-expert, resolved by idle_expert_for once the device is known
   bool check_memory = true;             // not --skip-memory-check
   WeightStorage weights = WeightStorage::full;  // --weights
+  bool shard_weights = false;                   // --shard-weights
 };
 GenerationFlags read_generation_flags(const std::string& program, const cxxopts::ParseResult& parsed,
                                       bool check_request = true);
 
 // --weights fp8 with LoRAs (`loras`: the flags' or a batch job's) is a usage error of `program`.
 void check_weights_with_loras(const std::string& program, const GenerationFlags& flags, bool loras);
+
+// --shard-weights with what it does not combine with (--weights fp8, LoRAs, a parking --idle-expert, fastercache)
+// is a usage error of `program` that names the choice.
+void check_shard_weights(const std::string& program, const GenerationFlags& flags);
 
 // Where the idle expert waits (parse_idle_expert, a usage error of `program` when it cannot be): the weights
 // count as edited when LoRAs are fused into them (`fused_loras`).

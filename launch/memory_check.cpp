@@ -10,6 +10,7 @@
 #include "common/host_memory.h"
 #include "common/join.h"
 #include "common/log.h"
+#include "parallel/communicator.h"
 #include "parallel/mpi_check.h"
 #include "parallel/mpi_runtime.h"
 #include "parallel/nccl_communicator.h"
@@ -57,6 +58,31 @@ std::vector<std::string> what_fits(const std::string& dir, const MemoryRequest& 
   return options;
 }
 
+// What to say when the weights alone do not fit: --shard-weights where it would fit (at these ranks, or at twice
+// as many), else --weights fp8 where it is not already asked for.
+std::string weights_advice(const std::string& dir, const MemoryRequest& request, int64_t available) {
+  if (request.weight_shards == 1) {
+    for (const int64_t ranks : {request.decode_ranks, request.decode_ranks * 2}) {
+      if (ranks < 2) continue;
+      MemoryRequest sharded = request;
+      sharded.weight_shards = ranks;
+      sharded.context_parallel = request.context_parallel * (ranks / request.decode_ranks);
+      sharded.decode_ranks = ranks;
+      if (fits(dir, sharded, available)) {
+        return detail::concat(" (the weights alone do not fit: --shard-weights keeps 1/N of the transformers' weights "
+                              "on each of a generation's N ranks", ranks == request.decode_ranks
+                                                                      ? std::string()
+                                                                      : detail::concat(", with -np ", ranks),
+                              ")");
+      }
+    }
+  }
+  return request.weight_element_bytes == 1
+             ? " (the weights alone do not fit)"
+             : " (the weights alone do not fit: --weights fp8 stores a Wan or FLUX transformer's linear layers in one "
+               "byte)";
+}
+
 AvailableMemory this_rank_memory(const DeviceBinding& binding, const MpiRuntime& runtime) {
   const int64_t local = std::max(1, runtime.local_size());
   if (binding.cuda) {
@@ -94,6 +120,7 @@ MemoryRequest memory_request(c10::ScalarType dtype, const ParallelConfig& config
           .context_parallel = config.context_parallel_degree(),
           .decode_ranks = config.world_size(),
           .forward_batch = batched_guidance && config.cfg == 1 ? 2 : 1,
+          .weight_shards = load.shard_group != nullptr ? load.shard_group->size() : 1,
           .weight_element_bytes = load.weights == WeightStorage::full ? 0.0 : 1.0,
           .weight_row_scale_bytes = load.weights == WeightStorage::fp8_scaled ? 4.0 : 0.0,
           .every_expert_on_device = !parks_off_device(load.idle_expert, device)};
@@ -125,11 +152,9 @@ std::optional<std::string> memory_refusal(const std::string& model_dir, const Ge
       "; docs/memory_estimate.md), but ", available.source, " is ", format_bytes(available.bytes), ". ",
       options.empty() ? std::string("Nothing tessera offers today fits")
                       : detail::concat("What would fit: ", join(options, "; ")),
-      !weights_alone                ? ""
-      : shape.weight_element_bytes == 1
-          ? " (the weights alone do not fit; sharding them across ranks is not yet available)"
-          : " (the weights alone do not fit: --weights fp8 stores a Wan or FLUX transformer's linear layers in one "
-            "byte; sharding them across ranks is not yet available)",
+          .weight_shards = load.shard_group != nullptr ? load.shard_group->size() : 1,
+          .weight_element_bytes = load.weights == WeightStorage::full ? 0.0 : 1.0,
+          .weight_row_scale_bytes = load.weights == WeightStorage::fp8_scaled ? 4.0 : 0.0,
       ". Or pass --skip-memory-check to run it anyway");
 }
 

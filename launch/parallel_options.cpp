@@ -16,7 +16,9 @@ namespace tessera::cli {
 void add_model_options(cxxopts::Options& options, const std::string& group) {
   options.add_options(group)
       ("model", "diffusers model directory (config.json + safetensors weights)", cxxopts::value<std::string>())
-      ("dtype", "fp32, bf16 or fp16; auto: bf16 on a CUDA device, fp32 on the CPU", cxxopts::value<std::string>()->default_value("auto"));
+      ("dtype", "fp32, bf16 or fp16; auto: bf16 on a CUDA device, fp32 on the CPU", cxxopts::value<std::string>()->default_value("auto"))
+      ("shard-weights", "each rank keeps 1/N of the model's weights and gathers each block's just before it runs: "
+                        "the same output, weights per rank falling as 1/N (docs/shard_weights.md)");
 }
 
 void add_parallel_options(cxxopts::Options& options, const std::string& group, bool cfg) {
@@ -116,10 +118,12 @@ c10::Device torch_device(const DeviceBinding& binding) {
                       : c10::Device(c10::kCPU);
 }
 
-std::shared_ptr<Model> load_model(const cxxopts::ParseResult& parsed, c10::ScalarType dtype, c10::Device device) {
+std::shared_ptr<Model> load_model(const cxxopts::ParseResult& parsed, c10::ScalarType dtype, c10::Device device,
+                                  const std::shared_ptr<DeviceMesh>& mesh) {
   const auto model_dir = parsed["model"].as<std::string>();
   const auto start = std::chrono::steady_clock::now();
-  auto model = tessera::load_model(model_dir, dtype, device);
+  auto model =
+      tessera::load_model(model_dir, dtype, device, parsed.count("shard-weights") ? std::shared_ptr<Communicator>(mesh, &mesh->world()) : nullptr);
   TESSERA_LOG_INFO("loaded ", model->class_name(), " from ", model_dir, " (", model->metadata().parameter_count,
                    " parameters) in ", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
                    " s");

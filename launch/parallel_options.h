@@ -19,7 +19,7 @@ class MpiRuntime;
 
 namespace tessera::cli {
 
-// --model, --dtype.
+// --model, --dtype, --shard-weights.
 void add_model_options(cxxopts::Options& options, const std::string& group);
 // --ulysses, --ring, --backend, and --cfg when `cfg` (subcommands that run guidance). The degrees have no default
 // value: a flag left out is completed by degrees_from_flags.
@@ -52,7 +52,9 @@ std::shared_ptr<DeviceMesh> make_device_mesh(const std::string& program, const c
                                              const std::string& model_dir);
 
 c10::Device torch_device(const DeviceBinding& binding);
-// The --model directory in `dtype` on `device`, with a log line saying what was loaded and how long it took.
-std::shared_ptr<Model> load_model(const cxxopts::ParseResult& parsed, c10::ScalarType dtype, c10::Device device);
+// The --model directory in `dtype` on `device`, with a log line saying what was loaded and how long it took; with
+// --shard-weights, each rank of the mesh's world loads only its share (every rank of it must call this).
+std::shared_ptr<Model> load_model(const cxxopts::ParseResult& parsed, c10::ScalarType dtype, c10::Device device,
+                                  const std::shared_ptr<DeviceMesh>& mesh);
 
 }  // namespace tessera::cli

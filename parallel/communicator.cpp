@@ -272,6 +272,29 @@ at::Tensor Communicator::exchange(const at::Tensor& input, int send_to, int recv
   return exchange_async(input, send_to, recv_from)->wait();
 }
 
+std::unique_ptr<PendingExchange> Communicator::all_gather_flat_async(const at::Tensor& input,
+                                                                   const std::vector<int64_t>& counts) {
+  TESSERA_CHECK(input.dim() == 1, "all_gather_flat_async takes a 1-D tensor, got ", input.dim(), " dims");
+  TESSERA_CHECK(counts.size() == static_cast<size_t>(size()), "all_gather_flat_async: ", counts.size(),
+                " counts given for ", size(), " ranks");
+  TESSERA_CHECK(counts[rank_] == input.numel(), "all_gather_flat_async: counts[", rank_, "] = ", counts[rank_],
+                " but the local tensor has ", input.numel(), " elements");
+  const at::Tensor send_buffer = stage(input).contiguous();
+  at::Tensor recv_buffer = at::empty({std::accumulate(counts.begin(), counts.end(), int64_t{0})}, send_buffer.options());
+  ExchangeHandle handle = start_all_gather_flat(send_buffer, recv_buffer, counts, exclusive_prefix_sum(counts));
+  record("all_gather", send_buffer.nbytes() * (size() - 1));
+  // The send buffer must outlive the transfer: the waiter keeps it.
+  handle.wait = [wait = std::move(handle.wait), send_buffer] { wait(); };
+  return std::make_unique<PendingExchange>(std::move(handle), recv_buffer, input.device());
+}
+
+ExchangeHandle Communicator::start_all_gather_flat(const at::Tensor& send, at::Tensor& recv,
+                                                   const std::vector<int64_t>& counts,
+                                                   const std::vector<int64_t>& displacements) {
+  all_gather_flat(send, recv, counts, displacements);
+  return {.wait = [] {}, .progress = nullptr};
+}
+
 at::Tensor Communicator::ring_exchange(const at::Tensor& input) {
   return exchange(input, (rank_ + 1) % size(), (rank_ + size() - 1) % size());
 }

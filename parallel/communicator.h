@@ -96,6 +96,9 @@ class Communicator {
   std::unique_ptr<PendingExchange> exchange_async(const at::Tensor& input, int send_to, int recv_from);
   at::Tensor exchange(const at::Tensor& input, int send_to, int recv_from);
   at::Tensor ring_exchange(const at::Tensor& input);  // to rank + 1, from rank - 1
+  // Starts gathering every rank's 1-D `input` (counts[r] elements from rank r, rank-major) into one 1-D tensor;
+  // wait() returns it on the input's device. Sharded weights gather the next block's while one computes.
+  std::unique_ptr<PendingExchange> all_gather_flat_async(const at::Tensor& input, const std::vector<int64_t>& counts);
   void barrier();
 
   // Ranks with the same color form a new group, ordered by (key, rank). A negative color joins none and
@@ -123,6 +126,11 @@ class Communicator {
   // Starts the exchange and returns how to wait for it and, optionally, how to advance it.
   virtual ExchangeHandle start_exchange_flat(const at::Tensor& send, at::Tensor& recv, int send_to,
                                                     int recv_from) = 0;
+  // Starts an all_gather_flat; by default it runs to completion here (in stream order on NCCL) and the handle
+  // has nothing left to wait for.
+  virtual ExchangeHandle start_all_gather_flat(const at::Tensor& send, at::Tensor& recv,
+                                               const std::vector<int64_t>& counts,
+                                               const std::vector<int64_t>& displacements);
   virtual void barrier_impl() = 0;
   virtual std::shared_ptr<Communicator> split_impl(int color, int key, const std::string& name,
                                                    std::vector<int> world_ranks, int rank) = 0;

@@ -101,13 +101,25 @@ void MpiCommunicator::wait(std::vector<MPI_Request>& requests, const OperationDe
 
 void MpiCommunicator::all_gather_flat(const at::Tensor& send, at::Tensor& recv, const std::vector<int64_t>& counts,
                                       const std::vector<int64_t>& displacements) {
+  start_all_gather_flat(send, recv, counts, displacements).wait();
+}
+
+ExchangeHandle MpiCommunicator::start_all_gather_flat(const at::Tensor& send, at::Tensor& recv,
+                                                      const std::vector<int64_t>& counts,
+                                                      const std::vector<int64_t>& displacements) {
   const auto element = send.element_size();
   const auto recv_counts = byte_counts(counts, element);
   const auto recv_displacements = byte_counts(displacements, element);
-  std::vector<MPI_Request> requests(1);
+  auto requests = std::make_shared<std::vector<MPI_Request>>(1);
   TESSERA_CHECK_MPI(MPI_Iallgatherv(send.data_ptr(), byte_count(send.numel(), element), MPI_BYTE, recv.data_ptr(),
-                                    recv_counts.data(), recv_displacements.data(), MPI_BYTE, comm_, &requests[0]));
-  wait(requests, describe_operation("all_gather"));
+                                    recv_counts.data(), recv_displacements.data(), MPI_BYTE, comm_, &(*requests)[0]));
+  auto progress = [requests] {
+    int done = 0;
+    TESSERA_CHECK_MPI(MPI_Testall(static_cast<int>(requests->size()), requests->data(), &done, MPI_STATUSES_IGNORE));
+    return done != 0;
+  };
+  return {.wait = [this, requests, description = describe_operation("all_gather")] { wait(*requests, description); },
+          .progress = progress};
 }
 
 void MpiCommunicator::all_to_all_flat(const at::Tensor& send, const std::vector<int64_t>& send_counts,

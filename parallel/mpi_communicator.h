@@ -33,6 +33,8 @@ class MpiCommunicator final : public Communicator {
   void send_flat(const at::Tensor& buffer, int peer) override;
   void recv_flat(at::Tensor& buffer, int peer) override;
   ExchangeHandle start_exchange_flat(const at::Tensor& send, at::Tensor& recv, int send_to, int recv_from) override;
+  ExchangeHandle start_all_gather_flat(const at::Tensor& send, at::Tensor& recv, const std::vector<int64_t>& counts,
+                                       const std::vector<int64_t>& displacements) override;
   void barrier_impl() override;
   std::shared_ptr<Communicator> split_impl(int color, int key, const std::string& name,
                                            std::vector<int> world_ranks, int rank) override;

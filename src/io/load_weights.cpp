@@ -46,6 +46,11 @@ void load_weights(torch::nn::Module& module, const WeightSource& source, c10::Sc
 
 void load_weights(torch::nn::Module& module, const WeightSource& source, const DtypeOf& dtype_of,
                   c10::Device device) {
+  load_weights(module, source, dtype_of, device, {});
+}
+
+void load_weights(torch::nn::Module& module, const WeightSource& source, const DtypeOf& dtype_of,
+                  c10::Device device, const std::map<std::string, LocalPiece>& shares) {
   // Undefined tensors (a bias a module was built without) have nothing to load, as in PyTorch's state_dict.
   std::vector<std::pair<std::string, at::Tensor>> targets;
   for (const auto& item : module.named_parameters(/*recurse=*/true)) {
@@ -96,6 +101,11 @@ void load_weights(torch::nn::Module& module, const WeightSource& source, const D
   // requires_grad) and whatever holds them sees the new values; no grad: loading is not part of a graph.
   torch::NoGradGuard no_grad;
   for (auto& [name, tensor] : targets) {
+    if (const auto share = shares.find(name); share != shares.end()) {
+      LocalPiece piece = share->second;
+      source.load_elements_into(name, piece.begin, piece.destination);
+      continue;
+    }
     const bool floating = at::isFloatingType(tensor.scalar_type());
     assign(tensor, source.load(name, floating ? dtype_of(name) : tensor.scalar_type(), device));
   }

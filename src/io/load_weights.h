@@ -6,8 +6,10 @@
 #include <torch/nn/module.h>
 
 #include <functional>
+#include <map>
 #include <string>
 
+#include "parallel/sharded_weights.h"
 #include "src/io/weight_source.h"
 
 namespace tessera::io {
@@ -24,6 +26,10 @@ using DtypeOf = std::function<c10::ScalarType(const std::string& name)>;
 // tensor for a floating-point parameter is never converted silently), naming each tensor and its file.
 void load_weights(torch::nn::Module& module, const WeightSource& source, const DtypeOf& dtype_of,
                   c10::Device device);
+// The same, checked the same, except that a parameter named in `shares` is read only in part, into its piece (this
+// rank's share of sharded weights, parallel/sharded_weights.h), and the module's tensor is left as it is.
+void load_weights(torch::nn::Module& module, const WeightSource& source, const DtypeOf& dtype_of,
+                  c10::Device device, const std::map<std::string, LocalPiece>& shares);
 // Every floating-point tensor as `dtype`.
 void load_weights(torch::nn::Module& module, const WeightSource& source, c10::ScalarType dtype,
                   c10::Device device);

@@ -263,31 +263,66 @@ const TensorInfo& SafetensorsFile::info(const std::string& name) const {
   return it->second;
 }
 
+namespace {
+
+// Elements [begin, begin + count) of the tensor whose data starts at `data` (in the file's dtype), viewed in place
+// when aligned, and a function that hands their pages back once they are copied.
+struct FileElements {
+  at::Tensor tensor;
+  const uint8_t* bytes;
+  size_t size;
+};
+
+FileElements file_elements(const uint8_t* data, const TensorInfo& entry, int64_t begin, int64_t count,
+                           c10::IntArrayRef shape) {
+  const size_t element = c10::elementSize(entry.dtype);
+  const uint8_t* bytes = data + entry.data_begin + static_cast<size_t>(begin) * element;
+  const size_t size = static_cast<size_t>(count) * element;
+  const auto file_options = at::TensorOptions().dtype(entry.dtype);
+  at::Tensor in_file;
+  if (reinterpret_cast<uintptr_t>(bytes) % element == 0) {
+    // A view of the read-only mapping; safe because it is only ever copied from.
+    in_file = at::from_blob(const_cast<uint8_t*>(bytes), shape, file_options);
+  } else {
+    // The format does not promise aligned offsets, and kernels may assume aligned elements.
+    in_file = at::empty(shape, file_options);
+    std::memcpy(in_file.data_ptr(), bytes, size);
+  }
+  return {in_file, bytes, size};
+}
+
+// The copy is all that is needed: the file's pages go back to the page cache rather than counting in this process's
+// resident memory, so loading a checkpoint holds its weights once, not twice.
+void release_pages(const FileElements& elements) {
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = reinterpret_cast<uintptr_t>(elements.bytes) / page * page;
+  const uintptr_t end = reinterpret_cast<uintptr_t>(elements.bytes) + elements.size;
+  ::madvise(reinterpret_cast<void*>(first), end - first, MADV_DONTNEED);
+}
+
+}  // namespace
+
 at::Tensor SafetensorsFile::load(const std::string& name, std::optional<c10::ScalarType> dtype,
                                  c10::Device device) const {
   const TensorInfo& entry = info(name);
   const c10::ScalarType target = dtype.value_or(entry.dtype);
   if (entry.byte_size() == 0) return at::empty(entry.shape, at::TensorOptions().dtype(target).device(device));
-
-  const uint8_t* bytes = data_section_ + entry.data_begin;
-  const auto file_options = at::TensorOptions().dtype(entry.dtype);
-  at::Tensor in_file;
-  if (reinterpret_cast<uintptr_t>(bytes) % c10::elementSize(entry.dtype) == 0) {
-    // A view of the read-only mapping; safe because it is only ever copied from, below.
-    in_file = at::from_blob(const_cast<uint8_t*>(bytes), entry.shape, file_options);
-  } else {
-    // The format does not promise aligned offsets, and kernels may assume aligned elements.
-    in_file = at::empty(entry.shape, file_options);
-    std::memcpy(in_file.data_ptr(), bytes, entry.byte_size());
-  }
-  at::Tensor loaded = in_file.to(device, target, /*non_blocking=*/false, /*copy=*/true);
-  // The copy is all that is needed: the file's pages go back to the page cache rather than counting in this
-  // process's resident memory, so loading a checkpoint holds its weights once, not twice.
-  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const uintptr_t first = reinterpret_cast<uintptr_t>(bytes) / page * page;
-  const uintptr_t end = reinterpret_cast<uintptr_t>(bytes) + entry.byte_size();
-  ::madvise(reinterpret_cast<void*>(first), end - first, MADV_DONTNEED);
+  const FileElements elements = file_elements(data_section_, entry, 0, entry.numel(), entry.shape);
+  at::Tensor loaded = elements.tensor.to(device, target, /*non_blocking=*/false, /*copy=*/true);
+  release_pages(elements);
   return loaded;
+}
+
+void SafetensorsFile::load_elements_into(const std::string& name, int64_t begin, at::Tensor& destination) const {
+  const TensorInfo& entry = info(name);
+  const int64_t count = destination.numel();
+  TESSERA_CHECK(destination.dim() == 1 && begin >= 0 && begin + count <= entry.numel(), "safetensors file ", path_,
+                ": elements [", begin, ", ", begin + count, ") of tensor '", name, "' (", entry.numel(),
+                " elements) cannot be read into a tensor of shape ", destination.sizes());
+  if (count == 0) return;
+  const FileElements elements = file_elements(data_section_, entry, begin, count, {count});
+  destination.copy_(elements.tensor);
+  release_pages(elements);
 }
 
 // ---------------------------------------------------------------------------------------------------------

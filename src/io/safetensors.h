@@ -61,6 +61,10 @@ class SafetensorsFile {
   // (default: the file's) and placed on `device`.
   at::Tensor load(const std::string& name, std::optional<c10::ScalarType> dtype = std::nullopt,
                   c10::Device device = c10::Device(c10::kCPU)) const;
+  // Elements [begin, begin + destination.numel()) of the tensor's row-major flattening, converted into the 1-D
+  // `destination` (any dtype, any device): only those bytes of the mapped file are read, so a rank that keeps a
+  // share of a tensor never holds all of it.
+  void load_elements_into(const std::string& name, int64_t begin, at::Tensor& destination) const;
   // The header's "__metadata__" string map; empty when there is none.
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 

@@ -174,6 +174,10 @@ at::Tensor WeightSource::load(const std::string& name, std::optional<c10::Scalar
   return file_holding(name).load(name, dtype, device);
 }
 
+void WeightSource::load_elements_into(const std::string& name, int64_t begin, at::Tensor& destination) const {
+  file_holding(name).load_elements_into(name, begin, destination);
+}
+
 const std::string& WeightSource::file_of(const std::string& name) const { return file_holding(name).path(); }
 
 void WeightSource::keep_only_prefixes(const std::vector<std::string>& prefixes) {

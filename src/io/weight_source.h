@@ -35,6 +35,8 @@ class WeightSource {
   // As SafetensorsFile::load, from whichever file holds the tensor.
   at::Tensor load(const std::string& name, std::optional<c10::ScalarType> dtype = std::nullopt,
                   c10::Device device = c10::Device(c10::kCPU)) const;
+  // As SafetensorsFile::load_elements_into, from whichever file holds the tensor.
+  void load_elements_into(const std::string& name, int64_t begin, at::Tensor& destination) const;
   // The path of the file holding the tensor.
   const std::string& file_of(const std::string& name) const;
   // Leaves out the tensor `name`, if there is one, so that loading neither needs nor rejects it: a tied

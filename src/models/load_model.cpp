@@ -1,18 +1,29 @@
 #include "src/models/load_model.h"
 
 #include "common/check.h"
+#include "parallel/communicator.h"
 #include "src/models/load_part.h"
+#include "src/models/load_sharded.h"
 #include "src/models/model_registry.h"
 
 namespace tessera {
 
-std::shared_ptr<Model> load_model(const PartConfig& model_dir, c10::ScalarType dtype, c10::Device device) {
+std::shared_ptr<Model> load_model(const PartConfig& model_dir, c10::ScalarType dtype, c10::Device device,
+                                  std::shared_ptr<Communicator> shard_group) {
   // Each weight read straight from the checkpoint into the dtype the model keeps it in, whatever the
   // checkpoint's dtype.
   std::shared_ptr<Model> model;
-  return load_part([&] { return model = create_model_from_dir(model_dir); }, io::WeightSource::open_dir(model_dir.dir()),
-                   io::DtypeOf([&model, dtype](const std::string& name) { return model->parameter_dtype(name, dtype); }),
-                   device);
+  const io::DtypeOf dtype_of([&model, dtype](const std::string& name) { return model->parameter_dtype(name, dtype); });
+  const io::WeightSource source = io::WeightSource::open_dir(model_dir.dir());
+  if (shard_group == nullptr) {
+    return load_part([&] { return model = create_model_from_dir(model_dir); }, source, dtype_of, device);
+  }
+  {
+    WeightlessLoadScope shape_only;  // built and put in eval mode; the shares are read below
+    load_part([&] { return model = create_model_from_dir(model_dir); }, source, dtype_of, device);
+  }
+  load_sharded_weights(*model, source, dtype_of, device, std::move(shard_group));
+  return model;
 }
 
 c10::ScalarType parse_dtype(const std::string& name) {

@@ -10,9 +10,14 @@
 
 namespace tessera {
 
+class Communicator;
+
 // The model of a diffusers directory (config.json + safetensors weights, single or sharded), with its
-// weights loaded, in `dtype` on `device`, in eval mode. Errors name the directory, file and tensor.
-std::shared_ptr<Model> load_model(const PartConfig& model_dir, c10::ScalarType dtype, c10::Device device);
+// weights loaded, in `dtype` on `device`, in eval mode. Errors name the directory, file and tensor. With a
+// `shard_group`, the rank loads only its share of each parameter and the model gathers each block's weights from
+// the group as it runs (load_sharded.h); every rank of the group must load it.
+std::shared_ptr<Model> load_model(const PartConfig& model_dir, c10::ScalarType dtype, c10::Device device,
+                                  std::shared_ptr<Communicator> shard_group = nullptr);
 
 // "fp32" / "float32", "bf16" / "bfloat16", "fp16" / "float16"; anything else is an error naming the choices.
 c10::ScalarType parse_dtype(const std::string& name);

@@ -3,13 +3,21 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include "parallel/sharded_weights.h"
+#include "parallel/weight_gather_hooks.h"
+
 namespace tessera {
 
 ModelMetadata Model::metadata() const {
   ModelMetadata metadata;
   metadata.class_name = class_name();
   metadata.capabilities = capabilities();
-  for (const auto& parameter : parameters(/*recurse=*/true)) metadata.parameter_count += parameter.numel();
+  // Sharded weights (--shard-weights) hold empty tensors between their gathers: count what they stand for.
+  if (const auto sharded = sharded_weights_of(const_cast<Model&>(*this))) {
+    metadata.parameter_count = sharded->parameter_count();
+  } else {
+    for (const auto& parameter : parameters(/*recurse=*/true)) metadata.parameter_count += parameter.numel();
+  }
   metadata.config = config_entries();
   metadata.hook_points.push_back("");  // the model itself
   // include_self=false: named_modules would otherwise need the model to be owned by a shared_ptr.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <sstream>
 
 #include "common/check.h"
@@ -61,11 +62,27 @@ bool has_safetensors(const std::string& dir) {
 
 // The bytes a part's weights take once loaded, floating-point tensors as `dtype_of(name)` gives (the header's
 // dtype is what is on disk, not what is kept), others as stored.
+// The block a tensor belongs to: its name up to the first all-digit segment ("blocks.3", "single_transformer_blocks.
+// 12"), or "" outside the blocks (embedders, norm_out, proj_out): the units sharded weights gather in.
+std::string block_of(const std::string& name) {
+  size_t start = 0;
+  while (start < name.size()) {
+    const size_t end = std::min(name.find('.', start), name.size());
+    if (end > start && std::all_of(name.begin() + static_cast<std::ptrdiff_t>(start),
+                                   name.begin() + static_cast<std::ptrdiff_t>(end), ::isdigit)) {
+      return name.substr(0, end);
+    }
+    start = end + 1;
+  }
+  return "";
+}
+
 // `element_bytes` > 0 (FP8 storage) counts each matrix (the linear layers' weights) at that many bytes per element
 // plus `row_scale_bytes` per row (fp8-scaled's fp32 scale per output channel); vectors and convolutions as kept.
+// `by_block` gets the bytes of each block (block_of).
 template <typename DtypeOf>
 double part_weight_bytes(io::WeightSource& source, double element_bytes, DtypeOf dtype_of,
-                         double row_scale_bytes = 0) {
+                         double row_scale_bytes = 0, std::map<std::string, double>* by_block = nullptr) {
   // transformers' T5 files store the tied embedding twice; it is loaded once.
   if (source.contains("shared.weight")) source.forget("encoder.embed_tokens.weight");
   double bytes = 0;
@@ -76,42 +93,57 @@ double part_weight_bytes(io::WeightSource& source, double element_bytes, DtypeOf
       continue;
     }
     const c10::ScalarType kept = dtype_of(name);
-    if (element_bytes > 0 && info.shape.size() == 2) {
-      bytes += element_bytes * static_cast<double>(info.numel()) +
-               row_scale_bytes * static_cast<double>(info.shape[0]);
-      continue;
-    }
-    bytes += static_cast<double>(c10::elementSize(kept)) * static_cast<double>(info.numel());
+    const double size = element_bytes > 0 && info.shape.size() == 2
+                            ? element_bytes * static_cast<double>(info.numel()) +
+                                  row_scale_bytes * static_cast<double>(info.shape[0])
+                            : static_cast<double>(c10::elementSize(kept)) * static_cast<double>(info.numel());
+    bytes += size;
+    if (by_block != nullptr) (*by_block)[block_of(name)] += size;
   }
   return bytes;
 }
 
 int64_t weight_bytes(const PipelineIndex& index, const MemoryRequest& request) {
   const c10::ScalarType dtype = request.dtype;
-  const auto sharded_bytes = [&](const std::string& part, double element_bytes, double row_scale_bytes = 0) {
+  const auto loaded_bytes = [&](const std::string& part, double element_bytes, double row_scale_bytes,
+                                std::map<std::string, double>* by_block) {
     const std::string dir = index.part_dir(part);
     if (!has_safetensors(dir)) return 0.0;
     io::WeightSource source = io::WeightSource::open_dir(dir);
     // T5's feed-forward output stays in fp32, as transformers keeps it (src/models/umt5/umt5_encoder.cpp).
-    return part_weight_bytes(source, element_bytes, [dtype](const std::string& name) {
-             return name.find(".DenseReluDense.wo.") != std::string::npos ? c10::ScalarType::Float : dtype;
-           }, row_scale_bytes) /
-           static_cast<double>(request.weight_shards);
+    return part_weight_bytes(
+        source, element_bytes,
+        [dtype](const std::string& name) {
+          return name.find(".DenseReluDense.wo.") != std::string::npos ? c10::ScalarType::Float : dtype;
+        },
+        row_scale_bytes, by_block);
   };
-  // The text encoders are counted as rank 0 holds them: it encodes for the generation's other ranks, which hold
-  // none of their weights (the larger need is the one checked).
+  // The text encoders are counted as rank 0 holds them, whole: it encodes for the generation's other ranks, which
+  // hold none of their weights (the larger need is the one checked).
   double bytes = 0;
   for (const char* part : {"text_encoder", "text_encoder_2", "image_encoder"}) {
-    if (index.parts.count(part)) bytes += sharded_bytes(part, 0);
+    if (index.parts.count(part)) bytes += loaded_bytes(part, 0, 0, nullptr);
   }
   double experts = 0;
+  double in_flight = 0;  // one expert runs at a time: the largest gathered set counts once
   for (const std::string& part : Pipeline::transformer_parts_of(index)) {
     // --weights fp8 stores the transformers' linear layers in one byte (fp8-scaled: plus an fp32 scale per output
     // channel); the few matrices it keeps (embedders, proj_out) are counted at one byte too.
-    const double expert = sharded_bytes(part, request.weight_element_bytes, request.weight_row_scale_bytes);
+    std::map<std::string, double> by_block;
+    double expert = loaded_bytes(part, request.weight_element_bytes, request.weight_row_scale_bytes, &by_block);
+    if (request.weight_shards > 1) {
+      // Sharded (--shard-weights): the rank's share, plus what is gathered whole while a forward runs: the
+      // parameters outside the blocks for the whole forward, the running block and the next one's gather.
+      double largest_block = 0;
+      for (const auto& [block, block_bytes] : by_block) {
+        if (!block.empty()) largest_block = std::max(largest_block, block_bytes);
+      }
+      expert /= static_cast<double>(request.weight_shards);
+      in_flight = std::max(in_flight, by_block[""] + 2 * largest_block);
+    }
     experts = request.every_expert_on_device ? experts + expert : std::max(experts, expert);
   }
-  bytes += experts;
+  bytes += experts + in_flight;
   // The VAE stays whole and in fp32 (pipeline_parts.h); an AutoencoderKL loads only its decoder.
   const std::string vae = index.part_dir("vae");
   if (has_safetensors(vae)) {

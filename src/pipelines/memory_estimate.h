@@ -21,10 +21,10 @@ struct MemoryRequest {
   int64_t decode_ranks = 1;
   // Samples in one transformer forward: 2 when the guidance branches run as one batch, else 1.
   int64_t forward_batch = 1;
-  // The weight options: each rank keeps 1/weight_shards of the transformers' and text encoders' weights
-  // (--shard-weights, still to come), and each stored element of a transformer's matrices takes
-  // weight_element_bytes (0: the dtype's; --weights fp8 and fp8-scaled: 1), each of their rows
-  // weight_row_scale_bytes more (fp8-scaled: 4, its fp32 scale per output channel).
+  // The weight options: each rank keeps 1/weight_shards of the transformers' weights (--shard-weights: the
+  // generation's ranks), plus the parameters outside the blocks and two blocks gathered whole while a forward runs;
+  // each stored element of a transformer's matrices takes weight_element_bytes (0: the dtype's; --weights fp8 and
+  // fp8-scaled: 1), each of their rows weight_row_scale_bytes more (fp8-scaled: 4, its fp32 scale per output channel).
   int64_t weight_shards = 1;
   double weight_element_bytes = 0;
   double weight_row_scale_bytes = 0;

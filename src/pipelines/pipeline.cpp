@@ -131,6 +131,20 @@ Pipeline::FrameSize Pipeline::default_size(const Generation& /*generation*/) con
   return {.height = defaults_.height, .width = defaults_.width};
 }
 
+namespace {
+
+void check_shard_options(const PipelineLoadOptions& options) {
+  if (options.shard_group == nullptr) return;
+  // Layerwise casting and parked experts swap the parameters' data, which sharded weights own between gathers.
+  TESSERA_CHECK(options.weights == WeightStorage::full, "--shard-weights does not combine with --weights ",
+                weight_storage_name(options.weights), " yet; use one of them");
+  TESSERA_CHECK(options.idle_expert == IdleExpert::resident, "--shard-weights keeps each expert's share resident "
+                "(a share is already 1/", options.shard_group->size(), " of its weights); leave out --idle-expert ",
+                idle_expert_name(options.idle_expert), ", or use --idle-expert resident");
+}
+
+}  // namespace
+
 void Pipeline::load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10::Device device,
                           const PipelineLoadOptions& options) {
   check_index(index);
@@ -161,10 +175,11 @@ void Pipeline::load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10
   encodes_text_ = options.encodes_text;
   // The last first, each parked as soon as it has loaded, so that the device never holds two experts' weights,
   // not even while loading; the first stays, to run first.
+  check_shard_options(options);
   residency_ = std::make_unique<ExpertResidency>(options.idle_expert, device, dtype);
   transformers_.resize(parts.size());
   for (size_t i = parts.size(); i-- > 0;) {
-    transformers_[i] = {.part = parts[i], .model = load_model(configs[i], dtype, device)};
+    transformers_[i] = {.part = parts[i], .model = load_model(configs[i], dtype, device, options.shard_group)};
     store_weights(*transformers_[i].model, options.weights);
     residency_->add(*transformers_[i].model, configs[i].dir(), /*active=*/i == 0);
   }

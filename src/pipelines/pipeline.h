@@ -39,6 +39,10 @@ struct PipelineLoadOptions {
   // How the transformers keep their weights (--weights): each is cast as soon as it has loaded, before it is
   // parked, so that an idle expert waits in FP8 too.
   WeightStorage weights = WeightStorage::full;
+  // The ranks of one generation that share the transformers' weights (--shard-weights, docs/shard_weights.md):
+  // each keeps its share of every parameter and gathers each block's from the others just before it runs. Null:
+  // every rank holds every weight. Every rank of the group loads the pipeline, and runs every forward together.
+  std::shared_ptr<Communicator> shard_group = nullptr;  // an initialiser: designated initialisers may leave it out
 };
 
 // One transformer a pipeline denoises with: its part in the folder ("transformer", Wan2.2's "transformer_2") and

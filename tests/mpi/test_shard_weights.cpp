@@ -1,0 +1,144 @@
+// Weights sharded across the ranks of a generation (--shard-weights, issue 25): every rank keeps its share of each
+// parameter and gathers a block's just before it runs. The gathered weights are the same bits, so the output must be
+// bit-identical (at::equal) to the unsharded model's under the same strategy: at 1 to 4 ranks, with uneven shares
+// and tensors smaller than the group, under Ulysses, Ring, USP and CFG-parallel, with a step cache, on the Wan and
+// FLUX fixtures and the embedded pipeline.
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <gtest/gtest.h>
+
+#include "cache/cache_spec.h"
+#include "cache/enable_cache.h"
+#include "common/check.h"
+#include "hooks/module.h"
+#include "mpi_test_environment.h"
+#include "parallel/context_parallel.h"
+#include "parallel/device_mesh.h"
+#include "parallel/sharded_weights.h"
+#include "parallel/weight_gather_hooks.h"
+#include "parallel/weight_units.h"
+#include "src/io/safetensors.h"
+#include "src/models/load_model.h"
+#include "src/models/model.h"
+#include "src/pipelines/pipeline.h"
+
+namespace tessera::testing {
+namespace {
+
+// Parameters of mixed dtypes and sizes, some with fewer rows (and elements) than the group has ranks.
+class Odd : public Module {
+ public:
+  Odd() {
+    register_parameter("wide", at::arange(35, at::kFloat).view({5, 7}) / 3.0);
+    register_parameter("one", at::full({1}, 2.5, at::kFloat));
+    register_parameter("half", (at::arange(6, at::kFloat) / 7.0).to(at::kBFloat16).view({3, 2}));
+    register_parameter("row", at::arange(3, at::kFloat).view({1, 3}) - 1.0);
+  }
+  Outputs forward_impl(Args& args) override { return {args.tensor("x")}; }
+};
+
+TEST(ShardedWeights, GathersTheSameBitsFromUnevenShares) {
+  c10::InferenceMode inference;  // as a forward runs
+  Odd module;
+  std::vector<at::Tensor> originals;
+  for (const auto& parameter : module.parameters()) originals.push_back(parameter.clone());
+  std::vector<WeightUnit> units = weight_units(module);
+  ASSERT_EQ(units.size(), 1u);  // no block stack: one unit
+  ShardedWeights weights(units, shared_world(), c10::Device(c10::kCPU));
+  // Fill the shares as a loader does, from the whole tensors every rank can compute here.
+  for (const auto& [name, piece] : weights.local_pieces()) {
+    at::Tensor destination = piece.destination;
+    destination.copy_(module.named_parameters()[name].reshape({-1}).narrow(0, piece.begin, destination.numel()));
+  }
+  weights.release_all();
+  for (const auto& parameter : module.parameters()) EXPECT_EQ(parameter.numel(), 0);
+  const auto local = world().all_gather_sizes(weights.local_bytes());
+  int64_t sum = 0;
+  for (int64_t bytes : local) sum += bytes;
+  EXPECT_EQ(sum, weights.total_bytes());
+  for (int round = 0; round < 2; ++round) {
+    weights.before(0);
+    const auto parameters = module.parameters();
+    for (size_t i = 0; i < parameters.size(); ++i) {
+      EXPECT_TRUE(at::equal(parameters[i], originals[i])) << "parameter " << i << ", round " << round;
+    }
+    weights.after(0);
+    for (const auto& parameter : module.parameters()) EXPECT_EQ(parameter.numel(), 0);
+  }
+}
+
+Args read_args(const std::string& dir) {
+  const io::SafetensorsFile inputs(dir + "/inputs.safetensors");
+  Args args;
+  for (const auto& name : inputs.names()) args.set(name, inputs.load(name));
+  return args;
+}
+
+// A fixture's forward, sharded and not, under every strategy of this world.
+void expect_sharded_forward_identical(const std::string& dir) {
+  c10::InferenceMode inference;
+  const Args args = read_args(dir);
+  for (const auto& config : strategies(world().size())) {
+    SCOPED_TRACE(config.to_string());
+    auto whole = load_model(dir, at::kFloat, c10::Device(c10::kCPU));
+    auto sharded = load_model(dir, at::kFloat, c10::Device(c10::kCPU), shared_world());
+    ASSERT_NE(sharded_weights_of(*sharded), nullptr);
+    EXPECT_EQ(sharded->metadata().parameter_count, whole->metadata().parameter_count);
+    auto mesh = std::make_shared<DeviceMesh>(shared_world(), config);
+    enable_parallelism(*whole, whole->context_parallel_plan(), mesh);
+    enable_parallelism(*sharded, sharded->context_parallel_plan(), mesh);
+    for (int run = 0; run < 2; ++run) {  // a second forward gathers again
+      EXPECT_TRUE(at::equal((*sharded)(args).at(0), (*whole)(args).at(0))) << "forward " << run;
+    }
+  }
+}
+
+TEST(ShardedWeights, WanForwardIsBitIdentical) {
+  expect_sharded_forward_identical(detail::concat(TESSERA_FIXTURES_DIR, "/wan/uneven_rope"));
+}
+
+TEST(ShardedWeights, FluxForwardIsBitIdentical) {
+  expect_sharded_forward_identical(detail::concat(TESSERA_FIXTURES_DIR, "/flux/dev_guidance"));
+}
+
+std::vector<ParallelConfig> generation_configs(int n) {
+  std::vector<ParallelConfig> all = strategies(n);
+  if (n % 2 == 0) all.push_back({n / 2, 1, 2});  // CFG-parallel
+  return all;
+}
+
+// The embedded pipeline's frames, sharded over the world and not, with and without a first-block cache (which
+// decides per CFG branch, so CFG-parallel ranks may skip different blocks while they gather the same ones).
+TEST(ShardedWeights, GenerationIsBitIdenticalWithAndWithoutCache) {
+  for (const char* spec : {"", "fbc:threshold=0.1"}) {
+    for (const ParallelConfig& config : generation_configs(world().size())) {
+      SCOPED_TRACE(detail::concat(spec, " ", config.to_string()));
+      at::Tensor frames[2];
+      for (int shard = 0; shard < 2; ++shard) {
+        PipelineLoadOptions options;
+        if (shard == 1) options.shard_group = shared_world();
+        auto pipeline = Pipeline::load(TESSERA_EMBEDDED_MODEL_DIR, at::kFloat, c10::Device(c10::kCPU), options);
+        GenerationRequest request;
+        request.prompt = "red circle moving right";
+        request.seed = 5;
+        request.steps = 4;
+        const Generation generation = pipeline->resolve(request);
+        auto mesh = std::make_shared<DeviceMesh>(shared_world(), config);
+        enable_parallelism(pipeline->transformer(), pipeline->transformer().context_parallel_plan(), mesh);
+        if (*spec != '\0') enable_cache(pipeline->transformer(), parse_cache_spec(spec));
+        DenoiseOptions loop;
+        loop.cfg_group = &mesh->cfg();
+        frames[shard] = pipeline->generate(generation, loop);
+        const auto sharded = sharded_weights_of(pipeline->transformer());
+        ASSERT_EQ(sharded != nullptr, shard == 1);
+        if (sharded) {
+          EXPECT_GT(sharded->gathers(), 0);
+        }
+      }
+      EXPECT_TRUE(at::equal(frames[1], frames[0]));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tessera::testing
