@@ -152,9 +152,7 @@ std::optional<std::string> memory_refusal(const std::string& model_dir, const Ge
       "; docs/memory_estimate.md), but ", available.source, " is ", format_bytes(available.bytes), ". ",
       options.empty() ? std::string("Nothing tessera offers today fits")
                       : detail::concat("What would fit: ", join(options, "; ")),
-          .weight_shards = load.shard_group != nullptr ? load.shard_group->size() : 1,
-          .weight_element_bytes = load.weights == WeightStorage::full ? 0.0 : 1.0,
-          .weight_row_scale_bytes = load.weights == WeightStorage::fp8_scaled ? 4.0 : 0.0,
+      !weights_alone ? "" : weights_advice(model_dir, shape, available.bytes),
       ". Or pass --skip-memory-check to run it anyway");
 }
 
