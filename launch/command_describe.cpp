@@ -3,6 +3,7 @@
 #include "common/check.h"
 #include "launch/cli_options.h"
 #include "launch/commands.h"
+#include "launch/memory_check.h"
 #include "launch/parallel_options.h"
 #include "parallel/mpi_runtime.h"
 #include "src/models/model_registry.h"
@@ -27,7 +28,11 @@ int run_describe(int argc, char** argv, MpiRuntime& runtime) {
       ("width", "frame width for the memory estimate", cxxopts::value<int64_t>())
       ("frames", "frames for the memory estimate", cxxopts::value<int64_t>())
       ("dtype", "the pipeline dtype of the memory estimate: fp32, bf16 or fp16; auto: bf16 on a CUDA device, fp32 "
-                "on the CPU", cxxopts::value<std::string>()->default_value("auto"));
+                "on the CPU", cxxopts::value<std::string>()->default_value("auto"))
+      ("weights", "the memory estimate's weight storage: full, fp8 or fp8-scaled (docs/fp8_weights.md)",
+       cxxopts::value<std::string>()->default_value("full"))
+      ("shard-weights", "the memory estimate with each column's ranks sharing the transformers' weights "
+                        "(docs/shard_weights.md)");
   const auto parsed = cli::parse(options, argc, argv, runtime.world_rank() == 0);
   if (!parsed) return 0;
   if (!parsed->count("model")) {
@@ -62,10 +67,14 @@ int run_describe(int argc, char** argv, MpiRuntime& runtime) {
   if (estimate) {
     const GenerationDefaults defaults = Pipeline::defaults_of(index);
     MemoryRequest request{.dtype = dtype};
+    const WeightStorage weights =
+        cli::usage_checked(kProgram, [&] { return parse_weight_storage((*parsed)["weights"].as<std::string>()); });
+    cli::set_weight_storage(request, weights);
     request.height = parsed->count("height") ? (*parsed)["height"].as<int64_t>() : defaults.height;
     request.width = parsed->count("width") ? (*parsed)["width"].as<int64_t>() : defaults.width;
     request.frames = parsed->count("frames") ? (*parsed)["frames"].as<int64_t>() : defaults.frames;
-    const std::string table = cli::usage_checked(kProgram, [&] { return memory_table(model_dir, request, {1, 2, 4, 8}); });
+    const std::string table = cli::usage_checked(kProgram, [&] { return memory_table(model_dir, request, {1, 2, 4, 8},
+                                                                                  parsed->count("shard-weights") > 0); });
     if (runtime.world_rank() == 0) std::cout << table << std::flush;
   }
   return 0;

@@ -114,16 +114,21 @@ bool batched_guidance(GuidanceMode mode, const std::optional<std::string>& cache
   return mode == GuidanceMode::automatic && cache_spec && cache_spec->rfind("faster", 0) == 0;
 }
 
+void set_weight_storage(MemoryRequest& request, WeightStorage weights) {
+  request.weight_element_bytes = weights == WeightStorage::full ? 0.0 : 1.0;
+  request.weight_row_scale_bytes = weights == WeightStorage::fp8_scaled ? 4.0 : 0.0;
+}
+
 MemoryRequest memory_request(c10::ScalarType dtype, const ParallelConfig& config, bool batched_guidance,
                              const PipelineLoadOptions& load, c10::Device device) {
-  return {.dtype = dtype,
-          .context_parallel = config.context_parallel_degree(),
-          .decode_ranks = config.world_size(),
-          .forward_batch = batched_guidance && config.cfg == 1 ? 2 : 1,
-          .weight_shards = load.shard_group != nullptr ? load.shard_group->size() : 1,
-          .weight_element_bytes = load.weights == WeightStorage::full ? 0.0 : 1.0,
-          .weight_row_scale_bytes = load.weights == WeightStorage::fp8_scaled ? 4.0 : 0.0,
-          .every_expert_on_device = !parks_off_device(load.idle_expert, device)};
+  MemoryRequest request{.dtype = dtype,
+                        .context_parallel = config.context_parallel_degree(),
+                        .decode_ranks = config.world_size(),
+                        .forward_batch = batched_guidance && config.cfg == 1 ? 2 : 1,
+                        .weight_shards = load.shard_group != nullptr ? load.shard_group->size() : 1,
+                        .every_expert_on_device = !parks_off_device(load.idle_expert, device)};
+  set_weight_storage(request, load.weights);
+  return request;
 }
 
 std::optional<std::string> memory_refusal(const std::string& model_dir, const GenerationRequest& request,

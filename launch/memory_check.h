@@ -10,6 +10,7 @@
 #include <string>
 
 #include "launch/device_binding.h"
+#include "src/models/weight_storage.h"
 #include "src/pipelines/denoise_loop.h"
 #include "src/pipelines/generation_request.h"
 #include "src/pipelines/memory_estimate.h"
@@ -39,6 +40,9 @@ bool batched_guidance(GuidanceMode mode, const std::optional<std::string>& cache
 // pipeline will be loaded on `device` (where an idle expert waits, how the transformers store their weights).
 MemoryRequest memory_request(c10::ScalarType dtype, const ParallelConfig& config, bool batched_guidance,
                              const PipelineLoadOptions& load, c10::Device device);
+
+// The estimate's bytes per stored element and per row of a transformer's matrices under `weights`.
+void set_weight_storage(MemoryRequest& request, WeightStorage weights);
 
 // Why `request` (the sizes it leaves out: the folder's defaults) cannot run when it needs more per rank than
 // `available`: the estimate and what would fit (more ranks, bf16, a smaller size); nullopt when it fits. Nothing is

@@ -302,7 +302,8 @@ std::string format_bytes(int64_t bytes) {
   return text;
 }
 
-std::string memory_table(const std::string& pipeline_dir, MemoryRequest request, const std::vector<int64_t>& ranks) {
+std::string memory_table(const std::string& pipeline_dir, MemoryRequest request, const std::vector<int64_t>& ranks,
+                         bool shard_weights) {
   std::ostringstream out;
   out << "memory per rank for " << request.frames << " frame(s) of " << request.height << "x" << request.width
       << " in " << c10::toString(request.dtype) << " (docs/memory_estimate.md):\n";
@@ -313,6 +314,7 @@ std::string memory_table(const std::string& pipeline_dir, MemoryRequest request,
   for (const int64_t n : ranks) {
     request.context_parallel = n;
     request.decode_ranks = n;
+    request.weight_shards = shard_weights ? n : 1;
     const MemoryEstimate estimate = estimate_memory(pipeline_dir, request);
     std::snprintf(line, sizeof(line), "%6lld %12s %12s %12s %12s %12s\n", static_cast<long long>(n),
                   format_bytes(estimate.weights).c_str(), format_bytes(estimate.latents).c_str(),

@@ -49,6 +49,8 @@ MemoryEstimate estimate_memory(const std::string& pipeline_dir, const MemoryRequ
 std::string format_bytes(int64_t bytes);
 
 // The estimate at each of `ranks` (context parallel and decode over all of them), as a table for `tessera describe`.
-std::string memory_table(const std::string& pipeline_dir, MemoryRequest request, const std::vector<int64_t>& ranks);
+// With `shard_weights`, each column's ranks share the transformers' weights (--shard-weights).
+std::string memory_table(const std::string& pipeline_dir, MemoryRequest request, const std::vector<int64_t>& ranks,
+                         bool shard_weights = false);
 
 }  // namespace tessera
