@@ -70,6 +70,8 @@ int run_describe(int argc, char** argv, MpiRuntime& runtime) {
     const WeightStorage weights =
         cli::usage_checked(kProgram, [&] { return parse_weight_storage((*parsed)["weights"].as<std::string>()); });
     cli::set_weight_storage(request, weights);
+    // Sharded experts stay resident (each holds its share): every expert counts.
+    request.every_expert_on_device = parsed->count("shard-weights") > 0;
     request.height = parsed->count("height") ? (*parsed)["height"].as<int64_t>() : defaults.height;
     request.width = parsed->count("width") ? (*parsed)["width"].as<int64_t>() : defaults.width;
     request.frames = parsed->count("frames") ? (*parsed)["frames"].as<int64_t>() : defaults.frames;

@@ -17,6 +17,7 @@
 #include "src/models/load_model.h"
 #include "src/pipelines/denoise_loop.h"
 #include "src/schedulers/flow_match_euler_discrete.h"
+#include "tests/wan_cache_loop_fixture.h"
 
 namespace tessera::testing {
 namespace {
@@ -24,38 +25,13 @@ namespace {
 // (fixture, cache name in its case.json; "uncached" for none)
 using CacheCase = std::tuple<std::string, std::string>;
 
-class CacheParity : public ::testing::TestWithParam<CacheCase> {
+class CacheParity : public ::testing::TestWithParam<CacheCase>, protected WanCacheLoopFixture {
  protected:
   void SetUp() override {
-    const std::string dir = std::string(TESSERA_FIXTURES_DIR) + "/caches/" + std::get<0>(GetParam());
-    std::ifstream file(dir + "/case.json");
-    settings_ = nlohmann::json::parse(file);
-    model_ = load_model(std::string(TESSERA_FIXTURES_DIR) + "/" + settings_["model"].get<std::string>(), at::kFloat,
-                        c10::Device(c10::kCPU));
-    const io::SafetensorsFile inputs(dir + "/inputs.safetensors");
-    latents_ = inputs.load("latents");
-    prompt_ = inputs.load("prompt_embeds");
-    negative_ = inputs.load("negative_prompt_embeds");
-    expected_ = std::make_unique<io::SafetensorsFile>(dir + "/expected.safetensors");
-  }
-
-  // The library's loop, with both guidance branches in one forward as the fixture's diffusers loop runs them.
-  at::Tensor run_loop() {
-    FlowMatchEulerDiscreteConfig scheduler_config;
-    scheduler_config.shift = settings_["scheduler_shift"];
-    FlowMatchEulerDiscreteScheduler scheduler(scheduler_config);
-    DenoiseOptions options;
-    options.steps = settings_["steps"];
-    options.guidance_scale = settings_["guidance_scale"];
-    options.guidance_mode = GuidanceMode::batch;
-    return denoise(*model_, scheduler, {latents_, prompt_, negative_}, options);
+    load(TESSERA_FIXTURES_DIR, std::string(TESSERA_FIXTURES_DIR) + "/caches/" + std::get<0>(GetParam()));
   }
 
   c10::InferenceMode inference_;
-  nlohmann::json settings_;
-  std::shared_ptr<Model> model_;
-  at::Tensor latents_, prompt_, negative_;
-  std::unique_ptr<io::SafetensorsFile> expected_;
 };
 
 TEST_P(CacheParity, LoopEndsAtDiffusersLatents) {

@@ -22,6 +22,7 @@
 #include "src/pipelines/denoise_loop.h"
 #include "src/schedulers/flow_match_euler_discrete.h"
 #include "tests/flux_cache_fixture.h"
+#include "tests/wan_cache_loop_fixture.h"
 
 namespace tessera::testing {
 namespace {
@@ -59,37 +60,13 @@ void expect_cache_dits_decisions(const Decisions& decisions, const nlohmann::jso
 // (Wan fixture, setting)
 using WanCase = std::tuple<std::string, std::string>;
 
-class DBCacheWanParity : public ::testing::TestWithParam<WanCase> {
+class DBCacheWanParity : public ::testing::TestWithParam<WanCase>, protected WanCacheLoopFixture {
  protected:
   void SetUp() override {
-    const std::string dir = detail::concat(TESSERA_FIXTURES_DIR, "/dbcache/", std::get<0>(GetParam()));
-    std::ifstream file(detail::concat(dir, "/case.json"));
-    settings_ = nlohmann::json::parse(file);
-    model_ = load_model(detail::concat(TESSERA_FIXTURES_DIR, "/", settings_["model"].get<std::string>()), at::kFloat,
-                        c10::Device(c10::kCPU));
-    const io::SafetensorsFile inputs(detail::concat(dir, "/inputs.safetensors"));
-    latents_ = inputs.load("latents");
-    prompt_ = inputs.load("prompt_embeds");
-    negative_ = inputs.load("negative_prompt_embeds");
-    expected_ = std::make_unique<io::SafetensorsFile>(detail::concat(dir, "/expected.safetensors"));
-  }
-
-  at::Tensor run_loop() {
-    FlowMatchEulerDiscreteConfig scheduler_config;
-    scheduler_config.shift = settings_["scheduler_shift"];
-    FlowMatchEulerDiscreteScheduler scheduler(scheduler_config);
-    DenoiseOptions options;
-    options.steps = settings_["steps"];
-    options.guidance_scale = settings_["guidance_scale"];
-    options.guidance_mode = GuidanceMode::batch;
-    return denoise(*model_, scheduler, {latents_, prompt_, negative_}, options);
+    load(TESSERA_FIXTURES_DIR, detail::concat(TESSERA_FIXTURES_DIR, "/dbcache/", std::get<0>(GetParam())));
   }
 
   c10::InferenceMode inference_;
-  nlohmann::json settings_;
-  std::shared_ptr<Model> model_;
-  at::Tensor latents_, prompt_, negative_;
-  std::unique_ptr<io::SafetensorsFile> expected_;
 };
 
 TEST_P(DBCacheWanParity, LoopEndsAtCacheDitsLatentsWithItsDecisions) {

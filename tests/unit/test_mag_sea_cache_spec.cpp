@@ -72,7 +72,9 @@ TEST(MagSeaCacheSpec, MistakesSayWhatIsAccepted) {
 }
 
 TEST(MagCacheRatios, ModelsCarryTheirsAndRefuseOthers) {
-  WanTransformer3DModel wan;
+  // Small widths: the ratios are the class's, whatever its config (the defaults are a 14B model).
+  WanTransformer3DModel wan({.num_attention_heads = 2, .attention_head_dim = 8, .in_channels = 4, .out_channels = 4,
+                             .text_dim = 16, .freq_dim = 16, .ffn_dim = 32, .num_layers = 2});
   const MagCacheConfig resolved = with_model_ratios(wan, MagCacheConfig{});
   const auto& ratios = std::get<std::vector<double>>(resolved.ratios);
   ASSERT_EQ(ratios.size(), 50U);  // the published 50-step Wan2.1 T2V-1.3B ratios, conditional branch
@@ -81,7 +83,9 @@ TEST(MagCacheRatios, ModelsCarryTheirsAndRefuseOthers) {
   MagCacheConfig fourteen;
   fourteen.ratios = std::string("wan2.1-t2v-14b");
   EXPECT_DOUBLE_EQ(std::get<std::vector<double>>(with_model_ratios(wan, fourteen).ratios)[1], 1.02504);
-  FluxTransformer2DModel flux;
+  FluxTransformer2DModel flux({.in_channels = 8, .out_channels = 8, .num_layers = 1, .num_single_layers = 1,
+                               .attention_head_dim = 16, .num_attention_heads = 2, .joint_attention_dim = 16,
+                               .pooled_projection_dim = 8, .axes_dims_rope = {4, 6, 6}});
   EXPECT_EQ(std::get<std::vector<double>>(with_model_ratios(flux, MagCacheConfig{}).ratios).size(), 28U);
   MagCacheConfig missing;
   missing.ratios = std::string("hunyuan");
