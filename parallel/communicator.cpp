@@ -273,14 +273,18 @@ at::Tensor Communicator::exchange(const at::Tensor& input, int send_to, int recv
 }
 
 std::unique_ptr<PendingExchange> Communicator::all_gather_flat_async(const at::Tensor& input,
-                                                                   const std::vector<int64_t>& counts) {
+                                                                   const std::vector<int64_t>& counts,
+                                                                   at::Tensor destination) {
   TESSERA_CHECK(input.dim() == 1, "all_gather_flat_async takes a 1-D tensor, got ", input.dim(), " dims");
   TESSERA_CHECK(counts.size() == static_cast<size_t>(size()), "all_gather_flat_async: ", counts.size(),
                 " counts given for ", size(), " ranks");
   TESSERA_CHECK(counts[rank_] == input.numel(), "all_gather_flat_async: counts[", rank_, "] = ", counts[rank_],
                 " but the local tensor has ", input.numel(), " elements");
   const at::Tensor send_buffer = stage(input).contiguous();
-  at::Tensor recv_buffer = at::empty({std::accumulate(counts.begin(), counts.end(), int64_t{0})}, send_buffer.options());
+  const int64_t total = std::accumulate(counts.begin(), counts.end(), int64_t{0});
+  const bool reusable = destination.defined() && destination.dim() == 1 && destination.numel() == total &&
+                        destination.is_contiguous() && destination.options().type_equal(send_buffer.options());
+  at::Tensor recv_buffer = reusable ? destination : at::empty({total}, send_buffer.options());
   ExchangeHandle handle = start_all_gather_flat(send_buffer, recv_buffer, counts, exclusive_prefix_sum(counts));
   record("all_gather", send_buffer.nbytes() * (size() - 1));
   // The send buffer must outlive the transfer: the waiter keeps it.

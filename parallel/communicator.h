@@ -98,7 +98,10 @@ class Communicator {
   at::Tensor ring_exchange(const at::Tensor& input);  // to rank + 1, from rank - 1
   // Starts gathering every rank's 1-D `input` (counts[r] elements from rank r, rank-major) into one 1-D tensor;
   // wait() returns it on the input's device. Sharded weights gather the next block's while one computes.
-  std::unique_ptr<PendingExchange> all_gather_flat_async(const at::Tensor& input, const std::vector<int64_t>& counts);
+  // `destination`, when given (of the gathered length and the input's dtype and device), receives the result: a
+  // caller gathering the same sizes again reuses its buffers instead of faulting fresh pages in every time.
+  std::unique_ptr<PendingExchange> all_gather_flat_async(const at::Tensor& input, const std::vector<int64_t>& counts,
+                                                         at::Tensor destination = {});
   void barrier();
 
   // Ranks with the same color form a new group, ordered by (key, rank). A negative color joins none and

@@ -34,6 +34,9 @@ struct ShardedWeights::Unit {
 
 namespace {
 
+// At most this many released buffers are kept: the next unit's gather and one more.
+constexpr size_t kSpareBuffers = 2;
+
 int64_t numel_of(const std::vector<int64_t>& shape) {
   return std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>());
 }
@@ -129,7 +132,18 @@ void ShardedWeights::release_all() {
 void ShardedWeights::start(size_t unit) {
   TESSERA_INTERNAL_ASSERT(!pending_unit_, "one gather in flight at a time");
   SameKind kind(units_[unit].inference);
-  for (Slab& slab : units_[unit].slabs) pending_.push_back(group_->all_gather_flat_async(slab.local, slab.counts));
+  for (Slab& slab : units_[unit].slabs) {
+    const int64_t total = std::accumulate(slab.counts.begin(), slab.counts.end(), int64_t{0});
+    at::Tensor destination;
+    const auto spare = std::find_if(spare_buffers_.begin(), spare_buffers_.end(), [&](const at::Tensor& buffer) {
+      return buffer.numel() == total && buffer.scalar_type() == slab.dtype;
+    });
+    if (spare != spare_buffers_.end()) {
+      destination = std::move(*spare);
+      spare_buffers_.erase(spare);
+    }
+    pending_.push_back(group_->all_gather_flat_async(slab.local, slab.counts, std::move(destination)));
+  }
   pending_unit_ = unit;
   ++gathers_;
 }
@@ -165,7 +179,14 @@ void ShardedWeights::release(size_t unit) {
   for (UnitParameter& parameter : target.parameters) {
     replace_data(parameter.handle, at::empty({0}, at::TensorOptions().dtype(parameter.dtype).device(device_)));
   }
-  for (Slab& slab : target.slabs) slab.full = at::Tensor();
+  for (Slab& slab : target.slabs) {
+    // Only on the CPU: a CUDA buffer's last readers may still be queued, and the caching allocator reuses it anyway.
+    // The parameters no longer view it, so nothing else holds it.
+    if (slab.full.defined() && slab.full.is_cpu() && spare_buffers_.size() < kSpareBuffers) {
+      spare_buffers_.push_back(std::move(slab.full));
+    }
+    slab.full = at::Tensor();
+  }
   target.materialized = false;
 }
 

@@ -70,6 +70,9 @@ class ShardedWeights {
   std::optional<size_t> pending_unit_;
   std::vector<std::unique_ptr<PendingExchange>> pending_;  // one per slab of pending_unit_
   int64_t gathers_ = 0;
+  // Gathered buffers of released units, reused by later gathers of the same size (CPU: glibc maps and unmaps every
+  // buffer this large, so a fresh one faults all its pages in again).
+  std::vector<at::Tensor> spare_buffers_;
 };
 
 }  // namespace tessera
