@@ -31,11 +31,12 @@ class Fp8ScaledHook : public ModelHook {
 
   Outputs new_forward(Module& module, Args& args) override {
     const at::Tensor& x = args.tensor("hidden_states");
-    Fp8Quantized weight{.values = weight_of(module), .scale = scale_};
+    // One lookup per forward: named_parameters builds a new dictionary at every call.
+    const auto parameters = module.named_parameters(/*recurse=*/false);
+    Fp8Quantized weight{.values = parameters["weight"], .scale = scale_};
     if (scale_.device() != weight.values.device()) scale_ = weight.scale = scale_.to(weight.values.device());
-    const at::Tensor bias = module.named_parameters(/*recurse=*/false).find("bias") != nullptr
-                                ? module.named_parameters(/*recurse=*/false)["bias"]
-                                : at::Tensor();
+    const at::Tensor* found_bias = parameters.find("bias");
+    const at::Tensor bias = found_bias != nullptr ? *found_bias : at::Tensor();
     return {fp8_scaled_linear(x, weight, bias, compute_dtype_, fp8_matmul_path(x, weight))};
   }
 
