@@ -176,10 +176,6 @@ void check_weights_with_loras(const std::string& program, const GenerationFlags&
 void check_shard_weights(const std::string& program, const GenerationFlags& flags) {
   if (!flags.shard_weights) return;
   // Each of these swaps or edits the transformers' parameters, which sharded weights own between their gathers.
-  if (flags.weights != WeightStorage::full) {
-    throw UsageError(detail::concat(program, ": --shard-weights does not combine with --weights ",
-                                    weight_storage_name(flags.weights), " yet; use one of them"));
-  }
   if (!flags.loras.empty()) {
     throw UsageError(program + ": --shard-weights does not take LoRAs (--lora) yet; leave out one of them");
   }

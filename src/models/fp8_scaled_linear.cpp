@@ -16,16 +16,22 @@ constexpr int64_t kScaledMmMultiple = 16;
 
 }  // namespace
 
+at::Tensor fp8_row_scales(const at::Tensor& absmax) {
+  const at::Tensor scale = absmax / kFloat8E4m3Max;
+  // A row of zeros has nothing to scale: 1 keeps it zero without dividing by zero.
+  return at::where(scale > 0, scale, at::ones_like(scale));
+}
+
+at::Tensor quantize_fp8_with_scales(const at::Tensor& rows, const at::Tensor& scale) {
+  // The quotient of the absmax is 448 up to rounding; the clamp keeps it finite in e4m3fn, which has no infinity.
+  return (rows.to(at::kFloat) / scale.unsqueeze(1)).clamp(-kFloat8E4m3Max, kFloat8E4m3Max).to(at::kFloat8_e4m3fn);
+}
+
 Fp8Quantized quantize_fp8_rows(const at::Tensor& matrix) {
   TESSERA_INTERNAL_ASSERT(matrix.dim() == 2, "quantize_fp8_rows takes a matrix, not ", matrix.sizes());
   const at::Tensor rows = matrix.to(at::kFloat);
-  at::Tensor scale = rows.abs().amax(/*dim=*/1) / kFloat8E4m3Max;
-  // A row of zeros has nothing to scale: 1 keeps it zero without dividing by zero.
-  scale = at::where(scale > 0, scale, at::ones_like(scale));
-  // The quotient of the absmax is 448 up to rounding; the clamp keeps it finite in e4m3fn, which has no infinity.
-  const at::Tensor values =
-      (rows / scale.unsqueeze(1)).clamp(-kFloat8E4m3Max, kFloat8E4m3Max).to(at::kFloat8_e4m3fn);
-  return {.values = values, .scale = scale};
+  const at::Tensor scale = fp8_row_scales(rows.abs().amax(/*dim=*/1));
+  return {.values = quantize_fp8_with_scales(rows, scale), .scale = scale};
 }
 
 at::Tensor fp8_scaled_linear(const at::Tensor& x, const Fp8Quantized& weight, const at::Tensor& bias,

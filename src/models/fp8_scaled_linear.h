@@ -24,6 +24,11 @@ struct Fp8Quantized {
 // Per-row quantisation of a 2-D tensor: scale = absmax of the row / 448 (1 for a row of zeros), values =
 // row / scale rounded to float8_e4m3fn. Computed in fp32 whatever the input dtype.
 Fp8Quantized quantize_fp8_rows(const at::Tensor& matrix);
+// Its two halves, for rows whose absmax was found elsewhere (a sharded weight: each rank holds part of a row,
+// docs/shard_weights.md): the scales of the rows' absmax values (fp32), and the rows [r, n] divided by their
+// scales [r] and rounded to float8_e4m3fn. quantize_fp8_rows is these two, so the bits are the same.
+at::Tensor fp8_row_scales(const at::Tensor& absmax);
+at::Tensor quantize_fp8_with_scales(const at::Tensor& rows, const at::Tensor& scale);
 
 enum class Fp8MatmulPath { reference, scaled_mm };
 

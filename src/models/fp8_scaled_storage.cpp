@@ -5,6 +5,7 @@
 #include <torch/nn/module.h>
 
 #include <memory>
+#include <utility>
 
 #include "common/check.h"
 #include "hooks/hook_registry.h"
@@ -23,9 +24,12 @@ constexpr const char* kHookName = "fp8_scaled";
 // the scales live in the hook and follow the weight's device at the next forward.
 class Fp8ScaledHook : public ModelHook {
  public:
-  explicit Fp8ScaledHook(c10::ScalarType compute_dtype) : compute_dtype_(compute_dtype) {}
+  // `scale` defined: the layer is quantised already (a sharded one's shares, at load), with these scales.
+  Fp8ScaledHook(c10::ScalarType compute_dtype, at::Tensor scale) : compute_dtype_(compute_dtype), scale_(std::move(scale)) {}
 
-  void initialize_hook(Module& module) override { store(module); }
+  void initialize_hook(Module& module) override {
+    if (!scale_.defined()) store(module);
+  }
 
   bool overrides_forward() const override { return true; }
 
@@ -63,16 +67,25 @@ std::shared_ptr<Fp8ScaledHook> hook_of(Module& module) {
   return fp8_hook_of<Fp8ScaledHook>(module, kHookName);
 }
 
+// `scale` undefined: the hook quantises the layer's weight as it is registered.
+void register_hook(const Fp8Layer& layer, c10::ScalarType compute_dtype, at::Tensor scale) {
+  TESSERA_CHECK(hook_of(*layer.linear) == nullptr, "fp8-scaled: layer '", layer.path, "' is quantised already");
+  HookRegistry::get_or_create(*layer.linear)
+      .register_hook(kHookName, std::make_shared<Fp8ScaledHook>(fp8_compute_dtype(layer.path, compute_dtype),
+                                                                std::move(scale)));
+}
+
 }  // namespace
 
 int64_t apply_fp8_scaled(Module& model, const std::vector<std::string>& skip_patterns) {
   const std::vector<Fp8Layer> layers = fp8_layers(model, skip_patterns);
-  for (const Fp8Layer& layer : layers) {
-    TESSERA_CHECK(hook_of(*layer.linear) == nullptr, "fp8-scaled: layer '", layer.path, "' is quantised already");
-    HookRegistry::get_or_create(*layer.linear)
-        .register_hook(kHookName, std::make_shared<Fp8ScaledHook>(fp8_compute_dtype(layer)));
-  }
+  for (const Fp8Layer& layer : layers) register_hook(layer, layer.linear->weight().scalar_type(), at::Tensor());
   return static_cast<int64_t>(layers.size());
+}
+
+void hook_fp8_scaled(const Fp8Layer& layer, c10::ScalarType compute_dtype, at::Tensor scale) {
+  TESSERA_INTERNAL_ASSERT(scale.defined() && scale.scalar_type() == at::kFloat, "fp8-scaled: a stored layer's scales");
+  register_hook(layer, compute_dtype, std::move(scale));
 }
 
 int64_t enable_fp8_scaled(Module& model, const std::string& class_name) {

@@ -67,7 +67,8 @@ class LayerwiseCastingHook : public ModelHook {
     stored_.clear();
   }
 
-  // Casts the parameters to the storage dtype (at registration, and after a reload).
+  // Casts the parameters to the storage dtype (at registration, and after a reload); a sharded layer's, stored
+  // at load and empty between gathers, are in it already, and to() leaves them as they are.
   void store(Module& module) const {
     c10::InferenceMode ordinary_tensors(false);
     torch::NoGradGuard no_grad;
@@ -130,10 +131,9 @@ std::vector<Fp8Layer> fp8_layers(Module& model, const std::vector<std::string>& 
   return layers;
 }
 
-c10::ScalarType fp8_compute_dtype(const Fp8Layer& layer) {
-  const c10::ScalarType dtype = layer.linear->weight().scalar_type();
+c10::ScalarType fp8_compute_dtype(const std::string& path, c10::ScalarType dtype) {
   TESSERA_CHECK(dtype == at::kFloat || dtype == at::kBFloat16 || dtype == at::kHalf, "FP8 weights: layer '",
-                layer.path, "' holds ", c10::toString(dtype), " weights, and FP8 storage computes in the dtype the "
+                path, "' holds ", c10::toString(dtype), " weights, and FP8 storage computes in the dtype the "
                 "model was loaded in, which must be fp32, bf16 or fp16: load with --dtype fp32, bf16 or fp16, or "
                 "keep --weights full");
   return dtype;
@@ -154,13 +154,15 @@ std::vector<std::string> fp8_skip_patterns(const std::string& class_name, const 
 int64_t apply_layerwise_casting(Module& model, c10::ScalarType storage_dtype,
                                 const std::vector<std::string>& skip_patterns) {
   const std::vector<Fp8Layer> layers = fp8_layers(model, skip_patterns);
-  for (const Fp8Layer& layer : layers) {
-    TESSERA_CHECK(hook_of(*layer.linear) == nullptr, "layerwise casting: layer '", layer.path, "' is cast already");
-    const c10::ScalarType compute_dtype = fp8_compute_dtype(layer);
-    HookRegistry::get_or_create(*layer.linear)
-        .register_hook(kHookName, std::make_shared<LayerwiseCastingHook>(storage_dtype, compute_dtype));
-  }
+  for (const Fp8Layer& layer : layers) hook_layerwise_casting(layer, storage_dtype, layer.linear->weight().scalar_type());
   return static_cast<int64_t>(layers.size());
+}
+
+void hook_layerwise_casting(const Fp8Layer& layer, c10::ScalarType storage_dtype, c10::ScalarType compute_dtype) {
+  TESSERA_CHECK(hook_of(*layer.linear) == nullptr, "layerwise casting: layer '", layer.path, "' is cast already");
+  HookRegistry::get_or_create(*layer.linear)
+      .register_hook(kHookName, std::make_shared<LayerwiseCastingHook>(
+                                    storage_dtype, fp8_compute_dtype(layer.path, compute_dtype)));
 }
 
 int64_t enable_layerwise_casting(Module& model, const std::string& class_name, c10::ScalarType storage_dtype) {

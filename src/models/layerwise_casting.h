@@ -31,9 +31,9 @@ struct Fp8Layer {
 // (tessera stores linear layers only).
 std::vector<Fp8Layer> fp8_layers(Module& model, const std::vector<std::string>& skip_patterns);
 
-// The dtype `layer` computes in: the dtype it was loaded in, which must be fp32, bf16 or fp16 (else
-// tessera::Error naming --dtype).
-c10::ScalarType fp8_compute_dtype(const Fp8Layer& layer);
+// The dtype the layer at `path` computes in: `dtype`, the one it was loaded in (a sharded layer's parameters hold
+// their storage dtype), which must be fp32, bf16 or fp16 (else tessera::Error naming --dtype).
+c10::ScalarType fp8_compute_dtype(const std::string& path, c10::ScalarType dtype);
 
 // diffusers' default patterns plus those the class `class_name` adds (_keep_in_fp32_modules and
 // _skip_layerwise_casting_patterns), as ModelMixin.enable_layerwise_casting. Throws tessera::Error for a class
@@ -46,6 +46,11 @@ std::vector<std::string> fp8_skip_patterns(const std::string& class_name, const 
 // would cast is not skipped (tessera casts linear layers only), or when a layer already has the hook.
 int64_t apply_layerwise_casting(Module& model, c10::ScalarType storage_dtype,
                                 const std::vector<std::string>& skip_patterns);
+
+// Hooks one layer to compute in `compute_dtype`, storing its parameters in `storage_dtype` (a no-op for parameters
+// already in it: the shares of a sharded model, stored at load, sharded_fp8.h). Throws tessera::Error when the
+// layer already has the hook, or for a compute dtype FP8 storage does not take (fp8_compute_dtype).
+void hook_layerwise_casting(const Fp8Layer& layer, c10::ScalarType storage_dtype, c10::ScalarType compute_dtype);
 
 // apply_layerwise_casting with fp8_skip_patterns(class_name). Throws tessera::Error for a class tessera knows no
 // patterns of, or a model with no layer to cast.

@@ -9,19 +9,20 @@
 #include "parallel/sharded_weights.h"
 #include "parallel/weight_gather_hooks.h"
 #include "parallel/weight_units.h"
+#include "src/models/share_storage.h"
 
 namespace tessera {
 
 void load_sharded_weights(Module& part, const io::WeightSource& source, const io::DtypeOf& dtype_of,
-                          c10::Device device, std::shared_ptr<Communicator> group) {
+                          c10::Device device, std::shared_ptr<Communicator> group, ShareStorage* storage) {
   std::vector<WeightUnit> units = weight_units(part);
   for (WeightUnit& unit : units) {
     for (UnitParameter& parameter : unit.parameters) {
-      if (at::isFloatingType(parameter.dtype)) parameter.dtype = dtype_of(parameter.name);
+      if (at::isFloatingType(parameter.dtype)) parameter.dtype = share_dtype(storage, parameter.name, dtype_of(parameter.name));
     }
   }
-  auto weights = std::make_shared<ShardedWeights>(std::move(units), std::move(group), device);
-  io::load_weights(part, source, dtype_of, device, weights->local_pieces());
+  auto weights = std::make_shared<ShardedWeights>(std::move(units), group, device);
+  read_shares(part, source, dtype_of, device, weights->local_pieces(), storage, *group);
   weights->release_all();
   enable_weight_gathers(part, std::move(weights));
 }

@@ -14,9 +14,11 @@ namespace tessera {
 
 class Communicator;
 class Module;
+class ShareStorage;
 
-// Every rank of `group` must call it, for the same part.
+// Every rank of `group` must call it, for the same part. With a `storage`, the parameters it names keep their
+// shares in its dtype (FP8 storage, share_storage.h).
 void load_sharded_weights(Module& part, const io::WeightSource& source, const io::DtypeOf& dtype_of,
-                          c10::Device device, std::shared_ptr<Communicator> group);
+                          c10::Device device, std::shared_ptr<Communicator> group, ShareStorage* storage = nullptr);
 
 }  // namespace tessera

@@ -79,10 +79,12 @@ std::string block_of(const std::string& name) {
 
 // `element_bytes` > 0 (FP8 storage) counts each matrix (the linear layers' weights) at that many bytes per element
 // plus `row_scale_bytes` per row (fp8-scaled's fp32 scale per output channel); vectors and convolutions as kept.
-// `by_block` gets the bytes of each block (block_of).
+// `by_block` gets the bytes of each block (block_of); the scales go to `scale_bytes` where it is given (they are
+// kept whole on every rank of a sharded transformer), else into the total.
 template <typename DtypeOf>
 double part_weight_bytes(io::WeightSource& source, double element_bytes, DtypeOf dtype_of,
-                         double row_scale_bytes = 0, std::map<std::string, double>* by_block = nullptr) {
+                         double row_scale_bytes = 0, std::map<std::string, double>* by_block = nullptr,
+                         double* scale_bytes = nullptr) {
   // transformers' T5 files store the tied embedding twice; it is loaded once.
   if (source.contains("shared.weight")) source.forget("encoder.embed_tokens.weight");
   double bytes = 0;
@@ -93,10 +95,15 @@ double part_weight_bytes(io::WeightSource& source, double element_bytes, DtypeOf
       continue;
     }
     const c10::ScalarType kept = dtype_of(name);
-    const double size = element_bytes > 0 && info.shape.size() == 2
-                            ? element_bytes * static_cast<double>(info.numel()) +
-                                  row_scale_bytes * static_cast<double>(info.shape[0])
-                            : static_cast<double>(c10::elementSize(kept)) * static_cast<double>(info.numel());
+    const bool stored = element_bytes > 0 && info.shape.size() == 2;
+    const double scales = stored ? row_scale_bytes * static_cast<double>(info.shape[0]) : 0.0;
+    double size = stored ? element_bytes * static_cast<double>(info.numel())
+                         : static_cast<double>(c10::elementSize(kept)) * static_cast<double>(info.numel());
+    if (scale_bytes != nullptr) {
+      *scale_bytes += scales;
+    } else {
+      size += scales;
+    }
     bytes += size;
     if (by_block != nullptr) (*by_block)[block_of(name)] += size;
   }
@@ -106,7 +113,7 @@ double part_weight_bytes(io::WeightSource& source, double element_bytes, DtypeOf
 int64_t weight_bytes(const PipelineIndex& index, const MemoryRequest& request) {
   const c10::ScalarType dtype = request.dtype;
   const auto loaded_bytes = [&](const std::string& part, double element_bytes, double row_scale_bytes,
-                                std::map<std::string, double>* by_block) {
+                                std::map<std::string, double>* by_block, double* scale_bytes = nullptr) {
     const std::string dir = index.part_dir(part);
     if (!has_safetensors(dir)) return 0.0;
     io::WeightSource source = io::WeightSource::open_dir(dir);
@@ -116,7 +123,7 @@ int64_t weight_bytes(const PipelineIndex& index, const MemoryRequest& request) {
         [dtype](const std::string& name) {
           return name.find(".DenseReluDense.wo.") != std::string::npos ? c10::ScalarType::Float : dtype;
         },
-        row_scale_bytes, by_block);
+        row_scale_bytes, by_block, scale_bytes);
   };
   // The text encoders are counted as rank 0 holds them, whole: it encodes for the generation's other ranks, which
   // hold none of their weights (the larger need is the one checked).
@@ -129,8 +136,10 @@ int64_t weight_bytes(const PipelineIndex& index, const MemoryRequest& request) {
   for (const std::string& part : Pipeline::transformer_parts_of(index)) {
     // --weights fp8 stores the transformers' linear layers in one byte (fp8-scaled: plus an fp32 scale per output
     // channel); the few matrices it keeps (embedders, proj_out) are counted at one byte too.
+    // Sharded, the matrices' FP8 bytes are shared out and gathered, the fp8-scaled scales kept whole.
     std::map<std::string, double> by_block;
-    double expert = loaded_bytes(part, request.weight_element_bytes, request.weight_row_scale_bytes, &by_block);
+    double scales = 0;
+    double expert = loaded_bytes(part, request.weight_element_bytes, request.weight_row_scale_bytes, &by_block, &scales);
     if (request.weight_shards > 1) {
       // Sharded (--shard-weights): the rank's share, plus what is gathered whole while a forward runs: the
       // parameters outside the blocks for the whole forward, the running block and the next one's gather.
@@ -141,6 +150,7 @@ int64_t weight_bytes(const PipelineIndex& index, const MemoryRequest& request) {
       expert /= static_cast<double>(request.weight_shards);
       in_flight = std::max(in_flight, by_block[""] + 2 * largest_block);
     }
+    expert += scales;
     experts = request.every_expert_on_device ? experts + expert : std::max(experts, expert);
   }
   bytes += experts + in_flight;

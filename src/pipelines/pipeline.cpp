@@ -135,9 +135,7 @@ namespace {
 
 void check_shard_options(const PipelineLoadOptions& options) {
   if (options.shard_group == nullptr) return;
-  // Layerwise casting and parked experts swap the parameters' data, which sharded weights own between gathers.
-  TESSERA_CHECK(options.weights == WeightStorage::full, "--shard-weights does not combine with --weights ",
-                weight_storage_name(options.weights), " yet; use one of them");
+  // Parked experts move the parameters' data, which sharded weights own between gathers.
   TESSERA_CHECK(options.idle_expert == IdleExpert::resident, "--shard-weights keeps each expert's share resident "
                 "(a share is already 1/", options.shard_group->size(), " of its weights); leave out --idle-expert ",
                 idle_expert_name(options.idle_expert), ", or use --idle-expert resident");
@@ -179,8 +177,8 @@ void Pipeline::load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10
   residency_ = std::make_unique<ExpertResidency>(options.idle_expert, device, dtype);
   transformers_.resize(parts.size());
   for (size_t i = parts.size(); i-- > 0;) {
-    transformers_[i] = {.part = parts[i], .model = load_model(configs[i], dtype, device, options.shard_group)};
-    store_weights(*transformers_[i].model, options.weights);
+    transformers_[i] = {.part = parts[i],
+                        .model = load_model(configs[i], dtype, device, options.shard_group, options.weights)};
     residency_->add(*transformers_[i].model, configs[i].dir(), /*active=*/i == 0);
   }
   transformer_ = transformers_.front().model;

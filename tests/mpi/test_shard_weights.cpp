@@ -2,7 +2,7 @@
 // parameter and gathers a block's just before it runs. The gathered weights are the same bits, so the output must be
 // bit-identical (at::equal) to the unsharded model's under the same strategy: at 1 to 4 ranks, with uneven shares
 // and tensors smaller than the group, under Ulysses, Ring, USP and CFG-parallel, with a step cache, on the Wan and
-// FLUX fixtures and the embedded pipeline.
+// FLUX fixtures and the embedded pipeline; and so with FP8 storage (--weights fp8, fp8-scaled) sharded.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
@@ -18,8 +18,11 @@
 #include "parallel/weight_gather_hooks.h"
 #include "parallel/weight_units.h"
 #include "src/io/safetensors.h"
+#include "src/models/fp8_scaled_storage.h"
+#include "src/models/layerwise_casting.h"
 #include "src/models/load_model.h"
 #include "src/models/model.h"
+#include "src/models/weight_storage.h"
 #include "src/pipelines/pipeline.h"
 
 namespace tessera::testing {
@@ -74,19 +77,28 @@ Args read_args(const std::string& dir) {
   return args;
 }
 
-// A fixture's forward, sharded and not, under every strategy of this world.
-void expect_sharded_forward_identical(const std::string& dir) {
-  c10::InferenceMode inference;
+// A fixture's forward, sharded and not, under every strategy of this world, with the weights stored as `storage`
+// says. Under FP8 storage each rank keeps its share of the FP8 bytes (the shares add up to the unsharded FP8
+// model's parameters), the fp8-scaled scales whole. Loaded as a pipeline loads (outside inference mode: the FP8
+// hooks keep ordinary tensors), run as a generation runs.
+void expect_sharded_forward_identical(const std::string& dir, WeightStorage storage = WeightStorage::full) {
   const Args args = read_args(dir);
   for (const auto& config : strategies(world().size())) {
     SCOPED_TRACE(config.to_string());
-    auto whole = load_model(dir, at::kFloat, c10::Device(c10::kCPU));
-    auto sharded = load_model(dir, at::kFloat, c10::Device(c10::kCPU), shared_world());
-    ASSERT_NE(sharded_weights_of(*sharded), nullptr);
+    auto whole = load_model(dir, at::kFloat, c10::Device(c10::kCPU), nullptr, storage);
+    auto sharded = load_model(dir, at::kFloat, c10::Device(c10::kCPU), shared_world(), storage);
+    const auto shares = sharded_weights_of(*sharded);
+    ASSERT_NE(shares, nullptr);
     EXPECT_EQ(sharded->metadata().parameter_count, whole->metadata().parameter_count);
+    EXPECT_EQ(shares->total_bytes(), parameter_bytes(*whole));
+    int64_t held = 0;
+    for (int64_t bytes : world().all_gather_sizes(shares->local_bytes())) held += bytes;
+    EXPECT_EQ(held, parameter_bytes(*whole));
+    EXPECT_EQ(fp8_scale_bytes(*sharded), fp8_scale_bytes(*whole));
     auto mesh = std::make_shared<DeviceMesh>(shared_world(), config);
     enable_parallelism(*whole, whole->context_parallel_plan(), mesh);
     enable_parallelism(*sharded, sharded->context_parallel_plan(), mesh);
+    c10::InferenceMode inference;
     for (int run = 0; run < 2; ++run) {  // a second forward gathers again
       EXPECT_TRUE(at::equal((*sharded)(args).at(0), (*whole)(args).at(0))) << "forward " << run;
     }
@@ -99,6 +111,16 @@ TEST(ShardedWeights, WanForwardIsBitIdentical) {
 
 TEST(ShardedWeights, FluxForwardIsBitIdentical) {
   expect_sharded_forward_identical(detail::concat(TESSERA_FIXTURES_DIR, "/flux/dev_guidance"));
+}
+
+// FP8 storage sharded (issue 25, section 3): the FP8 shares gathered are the unsharded storage's bits, fp8-scaled's
+// scales found from the row maxima of every rank's part of each row.
+TEST(ShardedWeights, Fp8ForwardsAreBitIdentical) {
+  for (const WeightStorage storage : {WeightStorage::fp8, WeightStorage::fp8_scaled}) {
+    SCOPED_TRACE(weight_storage_name(storage));
+    expect_sharded_forward_identical(detail::concat(TESSERA_FIXTURES_DIR, "/wan/uneven_rope"), storage);
+    expect_sharded_forward_identical(detail::concat(TESSERA_FIXTURES_DIR, "/flux/dev_guidance"), storage);
+  }
 }
 
 std::vector<ParallelConfig> generation_configs(int n) {

@@ -65,6 +65,20 @@ TEST(MemoryEstimate, Fp8CountsOneBytePerMatrixElementAndFp8ScaledFourPerRow) {
   scaled.weight_row_scale_bytes = 4;
   EXPECT_NEAR(static_cast<double>(estimate_memory(kWan, scaled).weights - estimate_memory(kWan, fp8).weights),
               4.0 * rows, 2.0);
+  // Sharded over 4 (--shard-weights): the FP8 bytes are shared out (a quarter, plus the whole transformer a forward
+  // gathers: this one has two blocks), the scales kept whole on every rank.
+  int64_t elements = 0;
+  for (const at::Tensor& parameter : pipeline->transformer().parameters()) elements += parameter.numel();
+  const double fp8_transformer = 4.0 * static_cast<double>(elements - matrix_elements) + matrix_elements;
+  MemoryRequest fp8_sharded = fp8;
+  fp8_sharded.weight_shards = 4;
+  EXPECT_NEAR(static_cast<double>(estimate_memory(kWan, fp8_sharded).weights - estimate_memory(kWan, fp8).weights),
+              fp8_transformer / 4, 8.0);
+  MemoryRequest scaled_sharded = scaled;
+  scaled_sharded.weight_shards = 4;
+  EXPECT_NEAR(static_cast<double>(estimate_memory(kWan, scaled_sharded).weights -
+                                  estimate_memory(kWan, fp8_sharded).weights),
+              4.0 * rows, 2.0);
 }
 
 TEST(MemoryEstimate, ActivationsAndDecodeShrinkWithRanks) {
