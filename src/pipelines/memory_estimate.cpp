@@ -132,14 +132,17 @@ int64_t weight_bytes(const PipelineIndex& index, const MemoryRequest& request) {
     return whole / static_cast<double>(request.weight_shards);
   };
   // The text encoders are counted as rank 0 holds them: it encodes for the generation's other ranks, which hold
-  // none of their weights (the larger need is the one checked), except T5's share when it is sharded.
+  // none of their weights (the larger need is the one checked), or, sharded, each rank's share of them. The image
+  // encoder (Wan I2V's CLIP vision tower) is held whole.
   double bytes = 0;
   for (const char* part : {"text_encoder", "text_encoder_2", "image_encoder"}) {
     if (!index.parts.count(part)) continue;
     const std::string& class_name = index.part(part).class_name;
     std::map<std::string, double> by_block;
     const double whole = loaded_bytes(part, 0, 0, &by_block);
-    bytes += class_name == "UMT5EncoderModel" || class_name == "T5EncoderModel" ? shared(whole, by_block) : whole;
+    const bool sharded = class_name == "UMT5EncoderModel" || class_name == "T5EncoderModel" ||
+                         class_name == "CLIPTextModel";
+    bytes += sharded ? shared(whole, by_block) : whole;
   }
   double experts = 0;
   for (const std::string& part : Pipeline::transformer_parts_of(index)) {

@@ -22,8 +22,8 @@ class TextEncoder;
 PartConfig checked_part(const PipelineIndex& index, const std::string& part);
 
 // The text encoder with its tokenizer (parts "text_encoder" and "tokenizer"), in `dtype` on `device`. With a
-// `shard_group` (--shard-weights), T5's weights (UMT5, FLUX's text_encoder_2) are sharded across it, and every rank
-// of the group must load; the others (the embedded model's word table, FLUX's CLIP-L) stay whole.
+// `shard_group` (--shard-weights), the encoders' weights (UMT5; FLUX's CLIP and T5) are sharded across it, and every
+// rank of the group must load; the embedded model's word table stays whole.
 std::unique_ptr<TextEncoder> load_text_encoder(const PipelineIndex& index, c10::ScalarType dtype, c10::Device device,
                                                std::shared_ptr<Communicator> shard_group = nullptr);
 

@@ -183,7 +183,7 @@ TEST(ShardedWeights, Umt5EncodesTheSameBitsOnOneRank) {
   });
 }
 
-TEST(ShardedWeights, FluxT5EncodesTheSameBitsOnOneRank) {
+TEST(ShardedWeights, FluxClipAndT5EncodeTheSameBitsOnOneRank) {
   const std::string dir = detail::concat(TESSERA_FIXTURES_DIR, "/flux_pipeline/pipeline");
   expect_sharded_encoding_identical([&dir](bool sharded) {
     return FluxTextEncoder::load(FluxTextEncoderParts::in(dir), at::kBFloat16, c10::Device(c10::kCPU),

@@ -36,11 +36,11 @@ class FluxTextEncoder : public TextEncoder {
   // max_sequence_length: T5 tokens per prompt, "</s>" included (FluxPipeline's max_sequence_length: 512 by default,
   // FLUX.1-schnell's 256). CLIP takes its tokenizer's model_max_length (77). Throws tessera::Error naming the
   // file at fault, or when a tokenizer's vocabulary exceeds its encoder's.
-  // t5_shard_group: T5's weights sharded across it (load_umt5_encoder; every rank of it must load), CLIP's held
-  // whole (0.25 GiB for FLUX's CLIP-L).
+  // shard_group: both encoders' weights sharded across it (load_clip_text_model, load_umt5_encoder); every rank
+  // of it must load.
   static std::unique_ptr<FluxTextEncoder> load(const FluxTextEncoderParts& parts, c10::ScalarType dtype,
                                                c10::Device device, int64_t max_sequence_length = 512,
-                                               std::shared_ptr<Communicator> t5_shard_group = nullptr);
+                                               std::shared_ptr<Communicator> shard_group = nullptr);
   static std::unique_ptr<FluxTextEncoder> load(const std::string& pipeline_dir, c10::ScalarType dtype,
                                                c10::Device device, int64_t max_sequence_length = 512);
   ~FluxTextEncoder() override;

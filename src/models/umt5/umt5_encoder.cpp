@@ -8,7 +8,6 @@
 #include "common/check.h"
 #include "src/io/weight_source.h"
 #include "parallel/sharded_weights.h"
-#include "parallel/weight_units.h"
 #include "src/models/load_part.h"
 #include "src/models/load_sharded.h"
 #include "src/models/parameters.h"
@@ -103,13 +102,9 @@ std::shared_ptr<Umt5Encoder> load_umt5_encoder(const PartConfig& text_encoder, c
   };
   const auto build = [&config] { return std::make_shared<Umt5Encoder>(config); };
   if (shard_group == nullptr) return load_part(build, source, dtype_of, device);
-  std::shared_ptr<Umt5Encoder> encoder;
-  {
-    WeightlessLoadScope shape_only;  // built and put in eval mode; the shares are read below
-    encoder = load_part(build, source, dtype_of, device);
-  }
-  encoder->set_sharded_weights(load_weight_shares(*encoder, weight_units(*encoder, encoder->weight_unit_paths()),
-                                                  source, dtype_of, device, std::move(shard_group)));
+  auto [encoder, weights] = load_part_shares(build, source, dtype_of, device, std::move(shard_group),
+                                             [](const Umt5Encoder& part) { return part.weight_unit_paths(); });
+  encoder->set_sharded_weights(std::move(weights));
   return encoder;
 }
 
