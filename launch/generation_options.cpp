@@ -57,9 +57,9 @@ void add_generation_options(cxxopts::Options& options, const std::string& group)
                   "(float8_e4m3fn with a scale per output channel, FP8 matmul on GPUs that have it); "
                   "docs/fp8_weights.md",
        cxxopts::value<std::string>()->default_value("full"))
-      ("shard-weights", "each rank of a generation keeps 1/N of the transformers' weights and gathers each block's "
-                        "just before it runs, the next one's while one computes: the same output, weights per rank "
-                        "falling as 1/N (docs/shard_weights.md)")
+      ("shard-weights", "each rank of a generation keeps 1/N of the transformers' and text encoders' weights and gathers "
+                        "each block's just before it runs, the next one's while one computes: the same output, weights "
+                        "per rank falling as 1/N (docs/shard_weights.md)")
       ("cfg-mode", "how one rank runs the two guidance branches: sequential, batch or auto",
        cxxopts::value<std::string>()->default_value("auto"))
       ("fps", "frames per second of a video output", cxxopts::value<int>()->default_value("4"))
