@@ -180,8 +180,9 @@ void check_shard_weights(const std::string& program, const GenerationFlags& flag
     throw UsageError(detail::concat(program, ": --shard-weights does not combine with --weights ",
                                     weight_storage_name(flags.weights), " yet; use one of them"));
   }
-  if (!flags.loras.empty()) {
-    throw UsageError(program + ": --shard-weights does not take LoRAs (--lora) yet; leave out one of them");
+  if (!flags.loras.empty() && flags.lora_mode == LoraMode::fuse) {
+    throw UsageError(program + ": --shard-weights takes LoRAs as hooks only (no rank holds a whole weight to fuse "
+                     "into); add --lora-mode hooks");
   }
   if (flags.idle_expert != "auto" && flags.idle_expert != "resident") {
     throw UsageError(program + ": --shard-weights keeps both experts' shares resident (each is already 1/N of its "

@@ -248,6 +248,14 @@ int64_t ShardedWeights::parameter_count() const {
   return count;
 }
 
+std::map<std::string, std::vector<int64_t>> ShardedWeights::parameter_shapes() const {
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const Unit& unit : units_) {
+    for (const UnitParameter& parameter : unit.parameters) shapes.emplace(parameter.name, parameter.shape);
+  }
+  return shapes;
+}
+
 int64_t ShardedWeights::largest_unit_bytes() const {
   int64_t bytes = 0;
   for (const Unit& unit : units_) bytes = std::max(bytes, unit_bytes(unit.parameters));

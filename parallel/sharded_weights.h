@@ -59,6 +59,8 @@ class ShardedWeights {
   int64_t total_bytes() const;   // the whole model's parameters
   int64_t parameter_count() const;  // elements of the whole model's parameters
   int64_t largest_unit_bytes() const;
+  // Every parameter's whole shape, by name: what its empty tensor stands for between gathers.
+  std::map<std::string, std::vector<int64_t>> parameter_shapes() const;
   int64_t gathers() const { return gathers_; }
 
  private:
