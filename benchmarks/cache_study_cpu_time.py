@@ -19,7 +19,6 @@ import json
 import os
 import pathlib
 import subprocess
-import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
