@@ -3,6 +3,7 @@
 threads per rank (1), fp32 on the CPU, at 1 and 2 ranks, Ulysses and Ring, in one run.
 
     ~/.cache/tessera/venv/bin/python benchmarks/cp_vs_diffusers.py [--rounds 2 --repeat 2] [--cases medium]
+        [--tokens 1024,4096] [--points single,ulysses,ring] [--busy 2] [--out FILE]
 
 tessera: `launch/tessera-run -np N tessera forward ... [--ulysses N | --ring N]`.
 diffusers: `torchrun --nproc-per-node N` (gloo) running this file with --worker, which calls
@@ -14,6 +15,15 @@ its own 1-rank output. Where diffusers cannot run a point, its error message is 
 Cases: "tiny" (the odd_tokens parity fixture: 45 tokens, uneven shards), "tiny_3_heads" (3 heads, which 2 ranks
 do not divide), "medium" (Wan2.1-1.3B widths, 2 layers, as in wan_forward_vs_diffusers.py; 6x32x32 latent ->
 1536 tokens, as in cp_scaling.py). Results: benchmarks/results/cp_vs_diffusers_cpu.json.
+
+--tokens N[,N...]: the medium case at each of these token counts instead of --frames/--size: a latent of 4 frames
+of S x S with S = 2 * sqrt(N / 4) (patch 1x2x2, so N = 4 * (S/2)^2): 1024 -> 4x32x32, 4096 -> 4x64x64. Rows are
+named medium_<N>. Other shapes: --frames/--size (tokens = frames * (size/2)^2).
+--points NAME[,NAME...]: only these points of each case (single, ulysses, ring, ulysses_anything, ...).
+--busy N: N busy processes (each one thread spinning in Python: a load beside the benchmark) run from before the
+first timed run to after the last one, through every tessera and diffusers run alike; they are stopped on every
+exit (Ctrl-C and SIGTERM included) and exit by themselves if this script is killed. The JSON records "busy" and
+"busy_load" (each spinner's CPU seconds and share of the wall time, so a load that did not compete shows).
 """
 import argparse
 import datetime
@@ -31,6 +41,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from busy_load import BusyLoad, stop_on_sigterm  # noqa: E402
 from wan_forward_vs_diffusers import MEDIUM, ROOT  # noqa: E402
 
 # name -> (ranks, tessera flags or None when tessera has no such mode, diffusers ContextParallelConfig kwargs,
@@ -171,6 +182,28 @@ def load_average():
     return [round(value, 2) for value in os.getloadavg()]
 
 
+def medium_latent(tokens):
+    """The medium latent (frames, height, width) of `tokens` tokens: 4 frames of S x S, patch 1x2x2."""
+    side = 2 * round((tokens / 4) ** 0.5)
+    if tokens <= 0 or 4 * (side // 2) ** 2 != tokens:
+        raise SystemExit(f"--tokens {tokens}: not 4 * k^2 (4 frames of 2k x 2k, e.g. 1024 or 4096); give other "
+                         f"shapes with --frames and --size (tokens = frames * (size/2)^2)")
+    return 4, side, side
+
+
+def run_point(row, name, model_dir, inputs, workdir, args, tessera, samples):
+    """The point's alternating rounds: tessera then diffusers, so a change in the machine's load hits both alike."""
+    flags = POINTS[name][1]
+    for _ in range(args.rounds):
+        if flags is not None and "error" not in row.get("tessera", {}):
+            result, samples[("tessera", name)] = run_tessera(
+                name, model_dir, inputs, workdir, args.repeat, tessera, args.launcher)
+            merge_round(row, "tessera", result)
+        if "error" not in row.get("diffusers", {}):
+            result, samples[("diffusers", name)] = run_diffusers(name, model_dir, inputs, workdir, args.repeat)
+            merge_round(row, "diffusers", result)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -178,7 +211,12 @@ def main():
     parser.add_argument("--rounds", type=int, default=2, help="alternating tessera/diffusers rounds per point")
     parser.add_argument("--frames", type=int, default=6, help="medium latent frames")
     parser.add_argument("--size", type=int, default=32, help="medium latent height and width")
+    parser.add_argument("--tokens", help="medium case at these token counts (e.g. 1024,4096: 4x32x32, 4x64x64) "
+                                         "instead of --frames/--size")
     parser.add_argument("--cases", default="tiny,tiny_3_heads,medium")
+    parser.add_argument("--points", help=f"only these points of each case, of {','.join(POINTS)}")
+    parser.add_argument("--busy", type=int, default=0,
+                        help="busy processes (one spinning thread each) kept running through every timed run")
     parser.add_argument("--tessera", default=str(ROOT / "build" / "bin" / "tessera"))
     parser.add_argument("--launcher", default=str(ROOT / "launch" / "tessera-run"))
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cp_vs_diffusers_cpu.json"))
@@ -186,7 +224,17 @@ def main():
     if args.worker:
         worker(json.loads(args.worker))
         return
+    if args.busy < 0:
+        parser.error(f"--busy takes a count >= 0, got {args.busy}")
+    selected = args.points.split(",") if args.points else list(POINTS)
+    unknown = [name for name in selected if name not in POINTS]
+    if unknown:
+        parser.error(f"--points: unknown {','.join(unknown)}; known: {','.join(POINTS)}")
+    mediums = {"medium": (args.frames, args.size, args.size)}
+    if args.tokens:
+        mediums = {f"medium_{int(n)}": medium_latent(int(n)) for n in args.tokens.split(",")}
     import diffusers
+    stop_on_sigterm()
     load_before = load_average()
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -197,56 +245,63 @@ def main():
         shutil.copy2(args.tessera, tessera)
         everything = list(POINTS)
         cases = {
-            "tiny": (ROOT / "tests" / "fixtures" / "wan" / "odd_tokens", everything),
+            "tiny": (lambda: ROOT / "tests" / "fixtures" / "wan" / "odd_tokens", everything),
             "tiny_3_heads": (lambda: make_case(workdir / "tiny_3_heads", TINY_3_HEADS, (1, 4, 3, 6, 8), 7),
                              everything),
-            "medium": (lambda: make_case(workdir / "medium", MEDIUM, (1, 16, args.frames, args.size, args.size), 77),
-                       ["single", "ulysses", "ring"]),
         }
+        for medium, latent in mediums.items():
+            cases[medium] = (lambda medium=medium, latent=latent: make_case(workdir / medium, MEDIUM,
+                                                                            (1, 16, *latent), 77),
+                             ["single", "ulysses", "ring"])
+        requested = []
         for case in args.cases.split(","):
-            model_dir, points = cases[case]
-            model_dir = model_dir() if callable(model_dir) else model_dir
-            inputs = model_dir / "inputs.safetensors"
-            config = json.loads((model_dir / "config.json").read_text())
-            latent = load_file(str(inputs))["hidden_states"].shape
-            tokens = latent[2] * (latent[3] // 2) * (latent[4] // 2)
-            samples = {}
-            for name in points:
-                ranks, flags, _, _ = POINTS[name]
-                row = {"case": case, "point": name, "ranks": ranks, "threads_per_rank": 1, "tokens": tokens,
-                       "heads": config["num_attention_heads"]}
-                # Rounds alternate the two, so a change in the machine's load hits both alike.
-                for _ in range(args.rounds):
-                    if flags is not None and "error" not in row.get("tessera", {}):
-                        result, samples[("tessera", name)] = run_tessera(
-                            name, model_dir, inputs, workdir, args.repeat, tessera, args.launcher)
-                        merge_round(row, "tessera", result)
-                    if "error" not in row.get("diffusers", {}):
-                        result, samples[("diffusers", name)] = run_diffusers(
-                            name, model_dir, inputs, workdir, args.repeat)
-                        merge_round(row, "diffusers", result)
-                for side in ("tessera", "diffusers"):
-                    if side in row and "seconds" in row[side]:
-                        row[side]["median_s"] = statistics.median(row[side]["seconds"])
-                        row[side]["max_relative_error_vs_own_single"] = relative_error(
-                            samples[(side, name)], samples.get((side, "single")))
-                equivalent = TESSERA_EQUIVALENT.get(name, name)
-                tessera_median = rows_median(rows, row, case, equivalent)
-                row["tessera_point_compared"] = equivalent
-                if tessera_median and "median_s" in row["diffusers"]:
-                    row["ratio_diffusers_over_tessera"] = row["diffusers"]["median_s"] / tessera_median
-                row["max_relative_error_diffusers_vs_tessera"] = relative_error(
-                    samples.get(("diffusers", name)), samples.get(("tessera", equivalent)))
-                rows.append(row)
-                print_row(row)
+            requested += list(mediums) if case == "medium" else [case]
+        missing = [case for case in requested if case not in cases]
+        if missing:
+            parser.error(f"--cases: unknown {','.join(missing)}; known: tiny,tiny_3_heads,medium")
+        # Every model and input is made before the load starts, so the load covers the timed runs and only them.
+        prepared = [(case, cases[case][0](), [p for p in cases[case][1] if p in selected]) for case in requested]
+        load = BusyLoad(args.busy)
+        with load:
+            load_started = load_average()
+            for case, model_dir, points in prepared:
+                inputs = model_dir / "inputs.safetensors"
+                config = json.loads((model_dir / "config.json").read_text())
+                latent = load_file(str(inputs))["hidden_states"].shape
+                tokens = latent[2] * (latent[3] // 2) * (latent[4] // 2)
+                samples = {}
+                for name in points:
+                    ranks = POINTS[name][0]
+                    row = {"case": case, "point": name, "ranks": ranks, "threads_per_rank": 1, "tokens": tokens,
+                           "heads": config["num_attention_heads"], "busy": args.busy}
+                    run_point(row, name, model_dir, inputs, workdir, args, tessera, samples)
+                    if args.busy and load.alive() != args.busy:
+                        raise SystemExit(f"only {load.alive()} of the {args.busy} busy processes still run")
+                    for side in ("tessera", "diffusers"):
+                        if side in row and "seconds" in row[side]:
+                            row[side]["median_s"] = statistics.median(row[side]["seconds"])
+                            row[side]["max_relative_error_vs_own_single"] = relative_error(
+                                samples[(side, name)], samples.get((side, "single")))
+                    equivalent = TESSERA_EQUIVALENT.get(name, name)
+                    tessera_median = rows_median(rows, row, case, equivalent)
+                    row["tessera_point_compared"] = equivalent
+                    if tessera_median and "median_s" in row.get("diffusers", {}):
+                        row["ratio_diffusers_over_tessera"] = row["diffusers"]["median_s"] / tessera_median
+                    row["max_relative_error_diffusers_vs_tessera"] = relative_error(
+                        samples.get(("diffusers", name)), samples.get(("tessera", equivalent)))
+                    rows.append(row)
+                    print_row(row)
+            load_during = load_average()
     document = {"benchmark": "cp_vs_diffusers", "device": "cpu (2 cores)", "dtype": "float32",
                 "rounds": args.rounds, "repeat": args.repeat, "torch": torch.__version__,
                 "diffusers": diffusers.__version__,
                 "command": " ".join([pathlib.Path(sys.executable).name, *sys.argv]), "tessera": args.tessera,
                 "launcher": args.launcher, "diffusers_launch": "python -m torch.distributed.run --nproc-per-node N "
                 "(torchrun), gloo backend, torch.set_num_threads(1) per rank",
-                "medium_config": {**MEDIUM, "latent": [1, 16, args.frames, args.size, args.size], "text_tokens": 77},
+                "medium_configs": {case: {**MEDIUM, "latent": [1, 16, *latent], "text_tokens": 77}
+                                   for case, latent in mediums.items()},
                 "tiny_3_heads_config": {**TINY_3_HEADS, "latent": [1, 4, 3, 6, 8], "text_tokens": 7},
+                "busy": args.busy, "busy_load": load.summary(),
                 "diffusers_workarounds": [
                     "torch.accelerator.device_count() patched to return 1 in the workers: on a CPU-only machine "
                     "enable_parallelism fails with 'ZeroDivisionError: integer modulo by zero' "
@@ -254,15 +309,19 @@ def main():
                     "process group backend spelled 'cpu:gloo': with 'gloo' the *_anything modes fail with "
                     "'RuntimeError: Found no NVIDIA driver on your system' (gather_size_by_comm picks the "
                     "accelerator unless the backend string names cpu)"],
-                "load_average_1_5_15_min": {"before": load_before, "after": load_average()},
+                "load_average_1_5_15_min": {"before": load_before, "busy_started": load_started,
+                                            "end_of_timed_runs": load_during, "after": load_average()},
                 "results": rows}
-    loads = [*load_before, *document["load_average_1_5_15_min"]["after"]]
-    if max(loads) > os.cpu_count():
+    # Each busy process adds about 1 to the load average; beyond the cores and that, other jobs shared the machine.
+    loads = [value for values in document["load_average_1_5_15_min"].values() for value in values]
+    if max(loads) > os.cpu_count() + args.busy:
         document["note"] = (f"the machine's {os.cpu_count()} cores were shared with other jobs (compiles) during the "
-                            f"run: load average up to {max(loads)}, so absolute times are inflated and noisy")
+                            f"run: load average up to {max(loads)} (the benchmark's own {args.busy} busy processes "
+                            f"add about {args.busy}), so absolute times are inflated and noisy")
     pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     pathlib.Path(args.out).write_text(json.dumps(document, indent=2) + "\n")
-    print(f"load average before {load_before}, after {document['load_average_1_5_15_min']['after']}")
+    print(f"load average before {load_before}, end of timed runs {load_during}, after "
+          f"{document['load_average_1_5_15_min']['after']}; busy load {document['busy_load']}")
     print(f"wrote {args.out}")
 
 

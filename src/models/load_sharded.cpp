@@ -8,14 +8,14 @@
 #include "parallel/communicator.h"
 #include "parallel/sharded_weights.h"
 #include "parallel/weight_gather_hooks.h"
-#include "parallel/weight_units.h"
 #include "src/models/share_storage.h"
 
 namespace tessera {
 
-void load_sharded_weights(Module& part, const io::WeightSource& source, const io::DtypeOf& dtype_of,
-                          c10::Device device, std::shared_ptr<Communicator> group, ShareStorage* storage) {
-  std::vector<WeightUnit> units = weight_units(part);
+std::shared_ptr<ShardedWeights> load_weight_shares(torch::nn::Module& part, std::vector<WeightUnit> units,
+                                                   const io::WeightSource& source, const io::DtypeOf& dtype_of,
+                                                   c10::Device device, std::shared_ptr<Communicator> group,
+                                                   ShareStorage* storage) {
   for (WeightUnit& unit : units) {
     for (UnitParameter& parameter : unit.parameters) {
       if (at::isFloatingType(parameter.dtype)) parameter.dtype = share_dtype(storage, parameter.name, dtype_of(parameter.name));
@@ -24,7 +24,13 @@ void load_sharded_weights(Module& part, const io::WeightSource& source, const io
   auto weights = std::make_shared<ShardedWeights>(std::move(units), group, device);
   read_shares(part, source, dtype_of, device, weights->local_pieces(), storage, *group);
   weights->release_all();
-  enable_weight_gathers(part, std::move(weights));
+  return weights;
+}
+
+void load_sharded_weights(Module& part, const io::WeightSource& source, const io::DtypeOf& dtype_of,
+                          c10::Device device, std::shared_ptr<Communicator> group, ShareStorage* storage) {
+  enable_weight_gathers(part, load_weight_shares(part, weight_units(part), source, dtype_of, device, std::move(group),
+                                                 storage));
 }
 
 }  // namespace tessera

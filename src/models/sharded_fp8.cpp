@@ -73,23 +73,27 @@ std::optional<c10::ScalarType> ShardedFp8Storage::kept_dtype(const std::string& 
   return found == kept_.end() ? std::nullopt : std::optional<c10::ScalarType>(found->second);
 }
 
-void ShardedFp8Storage::store(const std::map<std::string, LocalPiece>& read,
-                              const std::map<std::string, LocalPiece>& kept, Communicator& group) {
-  if (storage_ == WeightStorage::fp8_scaled) return store_scaled(read, kept, group);
+void ShardedFp8Storage::store(const std::map<std::string, LocalPiece>& kept, const ReadShare& read,
+                              Communicator& group) {
+  if (storage_ == WeightStorage::fp8_scaled) {
+    store_scaled(kept, read, group);
+    return;
+  }
   // Elementwise: the share's cast is the share of the cast tensor.
-  for (const auto& [name, piece] : read) kept.at(name).destination.copy_(piece.destination);
+  for (const auto& [name, piece] : kept) piece.destination.copy_(read(name));
 }
 
-void ShardedFp8Storage::store_scaled(const std::map<std::string, LocalPiece>& read,
-                                     const std::map<std::string, LocalPiece>& kept, Communicator& group) {
+void ShardedFp8Storage::store_scaled(const std::map<std::string, LocalPiece>& kept, const ReadShare& read,
+                                     Communicator& group) {
   // Each row's largest |w| over the part this rank holds (0 where it holds none), then over the group: the max
   // of the parts' maxima is the row's, exactly.
   std::vector<at::Tensor> maxima;
   for (const Layer& layer : layers_) {
-    const LocalPiece& share = read.at(weight_name(layer.layer));
-    at::Tensor absmax = at::zeros({layer.shape[0]}, share.destination.options().dtype(at::kFloat));
-    for (const RowSegment& segment : row_segments(share.begin, share.destination.numel(), layer.shape[1])) {
-      absmax.narrow(0, segment.row, segment.rows).copy_(segment_of(share.destination, segment).to(at::kFloat).abs().amax(1));
+    const std::string name = weight_name(layer.layer);
+    const at::Tensor share = read(name);
+    at::Tensor absmax = at::zeros({layer.shape[0]}, share.options().dtype(at::kFloat));
+    for (const RowSegment& segment : row_segments(kept.at(name).begin, share.numel(), layer.shape[1])) {
+      absmax.narrow(0, segment.row, segment.rows).copy_(segment_of(share, segment).to(at::kFloat).abs().amax(1));
     }
     maxima.push_back(absmax);
   }
@@ -99,12 +103,11 @@ void ShardedFp8Storage::store_scaled(const std::map<std::string, LocalPiece>& re
     layer.scale = fp8_row_scales(rows.narrow(0, first, layer.shape[0]));
     first += layer.shape[0];
     const std::string name = weight_name(layer.layer);
-    const LocalPiece& share = read.at(name);
-    const at::Tensor& destination = kept.at(name).destination;
-    for (const RowSegment& segment : row_segments(share.begin, share.destination.numel(), layer.shape[1])) {
-      segment_of(destination, segment)
-          .copy_(quantize_fp8_with_scales(segment_of(share.destination, segment),
-                                          layer.scale.narrow(0, segment.row, segment.rows)));
+    const LocalPiece& piece = kept.at(name);
+    const at::Tensor share = read(name);
+    for (const RowSegment& segment : row_segments(piece.begin, share.numel(), layer.shape[1])) {
+      segment_of(piece.destination, segment)
+          .copy_(quantize_fp8_with_scales(segment_of(share, segment), layer.scale.narrow(0, segment.row, segment.rows)));
     }
   }
 }

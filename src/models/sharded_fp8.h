@@ -6,7 +6,8 @@
 // - fp8 (layerwise casting): weights and biases; the cast is elementwise, so each share is cast as it is read.
 // - fp8-scaled: weights only (biases stay in the dtype they run in). A row's scale needs the row's largest |w|,
 //   and a rank's share may hold part of a row: each rank takes the largest |w| of each row part it holds, one
-//   all-reduce (max) over the group gives every row's, and each rank quantises its share with them. The fp32
+//   all-reduce (max) over the group gives every row's, and each rank reads its share again and quantises it with
+//   them (so loading holds one share in the wider dtype at a time, not all of them). The fp32
 //   scales (4 bytes per row) are kept whole on every rank, in the layer's hook, as unsharded.
 // After loading, hook() hooks the layers to compute in the dtype they were read in; nothing is cast again.
 #include <c10/core/ScalarType.h>
@@ -33,8 +34,7 @@ class ShardedFp8Storage final : public ShareStorage {
   ShardedFp8Storage(Model& model, WeightStorage storage, const io::DtypeOf& dtype_of);
 
   std::optional<c10::ScalarType> kept_dtype(const std::string& name) const override;
-  void store(const std::map<std::string, LocalPiece>& read, const std::map<std::string, LocalPiece>& kept,
-             Communicator& group) override;
+  void store(const std::map<std::string, LocalPiece>& kept, const ReadShare& read, Communicator& group) override;
 
   // Hooks the layers of `model` (after store): they compute as under the unsharded storage; logs what this rank
   // holds. Returns the layers hooked.
@@ -47,8 +47,7 @@ class ShardedFp8Storage final : public ShareStorage {
     std::vector<int64_t> shape;  // of the weight
     at::Tensor scale;            // fp8-scaled: fp32 [rows], after store
   };
-  void store_scaled(const std::map<std::string, LocalPiece>& read, const std::map<std::string, LocalPiece>& kept,
-                    Communicator& group);
+  void store_scaled(const std::map<std::string, LocalPiece>& kept, const ReadShare& read, Communicator& group);
 
   WeightStorage storage_;
   std::vector<Layer> layers_;

@@ -16,15 +16,24 @@ void read_shares(torch::nn::Module& part, const io::WeightSource& source, const 
     io::load_weights(part, source, dtype_of, device, pieces);
     return;
   }
-  std::map<std::string, LocalPiece> into = pieces, read, kept;
+  // The kept ones read nothing here (an empty piece), but their names, shapes and dtypes are checked with the rest.
+  std::map<std::string, LocalPiece> into = pieces, kept;
   for (auto& [name, piece] : into) {
     if (!storage->kept_dtype(name)) continue;
     kept[name] = piece;
-    piece.destination = at::empty({piece.destination.numel()}, at::TensorOptions().dtype(dtype_of(name)).device(device));
-    read[name] = piece;
+    piece = LocalPiece{.begin = 0, .destination = piece.destination.narrow(0, 0, 0)};
   }
   io::load_weights(part, source, dtype_of, device, into);
-  storage->store(read, kept, group);
+  storage->store(
+      kept,
+      [&](const std::string& name) {
+        const LocalPiece& piece = kept.at(name);
+        at::Tensor share =
+            at::empty({piece.destination.numel()}, at::TensorOptions().dtype(dtype_of(name)).device(device));
+        source.load_elements_into(name, piece.begin, share);
+        return share;
+      },
+      group);
 }
 
 }  // namespace tessera

@@ -5,12 +5,14 @@
 #include <gtest/gtest.h>
 #include <malloc.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
 
 #include "measure/peak_memory.h"
 #include "src/models/model.h"
+#include "src/models/umt5/umt5_encoder.h"
 #include "src/pipelines/memory_estimate.h"
 #include "src/pipelines/pipeline.h"
 #include "src/shapes/embedded_model.h"
@@ -38,12 +40,19 @@ TEST(MemoryEstimate, WeightsMatchTheLoadedParameters) {
   MemoryRequest half = sized(64, 64, 1);
   half.dtype = at::kBFloat16;
   EXPECT_LT(estimate_memory(kWan, half).weights, weights);
-  // --shard-weights: the transformer's quarter, plus what a forward holds whole (the parameters outside the blocks
-  // and two blocks). This transformer has two blocks, so that is all of it again: a quarter more than unsharded.
+  // --shard-weights: a quarter of the transformer and of UMT5, plus what a forward holds whole (the parameters
+  // outside the blocks and two blocks). Each has two blocks, so that is all of it again; one model runs at a time,
+  // so the larger counts once.
+  const auto encoder = load_umt5_encoder(kWan + "/text_encoder", at::kFloat, c10::Device(c10::kCPU));
+  int64_t encoder_elements = 0;
+  for (const at::Tensor& parameter : encoder->parameters()) encoder_elements += parameter.numel();
   MemoryRequest sharded = sized(64, 64, 1);
   sharded.weight_shards = 4;
+  const double whole_models = 4.0 * static_cast<double>(elements + encoder_elements);
+  const double shares = whole_models / 4;
+  const double in_flight = 4.0 * static_cast<double>(std::max(elements, encoder_elements));
   EXPECT_NEAR(static_cast<double>(estimate_memory(kWan, sharded).weights),
-              static_cast<double>(weights + 4 * elements / 4), 8.0);
+              static_cast<double>(weights) - whole_models + shares + in_flight, 8.0);
 }
 
 TEST(MemoryEstimate, Fp8CountsOneBytePerMatrixElementAndFp8ScaledFourPerRow) {
@@ -65,15 +74,21 @@ TEST(MemoryEstimate, Fp8CountsOneBytePerMatrixElementAndFp8ScaledFourPerRow) {
   scaled.weight_row_scale_bytes = 4;
   EXPECT_NEAR(static_cast<double>(estimate_memory(kWan, scaled).weights - estimate_memory(kWan, fp8).weights),
               4.0 * rows, 2.0);
-  // Sharded over 4 (--shard-weights): the FP8 bytes are shared out (a quarter, plus the whole transformer a forward
-  // gathers: this one has two blocks), the scales kept whole on every rank.
+  // Sharded over 4 (--shard-weights): the transformer's FP8 bytes are shared out (a quarter, plus the whole of it a
+  // forward gathers, as it has two blocks, where it is larger than UMT5's, gathered whole too), the scales kept
+  // whole on every rank.
   int64_t elements = 0;
   for (const at::Tensor& parameter : pipeline->transformer().parameters()) elements += parameter.numel();
-  const double fp8_transformer = 4.0 * static_cast<double>(elements - matrix_elements) + matrix_elements;
-  MemoryRequest fp8_sharded = fp8;
-  fp8_sharded.weight_shards = 4;
-  EXPECT_NEAR(static_cast<double>(estimate_memory(kWan, fp8_sharded).weights - estimate_memory(kWan, fp8).weights),
-              fp8_transformer / 4, 8.0);
+  const auto encoder = load_umt5_encoder(kWan + "/text_encoder", at::kFloat, c10::Device(c10::kCPU));
+  int64_t encoder_elements = 0;
+  for (const at::Tensor& parameter : encoder->parameters()) encoder_elements += parameter.numel();
+  const double full_bytes = 4.0 * static_cast<double>(elements), encoder_bytes = 4.0 * static_cast<double>(encoder_elements);
+  const double fp8_bytes = full_bytes - 3.0 * static_cast<double>(matrix_elements);
+  MemoryRequest full_sharded = sized(64, 64, 1), fp8_sharded = fp8;
+  full_sharded.weight_shards = fp8_sharded.weight_shards = 4;
+  EXPECT_NEAR(static_cast<double>(estimate_memory(kWan, full_sharded).weights - estimate_memory(kWan, fp8_sharded).weights),
+              (full_bytes - fp8_bytes) / 4 + std::max(full_bytes, encoder_bytes) - std::max(fp8_bytes, encoder_bytes),
+              8.0);
   MemoryRequest scaled_sharded = scaled;
   scaled_sharded.weight_shards = 4;
   EXPECT_NEAR(static_cast<double>(estimate_memory(kWan, scaled_sharded).weights -
