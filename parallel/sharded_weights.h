@@ -55,7 +55,11 @@ class ShardedWeights {
   int64_t total_bytes() const;   // the whole model's parameters
   int64_t parameter_count() const;  // elements of the whole model's parameters
   int64_t largest_unit_bytes() const;
+  // Units made whole so far: gathers started (a prefetch counts when it starts, a stray one too), or, on a group of
+  // one rank, units whose parameters were pointed at the rank's own buffers.
   int64_t gathers() const { return gathers_; }
+  // The communicator the gathers run on (on MPI one split from the group for them alone): its stats() count them.
+  Communicator& gather_group() const { return *group_; }
 
  private:
   struct Slab;  // one dtype of one unit
