@@ -3,7 +3,7 @@
 to measure the peak memory of loading (benchmarks/load_memory.cpp). Tensors are made one at a time, so this
 script itself never holds more than a shard.
 
-    ~/.cache/tessera/venv/bin/python benchmarks/make_large_checkpoint.py --out /tmp/wan_large --layers 8
+    ~/.cache/tessera/venv/bin/python benchmarks/make_large_checkpoint.py --out /tmp/wan_large --layers 8 [--widths 14b]
 """
 import argparse
 import json
@@ -17,6 +17,8 @@ from safetensors.torch import save_file
 CONFIG = dict(patch_size=[1, 2, 2], num_attention_heads=12, attention_head_dim=128, in_channels=16, out_channels=16,
               text_dim=4096, freq_dim=256, ffn_dim=8960, num_layers=30, cross_attn_norm=True,
               qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024)
+# What differs at Wan2.1-T2V-14B's widths (its published config.json).
+WIDTHS = {"1.3b": {}, "14b": dict(num_attention_heads=40, ffn_dim=13824, num_layers=40)}
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
@@ -24,6 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True)
     parser.add_argument("--layers", type=int, default=8)
+    parser.add_argument("--widths", choices=sorted(WIDTHS), default="1.3b", help="the published model whose widths")
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="fp32")
     parser.add_argument("--shard-mb", type=int, default=1024)
     parser.add_argument("--text-dim", type=int, default=CONFIG["text_dim"],
@@ -32,7 +35,7 @@ def main() -> None:
                         help="latent channels in and out (a tiny VAE's z_dim)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    config = {**CONFIG, "num_layers": args.layers, "text_dim": args.text_dim,
+    config = {**CONFIG, **WIDTHS[args.widths], "num_layers": args.layers, "text_dim": args.text_dim,
               "in_channels": args.channels, "out_channels": args.channels}
     with torch.device("meta"):
         shapes = {name: tuple(t.shape) for name, t in WanTransformer3DModel(**config).state_dict().items()}

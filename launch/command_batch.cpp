@@ -234,9 +234,9 @@ int run_batch(int argc, char** argv, MpiRuntime& runtime) {
   const bool per_job_loras =
       std::any_of(jobs.begin(), jobs.end(), [](const BatchJob& job) { return job.loras.has_value(); });
   cli::check_weights_with_loras(kProgram, flags, per_job_loras);
-  if (flags.shard_weights && per_job_loras) {
-    throw cli::UsageError(std::string(kProgram) + ": --shard-weights does not take a job's \"loras\" yet; leave out "
-                          "one of them");
+  if (flags.shard_weights && per_job_loras && flags.lora_mode == cli::LoraMode::fuse) {
+    throw cli::UsageError(std::string(kProgram) + ": --shard-weights takes a job's \"loras\" as hooks only (no rank "
+                          "holds a whole weight to fuse into); add --lora-mode hooks");
   }
   // encodes_text is each group's leader's, known once the groups are split (below).
   PipelineLoadOptions load_options{

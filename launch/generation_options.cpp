@@ -57,9 +57,9 @@ void add_generation_options(cxxopts::Options& options, const std::string& group)
                   "(float8_e4m3fn with a scale per output channel, FP8 matmul on GPUs that have it); "
                   "docs/fp8_weights.md",
        cxxopts::value<std::string>()->default_value("full"))
-      ("shard-weights", "each rank of a generation keeps 1/N of the transformers' weights and gathers each block's "
-                        "just before it runs, the next one's while one computes: the same output, weights per rank "
-                        "falling as 1/N (docs/shard_weights.md)")
+      ("shard-weights", "each rank of a generation keeps 1/N of the transformers' and text encoders' weights and gathers "
+                        "each block's just before it runs, the next one's while one computes: the same output, weights "
+                        "per rank falling as 1/N (docs/shard_weights.md)")
       ("cfg-mode", "how one rank runs the two guidance branches: sequential, batch or auto",
        cxxopts::value<std::string>()->default_value("auto"))
       ("fps", "frames per second of a video output", cxxopts::value<int>()->default_value("4"))
@@ -180,8 +180,9 @@ void check_shard_weights(const std::string& program, const GenerationFlags& flag
     throw UsageError(detail::concat(program, ": --shard-weights does not combine with --weights ",
                                     weight_storage_name(flags.weights), " yet; use one of them"));
   }
-  if (!flags.loras.empty()) {
-    throw UsageError(program + ": --shard-weights does not take LoRAs (--lora) yet; leave out one of them");
+  if (!flags.loras.empty() && flags.lora_mode == LoraMode::fuse) {
+    throw UsageError(program + ": --shard-weights takes LoRAs as hooks only (no rank holds a whole weight to fuse "
+                     "into); add --lora-mode hooks");
   }
   if (flags.idle_expert != "auto" && flags.idle_expert != "resident") {
     throw UsageError(program + ": --shard-weights keeps both experts' shares resident (each is already 1/N of its "

@@ -69,8 +69,8 @@ std::string weights_advice(const std::string& dir, const MemoryRequest& request,
       sharded.context_parallel = request.context_parallel * (ranks / request.decode_ranks);
       sharded.decode_ranks = ranks;
       if (fits(dir, sharded, available)) {
-        return detail::concat(" (the weights alone do not fit: --shard-weights keeps 1/N of the transformers' weights "
-                              "on each of a generation's N ranks", ranks == request.decode_ranks
+        return detail::concat(" (the weights alone do not fit: --shard-weights keeps 1/N of the transformers' and text "
+                              "encoders' weights on each of a generation's N ranks", ranks == request.decode_ranks
                                                                       ? std::string()
                                                                       : detail::concat(", with -np ", ranks),
                               ")");

@@ -193,8 +193,9 @@ ScalingPoint run_point(const std::shared_ptr<Communicator>& group, WanTransforme
     // Counted per step: the last step's bytes are the ones reported.
     reset_context_parallel_stats(*mesh);
     mesh->cfg().reset_stats();
-    if (sharded) sharded->gather_group().reset_stats();
     group->barrier();
+    // After the barrier: on one rank the gathers' communicator is the point's group itself (nothing to split).
+    if (sharded) sharded->gather_group().reset_stats();
     const double waited_before = communication_wait_seconds();
     StepOutcome outcome = run_step(model, inputs, options, cfg_group);
     wait_seconds.push_back(communication_wait_seconds() - waited_before);

@@ -52,6 +52,20 @@ WaitBackoff wait_backoff() {
   return backoff;
 }
 
+bool poll_through_transfer(const std::function<bool()>& is_done, int64_t bytes) {
+  using Clock = std::chrono::steady_clock;
+  static const double seconds_per_gigabyte = env::seconds("TESSERA_WAIT_TRANSFER_S_PER_GB", 1.0);
+  const auto budget = std::chrono::duration<double>(static_cast<double>(bytes) * 1e-9 * seconds_per_gigabyte);
+  const auto start = Clock::now();
+  bool done = is_done();
+  while (!done && Clock::now() - start < budget) {
+    std::this_thread::yield();
+    done = is_done();
+  }
+  waited_nanoseconds += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+  return done;
+}
+
 void wait_with_deadline(const std::function<bool()>& is_done, const OperationDescription& description,
                         const std::function<void()>& on_timeout) {
   using Clock = std::chrono::steady_clock;

@@ -6,6 +6,7 @@
 
 #include "common/check.h"
 #include "parallel/mpi_check.h"
+#include "parallel/wait_backoff.h"
 
 namespace tessera {
 namespace {
@@ -89,14 +90,15 @@ bool MpiCommunicator::reduces_natively(c10::ScalarType dtype) const {
   return reduction_type(dtype) != MPI_DATATYPE_NULL;
 }
 
-void MpiCommunicator::wait(std::vector<MPI_Request>& requests, const OperationDescription& description) {
-  wait_with_deadline(
-      [&] {
-        int done = 0;
-        TESSERA_CHECK_MPI(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE));
-        return done != 0;
-      },
-      description);
+void MpiCommunicator::wait(std::vector<MPI_Request>& requests, const OperationDescription& description,
+                           int64_t bytes) {
+  const auto is_done = [&requests] {
+    int done = 0;
+    TESSERA_CHECK_MPI(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE));
+    return done != 0;
+  };
+  if (poll_through_transfer(is_done, bytes)) return;
+  wait_with_deadline(is_done, description);
 }
 
 void MpiCommunicator::all_gather_flat(const at::Tensor& send, at::Tensor& recv, const std::vector<int64_t>& counts,
@@ -118,7 +120,9 @@ ExchangeHandle MpiCommunicator::start_all_gather_flat(const at::Tensor& send, at
     TESSERA_CHECK_MPI(MPI_Testall(static_cast<int>(requests->size()), requests->data(), &done, MPI_STATUSES_IGNORE));
     return done != 0;
   };
-  return {.wait = [this, requests, description = describe_operation("all_gather")] { wait(*requests, description); },
+  return {.wait = [this, requests, description = describe_operation("all_gather"), bytes = recv.nbytes()] {
+            wait(*requests, description, bytes);
+          },
           .progress = progress};
 }
 
@@ -135,7 +139,7 @@ void MpiCommunicator::all_to_all_flat(const at::Tensor& send, const std::vector<
   TESSERA_CHECK_MPI(MPI_Ialltoallv(send.data_ptr(), send_bytes.data(), send_offsets.data(), MPI_BYTE,
                                    recv.data_ptr(), recv_bytes.data(), recv_offsets.data(), MPI_BYTE, comm_,
                                    &requests[0]));
-  wait(requests, describe_operation("all_to_all"));
+  wait(requests, describe_operation("all_to_all"), send.nbytes() + recv.nbytes());
 }
 
 void MpiCommunicator::all_reduce_flat(at::Tensor& buffer, ReduceOp op) {
@@ -145,28 +149,28 @@ void MpiCommunicator::all_reduce_flat(at::Tensor& buffer, ReduceOp op) {
   std::vector<MPI_Request> requests(1);
   TESSERA_CHECK_MPI(MPI_Iallreduce(MPI_IN_PLACE, buffer.data_ptr(), static_cast<int>(buffer.numel()), type,
                                    reduction_op(op), comm_, &requests[0]));
-  wait(requests, describe_operation("all_reduce", to_string(op)));
+  wait(requests, describe_operation("all_reduce", to_string(op)), 2 * buffer.nbytes());
 }
 
 void MpiCommunicator::broadcast_flat(at::Tensor& buffer, int root) {
   std::vector<MPI_Request> requests(1);
   TESSERA_CHECK_MPI(MPI_Ibcast(buffer.data_ptr(), byte_count(buffer.numel(), buffer.element_size()), MPI_BYTE,
                                root, comm_, &requests[0]));
-  wait(requests, describe_operation("broadcast", "root " + std::to_string(root)));
+  wait(requests, describe_operation("broadcast", "root " + std::to_string(root)), buffer.nbytes());
 }
 
 void MpiCommunicator::send_flat(const at::Tensor& buffer, int peer) {
   std::vector<MPI_Request> requests(1);
   TESSERA_CHECK_MPI(MPI_Isend(buffer.data_ptr(), byte_count(buffer.numel(), buffer.element_size()), MPI_BYTE,
                               peer, kPointToPointTag, comm_, &requests[0]));
-  wait(requests, describe_operation("send", "to rank " + std::to_string(peer)));
+  wait(requests, describe_operation("send", "to rank " + std::to_string(peer)), buffer.nbytes());
 }
 
 void MpiCommunicator::recv_flat(at::Tensor& buffer, int peer) {
   std::vector<MPI_Request> requests(1);
   TESSERA_CHECK_MPI(MPI_Irecv(buffer.data_ptr(), byte_count(buffer.numel(), buffer.element_size()), MPI_BYTE,
                               peer, kPointToPointTag, comm_, &requests[0]));
-  wait(requests, describe_operation("recv", "from rank " + std::to_string(peer)));
+  wait(requests, describe_operation("recv", "from rank " + std::to_string(peer)), buffer.nbytes());
 }
 
 ExchangeHandle MpiCommunicator::start_exchange_flat(const at::Tensor& send, at::Tensor& recv, int send_to,
@@ -183,13 +187,14 @@ ExchangeHandle MpiCommunicator::start_exchange_flat(const at::Tensor& send, at::
     TESSERA_CHECK_MPI(MPI_Testall(static_cast<int>(requests->size()), requests->data(), &done, MPI_STATUSES_IGNORE));
     return done != 0;
   };
-  return {.wait = [this, requests, description] { wait(*requests, description); }, .progress = progress};
+  return {.wait = [this, requests, description, bytes] { wait(*requests, description, 2 * int64_t{bytes}); },
+          .progress = progress};
 }
 
 void MpiCommunicator::barrier_impl() {
   std::vector<MPI_Request> requests(1);
   TESSERA_CHECK_MPI(MPI_Ibarrier(comm_, &requests[0]));
-  wait(requests, describe_operation("barrier"));
+  wait(requests, describe_operation("barrier"), 0);
 }
 
 std::shared_ptr<Communicator> MpiCommunicator::split_impl(int color, int key, const std::string& name,

@@ -40,7 +40,9 @@ class MpiCommunicator final : public Communicator {
                                            std::vector<int> world_ranks, int rank) override;
 
  private:
-  void wait(std::vector<MPI_Request>& requests, const OperationDescription& description);
+  // Polls continuously while `bytes` (what this rank sends and receives) should take to move, then backs off
+  // (wait_backoff.h).
+  void wait(std::vector<MPI_Request>& requests, const OperationDescription& description, int64_t bytes);
 
   MPI_Comm comm_;
 };

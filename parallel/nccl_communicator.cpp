@@ -96,9 +96,16 @@ class NcclCommunicator final : public Communicator {
 
   void all_gather_flat(const at::Tensor& send, at::Tensor& recv, const std::vector<int64_t>& counts,
                        const std::vector<int64_t>& displacements) override {
+    start_all_gather_flat(send, recv, counts, displacements).wait();
+  }
+
+  // The gather proceeds on the communication stream while the compute stream runs on (a sharded model's current
+  // block, while the next block's weights arrive); waiting only orders the compute stream's later work after it.
+  ExchangeHandle start_all_gather_flat(const at::Tensor& send, at::Tensor& recv, const std::vector<int64_t>& counts,
+                                       const std::vector<int64_t>& displacements) override {
     const auto description = describe_operation("all_gather");
     const bool even = std::all_of(counts.begin(), counts.end(), [&](int64_t c) { return c == counts[0]; });
-    run_then_wait({send, recv}, description, [&] {
+    auto done = run_on_comm_stream({send, recv}, description, [&] {
       if (even) {
         TESSERA_NCCL_ENQUEUE(ncclAllGather(send.data_ptr(), recv.data_ptr(), bytes_of(counts[0], send), ncclUint8,
                                            comm_, comm_stream_),
@@ -116,6 +123,7 @@ class NcclCommunicator final : public Communicator {
       }
       TESSERA_NCCL_ENQUEUE(ncclGroupEnd(), description);
     });
+    return {.wait = [this, done] { compute_waits_for(*done); }, .progress = {}};
   }
 
   void all_to_all_flat(const at::Tensor& send, const std::vector<int64_t>& send_counts,

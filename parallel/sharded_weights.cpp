@@ -5,6 +5,7 @@
 #include <c10/core/GradMode.h>
 
 #include <algorithm>
+#include <exception>
 #include <numeric>
 #include <utility>
 
@@ -66,10 +67,11 @@ ShardedWeights::ShardedWeights(std::vector<WeightUnit> units, std::shared_ptr<Co
                                c10::Device device)
     : device_(device) {
   TESSERA_INTERNAL_ASSERT(group != nullptr, "sharded weights need the generation's group");
-  // On MPI the gathers get a communicator of their own: a gather stays in flight while the block's own collectives
-  // run, and its requests then never share a communicator with theirs. NCCL orders both on its stream already.
-  group_ = group->backend() == Backend::mpi ? group->split(0, group->rank(), detail::concat(group->name(), "_weights"))
-                                            : std::move(group);
+  // The gathers get a communicator of their own: a gather stays in flight while the block's own collectives run.
+  // On MPI its requests then never share a communicator with theirs; on NCCL it runs on a stream of its own, so the
+  // block's all-to-alls do not queue behind the next block's weights.
+  group_ = group->size() > 1 ? group->split(0, group->rank(), detail::concat(group->name(), "_weights"))
+                             : std::move(group);
   const int ranks = group_->size();
   for (WeightUnit& source : units) {
     Unit unit{.name = std::move(source.name), .parameters = std::move(source.parameters), .slabs = {},
@@ -210,6 +212,22 @@ void ShardedWeights::after(size_t unit) {
   for (auto& exchange : pending_) exchange->progress();
 }
 
+void ShardedWeights::accompany_forward() {
+  for (size_t unit = 0; unit < units_.size(); ++unit) {
+    before(unit);
+    after(unit);
+  }
+}
+
+GatheredUnit::GatheredUnit(ShardedWeights* weights, size_t unit)
+    : weights_(weights), unit_(unit), exceptions_(std::uncaught_exceptions()) {
+  if (weights_ != nullptr) weights_->before(unit_);
+}
+
+GatheredUnit::~GatheredUnit() noexcept(false) {
+  if (weights_ != nullptr && std::uncaught_exceptions() == exceptions_) weights_->after(unit_);
+}
+
 int64_t ShardedWeights::local_bytes() const {
   int64_t bytes = 0;
   for (const Unit& unit : units_) {
@@ -238,6 +256,14 @@ int64_t ShardedWeights::parameter_count() const {
     for (const UnitParameter& parameter : unit.parameters) count += numel_of(parameter.shape);
   }
   return count;
+}
+
+std::map<std::string, std::vector<int64_t>> ShardedWeights::parameter_shapes() const {
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const Unit& unit : units_) {
+    for (const UnitParameter& parameter : unit.parameters) shapes.emplace(parameter.name, parameter.shape);
+  }
+  return shapes;
 }
 
 int64_t ShardedWeights::largest_unit_bytes() const {

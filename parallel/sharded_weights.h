@@ -50,15 +50,22 @@ class ShardedWeights {
   void before(size_t unit);
   // After it ran: its full copy is freed (the parameters hold empty tensors again); a pending gather is polled.
   void after(size_t unit);
+  // What a rank of the group that does not run the model calls instead of a forward (a text encoder's, which one
+  // rank runs for the others): every unit gathered and freed at once, in the order a forward gathers them, so the
+  // group's gathers stay matched.
+  void accompany_forward();
 
   int64_t local_bytes() const;   // this rank's share of every unit
   int64_t total_bytes() const;   // the whole model's parameters
   int64_t parameter_count() const;  // elements of the whole model's parameters
   int64_t largest_unit_bytes() const;
+  // Every parameter's whole shape, by name: what its empty tensor stands for between gathers.
+  std::map<std::string, std::vector<int64_t>> parameter_shapes() const;
   // Units made whole so far: gathers started (a prefetch counts when it starts, a stray one too), or, on a group of
   // one rank, units whose parameters were pointed at the rank's own buffers.
   int64_t gathers() const { return gathers_; }
-  // The communicator the gathers run on (on MPI one split from the group for them alone): its stats() count them.
+  // The communicator the gathers run on (split from the group for them alone, or the group itself when it has one
+  // rank): its stats() count them.
   Communicator& gather_group() const { return *group_; }
 
  private:
@@ -77,6 +84,22 @@ class ShardedWeights {
   // Gathered buffers of released units, reused by later gathers of the same size (CPU: glibc maps and unmaps every
   // buffer this large, so a fresh one faults all its pages in again).
   std::vector<at::Tensor> spare_buffers_;
+};
+
+// A unit's full weights for one scope: before() when made, after() when it ends (not while an exception unwinds:
+// the group's gathers are then out of step anyway); nothing for an unsharded model (null weights). For a forward
+// that gathers its own units (the text encoders) rather than through hooks; unit 0 spans the whole forward.
+class GatheredUnit {
+ public:
+  GatheredUnit(ShardedWeights* weights, size_t unit);
+  ~GatheredUnit() noexcept(false);  // a failed gather or poll throws
+  GatheredUnit(const GatheredUnit&) = delete;
+  GatheredUnit& operator=(const GatheredUnit&) = delete;
+
+ private:
+  ShardedWeights* weights_;
+  size_t unit_;
+  int exceptions_;
 };
 
 }  // namespace tessera

@@ -4,6 +4,7 @@
 // forward needs. A model that declares no stack is one unit.
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
+#include <torch/nn/module.h>
 
 #include <string>
 #include <vector>
@@ -27,5 +28,9 @@ struct WeightUnit {
 // Unit 0 holds the parameters outside the blocks; units 1.. the blocks in call order. Undefined parameters (a bias
 // built without) are left out.
 std::vector<WeightUnit> weight_units(Module& model);
+// The same for a model whose forward says itself which units it runs (the text encoders): unit i + 1 holds the
+// parameters under `unit_paths[i]` (dotted submodule paths, in the order the forward runs them), unit 0 every
+// parameter no path covers (empty when they cover all).
+std::vector<WeightUnit> weight_units(torch::nn::Module& model, const std::vector<std::string>& unit_paths);
 
 }  // namespace tessera

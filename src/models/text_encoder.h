@@ -3,6 +3,7 @@
 // UMT5 (Wan) and CLIP + T5 (FLUX) sit behind this one interface.
 #include <ATen/core/Tensor.h>
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,10 @@ class TextEncoder {
   virtual void check_prompt(const std::string& prompt) const = 0;
   // Embeddings of `prompts` on the encoder's device, float32. The empty prompt is valid (no guidance text).
   virtual PromptEmbeddings encode(const std::vector<std::string>& prompts) = 0;
+  // On a rank of a generation's group that receives the embeddings while another encodes, with the encoder's
+  // weights sharded across the group (--shard-weights): the gathers an encode of `prompts` prompts runs, with no
+  // computation. Nothing for an encoder held whole.
+  virtual void accompany_encode(size_t /*prompts*/) {}
 };
 
 }  // namespace tessera

@@ -118,29 +118,39 @@ int64_t weight_bytes(const PipelineIndex& index, const MemoryRequest& request) {
         },
         row_scale_bytes, by_block);
   };
-  // The text encoders are counted as rank 0 holds them, whole: it encodes for the generation's other ranks, which
-  // hold none of their weights (the larger need is the one checked).
+  // Sharded (--shard-weights): the rank's share, plus what is gathered whole while a forward runs: the parameters
+  // outside the blocks (a transformer's for the whole forward, T5's embedding for its first block) and the running
+  // block with the next one's gather. One model runs at a time: the largest gathered set counts once.
+  double in_flight = 0;
+  const auto shared = [&](double whole, std::map<std::string, double>& by_block) {
+    if (request.weight_shards <= 1) return whole;
+    double largest_block = 0;
+    for (const auto& [block, block_bytes] : by_block) {
+      if (!block.empty()) largest_block = std::max(largest_block, block_bytes);
+    }
+    in_flight = std::max(in_flight, by_block[""] + 2 * largest_block);
+    return whole / static_cast<double>(request.weight_shards);
+  };
+  // The text encoders are counted as rank 0 holds them: it encodes for the generation's other ranks, which hold
+  // none of their weights (the larger need is the one checked), or, sharded, each rank's share of them. The image
+  // encoder (Wan I2V's CLIP vision tower) is held whole.
   double bytes = 0;
   for (const char* part : {"text_encoder", "text_encoder_2", "image_encoder"}) {
-    if (index.parts.count(part)) bytes += loaded_bytes(part, 0, 0, nullptr);
+    if (!index.parts.count(part)) continue;
+    const std::string& class_name = index.part(part).class_name;
+    std::map<std::string, double> by_block;
+    const double whole = loaded_bytes(part, 0, 0, &by_block);
+    const bool sharded = class_name == "UMT5EncoderModel" || class_name == "T5EncoderModel" ||
+                         class_name == "CLIPTextModel";
+    bytes += sharded ? shared(whole, by_block) : whole;
   }
   double experts = 0;
-  double in_flight = 0;  // one expert runs at a time: the largest gathered set counts once
   for (const std::string& part : Pipeline::transformer_parts_of(index)) {
     // --weights fp8 stores the transformers' linear layers in one byte (fp8-scaled: plus an fp32 scale per output
     // channel); the few matrices it keeps (embedders, proj_out) are counted at one byte too.
     std::map<std::string, double> by_block;
-    double expert = loaded_bytes(part, request.weight_element_bytes, request.weight_row_scale_bytes, &by_block);
-    if (request.weight_shards > 1) {
-      // Sharded (--shard-weights): the rank's share, plus what is gathered whole while a forward runs: the
-      // parameters outside the blocks for the whole forward, the running block and the next one's gather.
-      double largest_block = 0;
-      for (const auto& [block, block_bytes] : by_block) {
-        if (!block.empty()) largest_block = std::max(largest_block, block_bytes);
-      }
-      expert /= static_cast<double>(request.weight_shards);
-      in_flight = std::max(in_flight, by_block[""] + 2 * largest_block);
-    }
+    const double expert = shared(
+        loaded_bytes(part, request.weight_element_bytes, request.weight_row_scale_bytes, &by_block), by_block);
     experts = request.every_expert_on_device ? experts + expert : std::max(experts, expert);
   }
   bytes += experts + in_flight;

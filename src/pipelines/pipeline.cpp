@@ -169,8 +169,9 @@ void Pipeline::load_parts(const PipelineIndex& index, c10::ScalarType dtype, c10
   decoder_ = load_decoder(index, device);
   {
     std::optional<WeightlessLoadScope> weightless;
+    // A sharded encoder loads its share on every rank whatever this says; the rest stays shape-only.
     if (!options.encodes_text) weightless.emplace();
-    text_encoder_ = load_text_encoder(index, dtype, device);
+    text_encoder_ = load_text_encoder(index, dtype, device, options.shard_group);
   }
   encodes_text_ = options.encodes_text;
   // The last first, each parked as soon as it has loaded, so that the device never holds two experts' weights,
@@ -257,6 +258,8 @@ PromptEmbeddings Pipeline::encode_prompts(const std::vector<std::string>& prompt
   }
   TESSERA_CHECK(group->rank() != 0 || encodes_text_, "rank 0 of a generation's group encodes its prompts, but this "
                 "rank loaded the text encoder without its weights");
+  // A sharded encoder (--shard-weights) gathers its weights from the same group as rank 0 encodes.
+  if (group->rank() != 0) text_encoder_->accompany_encode(prompts.size());
   PromptEmbeddings text = broadcast_prompt_embeddings(
       group->rank() == 0 ? text_encoder_->encode(prompts) : PromptEmbeddings{}, *group, /*root=*/0, device_);
   TESSERA_LOG_DEBUG(group->rank() == 0 ? "encoded and sent " : "received ", prompts.size(), " prompt(s) in ",

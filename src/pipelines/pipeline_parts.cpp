@@ -24,14 +24,16 @@ PartConfig checked_part(const PipelineIndex& index, const std::string& part) {
   return folder;
 }
 
-std::unique_ptr<TextEncoder> load_text_encoder(const PipelineIndex& index, c10::ScalarType dtype, c10::Device device) {
+std::unique_ptr<TextEncoder> load_text_encoder(const PipelineIndex& index, c10::ScalarType dtype, c10::Device device,
+                                               std::shared_ptr<Communicator> shard_group) {
   const PartConfig text_encoder = checked_part(index, "text_encoder");
   const std::string& class_name = text_encoder.class_name();
   if (class_name == WordTextEncoder::kClassName) {
     return WordTextEncoder::load(text_encoder, index.part_dir("tokenizer"), device);
   }
   if (class_name == Umt5TextEncoder::kClassName) {
-    return Umt5TextEncoder::load(text_encoder, index.part_dir("tokenizer"), dtype, device);
+    return Umt5TextEncoder::load(text_encoder, index.part_dir("tokenizer"), dtype, device, /*max_length=*/512,
+                                 std::move(shard_group));
   }
   if (class_name == FluxTextEncoder::kClassName) {
     // FLUX: CLIP for the pooled vector beside T5 (text_encoder_2) for the tokens.
@@ -42,7 +44,7 @@ std::unique_ptr<TextEncoder> load_text_encoder(const PipelineIndex& index, c10::
                                   .tokenizer = index.part_dir("tokenizer"),
                                   .text_encoder_2 = std::move(text_encoder_2),
                                   .tokenizer_2 = index.part_dir("tokenizer_2")},
-                                 dtype, device);
+                                 dtype, device, /*max_sequence_length=*/512, std::move(shard_group));
   }
   TESSERA_CHECK(false, "unknown text encoder class '", class_name, "' in ", text_encoder.dir(), "; tessera reads ",
                 Umt5TextEncoder::kClassName, ", ", FluxTextEncoder::kClassName, " (with a T5EncoderModel) and ",

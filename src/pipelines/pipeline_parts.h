@@ -12,6 +12,7 @@
 namespace tessera {
 
 struct PipelineIndex;
+class Communicator;
 class LatentDecoder;
 class TextEncoder;
 
@@ -20,8 +21,11 @@ class TextEncoder;
 // error names both and the folder otherwise.
 PartConfig checked_part(const PipelineIndex& index, const std::string& part);
 
-// The text encoder with its tokenizer (parts "text_encoder" and "tokenizer"), in `dtype` on `device`.
-std::unique_ptr<TextEncoder> load_text_encoder(const PipelineIndex& index, c10::ScalarType dtype, c10::Device device);
+// The text encoder with its tokenizer (parts "text_encoder" and "tokenizer"), in `dtype` on `device`. With a
+// `shard_group` (--shard-weights), the encoders' weights (UMT5; FLUX's CLIP and T5) are sharded across it, and every
+// rank of the group must load; the embedded model's word table stays whole.
+std::unique_ptr<TextEncoder> load_text_encoder(const PipelineIndex& index, c10::ScalarType dtype, c10::Device device,
+                                               std::shared_ptr<Communicator> shard_group = nullptr);
 
 // The decoder (part "vae") on `device`. Kept in fp32 whatever the transformer's dtype, as the Wan examples keep
 // the VAE: it is small, and its output is the picture.

@@ -113,5 +113,28 @@ TEST_F(Nccl, CpuInputsAreStagedToTheGpuAndReturnedOnTheCpu) {
   EXPECT_TRUE(at::equal(result, local * comm->size()));
 }
 
+// The asynchronous all-gather (a sharded model's next block's weights) runs on the communication stream while the
+// compute stream works on; after wait() the compute stream sees the gathered bits, also into a reused destination.
+TEST_F(Nccl, AsyncAllGatherOverlapsComputeAndLandsInTheDestination) {
+  std::vector<int64_t> counts;
+  std::vector<at::Tensor> shards;
+  for (int r = 0; r < comm->size(); ++r) {
+    counts.push_back(1000 + 7 * r);
+    shards.push_back(rank_tensor(r, {counts.back()}, at::kBFloat16));
+  }
+  const at::Tensor expected = at::cat(shards);
+  at::Tensor destination = cuda(at::zeros_like(expected));
+  for (int round = 0; round < 2; ++round) {
+    auto pending = comm->all_gather_flat_async(cuda(shards[comm->rank()]), counts, destination);
+    const at::Tensor busy = cuda(at::ones({512, 512}));
+    const at::Tensor product = at::mm(busy, busy);  // queued on the compute stream meanwhile
+    const at::Tensor gathered = pending->wait();
+    EXPECT_EQ(gathered.data_ptr(), destination.data_ptr());
+    expect_same(gathered, expected);
+    EXPECT_EQ(product[0][0].item<float>(), 512.0f);
+    destination = gathered;
+  }
+}
+
 }  // namespace
 }  // namespace tessera::testing

@@ -7,6 +7,11 @@
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "cache/cache_spec.h"
 #include "cache/enable_cache.h"
 #include "common/check.h"
@@ -21,6 +26,9 @@
 #include "src/io/safetensors.h"
 #include "src/models/load_model.h"
 #include "src/models/model.h"
+#include "src/models/flux_text/flux_text_encoder.h"
+#include "src/models/umt5/umt5_encoder.h"
+#include "src/models/umt5/umt5_text_encoder.h"
 #include "src/pipelines/pipeline.h"
 
 namespace tessera::testing {
@@ -193,6 +201,65 @@ TEST(ShardedWeights, GenerationIsBitIdenticalWithAndWithoutCache) {
       EXPECT_TRUE(at::equal(frames[1], frames[0]));
     }
   }
+}
+
+// A text encoder sharded across the world encodes on rank 0 while the others only take part in its gathers
+// (accompany_encode): rank 0's embeddings are the same bits as the encoder held whole, twice in a row, and a call
+// with no prompt gathers nothing on any rank.
+void expect_sharded_encoding_identical(const std::function<std::unique_ptr<TextEncoder>(bool sharded)>& load) {
+  c10::InferenceMode inference;
+  const std::vector<std::string> prompts = {"a fox in the snow", ""};
+  std::unique_ptr<TextEncoder> whole = world().rank() == 0 ? load(false) : nullptr;
+  std::unique_ptr<TextEncoder> sharded = load(true);
+  for (int round = 0; round < 2; ++round) {
+    if (world().rank() != 0) {
+      sharded->accompany_encode(prompts.size());
+      sharded->accompany_encode(0);
+      continue;
+    }
+    const PromptEmbeddings expected = whole->encode(prompts);
+    const PromptEmbeddings actual = sharded->encode(prompts);
+    EXPECT_TRUE(at::equal(actual.embeddings, expected.embeddings)) << "round " << round;
+    EXPECT_TRUE(at::equal(actual.mask, expected.mask));
+    EXPECT_EQ(actual.pooled.defined(), expected.pooled.defined());
+    if (expected.pooled.defined()) {
+      EXPECT_TRUE(at::equal(actual.pooled, expected.pooled));
+    }
+    EXPECT_EQ(sharded->encode({}).embeddings.size(0), 0);
+  }
+  world().barrier();
+}
+
+TEST(ShardedWeights, Umt5EncodesTheSameBitsOnOneRank) {
+  const std::string dir = detail::concat(TESSERA_FIXTURES_DIR, "/wan_pipeline/pipeline");
+  expect_sharded_encoding_identical([&dir](bool sharded) {
+    return Umt5TextEncoder::load(PartConfig(dir + "/text_encoder"), dir + "/tokenizer", at::kBFloat16,
+                                 c10::Device(c10::kCPU), /*max_length=*/512, sharded ? shared_world() : nullptr);
+  });
+}
+
+TEST(ShardedWeights, FluxClipAndT5EncodeTheSameBitsOnOneRank) {
+  const std::string dir = detail::concat(TESSERA_FIXTURES_DIR, "/flux_pipeline/pipeline");
+  expect_sharded_encoding_identical([&dir](bool sharded) {
+    return FluxTextEncoder::load(FluxTextEncoderParts::in(dir), at::kBFloat16, c10::Device(c10::kCPU),
+                                 /*max_sequence_length=*/512, sharded ? shared_world() : nullptr);
+  });
+}
+
+// Every parameter of the encoder is in one of the units its forward gathers (unit 0, what none covers, is empty),
+// and each rank holds about 1/N of the bytes.
+TEST(ShardedWeights, Umt5UnitsCoverEveryParameter) {
+  const std::string dir = detail::concat(TESSERA_FIXTURES_DIR, "/wan_pipeline/pipeline/text_encoder");
+  auto whole = load_umt5_encoder(PartConfig(dir), at::kFloat, c10::Device(c10::kCPU));
+  const std::vector<std::string> paths = whole->weight_unit_paths();
+  const std::vector<WeightUnit> units = weight_units(*whole, paths);
+  ASSERT_EQ(units.size(), paths.size() + 1);
+  EXPECT_TRUE(units.front().parameters.empty());
+  size_t covered = 0;
+  for (const WeightUnit& unit : units) covered += unit.parameters.size();
+  EXPECT_EQ(covered, whole->parameters().size());
+  EXPECT_EQ(units[1].name, "shared");
+  EXPECT_EQ(units.back().name, "encoder.final_layer_norm");
 }
 
 }  // namespace

@@ -5,12 +5,14 @@
 #include <gtest/gtest.h>
 #include <malloc.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
 
 #include "measure/peak_memory.h"
 #include "src/models/model.h"
+#include "src/models/umt5/umt5_encoder.h"
 #include "src/pipelines/memory_estimate.h"
 #include "src/pipelines/pipeline.h"
 #include "src/shapes/embedded_model.h"
@@ -38,12 +40,19 @@ TEST(MemoryEstimate, WeightsMatchTheLoadedParameters) {
   MemoryRequest half = sized(64, 64, 1);
   half.dtype = at::kBFloat16;
   EXPECT_LT(estimate_memory(kWan, half).weights, weights);
-  // --shard-weights: the transformer's quarter, plus what a forward holds whole (the parameters outside the blocks
-  // and two blocks). This transformer has two blocks, so that is all of it again: a quarter more than unsharded.
+  // --shard-weights: a quarter of the transformer and of UMT5, plus what a forward holds whole (the parameters
+  // outside the blocks and two blocks). Each has two blocks, so that is all of it again; one model runs at a time,
+  // so the larger counts once.
+  const auto encoder = load_umt5_encoder(kWan + "/text_encoder", at::kFloat, c10::Device(c10::kCPU));
+  int64_t encoder_elements = 0;
+  for (const at::Tensor& parameter : encoder->parameters()) encoder_elements += parameter.numel();
   MemoryRequest sharded = sized(64, 64, 1);
   sharded.weight_shards = 4;
+  const double whole_models = 4.0 * static_cast<double>(elements + encoder_elements);
+  const double shares = whole_models / 4;
+  const double in_flight = 4.0 * static_cast<double>(std::max(elements, encoder_elements));
   EXPECT_NEAR(static_cast<double>(estimate_memory(kWan, sharded).weights),
-              static_cast<double>(weights + 4 * elements / 4), 8.0);
+              static_cast<double>(weights) - whole_models + shares + in_flight, 8.0);
 }
 
 TEST(MemoryEstimate, Fp8CountsOneBytePerMatrixElementAndFp8ScaledFourPerRow) {

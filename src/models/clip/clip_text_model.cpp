@@ -6,7 +6,9 @@
 #include "common/check.h"
 #include "src/io/weight_source.h"
 #include "src/models/clip/clip_checkpoint.h"
+#include "parallel/sharded_weights.h"
 #include "src/models/load_part.h"
+#include "src/models/load_sharded.h"
 #include "src/models/clip/clip_encoder_layer.h"
 #include "src/models/layers.h"
 #include "src/models/parameters.h"
@@ -57,7 +59,8 @@ class ClipTextTransformer : public torch::nn::Module {
 
 }  // namespace
 
-ClipTextModel::ClipTextModel(const ClipTextConfig& config, bool text_model_prefix) : config_(config) {
+ClipTextModel::ClipTextModel(const ClipTextConfig& config, bool text_model_prefix)
+    : config_(config), prefix_(text_model_prefix ? "text_model." : "") {
   if (text_model_prefix) {
     register_module("text_model", std::make_shared<ClipTextTransformer>(config, token_embedding_,
                                                                         position_embedding_, layers_, final_layer_norm_));
@@ -76,10 +79,25 @@ ClipTextOutput ClipTextModel::forward(const at::Tensor& input_ids) const {
                                        input_ids.max().item<int64_t>() < config_.vocab_size),
                 "CLIP input_ids must lie in [0, ", config_.vocab_size, "), the text encoder's vocabulary; the "
                 "tokenizer does not match the text encoder");
-  const at::Tensor positions = at::arange(tokens, input_ids.options());
-  at::Tensor hidden = token_embedding_->forward(input_ids) + position_embedding_->forward(positions).unsqueeze(0);
-  for (const auto& layer : layers_) hidden = layer->forward(hidden);
-  const at::Tensor last_hidden_state = final_layer_norm_->forward(hidden);
+  // Unit by unit as weight_unit_paths() lists them (no-ops when the weights are held whole).
+  ShardedWeights* const sharded = sharded_weights_.get();
+  const GatheredUnit outside_units(sharded, 0);
+  size_t unit = 1;
+  at::Tensor hidden;
+  {
+    const GatheredUnit embeddings(sharded, unit++);
+    const at::Tensor positions = at::arange(tokens, input_ids.options());
+    hidden = token_embedding_->forward(input_ids) + position_embedding_->forward(positions).unsqueeze(0);
+  }
+  for (const auto& layer : layers_) {
+    const GatheredUnit weights(sharded, unit++);
+    hidden = layer->forward(hidden);
+  }
+  at::Tensor last_hidden_state;
+  {
+    const GatheredUnit final_norm(sharded, unit);
+    last_hidden_state = final_layer_norm_->forward(hidden);
+  }
   // transformers' rule, with its int32 cast and argmax (the first maximum): either the largest id (legacy) or
   // the first end token (position 0 when a row has none).
   const at::Tensor ids = input_ids.to(at::kInt);
@@ -89,13 +107,29 @@ ClipTextOutput ClipTextModel::forward(const at::Tensor& input_ids) const {
   return {.last_hidden_state = last_hidden_state, .pooled = last_hidden_state.index({rows, end_positions})};
 }
 
+std::vector<std::string> ClipTextModel::weight_unit_paths() const {
+  std::vector<std::string> paths = {prefix_ + "embeddings"};
+  for (size_t i = 0; i < layers_.size(); ++i) paths.push_back(detail::concat(prefix_, "encoder.layers.", i));
+  paths.push_back(prefix_ + "final_layer_norm");
+  return paths;
+}
+
+void ClipTextModel::accompany_forward() const {
+  if (sharded_weights_ != nullptr) sharded_weights_->accompany_forward();
+}
+
 std::shared_ptr<ClipTextModel> load_clip_text_model(const PartConfig& text_encoder, c10::ScalarType dtype,
-                                                    c10::Device device) {
+                                                    c10::Device device, std::shared_ptr<Communicator> shard_group) {
   const ClipTextConfig config = clip_text_config_from_json(text_encoder.json(), text_encoder.path());
   io::WeightSource source = io::WeightSource::open_dir(text_encoder.dir());
   const bool prefixed = clip_tower_prefixed(source, "text_model.", "embeddings.token_embedding.weight");
-  return load_part([&config, prefixed] { return std::make_shared<ClipTextModel>(config, prefixed); }, source, dtype,
-                   device);
+  const auto build = [&config, prefixed] { return std::make_shared<ClipTextModel>(config, prefixed); };
+  if (shard_group == nullptr) return load_part(build, source, dtype, device);
+  auto [model, weights] =
+      load_part_shares(build, source, [dtype](const std::string&) { return dtype; }, device, std::move(shard_group),
+                       [](const ClipTextModel& part) { return part.weight_unit_paths(); });
+  model->set_sharded_weights(std::move(weights));
+  return model;
 }
 
 }  // namespace tessera

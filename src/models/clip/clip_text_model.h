@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "src/models/clip/clip_text_config.h"
@@ -17,8 +18,10 @@
 namespace tessera {
 
 class ClipEncoderLayer;
+class Communicator;
 class Fp32LayerNorm;
 class Embedding;
+class ShardedWeights;
 
 struct ClipTextOutput {
   at::Tensor last_hidden_state;  // [batch, tokens, hidden_size], after final_layer_norm
@@ -33,11 +36,22 @@ class ClipTextModel : public torch::nn::Module {
   // input_ids [batch, tokens] int64, tokens <= max_position_embeddings. No padding mask, as FLUX calls it (the
   // causal mask keeps padding after the end token from reaching it). Outputs in the weights' dtype. The pooled
   // row is the first position of eos_token_id, or with the legacy eos_token_id 2 the first of the largest id.
+  // Sharded (--shard-weights), each unit's weights are gathered from the group as the forward reaches it.
   ClipTextOutput forward(const at::Tensor& input_ids) const;
   const ClipTextConfig& config() const { return config_; }
 
+  // The units its weights are sharded in, in the order forward() runs them: the embeddings, each layer, the final
+  // norm (unit 0, what none covers, is empty).
+  std::vector<std::string> weight_unit_paths() const;
+  // Sharded weights (load_clip_text_model with a group) that forward() gathers; null: every weight is held.
+  void set_sharded_weights(std::shared_ptr<ShardedWeights> weights) { sharded_weights_ = std::move(weights); }
+  // On a rank of the group that does not encode: the gathers of one forward, with no computation.
+  void accompany_forward() const;
+
  private:
   ClipTextConfig config_;
+  std::string prefix_;  // "text_model." or ""
+  std::shared_ptr<ShardedWeights> sharded_weights_;
   std::shared_ptr<Embedding> token_embedding_, position_embedding_;
   std::vector<std::shared_ptr<ClipEncoderLayer>> layers_;
   std::shared_ptr<Fp32LayerNorm> final_layer_norm_;
@@ -46,8 +60,10 @@ class ClipTextModel : public torch::nn::Module {
 // The model in a transformers text_encoder/ folder (config.json and model.safetensors, or shards with their
 // index), its weights in `dtype` on `device`. A stored "text_model.embeddings.position_ids" buffer (older
 // checkpoints) is ignored; names with or without "text_model." are read. Throws tessera::Error naming the file for a bad config, missing, unexpected or wrongly
-// shaped tensors, or an unreadable safetensors file.
+// shaped tensors, or an unreadable safetensors file. With a `shard_group` (--shard-weights), the rank loads only its
+// share of each weight and every rank of the group must load it, as load_umt5_encoder.
 std::shared_ptr<ClipTextModel> load_clip_text_model(const PartConfig& text_encoder, c10::ScalarType dtype,
-                                                    c10::Device device);
+                                                    c10::Device device,
+                                                    std::shared_ptr<Communicator> shard_group = nullptr);
 
 }  // namespace tessera

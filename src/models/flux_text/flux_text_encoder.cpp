@@ -30,10 +30,11 @@ FluxTextEncoder::FluxTextEncoder(std::shared_ptr<ClipTextModel> clip, BpeTokeniz
 FluxTextEncoder::~FluxTextEncoder() = default;
 
 std::unique_ptr<FluxTextEncoder> FluxTextEncoder::load(const FluxTextEncoderParts& parts, c10::ScalarType dtype,
-                                                       c10::Device device, int64_t max_sequence_length) {
+                                                       c10::Device device, int64_t max_sequence_length,
+                                                       std::shared_ptr<Communicator> shard_group) {
   TESSERA_CHECK(max_sequence_length >= 1, "FLUX max_sequence_length must be at least 1, got ", max_sequence_length);
   BpeTokenizer clip_tokenizer = BpeTokenizer::load(parts.tokenizer);
-  std::shared_ptr<ClipTextModel> clip = load_clip_text_model(parts.text_encoder, dtype, device);
+  std::shared_ptr<ClipTextModel> clip = load_clip_text_model(parts.text_encoder, dtype, device, shard_group);
   TESSERA_CHECK(clip_tokenizer.vocab_size() <= clip->config().vocab_size, "tokenizer ", parts.tokenizer, " has ",
                 clip_tokenizer.vocab_size(), " tokens but text encoder ", parts.text_encoder.dir(), " embeds only ",
                 clip->config().vocab_size, "; they are not from the same model");
@@ -41,7 +42,7 @@ std::unique_ptr<FluxTextEncoder> FluxTextEncoder::load(const FluxTextEncoderPart
                 parts.tokenizer, " pads to ", clip_tokenizer.model_max_length(), " tokens but text encoder ",
                 parts.text_encoder.dir(), " has ", clip->config().max_position_embeddings, " positions");
   SentencePieceTokenizer t5_tokenizer = SentencePieceTokenizer::load(parts.tokenizer_2);
-  std::shared_ptr<Umt5Encoder> t5 = load_umt5_encoder(parts.text_encoder_2, dtype, device);
+  std::shared_ptr<Umt5Encoder> t5 = load_umt5_encoder(parts.text_encoder_2, dtype, device, std::move(shard_group));
   TESSERA_CHECK(t5_tokenizer.vocab_size() <= t5->config().vocab_size, "tokenizer ", parts.tokenizer_2, " has ",
                 t5_tokenizer.vocab_size(), " pieces but text encoder ", parts.text_encoder_2.dir(), " embeds only ",
                 t5->config().vocab_size, " tokens; they are not from the same model");
@@ -80,6 +81,13 @@ PromptEmbeddings FluxTextEncoder::encode(const std::vector<std::string>& prompts
   return {.embeddings = embeddings,
           .mask = at::ones({count, max_sequence_length_}, on_device.dtype(at::kBool)),
           .pooled = pooled};
+}
+
+void FluxTextEncoder::accompany_encode(size_t prompts) {
+  // encode() runs CLIP then T5, each once for all its prompts, and neither for none.
+  if (prompts == 0) return;
+  clip_->accompany_forward();
+  t5_->accompany_forward();
 }
 
 }  // namespace tessera

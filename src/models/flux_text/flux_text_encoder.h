@@ -17,6 +17,7 @@
 namespace tessera {
 
 class ClipTextModel;
+class Communicator;
 class Umt5Encoder;
 
 // The four folders FLUX keeps its text side in; FluxTextEncoderParts::in(dir) names them under a pipeline folder.
@@ -35,8 +36,11 @@ class FluxTextEncoder : public TextEncoder {
   // max_sequence_length: T5 tokens per prompt, "</s>" included (FluxPipeline's max_sequence_length: 512 by default,
   // FLUX.1-schnell's 256). CLIP takes its tokenizer's model_max_length (77). Throws tessera::Error naming the
   // file at fault, or when a tokenizer's vocabulary exceeds its encoder's.
+  // shard_group: both encoders' weights sharded across it (load_clip_text_model, load_umt5_encoder); every rank
+  // of it must load.
   static std::unique_ptr<FluxTextEncoder> load(const FluxTextEncoderParts& parts, c10::ScalarType dtype,
-                                               c10::Device device, int64_t max_sequence_length = 512);
+                                               c10::Device device, int64_t max_sequence_length = 512,
+                                               std::shared_ptr<Communicator> shard_group = nullptr);
   static std::unique_ptr<FluxTextEncoder> load(const std::string& pipeline_dir, c10::ScalarType dtype,
                                                c10::Device device, int64_t max_sequence_length = 512);
   ~FluxTextEncoder() override;
@@ -48,6 +52,7 @@ class FluxTextEncoder : public TextEncoder {
   // mask: all true (FLUX attends to every T5 position: the pipeline passes no mask on); pooled: CLIP's pooled
   // output [prompts, hidden_size] float32.
   PromptEmbeddings encode(const std::vector<std::string>& prompts) override;
+  void accompany_encode(size_t prompts) override;
 
   int64_t max_sequence_length() const { return max_sequence_length_; }
   int64_t clip_max_length() const { return clip_tokenizer_.model_max_length(); }

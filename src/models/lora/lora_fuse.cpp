@@ -6,6 +6,8 @@
 #include <map>
 
 #include "common/check.h"
+#include "hooks/module.h"
+#include "parallel/weight_gather_hooks.h"
 
 namespace tessera::lora {
 
@@ -24,6 +26,10 @@ at::Tensor lora_delta(const LoraLayer& layer, double scale, c10::Device device) 
 void fuse_loras(torch::nn::Module& model, const std::vector<ScaledLora>& loras, const std::string& model_name,
                 SavedWeights* saved) {
   if (loras.empty()) return;
+  auto* hookable = dynamic_cast<Module*>(&model);
+  TESSERA_CHECK(hookable == nullptr || sharded_weights_of(*hookable) == nullptr, "the ", model_name, "'s weights are "
+                "sharded across ranks (--shard-weights), so no rank holds a whole weight to fuse a LoRA into; apply "
+                "LoRAs as hooks (--lora-mode hooks)");
   const std::vector<CheckedLayer> checked = check_loras(model, loras, model_name);
   auto parameters = model.named_parameters(/*recurse=*/true);
   // Several LoRAs on one weight: their updates summed in fp32, the weight rounded to its dtype once.

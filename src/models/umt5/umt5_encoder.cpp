@@ -7,7 +7,9 @@
 
 #include "common/check.h"
 #include "src/io/weight_source.h"
+#include "parallel/sharded_weights.h"
 #include "src/models/load_part.h"
+#include "src/models/load_sharded.h"
 #include "src/models/parameters.h"
 #include "src/models/umt5/umt5_block.h"
 #include "src/models/embedding_layer.h"
@@ -56,17 +58,39 @@ at::Tensor Umt5Encoder::forward(const at::Tensor& input_ids, const at::Tensor& a
   }
   const at::Tensor buckets = relative_position_buckets(tokens, tokens, config_.relative_attention_num_buckets,
                                                        config_.relative_attention_max_distance, input_ids.device());
-  at::Tensor hidden = shared_->forward(input_ids).to(at::kFloat);
+  // Unit by unit as weight_unit_paths() lists them (no-ops when the weights are held whole).
+  ShardedWeights* const sharded = sharded_weights_.get();
+  const GatheredUnit outside_units(sharded, 0);
+  size_t unit = 1;
+  at::Tensor hidden;
+  {
+    const GatheredUnit embedding(sharded, unit++);
+    hidden = shared_->forward(input_ids).to(at::kFloat);
+  }
   // T5 computes the first block's bias once and adds it in every block; UMT5's blocks each have their own.
-  const at::Tensor shared_bias = config_.shared_position_bias ? blocks_.front()->position_bias(buckets) : at::Tensor();
+  at::Tensor shared_bias;
   for (const auto& block : blocks_) {
+    const GatheredUnit weights(sharded, unit++);
+    if (config_.shared_position_bias && !shared_bias.defined()) shared_bias = block->position_bias(buckets);
     hidden = block->forward(hidden, shared_bias.defined() ? shared_bias : block->position_bias(buckets), additive_mask);
   }
+  const GatheredUnit final_norm(sharded, unit);
   return final_layer_norm_->forward(hidden);
 }
 
+std::vector<std::string> Umt5Encoder::weight_unit_paths() const {
+  std::vector<std::string> paths = {"shared"};
+  for (size_t i = 0; i < blocks_.size(); ++i) paths.push_back(detail::concat("encoder.block.", i));
+  paths.emplace_back("encoder.final_layer_norm");
+  return paths;
+}
+
+void Umt5Encoder::accompany_forward() const {
+  if (sharded_weights_ != nullptr) sharded_weights_->accompany_forward();
+}
+
 std::shared_ptr<Umt5Encoder> load_umt5_encoder(const PartConfig& text_encoder, c10::ScalarType dtype,
-                                               c10::Device device) {
+                                               c10::Device device, std::shared_ptr<Communicator> shard_group) {
   const Umt5Config config = umt5_config_from_json(text_encoder.json(), text_encoder.path());
   io::WeightSource source = io::WeightSource::open_dir(text_encoder.dir());
   // transformers ties the encoder's embedding to "shared"; older checkpoints store the same tensor twice.
@@ -76,7 +100,12 @@ std::shared_ptr<Umt5Encoder> load_umt5_encoder(const PartConfig& text_encoder, c
   const auto dtype_of = [dtype](const std::string& name) {
     return name.find(".DenseReluDense.wo.") != std::string::npos ? at::kFloat : dtype;
   };
-  return load_part([&config] { return std::make_shared<Umt5Encoder>(config); }, source, dtype_of, device);
+  const auto build = [&config] { return std::make_shared<Umt5Encoder>(config); };
+  if (shard_group == nullptr) return load_part(build, source, dtype_of, device);
+  auto [encoder, weights] = load_part_shares(build, source, dtype_of, device, std::move(shard_group),
+                                             [](const Umt5Encoder& part) { return part.weight_unit_paths(); });
+  encoder->set_sharded_weights(std::move(weights));
+  return encoder;
 }
 
 }  // namespace tessera

@@ -17,10 +17,11 @@ Umt5TextEncoder::~Umt5TextEncoder() = default;
 
 std::unique_ptr<Umt5TextEncoder> Umt5TextEncoder::load(const PartConfig& text_encoder,
                                                        const std::string& tokenizer_dir, c10::ScalarType dtype,
-                                                       c10::Device device, int64_t max_length) {
+                                                       c10::Device device, int64_t max_length,
+                                                       std::shared_ptr<Communicator> shard_group) {
   TESSERA_CHECK(max_length >= 1, "UMT5 max_length must be at least 1, got ", max_length);
   SentencePieceTokenizer tokenizer = SentencePieceTokenizer::load(tokenizer_dir);
-  std::shared_ptr<Umt5Encoder> encoder = load_umt5_encoder(text_encoder, dtype, device);
+  std::shared_ptr<Umt5Encoder> encoder = load_umt5_encoder(text_encoder, dtype, device, std::move(shard_group));
   TESSERA_CHECK(tokenizer.vocab_size() <= encoder->config().vocab_size, "tokenizer ", tokenizer_dir, " has ",
                 tokenizer.vocab_size(), " pieces but text encoder ", text_encoder.dir(), " embeds only ",
                 encoder->config().vocab_size, " tokens; they are not from the same model");
@@ -50,6 +51,11 @@ PromptEmbeddings Umt5TextEncoder::encode(const std::vector<std::string>& prompts
   const at::Tensor hidden = encoder_->forward(ids, valid).to(at::kFloat);
   // The pipeline keeps each prompt's first seq_len rows and pads with zeros; the mask is that same prefix.
   return {.embeddings = hidden.masked_fill(valid.logical_not().unsqueeze(-1), 0.0), .mask = valid, .pooled = {}};
+}
+
+void Umt5TextEncoder::accompany_encode(size_t prompts) {
+  // encode() runs the encoder once for all its prompts, and not at all for none.
+  if (prompts > 0) encoder_->accompany_forward();
 }
 
 }  // namespace tessera

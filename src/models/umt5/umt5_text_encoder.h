@@ -15,6 +15,7 @@
 
 namespace tessera {
 
+class Communicator;
 class Umt5Encoder;
 
 class Umt5TextEncoder : public TextEncoder {
@@ -23,8 +24,10 @@ class Umt5TextEncoder : public TextEncoder {
   // text_encoder_dir: a transformers UMT5EncoderModel folder (config.json, safetensors weights);
   // tokenizer_dir: a T5 tokenizer folder with spiece.model. max_length: tokens per prompt, "</s>" included
   // (WanPipeline's max_sequence_length, 512). Throws tessera::Error naming the file at fault.
+  // shard_group: the encoder's weights sharded across it (load_umt5_encoder); every rank of it must load.
   static std::unique_ptr<Umt5TextEncoder> load(const PartConfig& text_encoder, const std::string& tokenizer_dir,
-                                               c10::ScalarType dtype, c10::Device device, int64_t max_length = 512);
+                                               c10::ScalarType dtype, c10::Device device, int64_t max_length = 512,
+                                               std::shared_ptr<Communicator> shard_group = nullptr);
   ~Umt5TextEncoder() override;
 
   std::string class_name() const override { return kClassName; }
@@ -32,6 +35,7 @@ class Umt5TextEncoder : public TextEncoder {
   void check_prompt(const std::string& prompt) const override;
   // [prompts, max_length, d_model] float32, zero past each prompt's tokens; mask [prompts, max_length] bool.
   PromptEmbeddings encode(const std::vector<std::string>& prompts) override;
+  void accompany_encode(size_t prompts) override;
   int64_t max_length() const { return max_length_; }
 
  private:
