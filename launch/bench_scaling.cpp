@@ -85,6 +85,15 @@ ScalingOptions options_from_flags(const cxxopts::ParseResult& parsed, int world_
                                                       [&] { return parse_scaling_strategy(name); }));
     }
   }
+  options.weight_shardings.clear();
+  for (const auto& name : parsed["weights-sharding"].as<std::vector<std::string>>()) {
+    const auto sharding = cli::usage_checked(detail::concat(kProgram, " --weights-sharding"),
+                                             [&] { return parse_weight_sharding(name); });
+    if (std::find(options.weight_shardings.begin(), options.weight_shardings.end(), sharding) ==
+        options.weight_shardings.end()) {
+      options.weight_shardings.push_back(sharding);
+    }
+  }
   if (parsed.count("sizes")) {
     options.sizes = parse_sizes(parsed["sizes"].as<std::vector<std::string>>(), world_size);
   } else {
@@ -152,6 +161,9 @@ void add_scaling_bench_options(cxxopts::Options& options) {
   options.add_options("scaling")
       ("strategies", "scaling: comma-separated, of none, ulysses, ring, usp, cfg (default: every one the sizes allow)",
        cxxopts::value<std::vector<std::string>>())
+      ("weights-sharding", "scaling: comma-separated, of none (every rank holds the whole model) and sharded (each "
+                           "rank of a point 1/N of it, gathered block by block as --shard-weights does); each point "
+                           "runs once per entry", cxxopts::value<std::vector<std::string>>()->default_value("none"))
       ("sizes", "scaling: comma-separated world sizes to measure (default: 1 up to the launched world); a smaller "
                 "size runs on the first ranks while the others wait", cxxopts::value<std::vector<std::string>>())
       ("sequences", "scaling: comma-separated latent sizes FRAMESxHEIGHTxWIDTH or FRAMESxSIZE, in latent units "

@@ -22,7 +22,10 @@
 #include "parallel/context_parallel.h"
 #include "parallel/deadline.h"
 #include "parallel/device_mesh.h"
+#include "parallel/shard_in_place.h"
+#include "parallel/sharded_weights.h"
 #include "parallel/wait_backoff.h"
+#include "parallel/weight_units.h"
 #include "src/models/wan/wan_transformer.h"
 
 namespace tessera {
@@ -131,14 +134,44 @@ struct PointPlan {
   ScalingStrategy strategy;
   int ranks;
   ParallelConfig layout;
+  WeightSharding weights = WeightSharding::none;
 };
 
+// The slabs a sharded model gathers, unit by unit (ShardedWeights' layout: per unit, one per dtype), from the
+// whole model's parameters.
+std::vector<WeightSlabSize> weight_slabs(WanTransformer3DModel& model) {
+  std::vector<WeightSlabSize> slabs;
+  for (const WeightUnit& unit : weight_units(model)) {
+    std::map<c10::ScalarType, int64_t> elements;  // the order of a unit's slabs does not change the bytes
+    for (const UnitParameter& parameter : unit.parameters) elements[parameter.dtype] += parameter.handle.numel();
+    for (const auto& [dtype, count] : elements) {
+      slabs.push_back({.elements = count, .element_size = static_cast<int64_t>(c10::elementSize(dtype))});
+    }
+  }
+  return slabs;
+}
+
+double relative_error(const at::Tensor& actual, const at::Tensor& expected) {
+  const at::Tensor expected_double = expected.to(at::kDouble);
+  return ((actual.to(at::kDouble) - expected_double).abs().max() / expected_double.abs().max()).item<double>();
+}
+
 // Runs one point on `group` (its ranks only). `reference` is the one-rank prediction on the group's rank 0, or
-// undefined for the one-rank point itself; `prediction` receives this rank's guided prediction.
+// undefined for the one-rank point itself; `whole_prediction` this rank's prediction of the same strategy with
+// whole weights (for a sharded point), or undefined; `prediction` receives this rank's guided prediction.
 ScalingPoint run_point(const std::shared_ptr<Communicator>& group, WanTransformer3DModel& model,
                        const PointPlan& plan, const LatentSize& latent, const StepInputs& inputs,
-                       const ScalingOptions& options, const at::Tensor& reference, at::Tensor& prediction) {
+                       const ScalingOptions& options, const at::Tensor& reference, const at::Tensor& whole_prediction,
+                       at::Tensor& prediction) {
   const WanConfig& config = model.config();
+  // Sharded as a sharded load leaves a model (before the parallelism, as generation enables it), so that the
+  // point's memory holds only this rank's share; made whole again after it.
+  std::vector<WeightSlabSize> slabs;
+  std::shared_ptr<ShardedWeights> sharded;
+  if (plan.weights == WeightSharding::sharded) {
+    slabs = weight_slabs(model);
+    sharded = shard_in_place(model, group, options.device);
+  }
   auto mesh = std::make_shared<DeviceMesh>(group, plan.layout);
   enable_parallelism(model, model.context_parallel_plan(), mesh);
   Communicator* cfg_group = plan.layout.cfg > 1 ? &mesh->cfg() : nullptr;
@@ -147,6 +180,7 @@ ScalingPoint run_point(const std::shared_ptr<Communicator>& group, WanTransforme
   point.strategy = plan.strategy;
   point.ranks = plan.ranks;
   point.layout = plan.layout;
+  point.weights = plan.weights;
   point.latent = latent;
   point.tokens = token_count(latent, config);
   point.forwards_per_step = cfg_group != nullptr || options.batch_guidance ? 1 : 2;
@@ -160,6 +194,8 @@ ScalingPoint run_point(const std::shared_ptr<Communicator>& group, WanTransforme
     reset_context_parallel_stats(*mesh);
     mesh->cfg().reset_stats();
     group->barrier();
+    // After the barrier: on one rank the gathers' communicator is the point's group itself (nothing to split).
+    if (sharded) sharded->gather_group().reset_stats();
     const double waited_before = communication_wait_seconds();
     StepOutcome outcome = run_step(model, inputs, options, cfg_group);
     wait_seconds.push_back(communication_wait_seconds() - waited_before);
@@ -170,7 +206,9 @@ ScalingPoint run_point(const std::shared_ptr<Communicator>& group, WanTransforme
   const int64_t peak = memory.peak_bytes();
   const CommunicationStats measured_forwards = context_parallel_stats(*mesh);
   const CommunicationStats measured_combine = mesh->cfg().stats();
+  const CommunicationStats measured_gathers = sharded ? sharded->gather_group().stats() : CommunicationStats{};
   if (parallelism_enabled(model)) disable_parallelism(model);
+  if (sharded) unshard_in_place(model);
 
   // The formula for this rank's place in its context-parallel group, for the step's forwards.
   const int64_t element_size = prediction.element_size();
@@ -187,23 +225,33 @@ ScalingPoint run_point(const std::shared_ptr<Communicator>& group, WanTransforme
       repeated(per_position.at(mesh->context_parallel().rank()), point.forwards_per_step);
   const CommunicationStats formula_combine =
       cfg_group != nullptr ? guidance_combine_communication(prediction.numel() * element_size) : CommunicationStats{};
-  const bool bytes_match =
-      same_communication(measured_forwards, formula_forwards) && same_communication(measured_combine, formula_combine);
+  // Every unit gathered once per forward, across the whole group (CFG-parallel ranks included).
+  const CommunicationStats formula_gathers =
+      sharded ? repeated(weight_gather_communication(slabs, group->size(), group->rank()), point.forwards_per_step)
+              : CommunicationStats{};
+  const int64_t formula_received =
+      sharded ? weight_gather_received_bytes(slabs, group->size(), group->rank()) * point.forwards_per_step : 0;
+  const bool bytes_match = same_communication(measured_forwards, formula_forwards) &&
+                           same_communication(measured_combine, formula_combine) &&
+                           same_communication(measured_gathers, formula_gathers);
 
   double error = 0;
   if (reference.defined() || group->rank() != 0) {
     const at::Tensor expected = group->broadcast(group->rank() == 0 ? reference : at::empty_like(prediction), 0);
-    const at::Tensor expected_double = expected.to(at::kDouble), actual = prediction.to(at::kDouble);
-    error = ((actual - expected_double).abs().max() / expected_double.abs().max()).item<double>();
+    error = relative_error(prediction, expected);
   }
+  const double error_vs_whole = whole_prediction.defined() ? relative_error(prediction, whole_prediction) : -1;
 
   // Every rank's figures to every rank of the group (rank 0 is the one that reports them). Doubles hold the byte
   // counts exactly (below 2^53).
   const at::Tensor local = at::tensor(std::vector<double>{
-      static_cast<double>(total_bytes_sent(measured_forwards) + total_bytes_sent(measured_combine)),
-      static_cast<double>(total_bytes_sent(formula_forwards) + total_bytes_sent(formula_combine)),
+      static_cast<double>(total_bytes_sent(measured_forwards) + total_bytes_sent(measured_combine) +
+                          total_bytes_sent(measured_gathers)),
+      static_cast<double>(total_bytes_sent(formula_forwards) + total_bytes_sent(formula_combine) +
+                          total_bytes_sent(formula_gathers)),
       bytes_match ? 1.0 : 0.0, static_cast<double>(peak), static_cast<double>(memory.start_bytes()), error,
-      median(wait_seconds)},
+      median(wait_seconds), static_cast<double>(total_bytes_sent(measured_gathers)),
+      static_cast<double>(total_bytes_sent(formula_gathers)), static_cast<double>(formula_received), error_vs_whole},
       at::TensorOptions().dtype(at::kDouble));
   const at::Tensor all = group->all_gather(local.unsqueeze(0), 0).contiguous();
   for (int64_t rank = 0; rank < all.size(0); ++rank) {
@@ -214,7 +262,11 @@ ScalingPoint run_point(const std::shared_ptr<Communicator>& group, WanTransforme
                               .peak_resident_bytes = static_cast<int64_t>(row[3].item<double>()),
                               .start_resident_bytes = static_cast<int64_t>(row[4].item<double>()),
                               .relative_error = row[5].item<double>(),
-                              .wait_seconds_per_step = row[6].item<double>()});
+                              .wait_seconds_per_step = row[6].item<double>(),
+                              .gather_bytes_per_step = static_cast<int64_t>(row[7].item<double>()),
+                              .formula_gather_bytes_per_step = static_cast<int64_t>(row[8].item<double>()),
+                              .formula_gather_received_bytes_per_step = static_cast<int64_t>(row[9].item<double>()),
+                              .relative_error_vs_whole = row[10].item<double>()});
   }
   point.step_seconds = slowest(*group, step_seconds);
   point.forward_seconds = slowest(*group, forward_seconds);
@@ -241,7 +293,12 @@ bool bytes_match(const ScalingPoint& point) {
 }
 
 std::string describe(const ScalingPoint& point) {
-  return detail::concat("step ", point.step_median, " s, forward ", point.forward_median, " s, speedup ",
+  return detail::concat(point.weights == WeightSharding::sharded ? "sharded weights (gathers: " : "",
+                        point.weights == WeightSharding::sharded
+                            ? detail::concat(max_over_ranks(point, [](const auto& r) { return r.gather_bytes_per_step; }),
+                                             " bytes per rank), ")
+                            : std::string(),
+                        "step ", point.step_median, " s, forward ", point.forward_median, " s, speedup ",
                         point.speedup, "x, efficiency ", point.efficiency, ", bytes per rank ",
                         max_over_ranks(point, [](const auto& r) { return r.bytes_per_step; }),
                         bytes_match(point) ? " (= formula)" : " (formula differs!)", ", peak RSS ",
@@ -274,6 +331,17 @@ ScalingStrategy parse_scaling_strategy(const std::string& name) {
     if (to_string(strategy) == name) return strategy;
   }
   TESSERA_CHECK(false, "unknown strategy '", name, "'; use none, ulysses, ring, usp or cfg");
+}
+
+std::string to_string(WeightSharding sharding) {
+  return sharding == WeightSharding::sharded ? "sharded" : "none";
+}
+
+WeightSharding parse_weight_sharding(const std::string& name) {
+  if (name == "none") return WeightSharding::none;
+  if (name == "sharded") return WeightSharding::sharded;
+  TESSERA_CHECK(false, "unknown weight sharding '", name, "'; use none (every rank holds the whole model) or sharded "
+                "(each rank 1/N of it, gathered block by block as --shard-weights does)");
 }
 
 std::string LatentSize::to_string() const { return detail::concat(frames, "x", height, "x", width); }
@@ -384,13 +452,17 @@ ScalingResults run_scaling_benchmark(Communicator& world, WanTransformer3DModel&
   for (size_t sequence = 0; sequence < options.sequences.size(); ++sequence) {
     const LatentSize& latent = options.sequences[sequence];
     const int64_t tokens = token_count(latent, config);
-    std::vector<PointPlan> plans{{ScalingStrategy::none, 1, {.ulysses = 1, .ring = 1, .cfg = 1}}};
+    const ParallelConfig one_rank_layout{.ulysses = 1, .ring = 1, .cfg = 1};
+    std::vector<PointPlan> plans{{ScalingStrategy::none, 1, one_rank_layout, WeightSharding::none}};
+    for (const auto sharding : options.weight_shardings) {
+      if (sharding != WeightSharding::none) plans.push_back({ScalingStrategy::none, 1, one_rank_layout, sharding});
+    }
     for (const auto strategy : options.strategies) {
       for (const int ranks : options.sizes) {
-        if (strategy == ScalingStrategy::none || ranks == 1) continue;  // the reference point covers them
+        if (strategy == ScalingStrategy::none || ranks == 1) continue;  // the reference points cover them
         std::string why;
         if (const auto layout = scaling_layout(strategy, ranks, config.num_attention_heads, &why)) {
-          plans.push_back({strategy, ranks, *layout});
+          for (const auto sharding : options.weight_shardings) plans.push_back({strategy, ranks, *layout, sharding});
         } else {
           results.skipped.push_back({.strategy = strategy, .ranks = ranks, .latent = latent, .reason = why});
         }
@@ -398,16 +470,26 @@ ScalingResults run_scaling_benchmark(Communicator& world, WanTransformer3DModel&
     }
     const StepInputs inputs = make_inputs(config, latent, options, sequence);
     at::Tensor reference;
+    at::Tensor whole_prediction;  // this rank's, of the last whole-weights point (a sharded one's strategy's)
     std::optional<ScalingPoint> one_rank;
     for (size_t index = 0; index < plans.size(); ++index) {
       const PointPlan& plan = plans[index];
       TESSERA_LOG_INFO("scaling ", latent.to_string(), " (", tokens, " tokens), point ", index + 1, "/", plans.size(),
-                       ": ", to_string(plan.strategy), " on ", plan.ranks, " rank(s), ", plan.layout.to_string());
+                       ": ", to_string(plan.strategy), " on ", plan.ranks, " rank(s), ", plan.layout.to_string(),
+                       ", weights ", plan.weights == WeightSharding::sharded ? "sharded" : "whole");
       const auto& group = groups.at(plan.ranks);
       if (group != nullptr) {
+        // A sharded point follows its strategy's whole-weights point when both run (the plans' order).
+        const bool after_whole = index > 0 && plans[index - 1].strategy == plan.strategy &&
+                                 plans[index - 1].ranks == plan.ranks &&
+                                 plans[index - 1].weights == WeightSharding::none;
         at::Tensor prediction;
-        ScalingPoint point = run_point(group, model, plan, latent, inputs, options, reference, prediction);
-        if (plan.strategy == ScalingStrategy::none) {
+        ScalingPoint point =
+            run_point(group, model, plan, latent, inputs, options, reference,
+                      plan.weights == WeightSharding::sharded && after_whole ? whole_prediction : at::Tensor(),
+                      prediction);
+        if (plan.weights == WeightSharding::none) whole_prediction = prediction;
+        if (plan.strategy == ScalingStrategy::none && plan.weights == WeightSharding::none) {
           reference = prediction;
           one_rank = point;
         }
@@ -459,9 +541,19 @@ std::string scaling_json(const ScalingRunDescription& run, const ScalingOptions&
       {"memory", "peak resident set (VmHWM) of each rank over the point, reset at its start by writing 5 to "
                  "/proc/self/clear_refs after malloc_trim; start = VmRSS then (weights, inputs, pools kept)"},
       {"error", "max |prediction - 1-rank prediction| / max |1-rank prediction| of the guided prediction, on "
-                "every rank of the point (the 1-rank prediction broadcast from rank 0)"}};
+                "every rank of the point (the 1-rank prediction broadcast from rank 0, whole weights)"},
+      {"weights_sharding", "none: every rank holds the whole model; sharded: each rank of the point keeps 1/N of every "
+                           "parameter and gathers each unit (parameters outside the blocks, then one per block) as "
+                           "the forward reaches it (--shard-weights, docs/shard_weights.md). Sharded points count the "
+                           "gathers in bytes_per_step_per_rank (one all_gather per unit and dtype, each rank sending "
+                           "its share to the N-1 others) and alone in gather_bytes_per_step_per_rank, beside the "
+                           "formula's; formula_gather_received_bytes_per_step_per_rank is what each rank receives "
+                           "(each slab less its share); relative_error_vs_whole_per_rank compares with the same "
+                           "strategy's whole-weights prediction (0: the same bits). speedup is still against the "
+                           "whole-weights 1-rank point"}};
   for (const auto& point : results.points) {
     nlohmann::json row = {{"strategy", to_string(point.strategy)},
+                          {"weights_sharding", to_string(point.weights)},
                           {"ranks", point.ranks},
                           {"ulysses", point.layout.ulysses},
                           {"ring", point.layout.ring},
@@ -486,6 +578,14 @@ std::string scaling_json(const ScalingRunDescription& run, const ScalingOptions&
       row["start_rss_bytes_per_rank"].push_back(rank.start_resident_bytes);
       row["relative_error_per_rank"].push_back(rank.relative_error);
       row["wait_seconds_per_step_per_rank"].push_back(rank.wait_seconds_per_step);
+      if (point.weights == WeightSharding::sharded) {
+        row["gather_bytes_per_step_per_rank"].push_back(rank.gather_bytes_per_step);
+        row["formula_gather_bytes_per_step_per_rank"].push_back(rank.formula_gather_bytes_per_step);
+        row["formula_gather_received_bytes_per_step_per_rank"].push_back(rank.formula_gather_received_bytes_per_step);
+        if (rank.relative_error_vs_whole >= 0) {
+          row["relative_error_vs_whole_per_rank"].push_back(rank.relative_error_vs_whole);
+        }
+      }
     }
     document["results"].push_back(row);
   }
@@ -501,7 +601,7 @@ std::string scaling_json(const ScalingRunDescription& run, const ScalingOptions&
 
 std::string scaling_table(const ScalingResults& results) {
   std::string table =
-      "latent     tokens strategy ranks  u  r  c  forward_s    step_s   wait_s  speedup   eff  bytes/rank/step      "
+      "latent     tokens strategy weights ranks  u  r  c  forward_s    step_s   wait_s  speedup   eff  bytes/rank/step      "
       "formula match  peak_MiB  +MiB    max_err\n";
   char line[320];
   for (const auto& point : results.points) {
@@ -511,10 +611,10 @@ std::string scaling_table(const ScalingResults& results) {
     // The longest wait of any rank: the step's time lost to waiting on peers and transfers.
     double wait = 0;
     for (const auto& rank : point.per_rank) wait = std::max(wait, rank.wait_seconds_per_step);
-    std::snprintf(line, sizeof(line), "%-10s %6lld %-8s %5d %2d %2d %2d %10.4f %9.4f %8.4f %8.2f %5.2f %15lld %12lld "
+    std::snprintf(line, sizeof(line), "%-10s %6lld %-8s %-7s %5d %2d %2d %2d %10.4f %9.4f %8.4f %8.2f %5.2f %15lld %12lld "
                   "%5s %9.1f %5.1f %10.1e\n",
                   point.latent.to_string().c_str(), static_cast<long long>(point.tokens),
-                  to_string(point.strategy).c_str(), point.ranks, point.layout.ulysses, point.layout.ring,
+                  to_string(point.strategy).c_str(), to_string(point.weights).c_str(), point.ranks, point.layout.ulysses, point.layout.ring,
                   point.layout.cfg, point.forward_median, point.step_median, wait, point.speedup, point.efficiency,
                   static_cast<long long>(max_over_ranks(point, [](const auto& r) { return r.bytes_per_step; })),
                   static_cast<long long>(max_over_ranks(point, [](const auto& r) { return r.formula_bytes_per_step; })),

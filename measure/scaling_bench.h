@@ -6,7 +6,8 @@
 // one after the other or as one batch, or one branch per rank with CFG-parallel, plus the guidance), speedup and
 // efficiency against the one-rank point of the same sequence, the bytes each rank sent beside the formula's
 // (wan_communication_formula.h), each rank's peak resident memory (peak_memory.h), and the guided prediction's
-// error against the one-rank prediction.
+// error against the one-rank prediction. Each point runs with the model's weights whole, or sharded across the
+// point's ranks as --shard-weights shards them (docs/shard_weights.md), or both.
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
@@ -28,6 +29,13 @@ std::string to_string(ScalingStrategy strategy);
 // "none", "ulysses", "ring", "usp", "cfg"; anything else is an error naming the choices.
 ScalingStrategy parse_scaling_strategy(const std::string& name);
 const std::vector<ScalingStrategy>& all_scaling_strategies();
+
+// How a point holds the model's weights: whole on every rank, or sharded across the point's ranks (each keeps 1/N
+// and gathers a block's just before it runs).
+enum class WeightSharding { none, sharded };
+std::string to_string(WeightSharding sharding);
+// "none" or "sharded"; anything else is an error naming the choices.
+WeightSharding parse_weight_sharding(const std::string& name);
 
 // A latent video in latent units: frames x height x width (what the VAE makes of the pixels; patches are tokens).
 struct LatentSize {
@@ -51,6 +59,8 @@ struct ScalingOptions {
   std::vector<ScalingStrategy> strategies;  // the one-rank reference ("none" at 1 rank) always runs first
   std::vector<int> sizes;                   // world sizes, each at most the world's
   std::vector<LatentSize> sequences;
+  // Each point runs once per entry, in this order (the one-rank reference always with whole weights, first).
+  std::vector<WeightSharding> weight_shardings{WeightSharding::none};
   int warmup = 1;
   int repeat = 3;
   int64_t text_tokens = 512;  // the Wan pipeline pads prompts to 512 tokens
@@ -71,12 +81,21 @@ struct ScalingRankFigures {
   double relative_error = 0;           // max |prediction - one-rank prediction| / max |one-rank prediction|
   double wait_seconds_per_step = 0;    // median over the measured steps of the time spent waiting on peers
                                        // (communication_wait_seconds): the rest of the step is this rank's work
+  // Sharded points: the weight gathers' share of the bytes above (sent), the formula's, and what the formula says
+  // the rank receives in them; 0 with whole weights.
+  int64_t gather_bytes_per_step = 0;
+  int64_t formula_gather_bytes_per_step = 0;
+  int64_t formula_gather_received_bytes_per_step = 0;
+  // Sharded points: max |prediction - the same strategy's whole-weights prediction| / max |that prediction| on this
+  // rank (must be 0: the gathered weights are the same bits); -1 where no whole-weights point ran before it.
+  double relative_error_vs_whole = -1;
 };
 
 struct ScalingPoint {
   ScalingStrategy strategy = ScalingStrategy::none;
   int ranks = 1;
   ParallelConfig layout;
+  WeightSharding weights = WeightSharding::none;
   LatentSize latent;
   int64_t tokens = 0;
   int forwards_per_step = 0;  // on each rank

@@ -64,6 +64,23 @@ CommunicationStats guidance_combine_communication(int64_t prediction_bytes) {
   return stats;
 }
 
+CommunicationStats weight_gather_communication(const std::vector<WeightSlabSize>& slabs, int ranks, int rank) {
+  CommunicationStats stats;
+  if (ranks == 1) return stats;
+  for (const WeightSlabSize& slab : slabs) {
+    add(stats, "all_gather", 1, shard_sizes(slab.elements, ranks)[rank] * slab.element_size * (ranks - 1));
+  }
+  return stats;
+}
+
+int64_t weight_gather_received_bytes(const std::vector<WeightSlabSize>& slabs, int ranks, int rank) {
+  int64_t bytes = 0;
+  for (const WeightSlabSize& slab : slabs) {
+    bytes += (slab.elements - shard_sizes(slab.elements, ranks)[rank]) * slab.element_size;
+  }
+  return bytes;
+}
+
 CommunicationStats repeated(const CommunicationStats& stats, int64_t times) {
   CommunicationStats result;
   for (const auto& [operation, entry] : stats) add(result, operation, entry.calls * times, entry.bytes_sent * times);

@@ -133,6 +133,8 @@ void ShardedWeights::release_all() {
 
 void ShardedWeights::start(size_t unit) {
   TESSERA_INTERNAL_ASSERT(!pending_unit_, "one gather in flight at a time");
+  // A group of one holds every unit whole already: materialize() views the rank's own buffers, nothing travels.
+  if (group_->size() == 1) return;
   SameKind kind(units_[unit].inference);
   for (Slab& slab : units_[unit].slabs) {
     const int64_t total = std::accumulate(slab.counts.begin(), slab.counts.end(), int64_t{0});
@@ -159,14 +161,22 @@ void ShardedWeights::materialize(size_t unit) {
     pending_.clear();
     pending_unit_.reset();
   }
-  if (!pending_unit_) start(unit);
+  // One rank: its buffer is the whole slab, which the parameters view in place (no gather, no copy; slab.full stays
+  // undefined, so release() only empties the parameters and keeps no spare).
+  const bool own_buffer = group_->size() == 1;
+  if (own_buffer) {
+    ++gathers_;
+  } else if (!pending_unit_) {
+    start(unit);
+  }
   SameKind kind(target.inference);
   for (size_t s = 0; s < target.slabs.size(); ++s) {
     Slab& slab = target.slabs[s];
-    slab.full = pending_[s]->wait();
+    if (!own_buffer) slab.full = pending_[s]->wait();
+    const at::Tensor& whole = own_buffer ? slab.local : slab.full;
     for (size_t i = 0; i < slab.parameters.size(); ++i) {
       UnitParameter& parameter = target.parameters[slab.parameters[i]];
-      replace_data(parameter.handle, slab.full.narrow(0, slab.offsets[i], numel_of(parameter.shape)).view(parameter.shape));
+      replace_data(parameter.handle, whole.narrow(0, slab.offsets[i], numel_of(parameter.shape)).view(parameter.shape));
     }
   }
   pending_.clear();

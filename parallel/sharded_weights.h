@@ -61,7 +61,12 @@ class ShardedWeights {
   int64_t largest_unit_bytes() const;
   // Every parameter's whole shape, by name: what its empty tensor stands for between gathers.
   std::map<std::string, std::vector<int64_t>> parameter_shapes() const;
+  // Units made whole so far: gathers started (a prefetch counts when it starts, a stray one too), or, on a group of
+  // one rank, units whose parameters were pointed at the rank's own buffers.
   int64_t gathers() const { return gathers_; }
+  // The communicator the gathers run on (split from the group for them alone, or the group itself when it has one
+  // rank): its stats() count them.
+  Communicator& gather_group() const { return *group_; }
 
  private:
   struct Slab;  // one dtype of one unit

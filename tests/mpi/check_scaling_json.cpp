@@ -1,14 +1,18 @@
 // check_scaling_json RESULTS.json SEQUENCES POINTS: exits 0 when the `tessera bench scaling` results hold exactly
-// the points POINTS ("none:1 ulysses:2 usp:4 ...", space-separated strategy:ranks) at each latent of SEQUENCES
-// ("2x8x8 3x6x10"), and every point is what a correct run gives: the guided prediction within 1e-5 of the
-// one-rank prediction on every rank, every rank's bytes equal to the formula's (and the bench's own per-operation
-// comparison true), positive finite times, a speedup of 1 at one rank, a peak memory per rank. Prints
-// "PASS: N points" on success, the first failure otherwise.
+// the points POINTS ("none:1 ulysses:2 usp:4 ring:2:sharded ...", space-separated strategy:ranks, with ":sharded"
+// for a point whose weights were sharded) at each latent of SEQUENCES ("2x8x8 3x6x10"), and every point is what a
+// correct run gives: the guided prediction within 1e-5 of the one-rank prediction on every rank, every rank's bytes
+// equal to the formula's (and the bench's own per-operation comparison true), positive finite times, a speedup of 1
+// at one rank with whole weights, a peak memory per rank. A sharded point besides: its weight gathers' bytes equal
+// the formula's on every rank (none at one rank), what the ranks send in them sums to what they receive, and its
+// prediction equals the same strategy's whole-weights prediction exactly on every rank (error 0 against it, and the
+// same error against one rank). Prints "PASS: N points" on success, the first failure otherwise.
 #include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -45,7 +49,8 @@ std::string check_point(const nlohmann::json& point) {
   for (const char* key : {"forward_s", "step_s", "speedup", "efficiency"}) {
     if (!positive_finite(point.at(key))) return std::string(key) + " is " + point.at(key).dump();
   }
-  if (ranks == 1 && point.at("speedup").get<double>() != 1.0) return "the one-rank point's speedup is not 1";
+  const bool sharded = point.value("weights_sharding", "none") == "sharded";
+  if (ranks == 1 && !sharded && point.at("speedup").get<double>() != 1.0) return "the one-rank point's speedup is not 1";
   const auto& measured = point.at("bytes_per_step_per_rank");
   const auto& formula = point.at("formula_bytes_per_step_per_rank");
   if (static_cast<int>(measured.size()) != ranks || measured != formula) {
@@ -62,6 +67,28 @@ std::string check_point(const nlohmann::json& point) {
   }
   for (const auto& peak : point.at("peak_rss_bytes_per_rank")) {
     if (!positive_finite(peak)) return "peak resident memory " + peak.dump();
+  }
+  if (!sharded) return "";
+  const auto& gathered = point.at("gather_bytes_per_step_per_rank");
+  const auto& gather_formula = point.at("formula_gather_bytes_per_step_per_rank");
+  if (static_cast<int>(gathered.size()) != ranks || gathered != gather_formula) {
+    return "weight gather bytes per rank " + gathered.dump() + " differ from the formula's " + gather_formula.dump();
+  }
+  int64_t sent = 0, received = 0;
+  for (const auto& bytes : gathered) sent += bytes.get<int64_t>();
+  for (const auto& bytes : point.at("formula_gather_received_bytes_per_step_per_rank")) received += bytes.get<int64_t>();
+  if (sent != received) {
+    return "the ranks send " + std::to_string(sent) + " bytes in the weight gathers but receive " +
+           std::to_string(received);
+  }
+  if ((ranks > 1) != (sent > 0)) return "weight gathers sent " + std::to_string(sent) + " bytes at " +
+                                        std::to_string(ranks) + " rank(s)";
+  const auto& versus_whole = point.at("relative_error_vs_whole_per_rank");
+  if (static_cast<int>(versus_whole.size()) != ranks) return "not every rank compared with the whole weights";
+  for (const auto& error : versus_whole) {
+    if (!error.is_number() || error.get<double>() != 0.0) {
+      return "sharded prediction differs from the whole-weights one: error " + error.dump();
+    }
   }
   return "";
 }
@@ -83,12 +110,23 @@ int main(int argc, char** argv) {
     for (const auto& point : words(argv[3])) expected.insert(sequence + " " + point);
   }
   int points = 0;
+  std::map<std::string, nlohmann::json> whole_errors;  // by whole-weights point name
   try {
     for (const auto& point : document.at("results")) {
-      const std::string name = latent_text(point.at("latent")) + " " + point.at("strategy").get<std::string>() +
-                               ":" + std::to_string(point.at("ranks").get<int>());
+      const std::string whole_name = latent_text(point.at("latent")) + " " +
+                                     point.at("strategy").get<std::string>() + ":" +
+                                     std::to_string(point.at("ranks").get<int>());
+      const bool sharded = point.value("weights_sharding", "none") == "sharded";
+      const std::string name = sharded ? whole_name + ":sharded" : whole_name;
       found.insert(name);
       if (const auto problem = check_point(point); !problem.empty()) return fail(name + ": " + problem);
+      const auto& errors = point.at("relative_error_per_rank");
+      if (!sharded) {
+        whole_errors[whole_name] = errors;
+      } else if (whole_errors.count(whole_name) && whole_errors[whole_name] != errors) {
+        return fail(name + ": error vs 1 rank " + errors.dump() + " differs from the whole-weights point's " +
+                    whole_errors[whole_name].dump());
+      }
       ++points;
     }
   } catch (const std::exception& error) {

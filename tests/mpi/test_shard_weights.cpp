@@ -19,6 +19,7 @@
 #include "mpi_test_environment.h"
 #include "parallel/context_parallel.h"
 #include "parallel/device_mesh.h"
+#include "parallel/shard_in_place.h"
 #include "parallel/sharded_weights.h"
 #include "parallel/weight_gather_hooks.h"
 #include "parallel/weight_units.h"
@@ -48,6 +49,14 @@ class Odd : public Module {
   Outputs forward_impl(Args& args) override { return {args.tensor("x")}; }
 };
 
+// Shares filled as a loader does, from the whole tensors every rank can compute here.
+void fill_shares(ShardedWeights& weights, Module& module) {
+  for (const auto& [name, piece] : weights.local_pieces()) {
+    at::Tensor destination = piece.destination;
+    destination.copy_(module.named_parameters()[name].reshape({-1}).narrow(0, piece.begin, destination.numel()));
+  }
+}
+
 TEST(ShardedWeights, GathersTheSameBitsFromUnevenShares) {
   c10::InferenceMode inference;  // as a forward runs
   Odd module;
@@ -56,11 +65,7 @@ TEST(ShardedWeights, GathersTheSameBitsFromUnevenShares) {
   std::vector<WeightUnit> units = weight_units(module);
   ASSERT_EQ(units.size(), 1u);  // no block stack: one unit
   ShardedWeights weights(units, shared_world(), c10::Device(c10::kCPU));
-  // Fill the shares as a loader does, from the whole tensors every rank can compute here.
-  for (const auto& [name, piece] : weights.local_pieces()) {
-    at::Tensor destination = piece.destination;
-    destination.copy_(module.named_parameters()[name].reshape({-1}).narrow(0, piece.begin, destination.numel()));
-  }
+  fill_shares(weights, module);
   weights.release_all();
   for (const auto& parameter : module.parameters()) EXPECT_EQ(parameter.numel(), 0);
   const auto local = world().all_gather_sizes(weights.local_bytes());
@@ -83,6 +88,55 @@ Args read_args(const std::string& dir) {
   Args args;
   for (const auto& name : inputs.names()) args.set(name, inputs.load(name));
   return args;
+}
+
+
+// A group of one rank holds every unit whole: materialising points the parameters at its own buffer (no gather,
+// nothing sent, no copy), releasing empties them, and gathers() still counts each unit made whole.
+TEST(ShardedWeights, OneRankViewsItsOwnBuffer) {
+  c10::InferenceMode inference;
+  Odd module;
+  std::vector<at::Tensor> originals;
+  for (const auto& parameter : module.parameters()) originals.push_back(parameter.clone());
+  const auto alone = world().split(world().rank(), 0, "alone");
+  ShardedWeights weights(weight_units(module), alone, c10::Device(c10::kCPU));
+  fill_shares(weights, module);
+  weights.release_all();
+  for (int round = 0; round < 2; ++round) {
+    weights.before(0);
+    const auto parameters = module.parameters();
+    for (size_t i = 0; i < parameters.size(); ++i) {
+      EXPECT_TRUE(at::equal(parameters[i], originals[i])) << "parameter " << i << ", round " << round;
+    }
+    // "wide" and "one" are fp32, laid end to end in one slab: views of one buffer.
+    EXPECT_TRUE(module.named_parameters()["wide"].is_alias_of(module.named_parameters()["one"]));
+    weights.after(0);
+    for (const auto& parameter : module.parameters()) EXPECT_EQ(parameter.numel(), 0);
+    EXPECT_EQ(weights.gathers(), round + 1);
+  }
+  EXPECT_TRUE(weights.gather_group().stats().empty());
+}
+
+// A whole model sharded in memory (as `bench scaling --weights-sharding sharded` does) computes the same bits, and
+// made whole again it holds its own weights and no gather hooks.
+TEST(ShardedWeights, ShardInPlaceAndBack) {
+  c10::InferenceMode inference;
+  const std::string dir = detail::concat(TESSERA_FIXTURES_DIR, "/wan/uneven_rope");
+  const Args args = read_args(dir);
+  auto model = load_model(dir, at::kFloat, c10::Device(c10::kCPU));
+  std::map<std::string, at::Tensor> originals;
+  for (const auto& item : model->named_parameters()) originals[item.key()] = item.value().clone();
+  const at::Tensor whole = (*model)(args).at(0);
+  const auto weights = shard_in_place(*model, shared_world(), c10::Device(c10::kCPU));
+  ASSERT_EQ(sharded_weights_of(*model), weights);
+  for (const auto& item : model->named_parameters()) EXPECT_EQ(item.value().numel(), 0) << item.key();
+  EXPECT_TRUE(at::equal((*model)(args).at(0), whole));
+  unshard_in_place(*model);
+  EXPECT_EQ(sharded_weights_of(*model), nullptr);
+  for (const auto& item : model->named_parameters()) {
+    EXPECT_TRUE(at::equal(item.value(), originals.at(item.key()))) << item.key();
+  }
+  EXPECT_TRUE(at::equal((*model)(args).at(0), whole));
 }
 
 // A fixture's forward, sharded and not, under every strategy of this world, with the weights stored as `storage`
