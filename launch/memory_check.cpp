@@ -1,6 +1,7 @@
 #include "launch/memory_check.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,29 +59,23 @@ std::vector<std::string> what_fits(const std::string& dir, const MemoryRequest& 
   return options;
 }
 
-// What to say when the weights alone do not fit: --shard-weights where it would fit (at these ranks, or at twice
-// as many), else --weights fp8 where it is not already asked for.
-std::string weights_advice(const std::string& dir, const MemoryRequest& request, int64_t available) {
-  if (request.weight_shards == 1) {
-    for (const int64_t ranks : {request.decode_ranks, request.decode_ranks * 2}) {
-      if (ranks < 2) continue;
-      MemoryRequest sharded = request;
-      sharded.weight_shards = ranks;
-      sharded.context_parallel = request.context_parallel * (ranks / request.decode_ranks);
-      sharded.decode_ranks = ranks;
-      if (fits(dir, sharded, available)) {
-        return detail::concat(" (the weights alone do not fit: --shard-weights keeps 1/N of the transformers' and text "
-                              "encoders' weights on each of a generation's N ranks", ranks == request.decode_ranks
-                                                                      ? std::string()
-                                                                      : detail::concat(", with -np ", ranks),
-                              ")");
-      }
+// When the weights alone do not fit: --shard-weights where it would fit (at these ranks, or at twice as many), as
+// an option; nothing where it would not.
+std::optional<std::string> sharding_option(const std::string& dir, const MemoryRequest& request, int64_t available) {
+  if (request.weight_shards > 1) return std::nullopt;
+  for (const int64_t ranks : {request.decode_ranks, request.decode_ranks * 2}) {
+    if (ranks < 2) continue;
+    MemoryRequest sharded = request;
+    sharded.weight_shards = ranks;
+    sharded.context_parallel = request.context_parallel * (ranks / request.decode_ranks);
+    sharded.decode_ranks = ranks;
+    if (fits(dir, sharded, available)) {
+      return detail::concat("--shard-weights", ranks == request.decode_ranks ? "" : " with -np ",
+                            ranks == request.decode_ranks ? std::string() : std::to_string(ranks),
+                            " (each rank keeps 1/N of the transformers' and text encoders' weights)");
     }
   }
-  return request.weight_element_bytes == 1
-             ? " (the weights alone do not fit)"
-             : " (the weights alone do not fit: --weights fp8 stores a Wan or FLUX transformer's linear layers in one "
-               "byte)";
+  return std::nullopt;
 }
 
 AvailableMemory this_rank_memory(const DeviceBinding& binding, const MpiRuntime& runtime) {
@@ -148,16 +143,23 @@ std::optional<std::string> memory_refusal(const std::string& model_dir, const Ge
     return std::nullopt;
   }
   if (estimate.total() <= available.bytes) return std::nullopt;
-  const std::vector<std::string> options = what_fits(model_dir, shape, available.bytes);
+  std::vector<std::string> options = what_fits(model_dir, shape, available.bytes);
   const bool weights_alone = estimate.weights > available.bytes;
+  if (weights_alone) {
+    if (auto sharding = sharding_option(model_dir, shape, available.bytes)) options.insert(options.begin(), *sharding);
+  }
+  // Where nothing fits, the weights alone may still shrink in one byte per element.
+  const char* fp8_hint = weights_alone && shape.weight_element_bytes != 1
+                             ? " (the weights alone do not fit: --weights fp8 stores a Wan or FLUX transformer's "
+                               "linear layers in one byte)"
+                             : (weights_alone ? " (the weights alone do not fit)" : "");
   return detail::concat(
       shape.frames, " frame(s) of ", shape.height, "x", shape.width, " need about ", format_bytes(estimate.total()),
       " per rank (weights ", format_bytes(estimate.weights), ", latents ", format_bytes(estimate.latents),
       ", activations ", format_bytes(estimate.activations), ", decode ", format_bytes(estimate.decode),
       "; docs/memory_estimate.md), but ", available.source, " is ", format_bytes(available.bytes), ". ",
-      options.empty() ? std::string("Nothing tessera offers today fits")
+      options.empty() ? detail::concat("Nothing tessera offers today fits", fp8_hint)
                       : detail::concat("What would fit: ", join(options, "; ")),
-      !weights_alone ? "" : weights_advice(model_dir, shape, available.bytes),
       ". Or pass --skip-memory-check to run it anyway");
 }
 

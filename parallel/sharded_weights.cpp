@@ -23,6 +23,7 @@ struct ShardedWeights::Slab {
   int64_t begin = 0;               // this rank's first element
   at::Tensor local;                // this rank's elements
   at::Tensor full;                 // the gathered buffer while the unit is materialised
+  bool size_recurs = false;        // another unit has a slab of this size and dtype, which may reuse its buffer
 };
 
 struct ShardedWeights::Unit {
@@ -96,6 +97,18 @@ ShardedWeights::ShardedWeights(std::vector<WeightUnit> units, std::shared_ptr<Co
       slab.local = at::empty({slab.counts[group_->rank()]}, at::TensorOptions().dtype(slab.dtype).device(device_));
     }
     units_.push_back(std::move(unit));
+  }
+  // A released buffer is kept only for a slab whose size recurs (the blocks'): a slab of its own size (a text
+  // encoder's vocabulary embedding, 2 GiB for UMT5) would hold its buffer for nothing.
+  std::map<std::pair<int64_t, c10::ScalarType>, int> slabs_of_size;
+  const auto size_of = [](const Slab& slab) {
+    return std::make_pair(std::accumulate(slab.counts.begin(), slab.counts.end(), int64_t{0}), slab.dtype);
+  };
+  for (const Unit& unit : units_) {
+    for (const Slab& slab : unit.slabs) ++slabs_of_size[size_of(slab)];
+  }
+  for (Unit& unit : units_) {
+    for (Slab& slab : unit.slabs) slab.size_recurs = slabs_of_size[size_of(slab)] > 1;
   }
 }
 
@@ -194,7 +207,7 @@ void ShardedWeights::release(size_t unit) {
   for (Slab& slab : target.slabs) {
     // Only on the CPU: a CUDA buffer's last readers may still be queued, and the caching allocator reuses it anyway.
     // The parameters no longer view it, so nothing else holds it.
-    if (slab.full.defined() && slab.full.is_cpu() && spare_buffers_.size() < kSpareBuffers) {
+    if (slab.full.defined() && slab.full.is_cpu() && slab.size_recurs && spare_buffers_.size() < kSpareBuffers) {
       spare_buffers_.push_back(std::move(slab.full));
     }
     slab.full = at::Tensor();

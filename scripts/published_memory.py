@@ -171,7 +171,8 @@ def main():
                         help="a weight option set, as describe takes it (repeatable); default: the built ones")
     args = parser.parse_args()
     option_sets = [o.split() for o in args.options] if args.options else [
-        [], ["--weights", "fp8"], ["--weights", "fp8-scaled"], ["--shard-weights"]]
+        [], ["--weights", "fp8"], ["--weights", "fp8-scaled"], ["--shard-weights"],
+        ["--shard-weights", "--weights", "fp8"]]
     cases = [("Wan2.1 T2V-14B", "wan21_t2v_14b", lambda d: make_wan(d, 1), (480, 832, 81)),
              ("Wan2.1 T2V-14B", "wan21_t2v_14b", None, (720, 1280, 81)),
              ("Wan2.2 T2V-A14B", "wan22_t2v_a14b", lambda d: make_wan(d, 2), (480, 832, 81)),
