@@ -15,7 +15,6 @@
 #include "hooks/hook_registry.h"
 #include "hooks/hookable_model.h"
 #include "parallel/context_parallel.h"
-#include "parallel/weight_gather_hooks.h"
 
 namespace tessera {
 namespace {
@@ -166,10 +165,6 @@ void enable_pyramid_attention_broadcast(HookableModel& model, const PyramidAtten
 
 // FasterCache hooks the selected self-attention modules and the model (for the CFG branch).
 void enable_faster_cache(HookableModel& model, const FasterCacheConfig& faster, const CacheConfig& config) {
-  // A forward it skips on one rank (a CFG-parallel rank's unconditional branch) gathers no weights there, while the
-  // group's other ranks wait for that rank's share.
-  TESSERA_CHECK(sharded_weights_of(model) == nullptr, "faster_cache does not combine with sharded weights "
-                "(--shard-weights): use first_block_cache, teacache, taylorseer or pyramid_attention_broadcast");
   const auto targets = faster_cache_targets(model, faster);
   TESSERA_CHECK(!targets.empty() || !faster.is_guidance_distilled, "faster_cache selects no self-attention module of ",
                 model.class_name(), " and is_guidance_distilled leaves no CFG branch to reuse: nothing to cache; ",

@@ -184,10 +184,6 @@ void check_shard_weights(const std::string& program, const GenerationFlags& flag
     throw UsageError(program + ": --shard-weights keeps both experts' shares resident (each is already 1/N of its "
                      "weights); leave out --idle-expert " + flags.idle_expert + ", or use --idle-expert resident");
   }
-  if (flags.cache_spec && flags.cache_spec->rfind("faster", 0) == 0) {
-    throw UsageError(program + ": --shard-weights does not combine with fastercache (a branch it skips would "
-                     "leave the other ranks' weight gathers unanswered); use fbc, teacache, taylorseer or pab");
-  }
 }
 
 IdleExpert idle_expert_for(const std::string& program, const GenerationFlags& flags, c10::Device device,
