@@ -53,7 +53,9 @@ class BusyLoad:
         self.started = time.monotonic()
         try:
             for _ in range(self.processes):
-                self.children.append(subprocess.Popen(self.command, stdin=subprocess.DEVNULL))
+                # In a session of its own, as a job started elsewhere would be: under autogroup scheduling a
+                # spinner then competes as its own group, not inside the group of whatever shares the benchmark's.
+                self.children.append(subprocess.Popen(self.command, stdin=subprocess.DEVNULL, start_new_session=True))
         except BaseException:
             self.stop()
             raise
