@@ -30,22 +30,21 @@ std::shared_ptr<ShardedWeights> load_weight_shares(torch::nn::Module& part, std:
                                                    c10::Device device, std::shared_ptr<Communicator> group,
                                                    ShareStorage* storage = nullptr);
 
-// load_part (load_part.h) for a part whose forward gathers its own units (the text encoders): built shape-only, then
-// this rank's share of each weight read into the units `unit_paths(part)` names (weight_units). Returns the part
-// and its sharded weights, which the part's forward must gather (GatheredUnit) and the ranks that do not run it
-// accompany (ShardedWeights::accompany_forward). Every rank of `group` must call it.
-template <class Build, class UnitPaths>
+// load_part (load_part.h) for a part whose forward gathers its own units (GathersOwnUnits: the text encoders):
+// built shape-only, then this rank's share of each weight read into the units its weight_unit_paths() names
+// (weight_units), which it gathers as its forward reaches them; the ranks that do not run it accompany its gathers.
+// Every rank of `group` must call it.
+template <class Build>
 auto load_part_shares(Build&& build, const io::WeightSource& source, const io::DtypeOf& dtype_of, c10::Device device,
-                      std::shared_ptr<Communicator> group, UnitPaths&& unit_paths) {
+                      std::shared_ptr<Communicator> group) {
   decltype(build()) part;
   {
     WeightlessLoadScope shape_only;  // built and put in eval mode; the shares are read below
     part = load_part(std::forward<Build>(build), source, dtype_of, device);
   }
-  std::vector<WeightUnit> units = weight_units(*part, unit_paths(*part));
-  std::shared_ptr<ShardedWeights> weights =
-      load_weight_shares(*part, std::move(units), source, dtype_of, device, std::move(group));
-  return std::make_pair(std::move(part), std::move(weights));
+  std::vector<WeightUnit> units = weight_units(*part, part->weight_unit_paths());
+  part->set_sharded_weights(load_weight_shares(*part, std::move(units), source, dtype_of, device, std::move(group)));
+  return part;
 }
 
 // A transformer's shares (its block stack's units), with the hooks that gather each block's weights just before it

@@ -80,7 +80,7 @@ ClipTextOutput ClipTextModel::forward(const at::Tensor& input_ids) const {
                 "CLIP input_ids must lie in [0, ", config_.vocab_size, "), the text encoder's vocabulary; the "
                 "tokenizer does not match the text encoder");
   // Unit by unit as weight_unit_paths() lists them (no-ops when the weights are held whole).
-  ShardedWeights* const sharded = sharded_weights_.get();
+  ShardedWeights* const sharded = sharded_weights();
   const GatheredUnit outside_units(sharded, 0);
   size_t unit = 1;
   at::Tensor hidden;
@@ -114,9 +114,6 @@ std::vector<std::string> ClipTextModel::weight_unit_paths() const {
   return paths;
 }
 
-void ClipTextModel::accompany_forward() const {
-  if (sharded_weights_ != nullptr) sharded_weights_->accompany_forward();
-}
 
 std::shared_ptr<ClipTextModel> load_clip_text_model(const PartConfig& text_encoder, c10::ScalarType dtype,
                                                     c10::Device device, std::shared_ptr<Communicator> shard_group) {
@@ -125,11 +122,8 @@ std::shared_ptr<ClipTextModel> load_clip_text_model(const PartConfig& text_encod
   const bool prefixed = clip_tower_prefixed(source, "text_model.", "embeddings.token_embedding.weight");
   const auto build = [&config, prefixed] { return std::make_shared<ClipTextModel>(config, prefixed); };
   if (shard_group == nullptr) return load_part(build, source, dtype, device);
-  auto [model, weights] =
-      load_part_shares(build, source, [dtype](const std::string&) { return dtype; }, device, std::move(shard_group),
-                       [](const ClipTextModel& part) { return part.weight_unit_paths(); });
-  model->set_sharded_weights(std::move(weights));
-  return model;
+  return load_part_shares(build, source, [dtype](const std::string&) { return dtype; }, device,
+                          std::move(shard_group));
 }
 
 }  // namespace tessera

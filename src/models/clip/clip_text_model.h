@@ -9,9 +9,9 @@
 
 #include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
+#include "parallel/gathers_own_units.h"
 #include "src/models/clip/clip_text_config.h"
 #include "src/models/part_config.h"
 
@@ -21,14 +21,13 @@ class ClipEncoderLayer;
 class Communicator;
 class Fp32LayerNorm;
 class Embedding;
-class ShardedWeights;
 
 struct ClipTextOutput {
   at::Tensor last_hidden_state;  // [batch, tokens, hidden_size], after final_layer_norm
   at::Tensor pooled;             // [batch, hidden_size]: last_hidden_state at each row's end token
 };
 
-class ClipTextModel : public torch::nn::Module {
+class ClipTextModel : public torch::nn::Module, public GathersOwnUnits {
  public:
   // text_model_prefix: the parameters under "text_model." as CLIP checkpoints (FLUX.1's) store them; transformers 5
   // saves them without it.
@@ -43,15 +42,10 @@ class ClipTextModel : public torch::nn::Module {
   // The units its weights are sharded in, in the order forward() runs them: the embeddings, each layer, the final
   // norm (unit 0, what none covers, is empty).
   std::vector<std::string> weight_unit_paths() const;
-  // Sharded weights (load_clip_text_model with a group) that forward() gathers; null: every weight is held.
-  void set_sharded_weights(std::shared_ptr<ShardedWeights> weights) { sharded_weights_ = std::move(weights); }
-  // On a rank of the group that does not encode: the gathers of one forward, with no computation.
-  void accompany_forward() const;
 
  private:
   ClipTextConfig config_;
   std::string prefix_;  // "text_model." or ""
-  std::shared_ptr<ShardedWeights> sharded_weights_;
   std::shared_ptr<Embedding> token_embedding_, position_embedding_;
   std::vector<std::shared_ptr<ClipEncoderLayer>> layers_;
   std::shared_ptr<Fp32LayerNorm> final_layer_norm_;

@@ -59,7 +59,7 @@ at::Tensor Umt5Encoder::forward(const at::Tensor& input_ids, const at::Tensor& a
   const at::Tensor buckets = relative_position_buckets(tokens, tokens, config_.relative_attention_num_buckets,
                                                        config_.relative_attention_max_distance, input_ids.device());
   // Unit by unit as weight_unit_paths() lists them (no-ops when the weights are held whole).
-  ShardedWeights* const sharded = sharded_weights_.get();
+  ShardedWeights* const sharded = sharded_weights();
   const GatheredUnit outside_units(sharded, 0);
   size_t unit = 1;
   at::Tensor hidden;
@@ -85,9 +85,6 @@ std::vector<std::string> Umt5Encoder::weight_unit_paths() const {
   return paths;
 }
 
-void Umt5Encoder::accompany_forward() const {
-  if (sharded_weights_ != nullptr) sharded_weights_->accompany_forward();
-}
 
 std::shared_ptr<Umt5Encoder> load_umt5_encoder(const PartConfig& text_encoder, c10::ScalarType dtype,
                                                c10::Device device, std::shared_ptr<Communicator> shard_group) {
@@ -102,10 +99,7 @@ std::shared_ptr<Umt5Encoder> load_umt5_encoder(const PartConfig& text_encoder, c
   };
   const auto build = [&config] { return std::make_shared<Umt5Encoder>(config); };
   if (shard_group == nullptr) return load_part(build, source, dtype_of, device);
-  auto [encoder, weights] = load_part_shares(build, source, dtype_of, device, std::move(shard_group),
-                                             [](const Umt5Encoder& part) { return part.weight_unit_paths(); });
-  encoder->set_sharded_weights(std::move(weights));
-  return encoder;
+  return load_part_shares(build, source, dtype_of, device, std::move(shard_group));
 }
 
 }  // namespace tessera

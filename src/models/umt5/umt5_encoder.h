@@ -9,9 +9,9 @@
 
 #include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
+#include "parallel/gathers_own_units.h"
 #include "src/models/part_config.h"
 #include "src/models/umt5/umt5_config.h"
 
@@ -20,10 +20,9 @@ namespace tessera {
 class Communicator;
 class Umt5Block;
 class Embedding;
-class ShardedWeights;
 class Umt5LayerNorm;
 
-class Umt5Encoder : public torch::nn::Module {
+class Umt5Encoder : public torch::nn::Module, public GathersOwnUnits {
  public:
   explicit Umt5Encoder(const Umt5Config& config);
   // input_ids [batch, tokens] int64; attention_mask [batch, tokens] (any dtype, nonzero on tokens to attend to)
@@ -36,14 +35,9 @@ class Umt5Encoder : public torch::nn::Module {
   // The units its weights are sharded in, in the order forward() runs them: the embedding, each block, the final
   // norm (unit 0, what none covers, is empty).
   std::vector<std::string> weight_unit_paths() const;
-  // Sharded weights (load_umt5_encoder with a group) that forward() gathers; null: every weight is held.
-  void set_sharded_weights(std::shared_ptr<ShardedWeights> weights) { sharded_weights_ = std::move(weights); }
-  // On a rank of the group that does not encode: the gathers of one forward, with no computation.
-  void accompany_forward() const;
 
  private:
   Umt5Config config_;
-  std::shared_ptr<ShardedWeights> sharded_weights_;
   std::shared_ptr<Embedding> shared_;
   std::vector<std::shared_ptr<Umt5Block>> blocks_;
   std::shared_ptr<Umt5LayerNorm> final_layer_norm_;
