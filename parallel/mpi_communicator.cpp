@@ -14,6 +14,13 @@ namespace {
 constexpr int kPointToPointTag = 7;
 constexpr int kExchangeTag = 8;
 
+// Polls `requests` once (a poll also moves a transfer's next fragments along): true when every one is complete.
+bool requests_done(std::vector<MPI_Request>& requests) {
+  int done = 0;
+  TESSERA_CHECK_MPI(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE));
+  return done != 0;
+}
+
 int query_rank(MPI_Comm comm) {
   int rank = 0;
   TESSERA_CHECK_MPI(MPI_Comm_rank(comm, &rank));
@@ -92,11 +99,7 @@ bool MpiCommunicator::reduces_natively(c10::ScalarType dtype) const {
 
 void MpiCommunicator::wait(std::vector<MPI_Request>& requests, const OperationDescription& description,
                            int64_t bytes) {
-  const auto is_done = [&requests] {
-    int done = 0;
-    TESSERA_CHECK_MPI(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE));
-    return done != 0;
-  };
+  const auto is_done = [&requests] { return requests_done(requests); };
   if (poll_through_transfer(is_done, bytes)) return;
   wait_with_deadline(is_done, description);
 }
@@ -115,11 +118,7 @@ ExchangeHandle MpiCommunicator::start_all_gather_flat(const at::Tensor& send, at
   auto requests = std::make_shared<std::vector<MPI_Request>>(1);
   TESSERA_CHECK_MPI(MPI_Iallgatherv(send.data_ptr(), byte_count(send.numel(), element), MPI_BYTE, recv.data_ptr(),
                                     recv_counts.data(), recv_displacements.data(), MPI_BYTE, comm_, &(*requests)[0]));
-  auto progress = [requests] {
-    int done = 0;
-    TESSERA_CHECK_MPI(MPI_Testall(static_cast<int>(requests->size()), requests->data(), &done, MPI_STATUSES_IGNORE));
-    return done != 0;
-  };
+  auto progress = [requests] { return requests_done(*requests); };
   return {.wait = [this, requests, description = describe_operation("all_gather"), bytes = recv.nbytes()] {
             wait(*requests, description, bytes);
           },
@@ -182,11 +181,7 @@ ExchangeHandle MpiCommunicator::start_exchange_flat(const at::Tensor& send, at::
   auto description = describe_operation(
       "exchange", "to rank " + std::to_string(send_to) + ", from rank " + std::to_string(recv_from));
   // Open MPI moves a large message one fragment per poll: progress() between pieces of work keeps it moving.
-  auto progress = [requests] {
-    int done = 0;
-    TESSERA_CHECK_MPI(MPI_Testall(static_cast<int>(requests->size()), requests->data(), &done, MPI_STATUSES_IGNORE));
-    return done != 0;
-  };
+  auto progress = [requests] { return requests_done(*requests); };
   return {.wait = [this, requests, description, bytes] { wait(*requests, description, 2 * int64_t{bytes}); },
           .progress = progress};
 }

@@ -19,6 +19,7 @@ struct ShardedWeights::Slab {
   c10::ScalarType dtype = c10::ScalarType::Float;
   std::vector<size_t> parameters;  // into Unit::parameters, in layout order
   std::vector<int64_t> offsets;    // each parameter's first element in the flat buffer
+  int64_t total = 0;               // elements of the whole slab
   std::vector<int64_t> counts;     // elements each rank holds
   int64_t begin = 0;               // this rank's first element
   at::Tensor local;                // this rank's elements
@@ -91,8 +92,8 @@ ShardedWeights::ShardedWeights(std::vector<WeightUnit> units, std::shared_ptr<Co
       slab->offsets.push_back(end);
     }
     for (Slab& slab : unit.slabs) {
-      const int64_t total = slab.offsets.back() + numel_of(unit.parameters[slab.parameters.back()].shape);
-      slab.counts = shard_sizes(total, ranks);
+      slab.total = slab.offsets.back() + numel_of(unit.parameters[slab.parameters.back()].shape);
+      slab.counts = shard_sizes(slab.total, ranks);
       slab.begin = exclusive_prefix_sum(slab.counts)[group_->rank()];
       slab.local = at::empty({slab.counts[group_->rank()]}, at::TensorOptions().dtype(slab.dtype).device(device_));
     }
@@ -101,9 +102,7 @@ ShardedWeights::ShardedWeights(std::vector<WeightUnit> units, std::shared_ptr<Co
   // A released buffer is kept only for a slab whose size recurs (the blocks'): a slab of its own size (a text
   // encoder's vocabulary embedding, 2 GiB for UMT5) would hold its buffer for nothing.
   std::map<std::pair<int64_t, c10::ScalarType>, int> slabs_of_size;
-  const auto size_of = [](const Slab& slab) {
-    return std::make_pair(std::accumulate(slab.counts.begin(), slab.counts.end(), int64_t{0}), slab.dtype);
-  };
+  const auto size_of = [](const Slab& slab) { return std::make_pair(slab.total, slab.dtype); };
   for (const Unit& unit : units_) {
     for (const Slab& slab : unit.slabs) ++slabs_of_size[size_of(slab)];
   }
@@ -150,10 +149,9 @@ void ShardedWeights::start(size_t unit) {
   if (group_->size() == 1) return;
   SameKind kind(units_[unit].inference);
   for (Slab& slab : units_[unit].slabs) {
-    const int64_t total = std::accumulate(slab.counts.begin(), slab.counts.end(), int64_t{0});
     at::Tensor destination;
     const auto spare = std::find_if(spare_buffers_.begin(), spare_buffers_.end(), [&](const at::Tensor& buffer) {
-      return buffer.numel() == total && buffer.scalar_type() == slab.dtype;
+      return buffer.numel() == slab.total && buffer.scalar_type() == slab.dtype;
     });
     if (spare != spare_buffers_.end()) {
       destination = std::move(*spare);
