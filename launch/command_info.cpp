@@ -8,6 +8,7 @@
 #include "common/check.h"
 #include "launch/cli_options.h"
 #include "launch/commands.h"
+#include "launch/own_session.h"
 #include "parallel/gather_text.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/mpi_runtime.h"
@@ -43,7 +44,8 @@ int run_info(int argc, char** argv, MpiRuntime& runtime) {
   const DeviceBinding binding = cli::configure_rank(options.program(), runtime, *parsed);
   auto world = MpiCommunicator::world();
   const auto ranks = all_gather_text(
-      *world, detail::concat("rank ", runtime.world_rank(), ": host ", host_name(), ", ", binding.description));
+      *world, detail::concat("rank ", runtime.world_rank(), ": host ", host_name(), ", ", binding.description,
+                             runs_in_own_session() ? ", own session" : ", launcher's session"));
   if (runtime.world_rank() != 0) return 0;
   std::cout << "tessera " << TESSERA_VERSION << "\n"
             << "torch   " << TORCH_VERSION << "\n"

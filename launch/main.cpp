@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "launch/cli_options.h"
 #include "launch/commands.h"
+#include "launch/own_session.h"
 #include "parallel/deadline.h"
 #include "parallel/mpi_runtime.h"
 #include "src/shapes/embedded_model.h"
@@ -65,6 +66,7 @@ std::string message_of(const std::exception& error) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tessera::continue_in_own_session();  // before MPI and any thread: it may fork
   std::optional<tessera::MpiRuntime> runtime;
   // `tessera batch` alone calls MPI from a second thread (rank 0 deals jobs while it computes); every other
   // command keeps MPI to its main thread.

@@ -78,7 +78,12 @@ FeedForward::FeedForward(int64_t dim, int64_t inner_dim, GeluApproximation gelu,
 }
 
 Outputs FeedForward::forward_impl(Args& args) {
-  return {project_out_->forward(at::gelu(project_in_->forward(args.tensor("hidden_states")), approximate_))};
+  at::Tensor hidden = project_in_->forward(args.tensor("hidden_states"));
+  // The projection's output is ours alone (no other tensor or view holds it): GELU in place saves a block as large
+  // as the feed-forward's inner width times the tokens, and a pass writing it.
+  const bool ours_alone = hidden.use_count() == 1 && !hidden.is_view() && hidden.storage().use_count() == 1;
+  hidden = ours_alone ? at::gelu_(hidden, approximate_) : at::gelu(hidden, approximate_);
+  return {project_out_->forward(hidden)};
 }
 
 }  // namespace tessera

@@ -9,6 +9,7 @@
 #include "cache/enable_cache.h"
 #include "cache/text_kv_cache.h"
 #include "common/check.h"
+#include "kernels/cpu_block_cache.h"
 #include "parallel/cfg_parallel.h"
 #include "parallel/communicator.h"
 #include "src/models/model.h"
@@ -153,6 +154,7 @@ at::Tensor denoise(const DenoiseModels& models, Scheduler& scheduler, const Deno
   const at::Tensor both_embeds = guidance && !cfg_parallel && mode == GuidanceMode::batch
                                      ? at::cat({inputs.negative_prompt_embeds, inputs.prompt_embeds})
                                      : at::Tensor();
+  const CpuBlockCacheScope same_blocks_every_step;  // the steps allocate the same large blocks: reuse them
   for (int64_t step = 0; step < options.steps; ++step) {
     const auto start = std::chrono::steady_clock::now();
     const double t = timesteps[step].item<double>();
