@@ -154,11 +154,9 @@ def run_tessera(name, model_dir, inputs, workdir, repeat, tessera, launcher):
     output = workdir / f"tessera_{name}.safetensors"
     timing = workdir / f"tessera_{name}.json"
     # torchrun starts each diffusers worker in a session of its own (start_new_session=True), which on kernels with
-    # autogroup scheduling makes it a scheduling group of its own; ranks under mpirun stay in the launching session's
-    # group, where they share one group's share of the cores with everything else started from it (the --busy
-    # spinners included). Each tessera rank gets a session of its own too, for a like-for-like comparison.
-    session = ["setsid", "--wait"] if shutil.which("setsid") else []
-    command = [str(launcher), "-np", str(ranks), *session, str(tessera), "forward", "--model", str(model_dir), "--inputs",
+    # autogroup scheduling makes it a scheduling group of its own; each tessera rank under mpirun takes a session of
+    # its own too (launch/own_session.h), so neither shares a group with the --busy spinners.
+    command = [str(launcher), "-np", str(ranks), str(tessera), "forward", "--model", str(model_dir), "--inputs",
                str(inputs), "--output", str(output), "--threads", "1", "--repeat", str(repeat + 1),
                "--timing-json", str(timing), "--log-level", "warn", *flags]
     completed = subprocess.run(command, capture_output=True, text=True)

@@ -10,6 +10,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/env.h"
+
 namespace tessera {
 namespace {
 
@@ -117,10 +119,22 @@ void CachingCpuAllocator::release(void* data) {
   }
 }
 
+// TESSERA_CPU_BLOCK_CACHE=0 turns the cache off (every scope does nothing): to measure what it gains, or to give
+// memory back as soon as it is freed.
+bool cache_wanted() {
+  static const bool wanted = env::string("TESSERA_CPU_BLOCK_CACHE", "1") != "0";
+  return wanted;
+}
+
 }  // namespace
 
-CpuBlockCacheScope::CpuBlockCacheScope() { caching_allocator().enter(); }
-CpuBlockCacheScope::~CpuBlockCacheScope() { caching_allocator().leave(); }
+CpuBlockCacheScope::CpuBlockCacheScope() : active_(cache_wanted()) {
+  if (active_) caching_allocator().enter();
+}
+
+CpuBlockCacheScope::~CpuBlockCacheScope() {
+  if (active_) caching_allocator().leave();
+}
 
 CpuBlockCacheStats cpu_block_cache_stats() { return caching_allocator().stats(); }
 

@@ -5,7 +5,8 @@
 // feed-forward at 1024 tokens allocates two 37 MB blocks per block and layer, about 9000 page faults each, every
 // forward. Inside a scope, blocks of kMinCachedBytes or more that are freed go to a cache keyed by their exact
 // size and the next allocation of that size takes one back; the cache holds at most kMaxCachedBytes and is
-// emptied when the outermost scope ends, so nothing stays held after the loop.
+// emptied when the outermost scope ends, so nothing stays held after the loop. TESSERA_CPU_BLOCK_CACHE=0 turns it
+// off.
 #include <cstdint>
 
 namespace tessera {
@@ -24,6 +25,9 @@ class CpuBlockCacheScope {
   ~CpuBlockCacheScope();
   CpuBlockCacheScope(const CpuBlockCacheScope&) = delete;
   CpuBlockCacheScope& operator=(const CpuBlockCacheScope&) = delete;
+
+ private:
+  bool active_;  // false under TESSERA_CPU_BLOCK_CACHE=0
 };
 
 inline constexpr int64_t kMinCachedBytes = int64_t{1} << 20;

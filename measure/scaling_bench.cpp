@@ -10,12 +10,14 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "common/check.h"
 #include "common/log.h"
 #include "kernels/cpu_block_cache.h"
 #include "kernels/device_synchronize.h"
+#include "measure/op_profile.h"
 #include "measure/peak_memory.h"
 #include "measure/wan_communication_formula.h"
 #include "parallel/cfg_parallel.h"
@@ -123,6 +125,31 @@ double median(std::vector<double> values) {
   return values.size() % 2 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
 }
 
+// A rank's step time by phase (ScalingRankFigures), from the measured steps' op times, step times and waits.
+struct StepPhases {
+  double matmul = 0, attention = 0, other_ops = 0, waits = 0, outside_ops = 0;
+};
+
+StepPhases step_phases(const std::map<std::string, OpTime>& op_times, const std::vector<double>& step_seconds,
+                       const std::vector<double>& wait_seconds) {
+  static const std::set<std::string> matmuls = {"aten::linear", "aten::addmm", "aten::mm", "aten::bmm",
+                                                "aten::matmul", "aten::baddbmm"};
+  StepPhases phases;
+  if (step_seconds.empty()) return phases;
+  const double steps = static_cast<double>(step_seconds.size());
+  for (const auto& [name, time] : op_times) {
+    double& phase = matmuls.count(name) ? phases.matmul
+                    : name.find("attention") != std::string::npos ? phases.attention
+                                                                  : phases.other_ops;
+    phase += time.seconds / steps;
+  }
+  for (const double wait : wait_seconds) phases.waits += wait / steps;
+  double total = 0;
+  for (const double step : step_seconds) total += step / steps;
+  phases.outside_ops = total - phases.matmul - phases.attention - phases.other_ops - phases.waits;
+  return phases;
+}
+
 // Element-wise maximum over the group's ranks: a step is as slow as its slowest rank.
 std::vector<double> slowest(Communicator& group, const std::vector<double>& local) {
   if (local.empty()) return local;
@@ -191,6 +218,7 @@ ScalingPoint run_point(const std::shared_ptr<Communicator>& group, WanTransforme
   const CpuBlockCacheScope same_blocks_every_step;  // as a generation's denoising loop reuses them
   for (int run = 0; run < options.warmup; ++run) run_step(model, inputs, options, cfg_group);
   std::vector<double> step_seconds, forward_seconds, wait_seconds;
+  std::optional<OpProfile> profile(std::in_place);  // the measured steps only
   for (int run = 0; run < options.repeat; ++run) {
     // Counted per step: the last step's bytes are the ones reported.
     reset_context_parallel_stats(*mesh);
@@ -205,6 +233,8 @@ ScalingPoint run_point(const std::shared_ptr<Communicator>& group, WanTransforme
     forward_seconds.insert(forward_seconds.end(), outcome.forward_seconds.begin(), outcome.forward_seconds.end());
     prediction = outcome.prediction;
   }
+  const StepPhases phases = step_phases(profile->times(), step_seconds, wait_seconds);
+  profile.reset();
   const int64_t peak = memory.peak_bytes();
   const CommunicationStats measured_forwards = context_parallel_stats(*mesh);
   const CommunicationStats measured_combine = mesh->cfg().stats();
@@ -253,7 +283,8 @@ ScalingPoint run_point(const std::shared_ptr<Communicator>& group, WanTransforme
                           total_bytes_sent(formula_gathers)),
       bytes_match ? 1.0 : 0.0, static_cast<double>(peak), static_cast<double>(memory.start_bytes()), error,
       median(wait_seconds), static_cast<double>(total_bytes_sent(measured_gathers)),
-      static_cast<double>(total_bytes_sent(formula_gathers)), static_cast<double>(formula_received), error_vs_whole},
+      static_cast<double>(total_bytes_sent(formula_gathers)), static_cast<double>(formula_received), error_vs_whole,
+      phases.matmul, phases.attention, phases.other_ops, phases.waits, phases.outside_ops},
       at::TensorOptions().dtype(at::kDouble));
   const at::Tensor all = group->all_gather(local.unsqueeze(0), 0).contiguous();
   for (int64_t rank = 0; rank < all.size(0); ++rank) {
@@ -268,7 +299,12 @@ ScalingPoint run_point(const std::shared_ptr<Communicator>& group, WanTransforme
                               .gather_bytes_per_step = static_cast<int64_t>(row[7].item<double>()),
                               .formula_gather_bytes_per_step = static_cast<int64_t>(row[8].item<double>()),
                               .formula_gather_received_bytes_per_step = static_cast<int64_t>(row[9].item<double>()),
-                              .relative_error_vs_whole = row[10].item<double>()});
+                              .relative_error_vs_whole = row[10].item<double>(),
+                              .matmul_seconds_per_step = row[11].item<double>(),
+                              .attention_seconds_per_step = row[12].item<double>(),
+                              .other_op_seconds_per_step = row[13].item<double>(),
+                              .mean_wait_seconds_per_step = row[14].item<double>(),
+                              .outside_op_seconds_per_step = row[15].item<double>()});
   }
   point.step_seconds = slowest(*group, step_seconds);
   point.forward_seconds = slowest(*group, forward_seconds);
@@ -580,6 +616,11 @@ std::string scaling_json(const ScalingRunDescription& run, const ScalingOptions&
       row["start_rss_bytes_per_rank"].push_back(rank.start_resident_bytes);
       row["relative_error_per_rank"].push_back(rank.relative_error);
       row["wait_seconds_per_step_per_rank"].push_back(rank.wait_seconds_per_step);
+      row["phases_seconds_per_step_per_rank"].push_back({{"matmul", rank.matmul_seconds_per_step},
+                                                         {"attention", rank.attention_seconds_per_step},
+                                                         {"other_ops", rank.other_op_seconds_per_step},
+                                                         {"waits", rank.mean_wait_seconds_per_step},
+                                                         {"outside_ops", rank.outside_op_seconds_per_step}});
       if (point.weights == WeightSharding::sharded) {
         row["gather_bytes_per_step_per_rank"].push_back(rank.gather_bytes_per_step);
         row["formula_gather_bytes_per_step_per_rank"].push_back(rank.formula_gather_bytes_per_step);

@@ -89,6 +89,15 @@ struct ScalingRankFigures {
   // Sharded points: max |prediction - the same strategy's whole-weights prediction| / max |that prediction| on this
   // rank (must be 0: the gathered weights are the same bits); -1 where no whole-weights point ran before it.
   double relative_error_vs_whole = -1;
+  // Where a measured step's time goes on this rank, in seconds per step (means over the measured steps): the
+  // top-level ATen ops that multiply matrices (linear, addmm, mm, bmm, matmul), attention's, every other ATen op,
+  // the waits on peers (mean, unlike the median above) and the rest: code outside any ATen op (tessera's fused
+  // kernels, packing, posting communication).
+  double matmul_seconds_per_step = 0;
+  double attention_seconds_per_step = 0;
+  double other_op_seconds_per_step = 0;
+  double mean_wait_seconds_per_step = 0;
+  double outside_op_seconds_per_step = 0;
 };
 
 struct ScalingPoint {

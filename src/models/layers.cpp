@@ -21,6 +21,13 @@ class GeluProjection : public torch::nn::Module {
 
 }  // namespace
 
+at::Tensor gelu_of_fresh(at::Tensor x, const char* approximate) {
+  const bool ours_alone = x.use_count() == 1 && !x.is_view() && x.storage().use_count() == 1;
+  if (!ours_alone) return at::gelu(x, approximate);
+  at::gelu_(x, approximate);
+  return x;
+}
+
 Linear::Linear(int64_t in_features, int64_t out_features, bool bias) {
   const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
   weight_ = register_parameter("weight", uniform_parameter({out_features, in_features}, bound));
@@ -78,12 +85,7 @@ FeedForward::FeedForward(int64_t dim, int64_t inner_dim, GeluApproximation gelu,
 }
 
 Outputs FeedForward::forward_impl(Args& args) {
-  at::Tensor hidden = project_in_->forward(args.tensor("hidden_states"));
-  // The projection's output is ours alone (no other tensor or view holds it): GELU in place saves a block as large
-  // as the feed-forward's inner width times the tokens, and a pass writing it.
-  const bool ours_alone = hidden.use_count() == 1 && !hidden.is_view() && hidden.storage().use_count() == 1;
-  hidden = ours_alone ? at::gelu_(hidden, approximate_) : at::gelu(hidden, approximate_);
-  return {project_out_->forward(hidden)};
+  return {project_out_->forward(gelu_of_fresh(project_in_->forward(args.tensor("hidden_states")), approximate_))};
 }
 
 }  // namespace tessera

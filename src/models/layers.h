@@ -69,6 +69,10 @@ class RmsNorm : public torch::nn::Module {
 // hidden_states -> output 0.
 enum class GeluApproximation { tanh, none };
 
+// GELU of a projection's fresh output: in place where no other tensor or view holds `x` (it saves a block as large
+// as x, and a pass writing it), else into a new tensor. `approximate` is "tanh" or "none", as at::gelu takes it.
+at::Tensor gelu_of_fresh(at::Tensor x, const char* approximate);
+
 class FeedForward : public Module {
  public:
   FeedForward(int64_t dim, int64_t inner_dim, GeluApproximation gelu = GeluApproximation::tanh, int64_t out_dim = 0);

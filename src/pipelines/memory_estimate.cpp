@@ -27,11 +27,12 @@ namespace {
 // The loop holds the latents, the starting noise, the two branches' predictions, the guided one and the
 // scheduler's history of past predictions (UniPC keeps two): about six latent-sized fp32 tensors.
 constexpr int64_t kLatentCopies = 6;
-// One block's widest moment: the feed-forward's hidden activation before and after its GELU, beside about eight
+// One block's widest moment: the feed-forward's hidden activation (its GELU runs in place: gelu_of_fresh) and half
+// as much again of large blocks the loop keeps for its next step (kernels/cpu_block_cache.h), beside about eight
 // model-width tensors per token (the residual stream, its norm and modulation, queries, keys, values, the attention
 // output).
-constexpr int64_t kFeedForwardCopies = 2;
-constexpr int64_t kModelWidthCopies = 8;
+constexpr double kFeedForwardCopies = 1.5;
+constexpr double kModelWidthCopies = 8;
 // The Wan VAE's working set at the output resolution, in tensors of the last level's channels per output frame of
 // the chunk (the causal convolutions' padded inputs joined with their cached frames, the upsampled input, the
 // residual), and the AutoencoderKL's in tensors of the channels that enter the last level (its first resnet's
@@ -304,8 +305,8 @@ MemoryEstimate estimate_memory(const std::string& pipeline_dir, const MemoryRequ
                                  static_cast<double>(latents.height) * static_cast<double>(latents.width);
   estimate.latents = to_bytes(kLatentCopies * 4.0 * latent_elements);
   const double tokens = static_cast<double>(ceil_div(sequence.tokens, request.context_parallel) + sequence.joint_tokens);
-  const double per_token = static_cast<double>(kFeedForwardCopies * sequence.feed_forward +
-                                               kModelWidthCopies * sequence.width);
+  const double per_token = kFeedForwardCopies * static_cast<double>(sequence.feed_forward) +
+                           kModelWidthCopies * static_cast<double>(sequence.width);
   estimate.activations = to_bytes(static_cast<double>(request.forward_batch) * tokens * per_token *
                                   static_cast<double>(c10::elementSize(request.dtype)));
   estimate.decode = decode_bytes(index, latents, request);

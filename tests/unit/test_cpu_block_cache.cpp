@@ -76,10 +76,11 @@ TEST(CpuBlockCache, BlocksFreedAfterTheScopeAreReturned) {
 
 // oneDNN takes its scratchpads through raw_allocate/raw_deallocate, large and small, in and out of scopes.
 TEST(CpuBlockCache, ServesRawAllocationsOfEverySize) {
-  c10::Allocator* allocator = c10::GetCPUAllocator();
   for (const bool scoped : {false, true}) {
     std::optional<CpuBlockCacheScope> scope;
     if (scoped) scope.emplace();
+    // Taken after the first scope (of this process, where the test runs alone) installed the cache's allocator.
+    c10::Allocator* allocator = c10::GetCPUAllocator();
     for (const size_t bytes : {size_t{100}, static_cast<size_t>(kFloats * 4)}) {
       void* data = allocator->raw_allocate(bytes);
       std::memset(data, 1, bytes);

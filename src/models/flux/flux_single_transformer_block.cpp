@@ -22,7 +22,7 @@ Outputs FluxSingleTransformerBlock::forward_impl(Args& args) {
   const int64_t text_tokens = text.size(1);
   const at::Tensor joint = at::cat({text, args.tensor("hidden_states")}, 1);
   const auto modulated = norm_->forward(joint, args.tensor("temb"));
-  const at::Tensor mlp = at::gelu(proj_mlp_->forward(modulated.normed), "tanh");
+  const at::Tensor mlp = gelu_of_fresh(proj_mlp_->forward(modulated.normed), "tanh");
   const at::Tensor attended = (*attn_)({{"hidden_states", modulated.normed},
                                         {"freqs_cos", args.tensor("freqs_cos")},
                                         {"freqs_sin", args.tensor("freqs_sin")}})
