@@ -11,6 +11,7 @@
 #include "common/check.h"
 #include "common/log.h"
 #include "launch/cli_options.h"
+#include "launch/generation_options.h"
 #include "launch/parallel_options.h"
 #include "parallel/mpi_runtime.h"
 #include "parallel/world_communicator.h"
@@ -116,6 +117,7 @@ ScalingOptions options_from_flags(const cxxopts::ParseResult& parsed, int world_
                                          "uncond, the pipeline's default) or batch (one [uncond, cond] forward)"));
   }
   options.batch_guidance = mode == "batch";
+  options.text_kv_cache = cli::text_kv_mode_from_flags(kProgram, parsed);
   options.seed = parsed["seed"].as<uint64_t>();
   options.device = cli::torch_device(binding);
   options.dtype = cli::dtype_for_device(cli::dtype_from_flags(kProgram, parsed), options.device);
@@ -176,6 +178,10 @@ void add_scaling_bench_options(cxxopts::Options& options) {
       ("cfg-mode", "scaling: how one rank runs the two guidance branches: sequential (cond, then uncond: the "
                    "pipeline's default) or batch (one [uncond, cond] forward)",
        cxxopts::value<std::string>()->default_value("sequential"))
+      ("text-kv-cache", "scaling: the text keys and values computed in each point's warm-up and reused by its "
+                        "measured steps, as a generation does: auto (where the model supports it, the default), on "
+                        "or off (every step projects them again)",
+       cxxopts::value<std::string>()->default_value("auto"))
       ("dtype", "scaling: fp32, bf16 or fp16; auto: bf16 on a CUDA device, fp32 on the CPU",
        cxxopts::value<std::string>()->default_value("auto"));
 }

@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 
+#include "cache/text_kv_cache.h"
 #include "common/check.h"
 #include "common/log.h"
 #include "kernels/cpu_block_cache.h"
@@ -203,6 +204,8 @@ ScalingPoint run_point(const std::shared_ptr<Communicator>& group, WanTransforme
   auto mesh = std::make_shared<DeviceMesh>(group, plan.layout);
   enable_parallelism(model, model.context_parallel_plan(), mesh);
   Communicator* cfg_group = plan.layout.cfg > 1 ? &mesh->cfg() : nullptr;
+  // Entries are per point: its warm-up step computes them, the measured steps reuse them.
+  if (use_text_kv_cache(model, options.text_kv_cache)) reset_text_kv_cache(model);
 
   ScalingPoint point;
   point.strategy = plan.strategy;
@@ -239,6 +242,7 @@ ScalingPoint run_point(const std::shared_ptr<Communicator>& group, WanTransforme
   const CommunicationStats measured_forwards = context_parallel_stats(*mesh);
   const CommunicationStats measured_combine = mesh->cfg().stats();
   const CommunicationStats measured_gathers = sharded ? sharded->gather_group().stats() : CommunicationStats{};
+  if (text_kv_cache_enabled(model)) disable_text_kv_cache(model);
   if (parallelism_enabled(model)) disable_parallelism(model);
   if (sharded) unshard_in_place(model);
 
@@ -563,6 +567,9 @@ std::string scaling_json(const ScalingRunDescription& run, const ScalingOptions&
   document["text_tokens"] = options.text_tokens;
   document["guidance"] = {{"scale", options.guidance_scale},
                           {"mode", options.batch_guidance ? "batch [uncond, cond]" : "sequential (cond, uncond)"}};
+  document["text_kv_cache"] = options.text_kv_cache == TextKVMode::off ? "off"
+                              : options.text_kv_cache == TextKVMode::on ? "on"
+                                                                        : "auto";
   document["warmup"] = options.warmup;
   document["repeat"] = options.repeat;
   document["seed"] = options.seed;

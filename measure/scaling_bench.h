@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "cache/text_kv_cache.h"
 #include "parallel/parallel_config.h"
 #include "src/models/wan/wan_config.h"
 
@@ -66,6 +67,9 @@ struct ScalingOptions {
   int64_t text_tokens = 512;  // the Wan pipeline pads prompts to 512 tokens
   double guidance_scale = 5.0;
   bool batch_guidance = false;  // one forward on [uncond, cond] instead of two (the pipeline's --cfg-mode batch)
+  // The text keys and values computed once per point (in its warm-up) and reused by the measured steps, as a
+  // generation computes them once (--text-kv-cache, on by default): automatic where the model supports it.
+  TextKVMode text_kv_cache = TextKVMode::automatic;
   uint64_t seed = 0;            // inputs; the caller seeds the weights
   c10::Device device = c10::Device(c10::kCPU);
   c10::ScalarType dtype = c10::ScalarType::Float;  // the model's; the inputs follow it
