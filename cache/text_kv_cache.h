@@ -1,7 +1,8 @@
 #pragma once
 // TextKVCache (diffusers 0.42.1's TextKVCacheConfig): the keys and values a cross-attention projects from the
-// prompt are computed once per prompt and generation and reused at every step. It changes no number (the same
-// projection of the same tensor), so it combines with every step cache and may be on by default.
+// prompt are computed once per prompt and generation and reused at every step; beyond diffusers, so is any other
+// projection of the prompt alone that declares itself the same way (Wan's text embedding). It changes no number
+// (the same projection of the same tensor), so it combines with every step cache and may be on by default.
 //
 // A hook on the model notes which prompt tensor the forward got (the entry's key, by identity, as diffusers keys
 // by data_ptr: each CFG branch, the [uncond, cond] batch, a CFG-parallel rank's branch and each prompt of a batch
@@ -32,7 +33,8 @@ void reset_text_kv_cache(HookableModel& model);
 // Enables or disables as `mode` says on this model; returns whether it is enabled.
 bool use_text_kv_cache(HookableModel& model, TextKVMode mode);
 
-// Per rank, since the last reset: attention calls that reused an entry and that computed one, and the entries held.
+// Per rank, since the last reset: calls (cross-attentions, text embedders) that reused an entry and that computed
+// one, and the entries held.
 struct TextKVCacheStats {
   int64_t hits = 0;
   int64_t misses = 0;

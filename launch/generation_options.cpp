@@ -115,8 +115,8 @@ TextKVMode text_kv_mode_from_flags(const std::string& program, const cxxopts::Pa
 
 std::string text_kv_cache_report(HookableModel& model) {
   const TextKVCacheStats stats = text_kv_cache_stats(model);
-  return detail::concat("text K/V cache on rank 0: ", stats.hits, " attention calls reused keys and values, ",
-                        stats.misses, " computed them, ", stats.entries, " entries held");
+  return detail::concat("text K/V cache on rank 0: ", stats.hits, " calls reused the prompt's keys and values or "
+                        "text embedding, ", stats.misses, " computed them, ", stats.entries, " entries held");
 }
 
 double guidance_scale_from_flags(const std::string& program, const cxxopts::ParseResult& parsed) {

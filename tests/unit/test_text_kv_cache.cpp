@@ -70,11 +70,12 @@ TEST_F(TextKVCacheTest, ReusesEachPromptsKeysAndValuesBitForBit) {
   ASSERT_TRUE(supports_text_kv_cache(model_));
   enable_text_kv_cache(model_);
   expect_identical(run(model_, calls_), uncached);
-  // 3 blocks: the prompt, the negative prompt and the prompt's copy computed once each, every other call reused.
+  // 3 blocks' cross-attentions and the text embedding: the prompt, the negative prompt and the prompt's copy
+  // computed once each, every other call reused.
   const TextKVCacheStats stats = text_kv_cache_stats(model_);
-  EXPECT_EQ(stats.misses, 3 * 3);
-  EXPECT_EQ(stats.hits, 3 * 4);
-  EXPECT_EQ(stats.entries, 3 * 3);
+  EXPECT_EQ(stats.misses, 3 * (3 + 1));
+  EXPECT_EQ(stats.hits, (3 + 1) * 4);
+  EXPECT_EQ(stats.entries, 3 * (3 + 1));
 
   reset_text_kv_cache(model_);
   EXPECT_EQ(text_kv_cache_stats(model_).entries, 0);
@@ -93,12 +94,12 @@ TEST_F(TextKVCacheTest, TheCFGBatchIsOneEntryAndABlockCalledAloneIsNotCached) {
   use_text_kv_cache(model_, TextKVMode::automatic);
   ASSERT_TRUE(text_kv_cache_enabled(model_));
   expect_identical(run(model_, batch), uncached);
-  EXPECT_EQ(text_kv_cache_stats(model_).entries, 3);
-  EXPECT_EQ(text_kv_cache_stats(model_).hits, 3);
+  EXPECT_EQ(text_kv_cache_stats(model_).entries, 3 + 1);  // the cross-attentions and the text embedding
+  EXPECT_EQ(text_kv_cache_stats(model_).hits, 3 + 1);
   // Outside the model's forward nothing says which prompt the text came from: the attention projects it.
   const at::Tensor text = at::randn({1, 5, 16});
   model_.at("blocks.0.attn2")({{"hidden_states", at::randn({1, 8, 16})}, {"encoder_hidden_states", text}});
-  EXPECT_EQ(text_kv_cache_stats(model_).entries, 3);
+  EXPECT_EQ(text_kv_cache_stats(model_).entries, 3 + 1);
   EXPECT_FALSE(use_text_kv_cache(model_, TextKVMode::off));
   EXPECT_FALSE(text_kv_cache_enabled(model_));
 }

@@ -35,6 +35,15 @@ WanConditionEmbedder::WanConditionEmbedder(int64_t dim, int64_t time_freq_dim, i
   }
 }
 
+// One projection for the forward and TextKVCache (the same code, so the same bits).
+at::Tensor WanConditionEmbedder::embed_text(const at::Tensor& encoder_hidden_states) const {
+  return text_linear_2_->forward(gelu_of_fresh(text_linear_1_->forward(encoder_hidden_states), "tanh"));
+}
+
+Args WanConditionEmbedder::text_key_values(const Args& args) const {
+  return {{"text_embedding", embed_text(args.tensor("encoder_hidden_states"))}};
+}
+
 Outputs WanConditionEmbedder::forward_impl(Args& args) {
   const at::Tensor& encoder_hidden_states = args.tensor("encoder_hidden_states");
   at::Tensor frequencies = timestep_embedding(args.tensor("timestep"), time_freq_dim_, /*flip_sin_to_cos=*/true, 0.0);
@@ -43,7 +52,8 @@ Outputs WanConditionEmbedder::forward_impl(Args& args) {
   const at::Tensor temb =
       time_linear_2_->forward(at::silu(time_linear_1_->forward(frequencies))).to(encoder_hidden_states.scalar_type());
   const at::Tensor timestep_proj = time_proj_->forward(at::silu(temb));
-  const at::Tensor text = text_linear_2_->forward(at::gelu(text_linear_1_->forward(encoder_hidden_states), "tanh"));
+  const at::Tensor* reused = args.get_if<at::Tensor>("text_embedding");  // TextKVCache's, for this prompt
+  const at::Tensor text = reused != nullptr ? *reused : embed_text(encoder_hidden_states);
   const at::Tensor* image = args.get_if<at::Tensor>("encoder_hidden_states_image");
   if (image == nullptr) return {temb, timestep_proj, text};
   TESSERA_CHECK(image_embedder_ != nullptr, "encoder_hidden_states_image given to a text-to-video Wan transformer ",

@@ -1,5 +1,6 @@
 #pragma once
 #include "hooks/module.h"
+#include "hooks/text_key_values.h"
 #include "src/models/layers.h"
 #include "src/models/wan/wan_image_embedding.h"
 
@@ -11,15 +12,23 @@ namespace tessera {
 // Arguments: timestep [N] (N = batch, or batch * tokens for per-token timesteps), encoder_hidden_states, and for
 // an image-conditioned model encoder_hidden_states_image. Outputs: 0 temb [N, dim], 1 timestep_proj [N, 6 * dim],
 // 2 encoder_hidden_states [B, L, dim], and 3 the image's [B, L', dim] when it was given.
-class WanConditionEmbedder : public Module {
+//
+// Its text embedding depends on encoder_hidden_states alone, so TextKVCache reuses it as it does the cross-attention
+// keys and values (ProjectsTextKeyValues): a call given "text_embedding" takes it instead of projecting the text.
+class WanConditionEmbedder : public Module, public ProjectsTextKeyValues {
  public:
   WanConditionEmbedder(int64_t dim, int64_t time_freq_dim, int64_t text_embed_dim, int64_t image_dim = 0,
                        int64_t pos_embed_seq_len = 0);
+
+  std::string text_key_value_source() const override { return "encoder_hidden_states"; }
+  Args text_key_values(const Args& args) const override;
 
  protected:
   Outputs forward_impl(Args& args) override;
 
  private:
+  at::Tensor embed_text(const at::Tensor& encoder_hidden_states) const;
+
   int64_t time_freq_dim_;
   std::shared_ptr<Linear> time_linear_1_, time_linear_2_, time_proj_;
   std::shared_ptr<Linear> text_linear_1_, text_linear_2_;
