@@ -68,6 +68,20 @@ std::string check_point(const nlohmann::json& point) {
   for (const auto& peak : point.at("peak_rss_bytes_per_rank")) {
     if (!positive_finite(peak)) return "peak resident memory " + peak.dump();
   }
+  // Each rank's step by phase: every rank multiplies matrices (the embeddings, if it holds no token: then it
+  // attends to nothing), and the ATen ops, timed inside the step on its one thread, cannot outlast it.
+  const auto& phases = point.at("phases_seconds_per_step_per_rank");
+  if (static_cast<int>(phases.size()) != ranks) return "not every rank reported its phases";
+  for (const auto& phase : phases) {
+    if (!positive_finite(phase.at("matmul"))) return "a rank's matmul phase is " + phase.at("matmul").dump();
+    const double ops = phase.at("matmul").get<double>() + phase.at("attention").get<double>() +
+                       phase.at("other_ops").get<double>();
+    const double step = ops + phase.at("waits").get<double>() + phase.at("outside_ops").get<double>();
+    if (phase.at("attention").get<double>() < 0 || phase.at("other_ops").get<double>() < 0 ||
+        phase.at("waits").get<double>() < 0 || ops > step * 1.01) {
+      return "a rank's phases do not fit its step: " + phase.dump();
+    }
+  }
   if (!sharded) return "";
   const auto& gathered = point.at("gather_bytes_per_step_per_rank");
   const auto& gather_formula = point.at("formula_gather_bytes_per_step_per_rank");
