@@ -5,6 +5,7 @@
 #include <c10/core/impl/alloc_cpu.h>
 #include <c10/util/Exception.h>
 
+#include <atomic>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -20,11 +21,11 @@ class CachingCpuAllocator final : public c10::Allocator {
   explicit CachingCpuAllocator(c10::Allocator* underlying) : underlying_(underlying) {}
 
   c10::DataPtr allocate(size_t bytes) override {
-    if (bytes < static_cast<size_t>(kMinCachedBytes)) return underlying_->allocate(bytes);
+    // Outside every scope (most of a run) nothing is cached: no lock, and no malloc under one.
+    if (bytes < static_cast<size_t>(kMinCachedBytes) || depth_.load() == 0) return underlying_->allocate(bytes);
     void* data = nullptr;
     {
       std::lock_guard lock(mutex_);
-      if (depth_ == 0) return underlying_->allocate(bytes);
       auto found = free_.find(bytes);
       if (found != free_.end() && !found->second.empty()) {
         data = found->second.back();
@@ -92,7 +93,7 @@ class CachingCpuAllocator final : public c10::Allocator {
 
   c10::Allocator* underlying_;
   std::mutex mutex_;
-  int depth_ = 0;
+  std::atomic<int> depth_ = 0;  // changed under mutex_, read without it by allocate
   std::unordered_map<void*, size_t> live_;                   // handed out: data -> bytes
   std::unordered_map<size_t, std::vector<void*>> free_;  // cached: bytes -> blocks
   CpuBlockCacheStats stats_;
