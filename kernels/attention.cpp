@@ -45,11 +45,16 @@ AttentionResult cuda_attention(const at::Tensor& q, const at::Tensor& k, const a
   return {std::get<0>(result), lse};
 }
 
+// ATen's CPU flash kernel reads head_dim as unit-stride rows: for a q whose last dimension is strided it returns
+// garbage (values ~1e33, no error).
+at::Tensor unit_stride_rows(const at::Tensor& t) { return t.stride(-1) == 1 ? t : t.contiguous(); }
+
 AttentionResult fused_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
                                 bool need_lse) {
   if (q.is_cpu()) {
     // Returns the log-sum-exp as a strided view; callers get a contiguous copy.
-    auto [output, lse] = at::_scaled_dot_product_flash_attention_for_cpu(q, k, v, 0.0, false, std::nullopt, scale);
+    auto [output, lse] = at::_scaled_dot_product_flash_attention_for_cpu(
+        unit_stride_rows(q), unit_stride_rows(k), unit_stride_rows(v), 0.0, false, std::nullopt, scale);
     return {output, need_lse ? lse.contiguous() : at::Tensor()};
   }
   if (q.is_cuda()) return cuda_attention(q, k, v, scale, need_lse);

@@ -39,7 +39,38 @@ TEST_P(AttentionShapes, FusedMatchesMathWithLogSumExp) {
 INSTANTIATE_TEST_SUITE_P(Awkward, AttentionShapes,
                          ::testing::Values(std::make_tuple(1, 1, 1, 1, 8), std::make_tuple(1, 45, 45, 2, 12),
                                            std::make_tuple(2, 27, 5, 3, 10), std::make_tuple(1, 17, 63, 1, 14),
-                                           std::make_tuple(3, 9, 130, 5, 6)));
+                                           std::make_tuple(3, 9, 130, 5, 6),
+                                           // Across ATen's CPU blocks (up to 256 queries x 512 keys): a partial last
+                                           // block of each, one key block exactly, one query against many keys.
+                                           std::make_tuple(1, 300, 1100, 2, 64), std::make_tuple(2, 129, 512, 3, 72),
+                                           std::make_tuple(1, 1, 600, 1, 128), std::make_tuple(1, 257, 33, 2, 128)));
+
+// The models hand attention views of a fused projection (rows strided by more than heads x head_dim), scores of
+// large magnitude (the running maximum's rescaling matters), a caller's own scale, and a q strided along head_dim.
+TEST(Attention, FusedOnStridedViewsLargeScoresAndScale) {
+  at::manual_seed(3);
+  const int64_t batch = 2, seq = 700, heads = 3, head_dim = 40;
+  const auto qkv = at::randn({batch, seq, 3, heads, head_dim}) * 4;
+  const auto q = qkv.select(2, 0), k = qkv.select(2, 1), v = qkv.select(2, 2);
+  for (const double scale : {0.05, 1.0}) {
+    // In fp64: at scale 1 the scores reach ~400, where fp32's own rounding of them is ~1e-5 of the output.
+    const auto scores = at::einsum("bqhd,bkhd->bhqk", {q.to(at::kDouble), k.to(at::kDouble)}) * scale;
+    const auto expected_lse = at::logsumexp(scores, -1);
+    const auto expected = at::einsum("bhqk,bkhd->bqhd", {at::softmax(scores, -1), v.to(at::kDouble)});
+    AttentionOptions options;
+    options.need_lse = true;
+    options.scale = scale;
+    const auto result = attention(q, k, v, options);
+    EXPECT_LT(relative_error(result.output, expected), 3e-5) << "scale " << scale;
+    EXPECT_LT(relative_error(result.lse, expected_lse), 1e-6) << "scale " << scale;
+  }
+  // ATen's CPU kernel returns values ~1e33 for this q; attention() hands it unit-stride rows.
+  const auto q_strided = at::randn({1, 5, 2, 16}).transpose(-1, -2).contiguous().transpose(-1, -2);
+  const auto kv = at::randn({1, 9, 2, 16});
+  AttentionOptions math;
+  math.backend = AttentionBackend::math;
+  EXPECT_LT(relative_error(attention(q_strided, kv, kv).output, attention(q_strided, kv, kv, math).output), 1e-5);
+}
 
 TEST(Attention, RejectsMismatchedShapes) {
   const auto q = at::randn({1, 4, 2, 8});
