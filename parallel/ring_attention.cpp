@@ -46,11 +46,14 @@ AttentionResult ring_attention(Communicator& ring, const at::Tensor& q, const at
   const int64_t longest = *std::max_element(length_of.begin(), length_of.end()), own = k.size(1);
 
   // k and v travel together, padded to the longest shard so every hop exchanges one shape (the padding, zeros,
-  // is cut off before use).
-  at::Tensor travelling = at::empty({2, k.size(0), longest, k.size(2), k.size(3)}, k.options());
-  travelling[0].narrow(1, 0, own).copy_(k);
-  travelling[1].narrow(1, 0, own).copy_(v);
-  if (longest > own) travelling.narrow(2, own, longest - own).zero_();
+  // is cut off before use), head-major ([2, batch, heads, seq, head_dim]): the CPU attention kernel wants each
+  // head's rows packed (kernels/attention.cpp), so no hop copies them again. q likewise, once.
+  const auto as_sequence_major = [](const at::Tensor& heads_first) { return heads_first.transpose(-3, -2); };
+  at::Tensor travelling = at::empty({2, k.size(0), k.size(2), longest, k.size(3)}, k.options());
+  as_sequence_major(travelling[0]).narrow(1, 0, own).copy_(k);
+  as_sequence_major(travelling[1]).narrow(1, 0, own).copy_(v);
+  if (longest > own) travelling.narrow(3, own, longest - own).zero_();
+  const at::Tensor q_packed = as_sequence_major(q.transpose(1, 2).contiguous());
   // fp32 accumulators, merged into in place hop after hop.
   const auto float32 = q.options().dtype(at::kFloat);
   const at::Tensor output = at::zeros(q.sizes(), float32);
@@ -62,8 +65,8 @@ AttentionResult ring_attention(Communicator& ring, const at::Tensor& q, const at
     if (hop + 1 < size) next = ring.exchange_async(travelling, (rank + 1) % size, (rank - 1 + size) % size);
     const int64_t valid = length_of[source];
     if (valid > 0 && q.size(1) > 0) {
-      attend_and_merge(q, travelling[0].narrow(1, 0, valid), travelling[1].narrow(1, 0, valid), partial_options,
-                       output, lse, next.get());
+      attend_and_merge(q_packed, as_sequence_major(travelling[0]).narrow(1, 0, valid),
+                       as_sequence_major(travelling[1]).narrow(1, 0, valid), partial_options, output, lse, next.get());
     }
     if (next) travelling = next->wait();
   }

@@ -64,7 +64,7 @@ TEST(Attention, FusedOnStridedViewsLargeScoresAndScale) {
     EXPECT_LT(relative_error(result.output, expected), 3e-5) << "scale " << scale;
     EXPECT_LT(relative_error(result.lse, expected_lse), 1e-6) << "scale " << scale;
   }
-  // ATen's CPU kernel returns values ~1e33 for this q; attention() hands it head-major copies.
+  // ATen's CPU kernel returns values ~1e33 for this q; attention() hands it packed rows.
   const auto q_strided = at::randn({1, 5, 2, 16}).transpose(-1, -2).contiguous().transpose(-1, -2);
   const auto kv = at::randn({1, 9, 2, 16});
   AttentionOptions math;
