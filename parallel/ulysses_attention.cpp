@@ -29,15 +29,21 @@ AttentionResult ulysses_attention(Communicator& group, const at::Tensor& q, cons
   const auto head_sizes = shard_sizes(heads, size);
   const int64_t own_heads = head_sizes[rank];
 
-  // q, k, v packed by destination (its heads, all three), one exchange; unpacked into the group's whole sequence.
+  // q, k, v packed by destination (its heads, all three), one exchange; unpacked into the group's whole sequence,
+  // head-major ([batch, heads, seq, head_dim] in memory), so that each head's rows arrive packed as the CPU
+  // attention kernel wants them (kernels/attention.cpp) instead of being copied there once more.
+  const auto swap_seq_and_heads = [](const at::Tensor& t) { return t.transpose(1, 2); };
   std::vector<int64_t> send_counts(size), recv_counts(size);
   for (int r = 0; r < size; ++r) {
     send_counts[r] = 3 * batch * local * head_sizes[r] * head_dim;
     recv_counts[r] = 3 * batch * lengths[r] * own_heads * head_dim;
   }
-  const at::Tensor received = group.all_to_all_single(all_to_all_pack({q, k, v}, 2, head_sizes), send_counts, recv_counts);
-  const at::Tensor head_sharded = all_to_all_unpack(received, 3, {batch, group_length, own_heads, head_dim}, 1, lengths);
-  const AttentionResult result = inner(head_sharded[0], head_sharded[1], head_sharded[2], options);
+  const at::Tensor send = all_to_all_pack({swap_seq_and_heads(q), swap_seq_and_heads(k), swap_seq_and_heads(v)}, 1,
+                                          head_sizes);
+  const at::Tensor received = group.all_to_all_single(send, send_counts, recv_counts);
+  const at::Tensor head_sharded = all_to_all_unpack(received, 3, {batch, own_heads, group_length, head_dim}, 2, lengths);
+  const AttentionResult result = inner(swap_seq_and_heads(head_sharded[0]), swap_seq_and_heads(head_sharded[1]),
+                                       swap_seq_and_heads(head_sharded[2]), options);
 
   // Back: each rank's tokens of this rank's heads to it; received heads joined in head order.
   AttentionResult local_result;
