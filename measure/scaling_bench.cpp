@@ -42,6 +42,9 @@ struct StepInputs {
   at::Tensor timestep;       // [1], fp32 (the model embeds it in fp32)
   at::Tensor text;           // [1, L, text_dim]
   at::Tensor negative_text;  // [1, L, text_dim]
+  // --cfg-mode batch: [negative_text, text], made once as the denoising loop makes it once per generation, so that
+  // the text K/V cache (keyed by the prompt tensor) reuses it at every step instead of missing at every step.
+  at::Tensor batch_text;
 };
 
 struct StepOutcome {
@@ -67,6 +70,7 @@ StepInputs make_inputs(const WanConfig& config, const LatentSize& latent, const 
   inputs.text = at::randn({1, options.text_tokens, config.text_dim}, generator, cpu).to(place);
   inputs.negative_text = at::randn({1, options.text_tokens, config.text_dim}, generator, cpu).to(place);
   inputs.timestep = at::full({1}, 700.0, cpu.device(options.device));
+  if (options.batch_guidance) inputs.batch_text = at::cat({inputs.negative_text, inputs.text});
   return inputs;
 }
 
@@ -95,7 +99,7 @@ StepOutcome run_step(WanTransformer3DModel& model, const StepInputs& inputs, con
   } else if (options.batch_guidance) {
     const auto both = timed_forward(at::cat({inputs.latents, inputs.latents}),
                                     at::cat({inputs.timestep, inputs.timestep}),
-                                    at::cat({inputs.negative_text, inputs.text}))
+                                    inputs.batch_text)
                           .chunk(2, 0);
     outcome.prediction = classifier_free_guidance(both[1], both[0], options.guidance_scale);
   } else {
