@@ -225,6 +225,8 @@ ScalingPoint run_point(const std::shared_ptr<Communicator>& group, WanTransforme
   const CpuBlockCacheScope same_blocks_every_step;  // as a generation's denoising loop reuses them
   for (int run = 0; run < options.warmup; ++run) run_step(model, inputs, options, cfg_group);
   std::vector<double> step_seconds, forward_seconds, wait_seconds;
+  const bool text_kv_cache = text_kv_cache_enabled(model);
+  const int64_t misses_before = text_kv_cache ? text_kv_cache_stats(model).misses : 0;
   std::optional<OpProfile> profile(std::in_place);  // the measured steps only
   for (int run = 0; run < options.repeat; ++run) {
     // Counted per step: the last step's bytes are the ones reported.
@@ -246,7 +248,10 @@ ScalingPoint run_point(const std::shared_ptr<Communicator>& group, WanTransforme
   const CommunicationStats measured_forwards = context_parallel_stats(*mesh);
   const CommunicationStats measured_combine = mesh->cfg().stats();
   const CommunicationStats measured_gathers = sharded ? sharded->gather_group().stats() : CommunicationStats{};
-  if (text_kv_cache_enabled(model)) disable_text_kv_cache(model);
+  if (text_kv_cache) {
+    point.text_kv_cache_misses = text_kv_cache_stats(model).misses - misses_before;
+    disable_text_kv_cache(model);
+  }
   if (parallelism_enabled(model)) disable_parallelism(model);
   if (sharded) unshard_in_place(model);
 
@@ -619,7 +624,8 @@ std::string scaling_json(const ScalingRunDescription& run, const ScalingOptions&
                           {"forward_speedup", point.forward_speedup},
                           {"bytes_match", bytes_match(point)},
                           {"max_relative_error", max_error(point)},
-                          {"memory_reset", point.memory_reset}};
+                          {"memory_reset", point.memory_reset},
+                          {"text_kv_cache_misses_in_measured_steps", point.text_kv_cache_misses}};
     for (const auto& rank : point.per_rank) {
       row["bytes_per_step_per_rank"].push_back(rank.bytes_per_step);
       row["formula_bytes_per_step_per_rank"].push_back(rank.formula_bytes_per_step);

@@ -82,6 +82,13 @@ std::string check_point(const nlohmann::json& point) {
       return "a rank's phases do not fit its step: " + phase.dump();
     }
   }
+  // The warm-up computes the prompt's keys and values; measured steps that compute them again do work a
+  // generation's loop does not (-1, or no entry: the cache was off).
+  const int64_t misses = point.value("text_kv_cache_misses_in_measured_steps", int64_t{-1});
+  if (misses > 0) {
+    return "the text K/V cache missed " + std::to_string(misses) + " times in the measured steps (their prompt's "
+           "keys and values were computed again)";
+  }
   if (!sharded) return "";
   const auto& gathered = point.at("gather_bytes_per_step_per_rank");
   const auto& gather_formula = point.at("formula_gather_bytes_per_step_per_rank");
