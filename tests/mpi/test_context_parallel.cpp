@@ -134,6 +134,26 @@ TEST(DistributedAttention, EmptyShardsWithGivenOrExchangedLengths) {
   }
 }
 
+// Ulysses unpacks the heads it attends to head-major, so that the CPU attention kernel, which wants each head's
+// rows packed, copies nothing more (kernels/attention.cpp); with uneven heads too.
+TEST(DistributedAttention, UlyssesHandsItsInnerAttentionPackedHeads) {
+  const int n = world().size();
+  if (n < 2) GTEST_SKIP() << "needs two ranks";
+  at::manual_seed(12);
+  const at::Tensor q = at::randn({2, 5, 2 * n + 1, 8}), k = at::randn_like(q), v = at::randn_like(q);
+  int calls = 0;
+  bool packed = true;
+  const AttentionImplementation inner = [&](const at::Tensor& inner_q, const at::Tensor& inner_k,
+                                            const at::Tensor& inner_v, const AttentionOptions& inner_options) {
+    ++calls;
+    for (const at::Tensor* t : {&inner_q, &inner_k, &inner_v}) packed = packed && t->transpose(1, 2).is_contiguous();
+    return local_attention(inner_q, inner_k, inner_v, inner_options);
+  };
+  ulysses_attention(world(), q, k, v, AttentionOptions{}, inner, {});
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(packed);
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, ContextParallelWan,
                          ::testing::Values("odd_tokens", "uneven_rope", "temporal_patch", "per_token_timestep"));
 
