@@ -2,10 +2,10 @@
 // Large CPU blocks kept for reuse while a loop of same-shaped forwards runs (a denoising loop, `forward
 // --repeat`, a benchmark's steps). glibc maps each block above its mmap threshold (32 MiB at most) afresh and
 // returns it when freed, so the kernel zero-fills every page of it again on first touch: a Wan2.1-1.3B-wide
-// feed-forward at 1024 tokens allocates a 37 MB block per layer, about 9000 page faults, every forward. Inside a scope, blocks of kMinCachedBytes or more that are freed go to a cache keyed by their exact
-// size and the next allocation of that size takes one back; the cache holds at most kMaxCachedBytes and is
-// emptied when the outermost scope ends, so nothing stays held after the loop. TESSERA_CPU_BLOCK_CACHE=0 turns it
-// off.
+// feed-forward at 1024 tokens allocates a 37 MB block per layer, about 9000 page faults, every forward. Inside a
+// scope, blocks of kMinCachedBytes or more that are freed go to a cache keyed by their exact size and the next
+// allocation of that size takes one back; the cache holds at most kMaxCachedBytes and is emptied when the
+// outermost scope ends, so nothing stays held after the loop. TESSERA_CPU_BLOCK_CACHE=0 turns it off.
 #include <cstdint>
 
 namespace tessera {

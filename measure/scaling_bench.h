@@ -121,8 +121,9 @@ struct ScalingPoint {
   double forward_speedup = 1;  // the same for one forward (CFG-parallel does not shorten a forward)
   std::vector<ScalingRankFigures> per_rank;
   bool memory_reset = false;  // false: the kernel refused to reset the high-water mark (see peak_memory.h)
-  // Calls that computed the prompt's keys and values in the measured steps (rank 0's count); the warm-up computes
-  // them, so 0 while the cache works as a generation's loop uses it; -1 with the text K/V cache off.
+  // Calls (cross-attentions, the text embedder) that computed their text K/V cache entry in the measured steps
+  // (rank 0's count); the warm-up computes them, so 0 while the cache works as a generation's loop uses it; -1
+  // with the cache off.
   int64_t text_kv_cache_misses = -1;
 };
 
