@@ -36,11 +36,12 @@ void gated_residual(const RowOperand& residual, const RowOperand& gate, const Ro
   DEFAULT::gated_residual(residual, gate, y, rounding, output);
 }
 
-void apply_rotary_embedding(const RowOperand& x, const RowOperand& cos, const RowOperand& sin, at::Tensor& output) {
+void apply_rotary_embedding(const RowOperand& x, const RowOperand& cos, const RowOperand& sin,
+                            const RowOffsets& output_rows, at::Tensor& output) {
 #ifdef TESSERA_CPU_AVX2_KERNELS
-  if (runs_avx2()) return AVX2::apply_rotary_embedding(x, cos, sin, output);
+  if (runs_avx2()) return AVX2::apply_rotary_embedding(x, cos, sin, output_rows, output);
 #endif
-  DEFAULT::apply_rotary_embedding(x, cos, sin, output);
+  DEFAULT::apply_rotary_embedding(x, cos, sin, output_rows, output);
 }
 
 void lse_merge(const at::Tensor& output, const at::Tensor& lse, const at::Tensor& partial_output,
@@ -49,6 +50,13 @@ void lse_merge(const at::Tensor& output, const at::Tensor& lse, const at::Tensor
   if (runs_avx2()) return AVX2::lse_merge(output, lse, partial_output, partial_lse);
 #endif
   DEFAULT::lse_merge(output, lse, partial_output, partial_lse);
+}
+
+void gelu_tanh(float* x, int64_t count) {
+#ifdef TESSERA_CPU_AVX2_KERNELS
+  if (runs_avx2()) return AVX2::gelu_tanh(x, count);
+#endif
+  DEFAULT::gelu_tanh(x, count);
 }
 
 }  // namespace tessera::cpu_kernels

@@ -15,22 +15,30 @@ void modulated_layer_norm(const RowOperand& x, const RowOperand& scale, const Ro
                           Rounding rounding, at::Tensor& output);
 void gated_residual(const RowOperand& residual, const RowOperand& gate, const RowOperand& y, Rounding rounding,
                     at::Tensor& output);
-void apply_rotary_embedding(const RowOperand& x, const RowOperand& cos, const RowOperand& sin, at::Tensor& output);
+// `output` in x's shape, its rows where `output_rows` says (head-major: kernels/rotary.h).
+void apply_rotary_embedding(const RowOperand& x, const RowOperand& cos, const RowOperand& sin,
+                            const RowOffsets& output_rows, at::Tensor& output);
 // Ring's merge (kernels/lse_merge.h): `output` and `lse` fp32 with unit stride along head_dim, `partial_output`
 // fp32, bf16, half or double with unit stride along head_dim.
 void lse_merge(const at::Tensor& output, const at::Tensor& lse, const at::Tensor& partial_output,
                const at::Tensor& partial_lse);
+// GELU (tanh) in place on `count` contiguous fp32 values (kernels/gelu.h).
+void gelu_tanh(float* x, int64_t count);
 
 namespace DEFAULT {
 void modulated_layer_norm(const RowOperand& x, const RowOperand& scale, const RowOperand& shift, float eps,
                           Rounding rounding, at::Tensor& output);
 void gated_residual(const RowOperand& residual, const RowOperand& gate, const RowOperand& y, Rounding rounding,
                     at::Tensor& output);
-void apply_rotary_embedding(const RowOperand& x, const RowOperand& cos, const RowOperand& sin, at::Tensor& output);
+// `output` in x's shape, its rows where `output_rows` says (head-major: kernels/rotary.h).
+void apply_rotary_embedding(const RowOperand& x, const RowOperand& cos, const RowOperand& sin,
+                            const RowOffsets& output_rows, at::Tensor& output);
 // Ring's merge (kernels/lse_merge.h): `output` and `lse` fp32 with unit stride along head_dim, `partial_output`
 // fp32, bf16, half or double with unit stride along head_dim.
 void lse_merge(const at::Tensor& output, const at::Tensor& lse, const at::Tensor& partial_output,
                const at::Tensor& partial_lse);
+// GELU (tanh) in place on `count` contiguous fp32 values (kernels/gelu.h).
+void gelu_tanh(float* x, int64_t count);
 }  // namespace DEFAULT
 
 namespace AVX2 {
@@ -38,11 +46,15 @@ void modulated_layer_norm(const RowOperand& x, const RowOperand& scale, const Ro
                           Rounding rounding, at::Tensor& output);
 void gated_residual(const RowOperand& residual, const RowOperand& gate, const RowOperand& y, Rounding rounding,
                     at::Tensor& output);
-void apply_rotary_embedding(const RowOperand& x, const RowOperand& cos, const RowOperand& sin, at::Tensor& output);
+// `output` in x's shape, its rows where `output_rows` says (head-major: kernels/rotary.h).
+void apply_rotary_embedding(const RowOperand& x, const RowOperand& cos, const RowOperand& sin,
+                            const RowOffsets& output_rows, at::Tensor& output);
 // Ring's merge (kernels/lse_merge.h): `output` and `lse` fp32 with unit stride along head_dim, `partial_output`
 // fp32, bf16, half or double with unit stride along head_dim.
 void lse_merge(const at::Tensor& output, const at::Tensor& lse, const at::Tensor& partial_output,
                const at::Tensor& partial_lse);
+// GELU (tanh) in place on `count` contiguous fp32 values (kernels/gelu.h).
+void gelu_tanh(float* x, int64_t count);
 }  // namespace AVX2
 
 }  // namespace tessera::cpu_kernels

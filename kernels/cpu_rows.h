@@ -114,27 +114,36 @@ C10_ALWAYS_INLINE std::pair<Vec, Vec> load_pair(const float* source, int64_t cou
           high > 0 ? Vec::loadu(source + Vec::size(), static_cast<int>(high)) : Vec(0.f)};
 }
 
-// Where a kernel computes row `row` of the contiguous `output` [rows, n]: the output row itself when fp32, else
-// `buffer`.
-inline float* destination(at::Tensor& output, int64_t row, int64_t n, float* buffer) {
-  return output.scalar_type() == at::kFloat ? output.mutable_data_ptr<float>() + row * n : buffer;
+// Where a kernel computes the output row that starts at element `offset` of `output`: that row itself when fp32,
+// else `buffer`.
+inline float* destination_at(at::Tensor& output, int64_t offset, float* buffer) {
+  return output.scalar_type() == at::kFloat ? output.mutable_data_ptr<float>() + offset : buffer;
 }
 
-// fp32 `values` into row `row` of `output` in its dtype (nothing to do when `values` is that row already).
-inline void write(const float* values, at::Tensor& output, int64_t row, int64_t n) {
+// fp32 `values` into the output row that starts at element `offset`, in the output's dtype (nothing to do when
+// `values` is that row already).
+inline void write_at(const float* values, at::Tensor& output, int64_t offset, int64_t n) {
   switch (output.scalar_type()) {
     case at::kFloat: {
-      float* target = output.mutable_data_ptr<float>() + row * n;
+      float* target = output.mutable_data_ptr<float>() + offset;
       if (target != values) std::copy(values, values + n, target);
       return;
     }
     case at::kBFloat16:
-      return from_float(values, output.mutable_data_ptr<c10::BFloat16>() + row * n, n);
+      return from_float(values, output.mutable_data_ptr<c10::BFloat16>() + offset, n);
     case at::kHalf:
-      return from_float(values, output.mutable_data_ptr<c10::Half>() + row * n, n);
+      return from_float(values, output.mutable_data_ptr<c10::Half>() + offset, n);
     default:
       TESSERA_INTERNAL_ASSERT(false, "no fp32 row writer for ", output.scalar_type());
   }
+}
+
+// The same for row `row` of a contiguous `output` [rows, n].
+inline float* destination(at::Tensor& output, int64_t row, int64_t n, float* buffer) {
+  return destination_at(output, row * n, buffer);
+}
+inline void write(const float* values, at::Tensor& output, int64_t row, int64_t n) {
+  write_at(values, output, row * n, n);
 }
 
 // Sum of the lanes of `sum`.

@@ -28,16 +28,18 @@ void rotate_row(const float* x, const float* cos, const float* sin, float* out, 
 
 }  // namespace
 
-void apply_rotary_embedding(const RowOperand& x, const RowOperand& cos, const RowOperand& sin, at::Tensor& output) {
+void apply_rotary_embedding(const RowOperand& x, const RowOperand& cos, const RowOperand& sin,
+                            const RowOffsets& output_rows, at::Tensor& output) {
   const int64_t n = output.size(-1), rows = output.numel() / n;
   for_each_row_chunk(rows, n, [&](int64_t begin, int64_t end) {
     std::vector<float> buffers(4 * n);
     float *x_buffer = buffers.data(), *cos_buffer = x_buffer + n, *sin_buffer = cos_buffer + n,
           *output_buffer = sin_buffer + n;
     for (int64_t row = begin; row < end; ++row) {
-      float* out = destination(output, row, n, output_buffer);
+      const int64_t offset = output_rows(row);
+      float* out = destination_at(output, offset, output_buffer);
       rotate_row(read(x, row, n, x_buffer), read(cos, row, n, cos_buffer), read(sin, row, n, sin_buffer), out, n);
-      write(out, output, row, n);
+      write_at(out, output, offset, n);
     }
   });
 }

@@ -47,13 +47,14 @@ AttentionResult ring_attention(Communicator& ring, const at::Tensor& q, const at
 
   // k and v travel together, padded to the longest shard so every hop exchanges one shape (the padding, zeros,
   // is cut off before use), head-major ([2, batch, heads, seq, head_dim]): the CPU attention kernel wants each
-  // head's rows packed (kernels/attention.cpp), so no hop copies them again. q likewise, once.
+  // head's rows packed (kernels/attention.cpp), so no hop copies them again. q likewise, once, on the CPU only (a
+  // no-op for the rotary kernel's head-major q; the CUDA kernels take any strides).
   const auto as_sequence_major = [](const at::Tensor& heads_first) { return heads_first.transpose(-3, -2); };
   at::Tensor travelling = at::empty({2, k.size(0), k.size(2), longest, k.size(3)}, k.options());
   as_sequence_major(travelling[0]).narrow(1, 0, own).copy_(k);
   as_sequence_major(travelling[1]).narrow(1, 0, own).copy_(v);
   if (longest > own) travelling.narrow(3, own, longest - own).zero_();
-  const at::Tensor q_packed = as_sequence_major(q.transpose(1, 2).contiguous());
+  const at::Tensor q_packed = q.is_cpu() ? as_sequence_major(q.transpose(1, 2).contiguous()) : q;
   // fp32 accumulators, merged into in place hop after hop.
   const auto float32 = q.options().dtype(at::kFloat);
   const at::Tensor output = at::zeros(q.sizes(), float32);

@@ -88,6 +88,23 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, Rotary,
                                            DtypeCase{at::kBFloat16, at::kBFloat16, Rounding::once}),
                          describe);
 
+
+// q and k leave the CPU kernel head-major in memory, each head's rows packed as the attention kernel takes them
+// (no copy there), with the same values; an x that is not 4-D gets a contiguous result.
+TEST(RotaryLayout, CpuResultIsHeadMajorWithTheReferenceValues) {
+  for (const at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+    const at::Tensor x = at::randn({2, 5, 3, 16}).to(dtype), table = at::randn({1, 5, 1, 16});
+    const at::Tensor rotated = apply_rotary_embedding(x, table, table);
+    EXPECT_EQ(rotated.sizes(), x.sizes());
+    EXPECT_TRUE(rotated.transpose(1, 2).is_contiguous()) << rotated.strides();
+    EXPECT_TRUE(at::equal(rotated, apply_rotary_embedding_reference(x, table, table))) << dtype;
+    // A strided x (a head-major view itself) is read through its strides.
+    const at::Tensor strided = x.transpose(1, 2).contiguous().transpose(1, 2);
+    EXPECT_TRUE(at::equal(apply_rotary_embedding(strided, table, table), rotated)) << dtype;
+  }
+  const at::Tensor rows = at::randn({4, 6, 8}), rows_table = at::randn({1, 6, 8});
+  EXPECT_TRUE(apply_rotary_embedding(rows, rows_table, rows_table).is_contiguous());
+}
 // Per op on mixed dtypes is the op sequence, type promotion included (fp32 tables on bf16 x give fp32).
 TEST(FusedKernels, PerOpOnMixedDtypesIsTheOpSequence) {
   const at::Tensor x = at::randn({1, 2, 8}, at::kBFloat16), table = at::randn({1, 1, 8});
