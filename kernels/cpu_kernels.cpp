@@ -59,4 +59,11 @@ void gelu_tanh(float* x, int64_t count) {
   DEFAULT::gelu_tanh(x, count);
 }
 
+void rms_norm(const RowOperand& x, const at::Tensor& weight, float eps, at::Tensor& output) {
+#ifdef TESSERA_CPU_AVX2_KERNELS
+  if (runs_avx2()) return AVX2::rms_norm(x, weight, eps, output);
+#endif
+  DEFAULT::rms_norm(x, weight, eps, output);
+}
+
 }  // namespace tessera::cpu_kernels

@@ -24,6 +24,8 @@ void lse_merge(const at::Tensor& output, const at::Tensor& lse, const at::Tensor
                const at::Tensor& partial_lse);
 // GELU (tanh) in place on `count` contiguous fp32 values (kernels/gelu.h).
 void gelu_tanh(float* x, int64_t count);
+// RMSNorm of fp32 rows with a contiguous fp32 weight (kernels/rms_norm.h).
+void rms_norm(const RowOperand& x, const at::Tensor& weight, float eps, at::Tensor& output);
 
 namespace DEFAULT {
 void modulated_layer_norm(const RowOperand& x, const RowOperand& scale, const RowOperand& shift, float eps,
@@ -39,6 +41,8 @@ void lse_merge(const at::Tensor& output, const at::Tensor& lse, const at::Tensor
                const at::Tensor& partial_lse);
 // GELU (tanh) in place on `count` contiguous fp32 values (kernels/gelu.h).
 void gelu_tanh(float* x, int64_t count);
+// RMSNorm of fp32 rows with a contiguous fp32 weight (kernels/rms_norm.h).
+void rms_norm(const RowOperand& x, const at::Tensor& weight, float eps, at::Tensor& output);
 }  // namespace DEFAULT
 
 namespace AVX2 {
@@ -55,6 +59,8 @@ void lse_merge(const at::Tensor& output, const at::Tensor& lse, const at::Tensor
                const at::Tensor& partial_lse);
 // GELU (tanh) in place on `count` contiguous fp32 values (kernels/gelu.h).
 void gelu_tanh(float* x, int64_t count);
+// RMSNorm of fp32 rows with a contiguous fp32 weight (kernels/rms_norm.h).
+void rms_norm(const RowOperand& x, const at::Tensor& weight, float eps, at::Tensor& output);
 }  // namespace AVX2
 
 }  // namespace tessera::cpu_kernels

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "kernels/gelu.h"
+#include "kernels/rms_norm.h"
 #include "src/models/parameters.h"
 
 namespace tessera {
@@ -70,11 +71,11 @@ at::Tensor Fp32LayerNorm::forward(const at::Tensor& x) const {
   return at::layer_norm(x.to(at::kFloat), {dim_}, as_float(weight_), as_float(bias_), eps_).to(x.scalar_type());
 }
 
-RmsNorm::RmsNorm(int64_t dim, double eps) : dim_(dim), eps_(eps) {
+RmsNorm::RmsNorm(int64_t dim, double eps) : eps_(eps) {
   weight_ = register_parameter("weight", constant_parameter({dim}, 1.0));
 }
 
-at::Tensor RmsNorm::forward(const at::Tensor& x) const { return at::rms_norm(x, {dim_}, weight_, eps_); }
+at::Tensor RmsNorm::forward(const at::Tensor& x) const { return rms_norm(x, weight_, eps_); }
 
 FeedForward::FeedForward(int64_t dim, int64_t inner_dim, GeluApproximation gelu, int64_t out_dim)
     : approximate_(gelu == GeluApproximation::tanh ? "tanh" : "none") {

@@ -52,14 +52,13 @@ class Fp32LayerNorm : public torch::nn::Module {
   at::Tensor weight_, bias_;
 };
 
-// RMSNorm with a learned "weight" (torch.nn.RMSNorm).
+// RMSNorm with a learned "weight" (torch.nn.RMSNorm), by the kernel (kernels/rms_norm.h).
 class RmsNorm : public torch::nn::Module {
  public:
   RmsNorm(int64_t dim, double eps);
   at::Tensor forward(const at::Tensor& x) const;
 
  private:
-  int64_t dim_;
   double eps_;
   at::Tensor weight_;
 };
