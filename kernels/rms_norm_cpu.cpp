@@ -1,6 +1,5 @@
 // rms_norm's CPU kernel, compiled once per instruction set (kernels/cpu_kernels.h).
 #include <cmath>
-#include <vector>
 
 #include "kernels/cpu_kernels.h"
 #include "kernels/cpu_rows.h"
