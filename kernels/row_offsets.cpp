@@ -29,13 +29,10 @@ std::vector<std::pair<int64_t, int64_t>> merged_leading_dims(const at::Tensor& t
 
 }  // namespace
 
-bool kernels_take(const at::Tensor& a, const at::Tensor& b, const at::Tensor& c) {
-  const auto kernel_dtype = [](const at::Tensor& t) {
-    return t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16 || t.scalar_type() == at::kHalf;
-  };
-  const bool recorded = at::GradMode::is_enabled() && (a.requires_grad() || b.requires_grad() || c.requires_grad());
-  return !recorded && kernel_dtype(a) && kernel_dtype(b) && kernel_dtype(c) && b.device() == a.device() &&
-         c.device() == a.device() && a.numel() > 0;
+bool kernel_operand(const at::Tensor& operand) {
+  const at::ScalarType dtype = operand.scalar_type();
+  const bool kernel_dtype = dtype == at::kFloat || dtype == at::kBFloat16 || dtype == at::kHalf;
+  return kernel_dtype && !(at::GradMode::is_enabled() && operand.requires_grad());
 }
 
 RowOperand row_operand(const at::Tensor& operand, at::IntArrayRef shape, const char* what) {

@@ -32,10 +32,17 @@ struct RowOperand {
   RowOffsets rows;
 };
 
-// Whether the fused kernels take these operands (the dispatch functions run the reference otherwise): all on
-// one device, each in float, bfloat16 or half, something to compute, and nothing autograd records (the kernels
+// Whether a fused kernel takes this operand: float, bfloat16 or half, and nothing autograd records (the kernels
 // have no backward).
-bool kernels_take(const at::Tensor& a, const at::Tensor& b, const at::Tensor& c);
+bool kernel_operand(const at::Tensor& operand);
+
+// Whether the fused kernels take these operands (the dispatch functions run the reference otherwise): all on
+// first's device, each a kernel_operand, and something to compute.
+template <typename... Rest>
+bool kernels_take(const at::Tensor& first, const Rest&... rest) {
+  return first.numel() > 0 && kernel_operand(first) &&
+         ((kernel_operand(rest) && rest.device() == first.device()) && ...);
+}
 
 // `operand` broadcast to `shape` (TESSERA_CHECK when it does not broadcast, naming `what`), read in place when
 // its last dim is dense and its leading strides merge into at most RowOffsets::kMaxDims levels.
