@@ -45,25 +45,23 @@ AttentionResult cuda_attention(const at::Tensor& q, const at::Tensor& k, const a
   return {std::get<0>(result), lse};
 }
 
-// ATen's CPU flash kernel gets each head's rows of q and k packed (t [batch, heads, seq, head_dim] with strides
+// ATen's CPU flash kernel gets each head's rows of q, k and v packed (t [batch, heads, seq, head_dim] with strides
 // (.., .., head_dim, 1), as head-major tensors have them), copied when they are views of the models' [batch, seq,
-// heads, head_dim]: its block products on rows strided by heads x head_dim run ~15% slower (Wan2.1-1.3B widths at 4096
-// tokens, one thread: 1.85 s -> 1.57 s of attention per 2-layer forward, for 0.05 s of copies), and for a q strided
-// along head_dim it returns garbage (values ~1e33, no error). v's strided rows cost nothing measurable (0.86 s with
-// either, one layer's attention at 4096 tokens), so v only needs a unit stride along head_dim.
+// heads, head_dim]: its block products on rows strided by heads x head_dim run slower (Wan2.1-1.3B widths at 4096
+// tokens, one thread, 2-layer forward: q and k packed 1.85 s -> 1.57 s of attention for 0.05 s of copies; v packed
+// too 1.60 / 1.57 s -> 1.49 / 1.43 s for 5-8 ms), and for a q strided along head_dim it returns garbage (values ~1e33,
+// no error).
 at::Tensor packed_rows(const at::Tensor& t) {
   const bool packed = t.stride(-1) == 1 && (t.size(-2) <= 1 || t.stride(-2) == t.size(-1));
   return packed ? t : t.contiguous();
 }
-
-at::Tensor unit_stride_rows(const at::Tensor& t) { return t.stride(-1) == 1 ? t : t.contiguous(); }
 
 AttentionResult fused_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
                                 bool need_lse) {
   if (q.is_cpu()) {
     // Returns the log-sum-exp as a strided view; callers get a contiguous copy.
     auto [output, lse] = at::_scaled_dot_product_flash_attention_for_cpu(
-        packed_rows(q), packed_rows(k), unit_stride_rows(v), 0.0, false, std::nullopt, scale);
+        packed_rows(q), packed_rows(k), packed_rows(v), 0.0, false, std::nullopt, scale);
     return {output, need_lse ? lse.contiguous() : at::Tensor()};
   }
   if (q.is_cuda()) return cuda_attention(q, k, v, scale, need_lse);
