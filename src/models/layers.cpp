@@ -45,16 +45,26 @@ at::Tensor Linear::forward(const at::Tensor& x) {
 
 Outputs Linear::forward_impl(Args& args) { return {at::linear(args.tensor("hidden_states"), weight_, bias_)}; }
 
-Conv3d::Conv3d(int64_t in_channels, int64_t out_channels, std::array<int64_t, 3> kernel,
-               std::array<int64_t, 3> stride)
-    : stride_(stride) {
-  const double bound = 1.0 / std::sqrt(static_cast<double>(in_channels * kernel[0] * kernel[1] * kernel[2]));
+PatchEmbedding3d::PatchEmbedding3d(int64_t in_channels, int64_t out_channels, std::array<int64_t, 3> patch)
+    : patch_(patch) {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in_channels * patch[0] * patch[1] * patch[2]));
   weight_ = register_parameter("weight",
-                               uniform_parameter({out_channels, in_channels, kernel[0], kernel[1], kernel[2]}, bound));
+                               uniform_parameter({out_channels, in_channels, patch[0], patch[1], patch[2]}, bound));
   bias_ = register_parameter("bias", uniform_parameter({out_channels}, bound));
 }
 
-at::Tensor Conv3d::forward(const at::Tensor& x) const { return at::conv3d(x, weight_, bias_, stride_); }
+at::Tensor PatchEmbedding3d::forward(const at::Tensor& x) const {
+  const auto [pf, ph, pw] = patch_;
+  const int64_t batch = x.size(0), channels = x.size(1);
+  const int64_t frames = x.size(2) / pf, height = x.size(3) / ph, width = x.size(4) / pw;
+  // As the convolution: trailing frames or pixels that fill no whole patch are dropped.
+  const at::Tensor whole = x.narrow(2, 0, frames * pf).narrow(3, 0, height * ph).narrow(4, 0, width * pw);
+  // [batch, channels, frames, pf, height, ph, width, pw] -> [batch, frames, height, width, channels, pf, ph, pw]
+  const at::Tensor patches = whole.reshape({batch, channels, frames, pf, height, ph, width, pw})
+                                 .permute({0, 2, 4, 6, 1, 3, 5, 7})
+                                 .reshape({batch, frames * height * width, channels * pf * ph * pw});
+  return at::linear(patches, weight_.reshape({weight_.size(0), -1}), bias_);
+}
 
 Fp32LayerNorm::Fp32LayerNorm(int64_t dim, double eps, bool elementwise_affine) : dim_(dim), eps_(eps) {
   if (elementwise_affine) {

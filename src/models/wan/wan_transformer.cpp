@@ -18,8 +18,8 @@ WanTransformer3DModel::WanTransformer3DModel(WanConfig config) : config_(config)
   rope_ = register_module("rope", std::make_shared<WanRotaryPosEmbed>(config_.attention_head_dim, patch,
                                                                       config_.rope_max_seq_len));
   patch_embedding_ = register_module(
-      "patch_embedding", std::make_shared<Conv3d>(config_.in_channels, dim, std::array{patch[0], patch[1], patch[2]},
-                                                  std::array{patch[0], patch[1], patch[2]}));
+      "patch_embedding",
+      std::make_shared<PatchEmbedding3d>(config_.in_channels, dim, std::array{patch[0], patch[1], patch[2]}));
   condition_embedder_ = register_module(
       "condition_embedder", std::make_shared<WanConditionEmbedder>(dim, config_.freq_dim, config_.text_dim,
                                                                    config_.image_dim, config_.pos_embed_seq_len));
@@ -94,7 +94,7 @@ Outputs WanTransformer3DModel::forward_impl(Args& args) {
                 " is smaller than one patch ", patch[0], "x", patch[1], "x", patch[2]);
 
   const Outputs rotary = (*rope_)({{"hidden_states", input}});
-  at::Tensor hidden_states = patch_embedding_->forward(input).flatten(2).transpose(1, 2).contiguous();
+  at::Tensor hidden_states = patch_embedding_->forward(input);
 
   const bool per_token = timestep.dim() == 2;
   TESSERA_CHECK(timestep.dim() == 1 || per_token, kClassName, " takes timestep [batch] or [batch, tokens], got ",

@@ -55,7 +55,7 @@ class WanTransformer3DModel : public Model,
  private:
   WanConfig config_;
   std::shared_ptr<WanRotaryPosEmbed> rope_;
-  std::shared_ptr<Conv3d> patch_embedding_;
+  std::shared_ptr<PatchEmbedding3d> patch_embedding_;
   std::shared_ptr<WanConditionEmbedder> condition_embedder_;
   std::vector<std::shared_ptr<WanTransformerBlock>> blocks_;
   std::shared_ptr<Fp32LayerNorm> norm_out_;
