@@ -158,9 +158,12 @@ TEST_P(PackShapes, PackMatchesReferenceAndUnpackInvertsIt) {
   EXPECT_TRUE(at::equal(unpacked, at::stack(inputs)));
   EXPECT_TRUE(unpacked.is_contiguous());
 
-  // Inputs that are not contiguous: every dim reversed in memory, and a narrowed view of a wider tensor.
-  std::vector<at::Tensor> reversed, narrowed;
+  // Inputs that are not contiguous: every dim reversed in memory, a narrowed view of a wider tensor, and dims 1
+  // and 2 swapped in memory (the attention's head-major output seen as [batch, seq, heads, head_dim]: rows made
+  // of one run per head, or copied first where the runs are short).
+  std::vector<at::Tensor> reversed, narrowed, swapped;
   for (const at::Tensor& input : inputs) {
+    if (input.dim() >= 3) swapped.push_back(input.transpose(1, 2).contiguous().transpose(1, 2));
     std::vector<int64_t> backwards(input.dim());
     for (int64_t d = 0; d < input.dim(); ++d) backwards[d] = input.dim() - 1 - d;
     reversed.push_back(input.permute(backwards).contiguous().permute(backwards));
@@ -172,6 +175,7 @@ TEST_P(PackShapes, PackMatchesReferenceAndUnpackInvertsIt) {
   }
   EXPECT_TRUE(at::equal(all_to_all_pack(reversed, c.dim, c.chunks), packed));
   EXPECT_TRUE(at::equal(all_to_all_pack(narrowed, c.dim, c.chunks), packed));
+  if (!swapped.empty()) EXPECT_TRUE(at::equal(all_to_all_pack(swapped, c.dim, c.chunks), packed));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -182,6 +186,7 @@ INSTANTIATE_TEST_SUITE_P(
         PackCase{{1, 13, 3, 7}, 2, {1, 1, 1}, 3, at::kHalf},
         // The output back by sequence, uneven and with an empty shard; the log-sum-exp [batch, heads, seq].
         PackCase{{2, 9, 3, 5}, 1, {4, 0, 5}, 1, at::kFloat}, PackCase{{1, 23, 6, 128}, 1, {12, 11}, 1, at::kBFloat16},
+        PackCase{{2, 9, 3, 16}, 1, {4, 0, 5}, 1, at::kFloat},
         PackCase{{3, 2, 11}, 2, {4, 4, 3}, 1, at::kFloat}, PackCase{{1, 5, 1}, 2, {0, 1}, 1, at::kFloat},
         // Leading dim, one rank, an empty tensor.
         PackCase{{6, 4}, 0, {3, 3}, 2, at::kHalf}, PackCase{{2, 3, 4}, 1, {3}, 2, at::kFloat},
