@@ -107,6 +107,8 @@ ScalingOptions options_from_flags(const cxxopts::ParseResult& parsed, int world_
   options.warmup = parsed["warmup"].as<int>();
   if (options.warmup < 0) throw cli::UsageError(detail::concat(kProgram, ": --warmup must be 0 or more, got ", options.warmup));
   options.repeat = parsed["repeat"].as<int>();
+  options.rounds = parsed["rounds"].as<int>();
+  if (options.rounds < 1) throw cli::UsageError(detail::concat(kProgram, ": --rounds must be at least 1, got ", options.rounds));
   options.text_tokens = parsed["text-tokens"].as<int64_t>();
   if (options.text_tokens < 1) {
     throw cli::UsageError(detail::concat(kProgram, ": --text-tokens must be at least 1, got ", options.text_tokens));
@@ -173,6 +175,9 @@ void add_scaling_bench_options(cxxopts::Options& options) {
        cxxopts::value<std::vector<std::string>>()->default_value("3x32x32,6x32x32"))
       ("layers", "scaling: transformer layers of --model tiny or medium", cxxopts::value<int>()->default_value("2"))
       ("warmup", "scaling: untimed steps before each point's measured ones", cxxopts::value<int>()->default_value("1"))
+      ("rounds", "scaling: run the points this many times in turn and pool each point's measured steps, so that a "
+                 "change in the machine's speed during the run reaches every point alike",
+       cxxopts::value<int>()->default_value("1"))
       ("text-tokens", "scaling: prompt length in tokens (the Wan pipeline pads prompts to 512)",
        cxxopts::value<int64_t>()->default_value("512"))
       ("cfg-mode", "scaling: how one rank runs the two guidance branches: sequential (cond, then uncond: the "

@@ -326,6 +326,37 @@ ScalingPoint run_point(const std::shared_ptr<Communicator>& group, WanTransforme
   return point;
 }
 
+// `next`, a later round of the same point, pooled into `pooled`, which holds `rounds` rounds so far: the measured
+// steps and forwards joined, each rank's per-step means and median wait averaged over the rounds, the worst error
+// and peak memory kept; the bytes are a step's, the same in every round.
+void pool_round(ScalingPoint& pooled, const ScalingPoint& next, int rounds) {
+  TESSERA_INTERNAL_ASSERT(pooled.per_rank.size() == next.per_rank.size() && pooled.strategy == next.strategy &&
+                              pooled.ranks == next.ranks,
+                          "rounds of one scaling point differ in their ranks");
+  pooled.step_seconds.insert(pooled.step_seconds.end(), next.step_seconds.begin(), next.step_seconds.end());
+  pooled.forward_seconds.insert(pooled.forward_seconds.end(), next.forward_seconds.begin(),
+                                next.forward_seconds.end());
+  pooled.step_median = median(pooled.step_seconds);
+  pooled.forward_median = median(pooled.forward_seconds);
+  pooled.memory_reset = pooled.memory_reset && next.memory_reset;
+  if (pooled.text_kv_cache_misses >= 0) pooled.text_kv_cache_misses += next.text_kv_cache_misses;
+  const auto average = [rounds](double& into, double value) { into = (into * rounds + value) / (rounds + 1); };
+  for (size_t rank = 0; rank < pooled.per_rank.size(); ++rank) {
+    ScalingRankFigures& into = pooled.per_rank[rank];
+    const ScalingRankFigures& from = next.per_rank[rank];
+    into.bytes_match = into.bytes_match && from.bytes_match && into.bytes_per_step == from.bytes_per_step;
+    into.peak_resident_bytes = std::max(into.peak_resident_bytes, from.peak_resident_bytes);
+    into.relative_error = std::max(into.relative_error, from.relative_error);
+    into.relative_error_vs_whole = std::max(into.relative_error_vs_whole, from.relative_error_vs_whole);
+    average(into.wait_seconds_per_step, from.wait_seconds_per_step);
+    average(into.matmul_seconds_per_step, from.matmul_seconds_per_step);
+    average(into.attention_seconds_per_step, from.attention_seconds_per_step);
+    average(into.other_op_seconds_per_step, from.other_op_seconds_per_step);
+    average(into.mean_wait_seconds_per_step, from.mean_wait_seconds_per_step);
+    average(into.outside_op_seconds_per_step, from.outside_op_seconds_per_step);
+  }
+}
+
 double max_error(const ScalingPoint& point) {
   double error = 0;
   for (const auto& rank : point.per_rank) error = std::max(error, rank.relative_error);
@@ -520,42 +551,62 @@ ScalingResults run_scaling_benchmark(Communicator& world, WanTransformer3DModel&
       }
     }
     const StepInputs inputs = make_inputs(config, latent, options, sequence);
-    at::Tensor reference;
-    at::Tensor whole_prediction;  // this rank's, of the last whole-weights point (a sharded one's strategy's)
-    std::optional<ScalingPoint> one_rank;
-    for (size_t index = 0; index < plans.size(); ++index) {
-      const PointPlan& plan = plans[index];
-      TESSERA_LOG_INFO("scaling ", latent.to_string(), " (", tokens, " tokens), point ", index + 1, "/", plans.size(),
-                       ": ", to_string(plan.strategy), " on ", plan.ranks, " rank(s), ", plan.layout.to_string(),
-                       ", weights ", plan.weights == WeightSharding::sharded ? "sharded" : "whole");
-      const auto& group = groups.at(plan.ranks);
-      if (group != nullptr) {
-        // A sharded point follows its strategy's whole-weights point when both run (the plans' order).
-        const bool after_whole = index > 0 && plans[index - 1].strategy == plan.strategy &&
-                                 plans[index - 1].ranks == plan.ranks &&
-                                 plans[index - 1].weights == WeightSharding::none;
-        at::Tensor prediction;
-        ScalingPoint point =
-            run_point(group, model, plan, latent, inputs, options, reference,
-                      plan.weights == WeightSharding::sharded && after_whole ? whole_prediction : at::Tensor(),
-                      prediction);
-        if (plan.weights == WeightSharding::none) whole_prediction = prediction;
-        if (plan.strategy == ScalingStrategy::none && plan.weights == WeightSharding::none) {
-          reference = prediction;
-          one_rank = point;
+    std::vector<std::optional<ScalingPoint>> pooled(plans.size());  // on the ranks of each point
+    for (int round = 0; round < options.rounds; ++round) {
+      at::Tensor reference;
+      at::Tensor whole_prediction;  // this rank's, of the last whole-weights point (a sharded one's strategy's)
+      std::optional<ScalingPoint> round_one_rank;
+      for (size_t index = 0; index < plans.size(); ++index) {
+        const PointPlan& plan = plans[index];
+        TESSERA_LOG_INFO("scaling ", latent.to_string(), " (", tokens, " tokens), round ", round + 1, "/",
+                         options.rounds, ", point ", index + 1, "/", plans.size(), ": ", to_string(plan.strategy),
+                         " on ", plan.ranks, " rank(s), ", plan.layout.to_string(), ", weights ",
+                         plan.weights == WeightSharding::sharded ? "sharded" : "whole");
+        const auto& group = groups.at(plan.ranks);
+        if (group != nullptr) {
+          // A sharded point follows its strategy's whole-weights point when both run (the plans' order).
+          const bool after_whole = index > 0 && plans[index - 1].strategy == plan.strategy &&
+                                   plans[index - 1].ranks == plan.ranks &&
+                                   plans[index - 1].weights == WeightSharding::none;
+          at::Tensor prediction;
+          ScalingPoint point =
+              run_point(group, model, plan, latent, inputs, options, reference,
+                        plan.weights == WeightSharding::sharded && after_whole ? whole_prediction : at::Tensor(),
+                        prediction);
+          if (plan.weights == WeightSharding::none) whole_prediction = prediction;
+          if (plan.strategy == ScalingStrategy::none && plan.weights == WeightSharding::none) {
+            reference = prediction;
+            round_one_rank = point;
+          }
+          if (round_one_rank) {  // this round's figures for the log; the pooled ones are set after the rounds
+            point.speedup = round_one_rank->step_median / point.step_median;
+            point.forward_speedup = round_one_rank->forward_median / point.forward_median;
+            point.efficiency = point.speedup / point.ranks;
+          }
+          TESSERA_LOG_INFO("  ", describe(point));
+          if (pooled[index]) {
+            pool_round(*pooled[index], point, round);
+          } else {
+            pooled[index] = std::move(point);
+          }
         }
-        if (one_rank) {
-          point.speedup = one_rank->step_median / point.step_median;
-          point.forward_speedup = one_rank->forward_median / point.forward_median;
-          point.efficiency = point.speedup / point.ranks;
-        }
-        TESSERA_LOG_INFO("  ", describe(point));
-        results.points.push_back(std::move(point));
+        // The ranks outside the point wait here for as long as it takes; a participant that hangs is caught by
+        // its own collectives' deadline.
+        const ScopedCommunicationTimeout sitting_out(std::max(deadline_seconds(), 7 * 24 * 3600.0));
+        world.barrier();
       }
-      // The ranks outside the point wait here for as long as it takes; a participant that hangs is caught by
-      // its own collectives' deadline.
-      const ScopedCommunicationTimeout sitting_out(std::max(deadline_seconds(), 7 * 24 * 3600.0));
-      world.barrier();
+    }
+    // Against the one-rank point (plans[0], on rank 0, the one that reports), over all rounds.
+    const std::optional<double> one_rank_step = pooled.front() ? std::optional(pooled.front()->step_median) : std::nullopt;
+    const double one_rank_forward = pooled.front() ? pooled.front()->forward_median : 0;
+    for (auto& point : pooled) {
+      if (!point) continue;
+      if (one_rank_step) {
+        point->speedup = *one_rank_step / point->step_median;
+        point->forward_speedup = one_rank_forward / point->forward_median;
+        point->efficiency = point->speedup / point->ranks;
+      }
+      results.points.push_back(std::move(*point));
     }
   }
   return results;
@@ -581,12 +632,15 @@ std::string scaling_json(const ScalingRunDescription& run, const ScalingOptions&
                                                                         : "auto";
   document["warmup"] = options.warmup;
   document["repeat"] = options.repeat;
+  document["rounds"] = options.rounds;
   document["seed"] = options.seed;
   document["definitions"] = {
       {"step", "the forwards one denoising step runs on each rank, with the guidance: cond then uncond (or one "
                "[uncond, cond] batch with guidance mode batch); with cfg one branch per rank and the combine "
                "(an all_gather of the prediction). No scheduler, text encoder or VAE."},
-      {"time", "median over the measured steps (or forwards) of the slowest rank's time"},
+      {"time", "median over the measured steps (or forwards) of the slowest rank's time; with rounds > 1 the points "
+               "ran that many times in turn and each point's measured steps of every round are pooled (phases and "
+               "waits: means over its rounds)"},
       {"speedup", "step time of the 1-rank point of the same sequence / this step time; efficiency = speedup / "
                   "ranks; forward_speedup the same for one forward"},
       {"bytes", "bytes each rank sent in the last measured step, as Communicator::record counts them (all_reduce "

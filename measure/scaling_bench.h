@@ -64,6 +64,10 @@ struct ScalingOptions {
   std::vector<WeightSharding> weight_shardings{WeightSharding::none};
   int warmup = 1;
   int repeat = 3;
+  // The points run this many times in turn (round 1: every point, then round 2, ...), and each point's measured
+  // steps are pooled over its rounds: a drift of the machine's speed during a run then reaches every point alike,
+  // instead of whichever ran while it lasted.
+  int rounds = 1;
   int64_t text_tokens = 512;  // the Wan pipeline pads prompts to 512 tokens
   double guidance_scale = 5.0;
   bool batch_guidance = false;  // one forward on [uncond, cond] instead of two (the pipeline's --cfg-mode batch)

@@ -43,9 +43,13 @@ bool positive_finite(const nlohmann::json& value) {
   return value.is_number() && std::isfinite(value.get<double>()) && value.get<double>() > 0;
 }
 
-// The first thing wrong with one point, or "".
-std::string check_point(const nlohmann::json& point) {
+// The first thing wrong with one point, or "". `measured_steps`: rounds x repeat (0: not recorded).
+std::string check_point(const nlohmann::json& point, int64_t measured_steps) {
   const int ranks = point.at("ranks").get<int>();
+  if (measured_steps > 0 && static_cast<int64_t>(point.at("step_seconds").size()) != measured_steps) {
+    return "step_seconds holds " + std::to_string(point.at("step_seconds").size()) + " steps instead of rounds x "
+           "repeat = " + std::to_string(measured_steps);
+  }
   for (const char* key : {"forward_s", "step_s", "speedup", "efficiency"}) {
     if (!positive_finite(point.at(key))) return std::string(key) + " is " + point.at(key).dump();
   }
@@ -131,6 +135,7 @@ int main(int argc, char** argv) {
     for (const auto& point : words(argv[3])) expected.insert(sequence + " " + point);
   }
   int points = 0;
+  const int64_t measured_steps = document.value("rounds", int64_t{0}) * document.value("repeat", int64_t{0});
   std::map<std::string, nlohmann::json> whole_errors;  // by whole-weights point name
   try {
     for (const auto& point : document.at("results")) {
@@ -140,7 +145,7 @@ int main(int argc, char** argv) {
       const bool sharded = point.value("weights_sharding", "none") == "sharded";
       const std::string name = sharded ? whole_name + ":sharded" : whole_name;
       found.insert(name);
-      if (const auto problem = check_point(point); !problem.empty()) return fail(name + ": " + problem);
+      if (const auto problem = check_point(point, measured_steps); !problem.empty()) return fail(name + ": " + problem);
       const auto& errors = point.at("relative_error_per_rank");
       if (!sharded) {
         whole_errors[whole_name] = errors;
