@@ -108,7 +108,9 @@ ScalingOptions options_from_flags(const cxxopts::ParseResult& parsed, int world_
   if (options.warmup < 0) throw cli::UsageError(detail::concat(kProgram, ": --warmup must be 0 or more, got ", options.warmup));
   options.repeat = parsed["repeat"].as<int>();
   options.rounds = parsed["rounds"].as<int>();
-  if (options.rounds < 1) throw cli::UsageError(detail::concat(kProgram, ": --rounds must be at least 1, got ", options.rounds));
+  if (options.rounds < 1) {
+    throw cli::UsageError(detail::concat(kProgram, ": --rounds must be at least 1, got ", options.rounds));
+  }
   options.text_tokens = parsed["text-tokens"].as<int64_t>();
   if (options.text_tokens < 1) {
     throw cli::UsageError(detail::concat(kProgram, ": --text-tokens must be at least 1, got ", options.text_tokens));

@@ -597,7 +597,8 @@ ScalingResults run_scaling_benchmark(Communicator& world, WanTransformer3DModel&
       }
     }
     // Against the one-rank point (plans[0], on rank 0, the one that reports), over all rounds.
-    const std::optional<double> one_rank_step = pooled.front() ? std::optional(pooled.front()->step_median) : std::nullopt;
+    const std::optional<double> one_rank_step =
+        pooled.front() ? std::optional(pooled.front()->step_median) : std::nullopt;
     const double one_rank_forward = pooled.front() ? pooled.front()->forward_median : 0;
     for (auto& point : pooled) {
       if (!point) continue;
