@@ -83,7 +83,8 @@ class LayerwiseCastingHook : public ModelHook {
 };
 
 bool casts_in_diffusers(const torch::nn::Module& module) {
-  return dynamic_cast<const Linear*>(&module) != nullptr || dynamic_cast<const PatchEmbedding3d*>(&module) != nullptr ||
+  return dynamic_cast<const Linear*>(&module) != nullptr ||
+         dynamic_cast<const PatchEmbedding3d*>(&module) != nullptr ||
          dynamic_cast<const Embedding*>(&module) != nullptr ||
          dynamic_cast<const torch::nn::LinearImpl*>(&module) != nullptr ||
          dynamic_cast<const torch::nn::Conv1dImpl*>(&module) != nullptr ||
