@@ -175,7 +175,9 @@ TEST_P(PackShapes, PackMatchesReferenceAndUnpackInvertsIt) {
   }
   EXPECT_TRUE(at::equal(all_to_all_pack(reversed, c.dim, c.chunks), packed));
   EXPECT_TRUE(at::equal(all_to_all_pack(narrowed, c.dim, c.chunks), packed));
-  if (!swapped.empty()) EXPECT_TRUE(at::equal(all_to_all_pack(swapped, c.dim, c.chunks), packed));
+  if (!swapped.empty()) {
+    EXPECT_TRUE(at::equal(all_to_all_pack(swapped, c.dim, c.chunks), packed));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
