@@ -85,6 +85,11 @@ AttentionResult attention(const at::Tensor& q, const at::Tensor& k, const at::Te
   return local_attention(q, k, v, options);
 }
 
+at::Tensor with_packed_head_rows(const at::Tensor& t) {
+  TESSERA_CHECK(t.dim() == 4, "with_packed_head_rows takes [batch, seq, heads, head_dim], got ", t.sizes());
+  return packed_rows(t.transpose(1, 2)).transpose(1, 2);
+}
+
 AttentionResult local_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                 const AttentionOptions& options) {
   TESSERA_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "attention takes [batch, seq, heads, head_dim] "

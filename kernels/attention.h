@@ -39,6 +39,11 @@ AttentionResult attention(const at::Tensor& q, const at::Tensor& k, const at::Te
 AttentionResult local_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                 const AttentionOptions& options = {});
 
+// t [batch, seq, heads, head_dim] with each head's rows packed in memory ([batch, heads, seq, head_dim] seen in
+// t's shape), as the CPU attention takes q, k and v without copying them; t itself when they are packed already.
+// The same values: a layout only. For operands made once and attended to many times.
+at::Tensor with_packed_head_rows(const at::Tensor& t);
+
 using AttentionImplementation =
     std::function<AttentionResult(const at::Tensor&, const at::Tensor&, const at::Tensor&, const AttentionOptions&)>;
 

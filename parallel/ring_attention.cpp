@@ -54,7 +54,7 @@ AttentionResult ring_attention(Communicator& ring, const at::Tensor& q, const at
   as_sequence_major(travelling[0]).narrow(1, 0, own).copy_(k);
   as_sequence_major(travelling[1]).narrow(1, 0, own).copy_(v);
   if (longest > own) travelling.narrow(3, own, longest - own).zero_();
-  const at::Tensor q_packed = q.is_cpu() ? as_sequence_major(q.transpose(1, 2).contiguous()) : q;
+  const at::Tensor q_packed = q.is_cpu() ? with_packed_head_rows(q) : q;
   // fp32 accumulators, merged into in place hop after hop.
   const auto float32 = q.options().dtype(at::kFloat);
   const at::Tensor output = at::zeros(q.sizes(), float32);

@@ -70,10 +70,10 @@ at::Tensor WanAttention::project_value(const at::Tensor& context) const { return
 Args WanAttention::text_key_values(const Args& args) const {
   TESSERA_INTERNAL_ASSERT(is_cross_attention_, "a self-attention's keys come from its own input");
   const at::Tensor& context = args.tensor("encoder_hidden_states");
-  // Kept with each head's rows packed, as the CPU attention takes them (kernels/attention.cpp): copied once per
-  // generation instead of at every step. The same values: a layout only.
-  const auto head_major = [](const at::Tensor& t) { return t.transpose(1, 2).contiguous().transpose(1, 2); };
-  return {{kTextKey, head_major(project_key(context))}, {kTextValue, head_major(project_value(context))}};
+  // Kept with each head's rows packed, as the CPU attention takes them: copied once per generation instead of at
+  // every step.
+  return {{kTextKey, with_packed_head_rows(project_key(context))},
+          {kTextValue, with_packed_head_rows(project_value(context))}};
 }
 
 }  // namespace tessera
