@@ -326,6 +326,18 @@ ScalingPoint run_point(const std::shared_ptr<Communicator>& group, WanTransforme
   return point;
 }
 
+// The one-rank point's medians, which every point of its sequence is compared with.
+struct OneRankTimes {
+  double step = 0;
+  double forward = 0;
+};
+
+void compare_with_one_rank(ScalingPoint& point, const OneRankTimes& one_rank) {
+  point.speedup = one_rank.step / point.step_median;
+  point.forward_speedup = one_rank.forward / point.forward_median;
+  point.efficiency = point.speedup / point.ranks;
+}
+
 // `next`, a later round of the same point, pooled into `pooled`, which holds `rounds` rounds so far: the measured
 // steps and forwards joined, each rank's per-step means and median wait averaged over the rounds, the worst error
 // and peak memory kept; the bytes are a step's, the same in every round.
@@ -555,7 +567,7 @@ ScalingResults run_scaling_benchmark(Communicator& world, WanTransformer3DModel&
     for (int round = 0; round < options.rounds; ++round) {
       at::Tensor reference;
       at::Tensor whole_prediction;  // this rank's, of the last whole-weights point (a sharded one's strategy's)
-      std::optional<ScalingPoint> round_one_rank;
+      std::optional<OneRankTimes> round_one_rank;
       for (size_t index = 0; index < plans.size(); ++index) {
         const PointPlan& plan = plans[index];
         TESSERA_LOG_INFO("scaling ", latent.to_string(), " (", tokens, " tokens), round ", round + 1, "/",
@@ -576,13 +588,10 @@ ScalingResults run_scaling_benchmark(Communicator& world, WanTransformer3DModel&
           if (plan.weights == WeightSharding::none) whole_prediction = prediction;
           if (plan.strategy == ScalingStrategy::none && plan.weights == WeightSharding::none) {
             reference = prediction;
-            round_one_rank = point;
+            round_one_rank = OneRankTimes{.step = point.step_median, .forward = point.forward_median};
           }
-          if (round_one_rank) {  // this round's figures for the log; the pooled ones are set after the rounds
-            point.speedup = round_one_rank->step_median / point.step_median;
-            point.forward_speedup = round_one_rank->forward_median / point.forward_median;
-            point.efficiency = point.speedup / point.ranks;
-          }
+          // This round's figures for the log; the pooled ones are set after the rounds.
+          if (round_one_rank) compare_with_one_rank(point, *round_one_rank);
           TESSERA_LOG_INFO("  ", describe(point));
           if (pooled[index]) {
             pool_round(*pooled[index], point, round);
@@ -597,16 +606,13 @@ ScalingResults run_scaling_benchmark(Communicator& world, WanTransformer3DModel&
       }
     }
     // Against the one-rank point (plans[0], on rank 0, the one that reports), over all rounds.
-    const std::optional<double> one_rank_step =
-        pooled.front() ? std::optional(pooled.front()->step_median) : std::nullopt;
-    const double one_rank_forward = pooled.front() ? pooled.front()->forward_median : 0;
+    std::optional<OneRankTimes> one_rank;
+    if (pooled.front()) {
+      one_rank = OneRankTimes{.step = pooled.front()->step_median, .forward = pooled.front()->forward_median};
+    }
     for (auto& point : pooled) {
       if (!point) continue;
-      if (one_rank_step) {
-        point->speedup = *one_rank_step / point->step_median;
-        point->forward_speedup = one_rank_forward / point->forward_median;
-        point->efficiency = point->speedup / point->ranks;
-      }
+      if (one_rank) compare_with_one_rank(*point, *one_rank);
       results.points.push_back(std::move(*point));
     }
   }
