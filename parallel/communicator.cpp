@@ -158,45 +158,63 @@ at::Tensor Communicator::all_to_all(const at::Tensor& input, int64_t scatter_dim
 at::Tensor Communicator::all_to_all(const at::Tensor& input, int64_t scatter_dim, int64_t gather_dim,
                                     const std::vector<int64_t>& gather_sizes,
                                     const std::vector<int64_t>& scatter_sizes) {
-  const int64_t s = wrap_dim(scatter_dim, input.dim(), "all_to_all");
-  const int64_t g = wrap_dim(gather_dim, input.dim(), "all_to_all");
+  return all_to_all_chunks({input}, scatter_dim, scatter_sizes, gather_dim, gather_sizes)[0];
+}
+
+at::Tensor Communicator::all_to_all_chunks(at::TensorList inputs, int64_t scatter_dim,
+                                           const std::vector<int64_t>& scatter_sizes, int64_t gather_dim,
+                                           const std::vector<int64_t>& gather_sizes) {
+  TESSERA_CHECK(!inputs.empty(), "all_to_all needs at least one tensor");
+  const at::Tensor& first = inputs[0];
+  for (const at::Tensor& input : inputs) {
+    TESSERA_CHECK(input.sizes() == first.sizes() && input.scalar_type() == first.scalar_type() &&
+                      input.device() == first.device(),
+                  "all_to_all exchanges tensors of one shape, dtype and device, got ", first.sizes(), " ",
+                  first.scalar_type(), " on ", first.device(), " and ", input.sizes(), " ", input.scalar_type(),
+                  " on ", input.device());
+  }
+  const int64_t s = wrap_dim(scatter_dim, first.dim(), "all_to_all");
+  const int64_t g = wrap_dim(gather_dim, first.dim(), "all_to_all");
   TESSERA_CHECK(s != g, "all_to_all: scatter_dim and gather_dim must differ, both are ", s);
   TESSERA_CHECK(gather_sizes.size() == static_cast<size_t>(size()), "all_to_all: ", gather_sizes.size(),
                 " gather sizes given for ", size(), " ranks");
-  TESSERA_CHECK(gather_sizes[rank_] == input.size(g), "all_to_all: gather_sizes[", rank_, "] = ",
-                gather_sizes[rank_], " but the local tensor has ", input.size(g), " along dim ", g);
-
-  // Moving the scatter dim to the front makes every outgoing chunk one contiguous run of rows.
-  const at::Tensor moved = input.movedim(s, 0);
-  const at::Tensor send = stage(moved).reshape({-1});
-  const int64_t moved_gather_dim = g < s ? g + 1 : g;
+  TESSERA_CHECK(gather_sizes[rank_] == first.size(g), "all_to_all: gather_sizes[", rank_, "] = ",
+                gather_sizes[rank_], " but the local tensor has ", first.size(g), " along dim ", g);
+  TESSERA_CHECK(std::all_of(gather_sizes.begin(), gather_sizes.end(), [](int64_t n) { return n >= 0; }),
+                "all_to_all: gather sizes must not be negative, got ", c10::IntArrayRef(gather_sizes));
   TESSERA_CHECK(scatter_sizes.size() == static_cast<size_t>(size()) &&
-                    std::accumulate(scatter_sizes.begin(), scatter_sizes.end(), int64_t{0}) == input.size(s),
-                "all_to_all: scatter sizes ", c10::IntArrayRef(scatter_sizes), " do not cut the ", input.size(s), " along dim ", s,
-                " into ", size(), " chunks");
-  std::vector<int64_t> piece_shape(moved.sizes().begin(), moved.sizes().end());
-  piece_shape[0] = scatter_sizes[rank_];
+                    std::all_of(scatter_sizes.begin(), scatter_sizes.end(), [](int64_t n) { return n >= 0; }) &&
+                    std::accumulate(scatter_sizes.begin(), scatter_sizes.end(), int64_t{0}) == first.size(s),
+                "all_to_all: scatter sizes ", c10::IntArrayRef(scatter_sizes), " do not cut the ", first.size(s),
+                " along dim ", s, " into ", size(), " chunks");
+  ChunkExchange exchange{.scatter_dim = s, .scatter_sizes = scatter_sizes, .gather_dim = g,
+                         .gather_sizes = gather_sizes, .output_shape = first.sizes().vec()};
+  exchange.output_shape[s] = scatter_sizes[rank_];
+  exchange.output_shape[g] = std::accumulate(gather_sizes.begin(), gather_sizes.end(), int64_t{0});
+  at::Tensor output = exchange_chunks(inputs, exchange);
+  const int64_t kept = static_cast<int64_t>(inputs.size()) * (first.size(s) == 0 ? 0 : first.numel() / first.size(s)) *
+                       scatter_sizes[rank_];
+  record("all_to_all", (static_cast<int64_t>(inputs.size()) * first.numel() - kept) * first.element_size());
+  return output;
+}
 
-  const int64_t row = product(moved.sizes().slice(1));
+at::Tensor Communicator::exchange_chunks(at::TensorList inputs, const ChunkExchange& exchange) {
+  const auto count = static_cast<int64_t>(inputs.size());
+  const int64_t scatter_rows = inputs[0].size(exchange.scatter_dim);
+  const int64_t elements_per_scatter_row = scatter_rows == 0 ? 0 : inputs[0].numel() / scatter_rows;
+  const int64_t gather_rows = exchange.output_shape[exchange.gather_dim];
+  const int64_t elements_per_gather_row = gather_rows == 0 ? 0 : product(exchange.output_shape) / gather_rows;
   std::vector<int64_t> send_counts(size()), recv_counts(size());
-  std::vector<std::vector<int64_t>> piece_shapes(size(), piece_shape);
   for (int r = 0; r < size(); ++r) {
-    send_counts[r] = scatter_sizes[r] * row;
-    piece_shapes[r][moved_gather_dim] = gather_sizes[r];
-    recv_counts[r] = product(piece_shapes[r]);
+    send_counts[r] = count * exchange.scatter_sizes[r] * elements_per_scatter_row;
+    recv_counts[r] = count * exchange.gather_sizes[r] * elements_per_gather_row;
   }
-  const auto send_displacements = exclusive_prefix_sum(send_counts);
-  const auto recv_displacements = exclusive_prefix_sum(recv_counts);
+  const at::Tensor send = stage(all_to_all_pack(inputs, exchange.scatter_dim, exchange.scatter_sizes));
   at::Tensor recv = at::empty({std::accumulate(recv_counts.begin(), recv_counts.end(), int64_t{0})}, send.options());
-  all_to_all_flat(send, send_counts, send_displacements, recv, recv_counts, recv_displacements);
-
-  std::vector<at::Tensor> pieces;
-  pieces.reserve(size());
-  for (int r = 0; r < size(); ++r) {
-    pieces.push_back(recv.narrow(0, recv_displacements[r], recv_counts[r]).view(piece_shapes[r]).movedim(0, s));
-  }
-  record("all_to_all", (send.numel() - send_counts[rank_]) * send.element_size());
-  return at::cat(pieces, g).to(input.device());
+  all_to_all_flat(send, send_counts, exclusive_prefix_sum(send_counts), recv, recv_counts,
+                  exclusive_prefix_sum(recv_counts));
+  return all_to_all_unpack(recv, count, exchange.output_shape, exchange.gather_dim, exchange.gather_sizes)
+      .to(inputs[0].device());
 }
 
 at::Tensor Communicator::all_to_all_single(const at::Tensor& send, const std::vector<int64_t>& send_counts,

@@ -79,6 +79,14 @@ class Communicator {
   at::Tensor all_to_all(const at::Tensor& input, int64_t scatter_dim, int64_t gather_dim,
                         const std::vector<int64_t>& gather_sizes, const std::vector<int64_t>& scatter_sizes);
 
+  // The all-to-all of several tensors at once (Ulysses' q, k and v): chunk r along `scatter_dim` (scatter_sizes[r]
+  // rows) of every input goes to rank r, and the chunks from rank s are joined in rank order along `gather_dim`
+  // (gather_sizes[s] rows each; the inputs hold gather_sizes[rank()] there). The inputs share one shape, dtype and
+  // device and may be strided views. Returns [inputs.size(), shape...], contiguous, on the inputs' device: shape is
+  // the inputs' with scatter_sizes[rank()] along scatter_dim and the gathered total along gather_dim.
+  at::Tensor all_to_all_chunks(at::TensorList inputs, int64_t scatter_dim, const std::vector<int64_t>& scatter_sizes,
+                               int64_t gather_dim, const std::vector<int64_t>& gather_sizes);
+
   // The exchange alone, on a 1-D buffer its caller laid out by destination (kernels/all_to_all_pack.h):
   // send_counts[r] elements go to rank r and recv_counts[r] arrive from it, each in rank order. Returns the
   // received buffer, 1-D, on the input's device.
@@ -122,6 +130,17 @@ class Communicator {
                                const std::vector<int64_t>& send_displacements, at::Tensor& recv,
                                const std::vector<int64_t>& recv_counts,
                                const std::vector<int64_t>& recv_displacements) = 0;
+  // all_to_all_chunks after its checks. By default the inputs are packed into one send buffer by destination
+  // (all_to_all_pack), exchanged by all_to_all_flat and unpacked; a backend that can read and write strided memory
+  // itself (MPI's derived datatypes) skips both copies.
+  struct ChunkExchange {
+    int64_t scatter_dim = 0;
+    std::vector<int64_t> scatter_sizes;
+    int64_t gather_dim = 0;
+    std::vector<int64_t> gather_sizes;
+    std::vector<int64_t> output_shape;  // one input's result
+  };
+  virtual at::Tensor exchange_chunks(at::TensorList inputs, const ChunkExchange& exchange);
   virtual void all_reduce_flat(at::Tensor& buffer, ReduceOp op) = 0;  // sum or max, in place
   virtual void broadcast_flat(at::Tensor& buffer, int root) = 0;
   virtual void send_flat(const at::Tensor& buffer, int peer) = 0;

@@ -6,6 +6,8 @@
 
 #include "common/check.h"
 #include "parallel/mpi_check.h"
+#include "parallel/mpi_view_datatype.h"
+#include "parallel/shard_sizes.h"
 #include "parallel/wait_backoff.h"
 
 namespace tessera {
@@ -13,6 +15,7 @@ namespace {
 
 constexpr int kPointToPointTag = 7;
 constexpr int kExchangeTag = 8;
+constexpr int kChunkTag = 9;
 
 // Polls `requests` once (a poll also moves a transfer's next fragments along): true when every one is complete.
 bool requests_done(std::vector<MPI_Request>& requests) {
@@ -139,6 +142,52 @@ void MpiCommunicator::all_to_all_flat(const at::Tensor& send, const std::vector<
                                    recv.data_ptr(), recv_bytes.data(), recv_offsets.data(), MPI_BYTE, comm_,
                                    &requests[0]));
   wait(requests, describe_operation("all_to_all"), send.nbytes() + recv.nbytes());
+}
+
+at::Tensor MpiCommunicator::exchange_chunks(at::TensorList inputs, const ChunkExchange& exchange) {
+  if (!inputs[0].is_cpu()) return Communicator::exchange_chunks(inputs, exchange);
+  std::vector<int64_t> output_sizes{static_cast<int64_t>(inputs.size())};
+  output_sizes.insert(output_sizes.end(), exchange.output_shape.begin(), exchange.output_shape.end());
+  at::Tensor output = at::empty(output_sizes, inputs[0].options());
+  const auto scatter_offsets = exclusive_prefix_sum(exchange.scatter_sizes);
+  const auto gather_offsets = exclusive_prefix_sum(exchange.gather_sizes);
+  const auto chunk_for = [&](int peer) {  // what this rank sends to `peer`
+    std::vector<at::Tensor> views;
+    for (const at::Tensor& input : inputs) {
+      views.push_back(input.narrow(exchange.scatter_dim, scatter_offsets[peer], exchange.scatter_sizes[peer]));
+    }
+    return views;
+  };
+  const auto chunk_from = [&](int peer) {  // where what `peer` sends lands
+    std::vector<at::Tensor> views;
+    for (int64_t i = 0; i < output.size(0); ++i) {
+      views.push_back(output[i].narrow(exchange.gather_dim, gather_offsets[peer], exchange.gather_sizes[peer]));
+    }
+    return views;
+  };
+  // Every receive is posted before any send; peers are taken at increasing distance so that, at more than two
+  // ranks, each rank starts on a different partner.
+  std::vector<MPI_Request> requests;
+  requests.reserve(2 * size());
+  int64_t bytes = 0;
+  for (int distance = 1; distance < size(); ++distance) {
+    const int peer = (rank() - distance + size()) % size();
+    const MpiViewDatatype type(chunk_from(peer));  // freeing a type leaves the operation using it intact
+    requests.emplace_back();
+    TESSERA_CHECK_MPI(MPI_Irecv(MPI_BOTTOM, 1, type.handle(), peer, kChunkTag, comm_, &requests.back()));
+    bytes += type.bytes();
+  }
+  for (int distance = 1; distance < size(); ++distance) {
+    const int peer = (rank() + distance) % size();
+    const MpiViewDatatype type(chunk_for(peer));
+    requests.emplace_back();
+    TESSERA_CHECK_MPI(MPI_Isend(MPI_BOTTOM, 1, type.handle(), peer, kChunkTag, comm_, &requests.back()));
+    bytes += type.bytes();
+  }
+  const auto own = chunk_for(rank()), own_destination = chunk_from(rank());
+  for (size_t i = 0; i < own.size(); ++i) own_destination[i].copy_(own[i]);
+  wait(requests, describe_operation("all_to_all"), bytes);
+  return output;
 }
 
 void MpiCommunicator::all_reduce_flat(at::Tensor& buffer, ReduceOp op) {

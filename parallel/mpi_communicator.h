@@ -28,6 +28,9 @@ class MpiCommunicator final : public Communicator {
                        const std::vector<int64_t>& send_displacements, at::Tensor& recv,
                        const std::vector<int64_t>& recv_counts,
                        const std::vector<int64_t>& recv_displacements) override;
+  // Host tensors move as derived datatypes over the inputs and the result (mpi_view_datatype.h): no send buffer,
+  // no unpacking; this rank's own chunk is one copy. Device tensors take the staged default.
+  at::Tensor exchange_chunks(at::TensorList inputs, const ChunkExchange& exchange) override;
   void all_reduce_flat(at::Tensor& buffer, ReduceOp op) override;
   void broadcast_flat(at::Tensor& buffer, int root) override;
   void send_flat(const at::Tensor& buffer, int peer) override;

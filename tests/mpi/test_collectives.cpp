@@ -135,6 +135,62 @@ TEST_P(Collectives, AllToAllExplicitScatterSizes) {
   EXPECT_THROW(comm.all_to_all(local_input(comm.rank()).to(device()), 0, 1, gather_sizes, too_few), Error);
 }
 
+// Ulysses' exchange of q, k and v at once: three head-major views ([B, H, S_r, D] over [B, S_r, H, D] memory),
+// heads scattered unevenly, the sequence gathered with rank 0 holding no token, then the way back.
+TEST_P(Collectives, AllToAllChunksOfSeveralStridedInputs) {
+  auto& comm = world();
+  const int n = comm.size();
+  for (auto dtype : kDtypes) {
+    const int64_t heads = 2 * n + 1;
+    std::vector<int64_t> seq;
+    for (int r = 0; r < n; ++r) seq.push_back(r == 0 && n > 1 ? 0 : r + 2);
+    const auto head_shards = shard_sizes(heads, n);
+    const auto head_offsets = exclusive_prefix_sum(head_shards);
+    auto local_input = [&](int r, int which) { return rank_tensor(r, {2, seq[r], heads, 3}, dtype, which); };
+    std::vector<at::Tensor> inputs;
+    for (int which = 0; which < 3; ++which) {
+      inputs.push_back(local_input(comm.rank(), which).to(device()).transpose(1, 2));
+    }
+    if (seq[comm.rank()] > 1) {
+      ASSERT_FALSE(inputs[0].is_contiguous());
+    }
+
+    const at::Tensor head_sharded = comm.all_to_all_chunks(inputs, 1, head_shards, 2, seq);
+    EXPECT_EQ(head_sharded.device(), device());
+    ASSERT_TRUE(head_sharded.is_contiguous());
+    std::vector<at::Tensor> expected;
+    for (int which = 0; which < 3; ++which) {
+      std::vector<at::Tensor> pieces;
+      for (int r = 0; r < n; ++r) {
+        pieces.push_back(local_input(r, which).transpose(1, 2).narrow(1, head_offsets[comm.rank()],
+                                                                       head_shards[comm.rank()]));
+      }
+      expected.push_back(at::cat(pieces, 2));
+    }
+    expect_same(head_sharded, at::stack(expected));
+
+    // Back: the sequence scattered from the gathered tokens' [B, S, H_r, D] view, the heads gathered.
+    const at::Tensor back = comm.all_to_all_chunks({head_sharded[1].transpose(1, 2)}, 1, seq, 2, head_shards);
+    expect_same(back[0], local_input(comm.rank(), 1).to(device()));
+  }
+}
+
+TEST_P(Collectives, AllToAllChunksRejectsMismatchedInputs) {
+  auto& comm = world();
+  const int n = comm.size();
+  const auto a = input(comm.rank(), {2, n, 3}, at::kFloat);
+  const std::vector<int64_t> ones(n, 1), twos(n, 2);
+  EXPECT_THROW(comm.all_to_all_chunks({a, a.narrow(2, 0, 2)}, 1, ones, 0, twos), Error);
+  EXPECT_THROW(comm.all_to_all_chunks({a, a.to(at::kDouble)}, 1, ones, 0, twos), Error);
+  EXPECT_THROW(comm.all_to_all_chunks({}, 1, ones, 0, twos), Error);
+  if (n > 1) {  // sums to n, but with a negative chunk
+    std::vector<int64_t> negative = ones;
+    negative[0] = -1;
+    negative[1] += 2;
+    EXPECT_THROW(comm.all_to_all_chunks({a}, 1, negative, 0, twos), Error);
+  }
+}
+
 TEST_P(Collectives, AllReduceSumAvgMax) {
   auto& comm = world();
   for (auto dtype : kDtypes) {
