@@ -137,8 +137,8 @@ struct StepPhases {
 
 StepPhases step_phases(const std::map<std::string, OpTime>& op_times, const std::vector<double>& step_seconds,
                        const std::vector<double>& wait_seconds) {
-  static const std::set<std::string> matmuls = {"aten::linear", "aten::addmm", "aten::mm", "aten::bmm",
-                                                "aten::matmul", "aten::baddbmm"};
+  static const std::set<std::string> matmuls = {"aten::linear", "aten::addmm", "aten::mm",       "aten::bmm",
+                                                "aten::matmul", "aten::baddbmm", "mkl::_mkl_linear"};
   StepPhases phases;
   if (step_seconds.empty()) return phases;
   const double steps = static_cast<double>(step_seconds.size());

@@ -39,7 +39,7 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool bias) {
 }
 
 at::Tensor Linear::forward(const at::Tensor& x) {
-  if (hook_registry() == nullptr) [[likely]] return at::linear(x, weight_, bias_);
+  if (hook_registry() == nullptr) [[likely]] return packed_weight_.linear(x, weight_, bias_);
   return (*this)({{"hidden_states", x}}).at(0);
 }
 

@@ -7,14 +7,15 @@
 #include <memory>
 
 #include "hooks/module.h"
+#include "kernels/packed_linear.h"
 
 namespace tessera {
 
 // torch.nn.Linear: "weight" [out, in] and, unless `bias` is false, "bias" [out], made through parameters.h (so a
 // model built for loading holds no memory until its weights arrive) with torch's default initialisation.
 // Hookable, so plans and hooks can target any linear layer ("proj_out" gathers its output under context
-// parallelism; a LoRA in hooks mode adds its update): hidden_states -> output 0. `forward` goes straight to
-// at::linear unless a hook registry was ever created for the layer.
+// parallelism; a LoRA in hooks mode adds its update): hidden_states -> output 0. `forward` goes straight to the
+// product (through a packed weight for fp32 on the CPU) unless a hook registry was ever created for the layer.
 class Linear : public Module {
  public:
   Linear(int64_t in_features, int64_t out_features, bool bias = true);
@@ -26,6 +27,7 @@ class Linear : public Module {
 
  private:
   at::Tensor weight_, bias_;
+  PackedLinearWeight packed_weight_;  // the hook-free path's fp32 CPU products (kernels/packed_linear.h)
 };
 
 // torch.nn.Conv3d whose kernel is its stride, "weight" [out, in, *patch] and "bias" [out]: the patch embedding.
