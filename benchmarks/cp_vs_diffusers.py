@@ -8,8 +8,9 @@ threads per rank (1), fp32 on the CPU, at 1 and 2 ranks, Ulysses and Ring, in on
 tessera: `launch/tessera-run -np N tessera forward ... [--ulysses N | --ring N]`.
 diffusers: `torchrun --nproc-per-node N` (gloo) running this file with --worker, which calls
 `transformer.enable_parallelism(config=ContextParallelConfig(ulysses_degree=N | ring_degree=N, ...))`.
-Per point: median seconds per forward over --rounds x --repeat runs (the rounds alternate the two; each launch
-warms up once), the ratio diffusers/tessera, the max relative error between the two outputs and of each against
+Per point: median seconds per forward over --rounds x --repeat runs (the rounds alternate the two; each diffusers
+launch warms up once, each tessera launch twice: its second forward packs the weights for the row count the first
+one noted, kernels/packed_linear.h, a cost paid once per generation), the ratio diffusers/tessera, the max relative error between the two outputs and of each against
 its own 1-rank output. Where diffusers cannot run a point, its error message is recorded instead of a time.
 
 Cases: "tiny" (the odd_tokens parity fixture: 45 tokens, uneven shards), "tiny_3_heads" (3 heads, which 2 ranks
@@ -149,6 +150,11 @@ def run_diffusers(name, model_dir, inputs, workdir, repeat):
     return results[0], load_file(str(output))["sample"]
 
 
+# Forwards of each tessera launch left out of the timing: the first notes each Linear's row count, the second packs
+# the weights for it (kernels/packed_linear.h); every later forward runs as a denoising loop's steps do.
+TESSERA_WARMUP = 2
+
+
 def run_tessera(name, model_dir, inputs, workdir, repeat, tessera, launcher):
     ranks, flags, _, _ = POINTS[name]
     output = workdir / f"tessera_{name}.safetensors"
@@ -157,12 +163,12 @@ def run_tessera(name, model_dir, inputs, workdir, repeat, tessera, launcher):
     # autogroup scheduling makes it a scheduling group of its own; each tessera rank under mpirun takes a session of
     # its own too (launch/own_session.h), so neither shares a group with the --busy spinners.
     command = [str(launcher), "-np", str(ranks), str(tessera), "forward", "--model", str(model_dir), "--inputs",
-               str(inputs), "--output", str(output), "--threads", "1", "--repeat", str(repeat + 1),
+               str(inputs), "--output", str(output), "--threads", "1", "--repeat", str(repeat + TESSERA_WARMUP),
                "--timing-json", str(timing), "--log-level", "warn", *flags]
     completed = subprocess.run(command, capture_output=True, text=True)
     if completed.returncode != 0:
         return {"error": short_error(RuntimeError(completed.stderr[-600:]))}, None
-    return {"seconds": json.loads(timing.read_text())["seconds"][1:]}, load_file(str(output))["sample"]
+    return {"seconds": json.loads(timing.read_text())["seconds"][TESSERA_WARMUP:]}, load_file(str(output))["sample"]
 
 
 def relative_error(sample, reference):
@@ -296,8 +302,8 @@ def main():
                     print_row(row)
             load_during = load_average()
     document = {"benchmark": "cp_vs_diffusers", "device": "cpu (2 cores)", "dtype": "float32",
-                "rounds": args.rounds, "repeat": args.repeat, "torch": torch.__version__,
-                "diffusers": diffusers.__version__,
+                "rounds": args.rounds, "repeat": args.repeat, "tessera_warmup_forwards": TESSERA_WARMUP,
+                "torch": torch.__version__, "diffusers": diffusers.__version__,
                 "command": " ".join([pathlib.Path(sys.executable).name, *sys.argv]), "tessera": args.tessera,
                 "launcher": args.launcher, "diffusers_launch": "python -m torch.distributed.run --nproc-per-node N "
                 "(torchrun), gloo backend, torch.set_num_threads(1) per rank",

@@ -52,8 +52,9 @@ def profile_diffusers(model_dir, inputs, repeat):
 
 def profile_tessera(tessera, model_dir, inputs_path, threads, repeat, workdir):
     profile = workdir / "ops.json"
+    # forward --profile-ops leaves out its first two forwards (the second packs the weights: kernels/packed_linear.h)
     subprocess.run([str(tessera), "forward", "--model", str(model_dir), "--inputs", str(inputs_path), "--output",
-                    str(workdir / "out.safetensors"), "--threads", str(threads), "--repeat", str(repeat + 1),
+                    str(workdir / "out.safetensors"), "--threads", str(threads), "--repeat", str(repeat + 2),
                     "--profile-ops", str(profile), "--log-level", "warn"], check=True)
     document = json.loads(profile.read_text())
     return document["forward_seconds"], document["ops"]

@@ -176,7 +176,8 @@ void add_scaling_bench_options(cxxopts::Options& options) {
                     "(tokens = frames x height/2 x width/2 for patch 1x2x2)",
        cxxopts::value<std::vector<std::string>>()->default_value("3x32x32,6x32x32"))
       ("layers", "scaling: transformer layers of --model tiny or medium", cxxopts::value<int>()->default_value("2"))
-      ("warmup", "scaling: untimed steps before each point's measured ones", cxxopts::value<int>()->default_value("1"))
+      ("warmup", "scaling: untimed steps before each point's measured ones (by 2, the weights are packed for the "
+       "point's row counts)", cxxopts::value<int>()->default_value("2"))
       ("rounds", "scaling: run the points this many times in turn and pool each point's measured steps, so that a "
                  "change in the machine's speed during the run reaches every point alike",
        cxxopts::value<int>()->default_value("1"))

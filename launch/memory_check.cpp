@@ -11,6 +11,7 @@
 #include "common/host_memory.h"
 #include "common/join.h"
 #include "common/log.h"
+#include "kernels/packed_linear.h"
 #include "parallel/communicator.h"
 #include "parallel/mpi_check.h"
 #include "parallel/mpi_runtime.h"
@@ -123,6 +124,8 @@ MemoryRequest memory_request(c10::ScalarType dtype, const ParallelConfig& config
                         .weight_shards = load.shard_group != nullptr ? load.shard_group->size() : 1,
                         .every_expert_on_device = !parks_off_device(load.idle_expert, device)};
   set_weight_storage(request, load.weights);
+  request.packed_matrices = device.is_cpu() && dtype == c10::kFloat && request.weight_shards == 1 &&
+                            load.weights == WeightStorage::full && PackedLinearWeight::available();
   return request;
 }
 

@@ -62,7 +62,7 @@ struct ScalingOptions {
   std::vector<LatentSize> sequences;
   // Each point runs once per entry, in this order (the one-rank reference always with whole weights, first).
   std::vector<WeightSharding> weight_shardings{WeightSharding::none};
-  int warmup = 1;
+  int warmup = 2;  // the second step packs the weights for the point's row counts (kernels/packed_linear.h)
   int repeat = 3;
   // The points run this many times in turn (round 1: every point, then round 2, ...), and each point's measured
   // steps are pooled over its rounds: a drift of the machine's speed during a run then reaches every point alike,

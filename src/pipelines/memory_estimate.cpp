@@ -81,11 +81,12 @@ std::string block_of(const std::string& name) {
 // `element_bytes` > 0 (FP8 storage) counts each matrix (the linear layers' weights) at that many bytes per element
 // plus `row_scale_bytes` per row (fp8-scaled's fp32 scale per output channel); vectors and convolutions as kept.
 // `by_block` gets the bytes of each block (block_of); the scales go to `scale_bytes` where it is given (they are
-// kept whole on every rank of a sharded transformer), else into the total.
+// kept whole on every rank of a sharded transformer), else into the total. `matrix_bytes`, where given, gets the
+// bytes of the matrices kept as they run (the ones a packed copy doubles).
 template <typename DtypeOf>
 double part_weight_bytes(io::WeightSource& source, double element_bytes, DtypeOf dtype_of,
                          double row_scale_bytes = 0, std::map<std::string, double>* by_block = nullptr,
-                         double* scale_bytes = nullptr) {
+                         double* scale_bytes = nullptr, double* matrix_bytes = nullptr) {
   // transformers' T5 files store the tied embedding twice; it is loaded once.
   if (source.contains("shared.weight")) source.forget("encoder.embed_tokens.weight");
   double bytes = 0;
@@ -107,6 +108,7 @@ double part_weight_bytes(io::WeightSource& source, double element_bytes, DtypeOf
     }
     bytes += size;
     if (by_block != nullptr) (*by_block)[block_of(name)] += size;
+    if (matrix_bytes != nullptr && !stored && info.shape.size() == 2) *matrix_bytes += size;
   }
   return bytes;
 }
@@ -114,7 +116,8 @@ double part_weight_bytes(io::WeightSource& source, double element_bytes, DtypeOf
 int64_t weight_bytes(const PipelineIndex& index, const MemoryRequest& request) {
   const c10::ScalarType dtype = request.dtype;
   const auto loaded_bytes = [&](const std::string& part, double element_bytes, double row_scale_bytes,
-                                std::map<std::string, double>* by_block, double* scale_bytes = nullptr) {
+                                std::map<std::string, double>* by_block, double* scale_bytes = nullptr,
+                                double* matrix_bytes = nullptr) {
     const std::string dir = index.part_dir(part);
     if (!has_safetensors(dir)) return 0.0;
     io::WeightSource source = io::WeightSource::open_dir(dir);
@@ -124,7 +127,7 @@ int64_t weight_bytes(const PipelineIndex& index, const MemoryRequest& request) {
         [dtype](const std::string& name) {
           return name.find(".DenseReluDense.wo.") != std::string::npos ? c10::ScalarType::Float : dtype;
         },
-        row_scale_bytes, by_block, scale_bytes);
+        row_scale_bytes, by_block, scale_bytes, matrix_bytes);
   };
   // Sharded (--shard-weights): the rank's share, plus what is gathered whole while a forward runs: the parameters
   // outside the blocks (a transformer's for the whole forward, T5's embedding for its first block) and the running
@@ -157,12 +160,13 @@ int64_t weight_bytes(const PipelineIndex& index, const MemoryRequest& request) {
     // --weights fp8 stores the transformers' linear layers in one byte (fp8-scaled: plus an fp32 scale per output
     // channel); the few matrices it keeps (embedders, proj_out) are counted at one byte too.
     // Sharded, the matrices' FP8 bytes are shared out and gathered, the fp8-scaled scales kept whole.
+    // Packed matrices (fp32 on the CPU, whole weights) are a second copy of each.
     std::map<std::string, double> by_block;
-    double scales = 0;
+    double scales = 0, matrices = 0;
     const double expert = shared(loaded_bytes(part, request.weight_element_bytes, request.weight_row_scale_bytes,
-                                              &by_block, &scales),
+                                              &by_block, &scales, &matrices),
                                  by_block) +
-                          scales;
+                          scales + (request.packed_matrices ? matrices : 0.0);
     experts = request.every_expert_on_device ? experts + expert : std::max(experts, expert);
   }
   bytes += experts + in_flight;

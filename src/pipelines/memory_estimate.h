@@ -31,6 +31,9 @@ struct MemoryRequest {
   // Whether every transformer's weights stay on the device (--idle-expert resident). Otherwise a folder with two
   // experts (Wan2.2 A14B) holds only the running one there: the larger is counted.
   bool every_expert_on_device = false;
+  // fp32 on the CPU with whole weights: each linear layer also keeps its matrix packed for MKL's GEMM
+  // (kernels/packed_linear.h), so the transformers' matrices count twice.
+  bool packed_matrices = false;
 };
 
 // Bytes per rank.

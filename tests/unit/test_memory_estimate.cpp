@@ -96,6 +96,22 @@ TEST(MemoryEstimate, Fp8CountsOneBytePerMatrixElementAndFp8ScaledFourPerRow) {
               4.0 * rows, 2.0);
 }
 
+// fp32 on the CPU with whole weights, each linear layer also keeps its matrix packed (kernels/packed_linear.h):
+// the transformer's matrices count twice. Counted from the loaded transformer's matrices.
+TEST(MemoryEstimate, PackedMatricesCountTheTransformersMatricesTwice) {
+  const auto pipeline = Pipeline::load(kWan, at::kFloat, c10::Device(c10::kCPU));
+  int64_t matrix_elements = 0;
+  for (const at::Tensor& parameter : pipeline->transformer().parameters()) {
+    if (parameter.dim() == 2) matrix_elements += parameter.numel();
+  }
+  ASSERT_GT(matrix_elements, 0);
+  MemoryRequest packed = sized(64, 64, 1);
+  packed.packed_matrices = true;
+  const int64_t whole = estimate_memory(kWan, sized(64, 64, 1)).weights;
+  EXPECT_NEAR(static_cast<double>(estimate_memory(kWan, packed).weights - whole),
+              4.0 * static_cast<double>(matrix_elements), 2.0);
+}
+
 TEST(MemoryEstimate, ActivationsAndDecodeShrinkWithRanks) {
   MemoryRequest one = sized(512, 512, 9);
   MemoryRequest four = one;
