@@ -57,8 +57,7 @@ bool PackedLinearWeight::available() { return mkl_ops().linear.has_value(); }
 
 at::Tensor PackedLinearWeight::linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
   if (!available() || !packable(x, weight, bias)) {
-    last_ = {};
-    packed_.reset();
+    release();
     return at::linear(x, weight, bias);
   }
   const Use use{.data = weight.const_data_ptr(), .version = static_cast<int64_t>(weight._version()),

@@ -18,6 +18,11 @@ class PackedLinearWeight {
  public:
   at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
   bool packed() const { return packed_.defined(); }
+  // Frees the pack (its weight is being parked or freed); the next uses pack afresh.
+  void release() {
+    last_ = {};
+    packed_.reset();
+  }
   // This torch has the ops (built with MKL) and packing is not turned off.
   static bool available();
 

@@ -43,6 +43,12 @@ at::Tensor Linear::forward(const at::Tensor& x) {
   return (*this)({{"hidden_states", x}}).at(0);
 }
 
+void release_packed_weights(torch::nn::Module& model) {
+  model.apply([](torch::nn::Module& module) {
+    if (auto* linear = dynamic_cast<Linear*>(&module)) linear->release_packed_weight();
+  });
+}
+
 Outputs Linear::forward_impl(Args& args) { return {at::linear(args.tensor("hidden_states"), weight_, bias_)}; }
 
 PatchEmbedding3d::PatchEmbedding3d(int64_t in_channels, int64_t out_channels, std::array<int64_t, 3> patch)

@@ -21,6 +21,8 @@ class Linear : public Module {
   Linear(int64_t in_features, int64_t out_features, bool bias = true);
   at::Tensor forward(const at::Tensor& x);
   const at::Tensor& weight() const { return weight_; }
+  const PackedLinearWeight& packed_weight() const { return packed_weight_; }
+  void release_packed_weight() { packed_weight_.release(); }
 
  protected:
   Outputs forward_impl(Args& args) override;
@@ -29,6 +31,10 @@ class Linear : public Module {
   at::Tensor weight_, bias_;
   PackedLinearWeight packed_weight_;  // the hook-free path's fp32 CPU products (kernels/packed_linear.h)
 };
+
+// Frees every Linear's packed weight in `model` (kernels/packed_linear.h): the memory goes with the weights when a
+// model is parked or unloaded.
+void release_packed_weights(torch::nn::Module& model);
 
 // torch.nn.Conv3d whose kernel is its stride, "weight" [out, in, *patch] and "bias" [out]: the patch embedding.
 // forward gives the patches as tokens, [batch, frames x height x width (in patches), out], the layout the blocks

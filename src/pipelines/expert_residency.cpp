@@ -12,6 +12,7 @@
 #include "src/io/load_weights.h"
 #include "src/io/weight_source.h"
 #include "src/models/weight_storage.h"
+#include "src/models/layers.h"
 #include "src/models/model.h"
 
 namespace tessera {
@@ -102,6 +103,7 @@ void ExpertResidency::park(Expert& expert) {
   torch::NoGradGuard no_grad;
   if (!parks_off_device(policy_, device_)) return;
   expert.on_device = false;
+  release_packed_weights(*expert.model);  // a CPU expert's packed copies would keep its weights' memory
   for (at::Tensor& tensor : weights_of(*expert.model)) {
     if (policy_ == IdleExpert::host) {
       at::Tensor host = at::empty(tensor.sizes(), tensor.options().device(at::kCPU).pinned_memory(true));

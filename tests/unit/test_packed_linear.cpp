@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "kernels/packed_linear.h"
+#include "src/models/layers.h"
 
 namespace tessera {
 namespace {
@@ -107,6 +108,23 @@ TEST(PackedLinear, LeavesAutogradOtherDtypesAndFewRowsToTheReference) {
     EXPECT_TRUE(at::equal(packed.linear(few, weight, bias), at::linear(few, weight, bias)));
   }
   EXPECT_FALSE(packed.packed());
+}
+
+// A model's Linear in a loop of forwards (no autograd, as a generation runs): packed from the second forward, the
+// same product, and its pack freed by release_packed_weights (an expert being parked).
+TEST(PackedLinear, ALinearPacksInALoopAndReleasesItsPack) {
+  at::manual_seed(13);
+  torch::nn::Module model;
+  const auto linear = model.register_module("proj", std::make_shared<Linear>(64, 48));
+  const at::Tensor x = at::randn({40, 64});
+  at::NoGradGuard no_grad;
+  for (int forward = 0; forward < 3; ++forward) {
+    const at::Tensor y = linear->forward(x);
+    EXPECT_LE(scaled_error(y, x, linear->weight(), linear->named_parameters()["bias"]), 16.0);
+  }
+  EXPECT_EQ(linear->packed_weight().packed(), PackedLinearWeight::available());
+  release_packed_weights(model);
+  EXPECT_FALSE(linear->packed_weight().packed());
 }
 
 }  // namespace
