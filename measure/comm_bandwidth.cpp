@@ -9,7 +9,6 @@
 #include <functional>
 
 #include "common/check.h"
-#include "kernels/all_to_all_pack.h"
 #include "kernels/device_synchronize.h"
 #include "parallel/communicator.h"
 
@@ -36,17 +35,14 @@ std::function<void()> make_step(Communicator& communicator, const std::string& o
     };
   }
   if (operation == "all_to_all") {
-    // What Ulysses runs (parallel/ulysses_attention.cpp): q, k, v [1, tokens, heads, 64] packed by the heads each
-    // rank gets, one all_to_all_single, unpacked into the group's whole sequence. One head per rank.
+    // What Ulysses runs (parallel/ulysses_attention.cpp): q, k, v [1, tokens, heads, 64] by the heads each rank
+    // gets, one all_to_all_chunks into the group's whole sequence, head-major. One head per rank.
     constexpr int64_t kHeadDim = 64;
     const int64_t tokens = std::max<int64_t>(1, elements / (3 * ranks * kHeadDim));
-    auto qkv = at::ones({1, tokens, ranks, kHeadDim}, options);
+    auto qkv = at::ones({1, tokens, ranks, kHeadDim}, options).transpose(1, 2);
     const std::vector<int64_t> head_sizes(ranks, 1), lengths(ranks, tokens);
-    const std::vector<int64_t> counts(ranks, 3 * tokens * kHeadDim);
-    return [&communicator, qkv, head_sizes, lengths, counts, tokens, ranks] {
-      const at::Tensor received = communicator.all_to_all_single(all_to_all_pack({qkv, qkv, qkv}, 2, head_sizes),
-                                                                 counts, counts);
-      all_to_all_unpack(received, 3, {1, tokens * ranks, 1, kHeadDim}, 1, lengths);
+    return [&communicator, qkv, head_sizes, lengths] {
+      communicator.all_to_all_chunks({qkv, qkv, qkv}, 1, head_sizes, 2, lengths);
     };
   }
   if (operation == "ring_exchange") {

@@ -1,7 +1,6 @@
 #pragma once
 // Communication bandwidth of the collectives context parallelism uses, as it runs them (all_to_all: Ulysses'
-// q, k, v pack, all_to_all_single and unpack; the ring
-// exchange for Ring attention, all_gather for plan outputs, all_reduce for cache decisions). Sizes and
+// q, k, v through all_to_all_chunks; the ring exchange for Ring attention, all_gather for plan outputs, all_reduce for cache decisions). Sizes and
 // bandwidths follow the nccl-tests definitions (PERFORMANCE.md there): algbw = bytes / time, and
 // busbw = algbw × (n-1)/n for all_gather and all_to_all, × 2(n-1)/n for all_reduce, × 1 for the ring
 // exchange, so busbw is comparable to the link's peak whatever the rank count.

@@ -217,23 +217,6 @@ at::Tensor Communicator::exchange_chunks(at::TensorList inputs, const ChunkExcha
       .to(inputs[0].device());
 }
 
-at::Tensor Communicator::all_to_all_single(const at::Tensor& send, const std::vector<int64_t>& send_counts,
-                                           const std::vector<int64_t>& recv_counts) {
-  TESSERA_CHECK(send.dim() == 1, "all_to_all_single takes a 1-D buffer, got ", send.sizes());
-  TESSERA_CHECK(send_counts.size() == static_cast<size_t>(size()) && recv_counts.size() == static_cast<size_t>(size()),
-                "all_to_all_single: ", send_counts.size(), " send and ", recv_counts.size(), " receive counts for ",
-                size(), " ranks");
-  TESSERA_CHECK(std::accumulate(send_counts.begin(), send_counts.end(), int64_t{0}) == send.numel(),
-                "all_to_all_single: send counts ", c10::IntArrayRef(send_counts), " do not add up to the buffer's ",
-                send.numel(), " elements");
-  const at::Tensor staged = stage(send);
-  at::Tensor recv = at::empty({std::accumulate(recv_counts.begin(), recv_counts.end(), int64_t{0})}, staged.options());
-  all_to_all_flat(staged, send_counts, exclusive_prefix_sum(send_counts), recv, recv_counts,
-                  exclusive_prefix_sum(recv_counts));
-  record("all_to_all", (send.numel() - send_counts[rank_]) * send.element_size());
-  return recv.to(send.device());
-}
-
 at::Tensor Communicator::all_reduce(const at::Tensor& input, ReduceOp op) {
   const auto dtype = input.scalar_type();
   TESSERA_CHECK(op != ReduceOp::avg || at::isFloatingType(dtype),

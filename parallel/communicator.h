@@ -87,12 +87,6 @@ class Communicator {
   at::Tensor all_to_all_chunks(at::TensorList inputs, int64_t scatter_dim, const std::vector<int64_t>& scatter_sizes,
                                int64_t gather_dim, const std::vector<int64_t>& gather_sizes);
 
-  // The exchange alone, on a 1-D buffer its caller laid out by destination (kernels/all_to_all_pack.h):
-  // send_counts[r] elements go to rank r and recv_counts[r] arrive from it, each in rank order. Returns the
-  // received buffer, 1-D, on the input's device.
-  at::Tensor all_to_all_single(const at::Tensor& send, const std::vector<int64_t>& send_counts,
-                               const std::vector<int64_t>& recv_counts);
-
   // Every rank's value of `local` (a length, a count), in rank order.
   std::vector<int64_t> all_gather_sizes(int64_t local);
 

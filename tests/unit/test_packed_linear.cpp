@@ -11,7 +11,8 @@ namespace {
 
 // The largest difference from the product in fp64, relative to its scale (|bias| + the sum of |x| |w| over k),
 // in units of fp32 eps: the packed product sums in another order than at::linear, never less accurately.
-double scaled_error(const at::Tensor& result, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+double scaled_error(const at::Tensor& result, const at::Tensor& x, const at::Tensor& weight,
+                    const at::Tensor& bias) {
   const at::Tensor x64 = x.to(at::kDouble), w64 = weight.to(at::kDouble);
   const at::Tensor exact = at::linear(x64, w64, bias.defined() ? bias.to(at::kDouble) : at::Tensor());
   const at::Tensor scale =

@@ -39,8 +39,9 @@ TEST(SingleRankCommunicator, CollectivesReturnTheRanksOwnTensor) {
   }
   EXPECT_TRUE(at::equal(group.all_reduce(awkward(), ReduceOp::avg), awkward()));
   EXPECT_EQ(group.all_gather_sizes(42), std::vector<int64_t>{42});
-  const at::Tensor send = at::arange(6, at::kFloat);
-  EXPECT_TRUE(at::equal(group.all_to_all_single(send, {6}, {6}), send));
+  const at::Tensor first = awkward(), second = awkward() + 1;
+  EXPECT_TRUE(at::equal(group.all_to_all_chunks({first, second}, 0, {first.size(0)}, 1, {first.size(1)}),
+                        at::stack({first, second})));
   group.barrier();
 }
 
