@@ -61,31 +61,14 @@ void check_inputs(at::TensorList inputs) {
   }
 }
 
-// A row (one index of `dim`) of a tensor, as runs of contiguous elements: the dims after `dim` end in one run of
-// `run` elements; the dims between are walked through their strides (`segment_offsets`, in the row's element
-// order). One run for a contiguous row; Ulysses' attention output, [batch, seq, heads, head_dim] seen on
-// [batch, heads, seq, head_dim] memory, has one run per head.
-struct RowRuns {
-  int64_t run = 1;
-  std::vector<int64_t> segment_offsets;
-};
-
-RowRuns row_runs(const at::Tensor& tensor, int64_t dim) {
-  RowRuns runs;
-  int64_t d = tensor.dim() - 1;
-  for (; d > dim; --d) {
-    if (tensor.size(d) != 1 && tensor.stride(d) != runs.run) break;
-    runs.run *= tensor.size(d);
+// Whether the dims after `dim` form one contiguous run, so that a row of the chunk copies as one block.
+bool rows_are_contiguous(const at::Tensor& tensor, int64_t dim) {
+  int64_t expected = 1;
+  for (int64_t d = tensor.dim() - 1; d > dim; --d) {
+    if (tensor.size(d) != 1 && tensor.stride(d) != expected) return false;
+    expected *= tensor.size(d);
   }
-  runs.segment_offsets = {0};
-  for (int64_t outer_dim = dim + 1; outer_dim <= d; ++outer_dim) {
-    std::vector<int64_t> offsets;
-    for (const int64_t base : runs.segment_offsets) {
-      for (int64_t i = 0; i < tensor.size(outer_dim); ++i) offsets.push_back(base + i * tensor.stride(outer_dim));
-    }
-    runs.segment_offsets = std::move(offsets);
-  }
-  return runs;
+  return true;
 }
 
 // Element offset of the outer index `outer` (the dims before `dim` flattened), through the tensor's strides.
@@ -104,20 +87,13 @@ int64_t grain_for(const ChunkLayout& layout, int64_t chunks) {
 }
 
 // A copy, so no arithmetic to vectorise: each task moves one (chunk, input, outer index) block, as one memcpy
-// when the chunk's rows are adjacent in the source, else as its rows' runs, a run at a time down the rows (the
-// order the head-major output lies in memory).
+// when the chunk's rows are adjacent in the source.
 at::Tensor pack_cpu(at::TensorList inputs, int64_t dim, at::IntArrayRef chunk_sizes) {
   const auto count = static_cast<int64_t>(inputs.size());
   const ChunkLayout layout = chunk_layout(inputs[0].sizes(), dim, chunk_sizes, count, "all_to_all_pack");
-  constexpr int64_t kShortestRunBytes = 64;  // shorter runs: one contiguous copy first, then whole rows
   std::vector<at::Tensor> sources;
-  std::vector<RowRuns> runs;
   for (const at::Tensor& input : inputs) {
-    RowRuns input_runs = row_runs(input, dim);
-    const bool copy_first = input_runs.run * input.element_size() < kShortestRunBytes &&
-                            input_runs.segment_offsets.size() > 1;
-    sources.push_back(copy_first ? input.contiguous() : input);
-    runs.push_back(copy_first ? row_runs(sources.back(), dim) : std::move(input_runs));
+    sources.push_back(rows_are_contiguous(input, dim) ? input : input.contiguous());
   }
   at::Tensor buffer = at::empty({count * inputs[0].numel()}, inputs[0].options());
   if (buffer.numel() == 0) return buffer;
@@ -129,23 +105,18 @@ at::Tensor pack_cpu(at::TensorList inputs, int64_t dim, at::IntArrayRef chunk_si
       const int64_t outer = task % layout.outer, rows = chunk_sizes[chunk];
       if (rows == 0) continue;
       const at::Tensor& source = sources[input];
-      const RowRuns& row = runs[input];
       const int64_t row_stride = source.stride(dim);
       const char* from = static_cast<const char*>(source.const_data_ptr()) +
                          (outer_offset(source, dim, outer) + layout.row_offsets[chunk] * row_stride) * element;
       char* to = destination +
                  (layout.block_starts[chunk] + (input * layout.outer + outer) * rows * layout.inner) * element;
-      const int64_t row_bytes = layout.inner * element, run_bytes = row.run * element;
-      if (row.segment_offsets.size() == 1 && row_stride == layout.inner) {
+      const int64_t row_bytes = layout.inner * element;
+      if (row_stride == layout.inner) {
         std::memcpy(to, from, rows * row_bytes);
         continue;
       }
-      for (size_t segment = 0; segment < row.segment_offsets.size(); ++segment) {
-        const char* segment_from = from + row.segment_offsets[segment] * element;
-        char* segment_to = to + static_cast<int64_t>(segment) * run_bytes;
-        for (int64_t r = 0; r < rows; ++r) {
-          std::memcpy(segment_to + r * row_bytes, segment_from + r * row_stride * element, run_bytes);
-        }
+      for (int64_t row = 0; row < rows; ++row) {
+        std::memcpy(to + row * row_bytes, from + row * row_stride * element, row_bytes);
       }
     }
   });
