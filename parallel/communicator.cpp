@@ -22,8 +22,11 @@ int64_t wrap_dim(int64_t dim, int64_t ndim, const char* operation) {
   return dim < 0 ? dim + ndim : dim;
 }
 
-int64_t product(at::IntArrayRef sizes) {
-  return std::accumulate(sizes.begin(), sizes.end(), int64_t{1}, std::multiplies<>());
+// Elements per index of `dim` in a tensor of `shape`: the product of the other sizes.
+int64_t elements_per_index(at::IntArrayRef shape, int64_t dim) {
+  int64_t elements = 1;
+  for (int64_t i = 0; i < static_cast<int64_t>(shape.size()); ++i) elements *= i == dim ? 1 : shape[i];
+  return elements;
 }
 
 }  // namespace
@@ -124,8 +127,7 @@ at::Tensor Communicator::all_gather(const at::Tensor& input, int64_t dim, const 
   // Each rank's tensor travels as it is laid out; the received blocks are joined along `dim` by the unpack of
   // Ulysses' all-to-all (a view when nothing precedes `dim`, one pass otherwise).
   const at::Tensor send = stage(input).reshape({-1});
-  int64_t row = 1;  // elements per index of `dim`
-  for (int64_t i = 0; i < input.dim(); ++i) row *= i == d ? 1 : input.size(i);
+  const int64_t row = elements_per_index(input.sizes(), d);
   std::vector<int64_t> counts(size());
   for (int r = 0; r < size(); ++r) counts[r] = sizes[r] * row;
   const auto displacements = exclusive_prefix_sum(counts);
@@ -192,18 +194,16 @@ at::Tensor Communicator::all_to_all_chunks(at::TensorList inputs, int64_t scatte
   exchange.output_shape[s] = scatter_sizes[rank_];
   exchange.output_shape[g] = std::accumulate(gather_sizes.begin(), gather_sizes.end(), int64_t{0});
   at::Tensor output = exchange_chunks(inputs, exchange);
-  const int64_t kept = static_cast<int64_t>(inputs.size()) * (first.size(s) == 0 ? 0 : first.numel() / first.size(s)) *
-                       scatter_sizes[rank_];
-  record("all_to_all", (static_cast<int64_t>(inputs.size()) * first.numel() - kept) * first.element_size());
+  const auto count = static_cast<int64_t>(inputs.size());
+  const int64_t kept = count * elements_per_index(first.sizes(), s) * scatter_sizes[rank_];
+  record("all_to_all", (count * first.numel() - kept) * first.element_size());
   return output;
 }
 
 at::Tensor Communicator::exchange_chunks(at::TensorList inputs, const ChunkExchange& exchange) {
   const auto count = static_cast<int64_t>(inputs.size());
-  const int64_t scatter_rows = inputs[0].size(exchange.scatter_dim);
-  const int64_t elements_per_scatter_row = scatter_rows == 0 ? 0 : inputs[0].numel() / scatter_rows;
-  const int64_t gather_rows = exchange.output_shape[exchange.gather_dim];
-  const int64_t elements_per_gather_row = gather_rows == 0 ? 0 : product(exchange.output_shape) / gather_rows;
+  const int64_t elements_per_scatter_row = elements_per_index(inputs[0].sizes(), exchange.scatter_dim);
+  const int64_t elements_per_gather_row = elements_per_index(exchange.output_shape, exchange.gather_dim);
   std::vector<int64_t> send_counts(size()), recv_counts(size());
   for (int r = 0; r < size(); ++r) {
     send_counts[r] = count * exchange.scatter_sizes[r] * elements_per_scatter_row;
